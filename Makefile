@@ -1,0 +1,48 @@
+# The two commands a newcomer runs: `make run` and `make test`.
+# Both make their own virtual environment with the machine's Python 3.11.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+export DATABASE_URL ?= sqlite:///$(CURDIR)/var/incentives.db
+TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+.PHONY: run test lint types unit install migrate catalog-check bench clean
+
+$(BIN)/incentives: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/incentives
+
+var:
+	mkdir -p var
+
+migrate: install var
+	$(BIN)/incentives migrate
+
+catalog-check: install
+	$(BIN)/incentives catalog check
+
+## Serve the API on an SQLite file (var/incentives.db); docs at http://127.0.0.1:8000/docs
+run: migrate catalog-check
+	$(BIN)/incentives serve
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+types: install
+	$(BIN)/mypy
+
+## The whole suite: lint, types, unit, catalog cases, API and database tests (SQLite and PostgreSQL)
+test: lint types
+	TEST_POSTGRES_URL=$(TEST_POSTGRES_URL) $(BIN)/pytest -q
+
+bench: install
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

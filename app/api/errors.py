@@ -1,0 +1,165 @@
+"""RFC 9457 problem details: every 4xx and 5xx the service sends.
+
+Services raise ``ServiceError`` subclasses; the handlers here turn them, FastAPI's
+validation errors and anything unexpected into ``application/problem+json``. An
+unexpected error is logged with its traceback and answered without internals.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.services.errors import ServiceError
+
+log = logging.getLogger("incentives")
+
+PROBLEM = "application/problem+json"
+TYPE_BASE = "https://incentives.example.gov.cn/problems/"
+
+
+class FieldError(BaseModel):
+    pointer: str | None = Field(default=None, description="JSON pointer into the request body")
+    parameter: str | None = Field(default=None, description="query, path or header parameter")
+    detail: str
+
+
+class Problem(BaseModel):
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[FieldError] | None = None
+    reasons: list[dict[str, Any]] | None = Field(
+        default=None, description="for an ineligible award: the clause-by-clause reasons"
+    )
+    missing_facts: list[str] | None = None
+
+
+def problem_response(
+    status: int, title: str, detail: str, slug: str, request: Request | None = None, **extra: Any
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": TYPE_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if request is not None:
+        body["instance"] = request.url.path
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+
+
+def _pointer(loc: Sequence[Any]) -> dict[str, str]:
+    where, *rest = loc if loc else ("body",)
+    # Pydantic adds the union member's name to a location; a client does not need it.
+    rest = [p for p in rest if not (isinstance(p, str) and ("[" in p or p.startswith("function-")))]
+    if where == "body":
+        escaped = [str(p).replace("~", "~0").replace("/", "~1") for p in rest]
+        # FIX (API tests): the whole body is "" in RFC 6901; "/" would name a member "".
+        return {"pointer": "".join("/" + p for p in escaped)}
+    return {"parameter": ".".join(str(p) for p in rest) or str(where)}
+
+
+def _message(error: dict[str, Any]) -> str:
+    msg = str(error.get("msg", "invalid"))
+    if error.get("type") == "extra_forbidden":
+        return "unknown field: remove it (the profile fields are listed at GET /v1/vocabulary)"
+    if error.get("type") == "missing":
+        return "required: add this field"
+    return msg.removeprefix("Value error, ")
+
+
+def _field_error(error: dict[str, Any]) -> dict[str, str]:
+    if error.get("type") == "json_invalid":
+        # FIX (API tests): the location of a JSON syntax error is a character offset
+        # (`("body", 1)`), not a member of the body; point at the whole document.
+        where = (error.get("loc") or ("body", "?"))[-1]
+        cause = (error.get("ctx") or {}).get("error")
+        detail = f"JSON decode error at character {where}" + (f": {cause}" if cause else "")
+        return {"pointer": "", "detail": detail}
+    return {**_pointer(error.get("loc", ())), "detail": _message(error)}
+
+
+async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = [_field_error(e) for e in exc.errors()]
+    return problem_response(
+        422,
+        "Invalid request",
+        f"{len(errors)} field(s) need correcting",
+        "validation",
+        request,
+        errors=errors,
+    )
+
+
+async def _service(request: Request, exc: ServiceError) -> JSONResponse:
+    headers = dict(exc.headers) if exc.headers else None
+    response = problem_response(exc.status, exc.title, exc.detail, exc.slug, request, **exc.extra())
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+_TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    406: "Not acceptable",
+    409: "Conflict",
+    413: "Request too large",
+    415: "Unsupported media type",
+    429: "Too many requests",
+}
+
+
+async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    title = _TITLES.get(exc.status_code, "Error")
+    detail = exc.detail if isinstance(exc.detail, str) else title
+    response = problem_response(
+        exc.status_code, title, detail, title.lower().replace(" ", "-"), request
+    )
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return problem_response(
+        500,
+        "Internal error",
+        "the service failed; the error is logged and nothing was stored",
+        "internal",
+        request,
+    )
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
+    app.add_exception_handler(ServiceError, _service)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _unexpected)
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI documentation of the problem responses a route can give."""
+    return {
+        s: {
+            "model": Problem,
+            "description": _TITLES.get(s, "Unprocessable content" if s == 422 else "Error"),
+            "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for s in statuses
+    }

@@ -1,0 +1,119 @@
+"""Awards: computed from a stored profile and kept with the trace that produced them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, status
+from fastapi.responses import JSONResponse
+
+from app.api.auth import ActorDep
+from app.api.deps import CatalogDep, SessionDep
+from app.api.errors import responses
+from app.api.idempotency import Idempotency, IdempotencyKey
+from app.api.pagination import CursorQuery, LimitQuery, page_or_422
+from app.api.schemas.awards import AwardList, AwardOut, AwardRequest
+from app.db import repositories as repo
+from app.services import awards as service
+from app.services.access import check_enterprise, require_writer
+
+router = APIRouter(prefix="/awards", tags=["awards"])
+
+AwardStatus = Literal[
+    "computed", "public_notice", "approved", "disbursed", "rejected", "revoked", "superseded"
+]
+AmountQuery = Annotated[
+    Decimal | None, Query(ge=0, le=Decimal("99999999999999.99"), decimal_places=2)
+]
+Filter = Annotated[str | None, Query(max_length=100)]
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=AwardOut,
+    responses=responses(401, 403, 404, 409, 422),
+)
+def create_award(
+    body: AwardRequest,
+    request: Request,
+    session: SessionDep,
+    catalog: CatalogDep,
+    actor: ActorDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Compute the capped amount from the stored profile and store the award with its trace.
+
+    An ineligible or undetermined enterprise gets a 422 problem carrying the reasons.
+    Send an `Idempotency-Key` to make a retry safe.
+    """
+    require_writer(actor)
+    check_enterprise(actor, repo.get_enterprise(session, body.enterprise_id), body.enterprise_id)
+    idem = Idempotency(session, actor, idempotency_key, request)
+    replayed = idem.replay_or_claim(body)
+    if replayed is not None:
+        return replayed
+    award = service.compute_award(
+        session,
+        catalog,
+        enterprise_id=body.enterprise_id,
+        policy_id=body.policy_id,
+        fiscal_year=body.fiscal_year,
+        amount=body.amount,
+        actor=actor,
+    )
+    return idem.respond(201, AwardOut, service.award_json(award, with_trace=True))
+
+
+@router.get("", response_model=AwardList, responses=responses(401, 422))
+def list_awards(
+    session: SessionDep,
+    actor: ActorDep,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 50,
+    policy_id: Filter = None,
+    enterprise_id: Filter = None,
+    district: Filter = None,
+    payer: Annotated[str | None, Query(max_length=64, description="payer jurisdiction")] = None,
+    fiscal_year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+    status: AwardStatus | None = None,
+    amount_min: AmountQuery = None,
+    amount_max: AmountQuery = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+) -> dict[str, Any]:
+    """Stored awards the key may see, filtered, oldest first, a page at a time."""
+    reach = None
+    if actor.role == "enterprise":
+        if enterprise_id not in (None, actor.enterprise_id):
+            return {"items": [], "next_cursor": None}
+        enterprise_id = actor.enterprise_id
+    elif actor.role == "portal":
+        reach = actor.jurisdiction
+    page = page_or_422(
+        lambda: repo.list_awards(
+            session,
+            policy_id=policy_id,
+            enterprise_id=enterprise_id,
+            district=district,
+            reach=reach,
+            payer_jurisdiction=payer,
+            fiscal_year=fiscal_year,
+            status=status,
+            amount_min=amount_min,
+            amount_max=amount_max,
+            created_from=created_from,
+            created_to=created_to,
+            cursor=cursor,
+            limit=limit,
+        )
+    )
+    return {"items": [service.award_json(a) for a in page.items], "next_cursor": page.next_cursor}
+
+
+@router.get("/{award_id}", response_model=AwardOut, responses=responses(401, 404))
+def get_award(award_id: str, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
+    """One award with its trace: facts read, clause results, formula steps, caps."""
+    return service.award_json(service.visible_award(session, actor, award_id), with_trace=True)

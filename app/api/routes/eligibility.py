@@ -1,0 +1,28 @@
+"""The open calculator: what a profile is entitled to, with nothing stored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+
+from app.api.auth import rate_limited
+from app.api.deps import CatalogDep
+from app.api.errors import responses
+from app.api.schemas.eligibility import EligibilityRequest, EligibilityResponse
+from app.services.matching import check_eligibility
+from app.services.vocabulary import check_words
+
+router = APIRouter(tags=["eligibility"])
+
+
+@router.post(
+    "/eligibility",
+    response_model=EligibilityResponse,
+    responses=responses(422, 429),
+    dependencies=[Depends(rate_limited)],
+)
+def post_eligibility(body: EligibilityRequest, catalog: CatalogDep) -> dict[str, Any]:
+    """Every policy's verdict, capped amount, reasons and missing facts for a profile; nothing is stored."""
+    check_words(body.profile, catalog, "/profile")
+    return check_eligibility(catalog, body.profile.facts(), body.fiscal_year, body.policy_ids)

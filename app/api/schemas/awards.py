@@ -1,0 +1,98 @@
+"""Awards: the request that computes one, and the stored award with its trace."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from app.api.schemas.types import FiscalYear, MoneyIn, MoneyOut, StrictModel
+
+
+class AwardRequest(StrictModel):
+    enterprise_id: str = Field(min_length=1, max_length=36)
+    policy_id: str = Field(min_length=1, max_length=100)
+    fiscal_year: FiscalYear
+    amount: MoneyIn | None = Field(
+        default=None,
+        description="only where the policy's amount is set by the reviewer (within any cap)",
+    )
+
+
+class AwardOut(BaseModel):
+    id: str
+    enterprise_id: str
+    policy_id: str
+    policy_version: str
+    fiscal_year: int
+    status: str
+    amount: MoneyOut
+    uncapped_amount: MoneyOut | None
+    amount_basis: str
+    caps_applied: list[dict[str, Any]]
+    payer: dict[str, str | None]
+    catalog_hash: str
+    profile_version: int
+    revision: int
+    supersedes_id: str | None
+    notice_start: date | None
+    notice_end: date | None
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    trace: dict[str, Any] | None = Field(
+        default=None,
+        description="facts read, clause results, formula steps, caps (detail view only)",
+    )
+
+
+class AwardList(BaseModel):
+    items: list[AwardOut]
+    next_cursor: str | None
+
+
+class NoticeRequest(StrictModel):
+    notice_start: date
+    notice_end: date = Field(description="at least 7 working days after the start")
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class ReasonRequest(StrictModel):
+    reason: str | None = Field(
+        default=None, max_length=2000, description="required to reject or revoke"
+    )
+
+
+class ObjectionRequest(StrictModel):
+    text: str = Field(min_length=1, max_length=4000)
+    by: str | None = Field(default=None, max_length=200, description="who raised it")
+
+
+class RecomputeRequest(StrictModel):
+    amount: MoneyIn | None = Field(default=None, description="for a reviewer-set policy only")
+
+
+class AwardEventOut(BaseModel):
+    id: str
+    from_status: str | None
+    to_status: str
+    actor: str
+    reason: str | None
+    details: dict[str, Any]
+    at: datetime
+
+
+class AwardEventList(BaseModel):
+    award_id: str
+    items: list[AwardEventOut]
+
+
+class ReplayOut(BaseModel):
+    award_id: str
+    match: bool
+    policy_version: str
+    profile_version: int
+    stored: dict[str, Any]
+    recomputed: dict[str, Any]
+    differences: list[dict[str, Any]]

@@ -1,0 +1,122 @@
+"""The enterprise profile a client sends (the contract's shape).
+
+Every field but ``name`` is optional: a missing fact makes a policy undetermined,
+never silently false or zero. Vocabulary words (industry, high-tech field, recognition
+kinds and levels, places) are checked against the loaded catalog by
+``app.services.vocabulary``, because the catalog, not this file, decides them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints
+
+from app.api.schemas.types import (
+    Area,
+    Count,
+    Day,
+    MoneyIn,
+    Score,
+    Share,
+    SignedMoneyIn,
+    StrictModel,
+    Uscc,
+    Word,
+    Years,
+)
+
+YearKey = Annotated[str, StringConstraints(pattern=r"^(19|20|21)\d{2}$")]
+PolicyKey = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[a-z0-9]+)+$", max_length=80)]
+
+
+class Location(StrictModel):
+    province: Word | None = None
+    city: Word | None = None
+    district: Word | None = None
+    park: Word | None = None
+
+
+class Recognition(StrictModel):
+    kind: Word
+    level: Word | None = None
+    granted_on: Day | None = None
+    expires_on: Day | None = None
+
+
+class IntellectualProperty(StrictModel):
+    class_i: Count | None = Field(default=None, description="Class I IP items (invention patents…)")
+    class_ii: Count | None = Field(
+        default=None, description="Class II IP items (utility models, software…)"
+    )
+
+
+class Compliance(StrictModel):
+    serious_dishonesty: bool | None = None
+    major_incident_last_year: bool | None = None
+
+
+class Lease(StrictModel):
+    area_m2: Area | None = None
+    start_on: Day | None = None
+
+
+class Tax(StrictModel):
+    book_based: bool | None = Field(default=None, description="assessed on its books (查账征收)")
+
+
+class YearFacts(StrictModel):
+    revenue: MoneyIn | None = None
+    main_business_revenue: MoneyIn | None = None
+    high_tech_revenue: MoneyIn | None = None
+    operating_income: MoneyIn | None = None
+    rd_expense: MoneyIn | None = None
+    rd_expense_domestic: MoneyIn | None = None
+    taxable_income: SignedMoneyIn | None = None
+    total_assets: MoneyIn | None = None
+    total_liabilities: MoneyIn | None = None
+    equity_raised: MoneyIn | None = None
+    rent_paid: MoneyIn | None = None
+    incubated_high_tech_enterprises: Count | None = Field(
+        default=None, description="for an incubation carrier: high-tech enterprises it incubated that year")
+    incubated_tech_smes: Count | None = Field(
+        default=None, description="for an incubation carrier: technology-based SMEs it incubated that year")
+    performance: dict[PolicyKey, Score] | None = Field(
+        default=None, description="performance score (0–100) given under a policy, by policy id"
+    )
+
+
+class ProfileFacts(StrictModel):
+    """Everything about an enterprise except its identity."""
+
+    kind: Literal["enterprise", "incubator", "rd_institution", "platform"] | None = None
+    registered_on: Day | None = None
+    location: Location | None = None
+    industry: Word | None = None
+    industry_chain: Word | None = Field(default=None, description="one of the catalog's industry chains")
+    hte_field: Word | None = None
+    employees: Count | None = None
+    tech_staff: Count | None = None
+    rd_staff: Count | None = None
+    recognitions: list[Recognition] | None = Field(default=None, max_length=200)
+    ip: IntellectualProperty | None = None
+    niche_years: Years | None = None
+    national_market_share: Share | None = None
+    own_brand: bool | None = None
+    own_rd_institution: bool | None = None
+    innovation_score: Score | None = None
+    tech_sme_score: Score | None = Field(default=None, description="technology-based SME evaluation score")
+    specialized_sme_score: Score | None = Field(default=None, description="专精特新 SME evaluation score")
+    compliance: Compliance | None = None
+    lease: Lease | None = None
+    tax: Tax | None = None
+    years: dict[YearKey, YearFacts] | None = Field(default=None, max_length=30)
+
+
+class EnterpriseProfile(ProfileFacts):
+    uscc: Uscc | None = None
+    name: str = Field(min_length=1, max_length=200)
+
+    def facts(self) -> dict[str, Any]:
+        """The profile as the engine and the database see it: JSON, money as strings."""
+        return self.model_dump(mode="json", exclude_none=True)

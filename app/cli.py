@@ -1,0 +1,119 @@
+"""The command line: ``incentives serve | migrate | catalog check | catalog load | keys …``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from app.config import get_settings
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=args.workers or settings.workers,
+        log_level=settings.log_level,
+    )
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from app.db.session import migrate
+
+    settings = get_settings()
+    migrate(settings.database_url, args.revision)
+    print(f"database at {_safe_url(settings.database_url)} is at revision {args.revision}")
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _catalog_check(args: argparse.Namespace) -> int:
+    from app.catalog.loader import CatalogError, load_catalog
+
+    directory = args.dir or get_settings().catalog_dir
+    try:
+        catalog = load_catalog(directory)
+    except CatalogError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(f"catalog {directory}: {len(catalog.policies)} policies, hash {catalog.hash}")
+    return 0
+
+
+def _catalog_load(args: argparse.Namespace) -> int:
+    from app.catalog.loader import CatalogError, load_catalog
+    from app.db.session import make_engine, make_sessionmaker
+    from app.services.catalog_sync import record_catalog
+
+    settings = get_settings()
+    try:
+        catalog = load_catalog(args.dir or settings.catalog_dir)
+    except CatalogError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    engine = make_engine(settings.database_url)
+    with make_sessionmaker(engine).begin() as session:
+        new = record_catalog(session, catalog, actor=args.actor)
+    print(f"catalog {catalog.hash} recorded: {new} new policy version(s)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="incentives", description="Policy incentive calculator")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve the API (settings from the environment)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int)
+    serve.set_defaults(handler=_serve)
+
+    migrate = commands.add_parser("migrate", help="bring the database schema up to date (Alembic)")
+    migrate.add_argument("--revision", default="head")
+    migrate.set_defaults(handler=_migrate)
+
+    catalog = commands.add_parser("catalog", help="the policy catalog").add_subparsers(
+        dest="catalog_command", required=True
+    )
+    check = catalog.add_parser(
+        "check", help="validate the catalog files; exit 1 naming each problem"
+    )
+    check.add_argument("--dir")
+    check.set_defaults(handler=_catalog_check)
+    load = catalog.add_parser("load", help="record the catalog's policy versions in the database")
+    load.add_argument("--dir")
+    load.add_argument("--actor", default="cli")
+    load.set_defaults(handler=_catalog_load)
+
+    for register in _extra_commands():
+        register(commands)
+    return parser
+
+
+def _extra_commands() -> list[Callable[[argparse._SubParsersAction], None]]:  # type: ignore[type-arg]
+    """Sub-commands that live in their own modules."""
+    from app import cli_keys
+
+    return [cli_keys.register]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    return handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

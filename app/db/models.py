@@ -1,0 +1,303 @@
+"""The ORM models: every table of the service, typed with SQLAlchemy 2 ``Mapped``.
+
+The schema itself only changes through Alembic (``migrations/``); a drift test checks
+that ``alembic upgrade head`` builds exactly what these models describe.
+
+Invariants the database enforces on its own, as a backstop behind the services:
+- at most one *live* award per (enterprise, policy, fiscal year) — a partial unique
+  index, so a retried request or a race cannot pay twice;
+- a budget can never be overspent (``committed + disbursed <= amount``);
+- ``audit_log`` is append-only (triggers created by the migration) and its ``seq`` is
+  assigned by the application as head + 1, so two appends racing from the same head
+  collide on the primary key instead of forking the hash chain.
+
+Models carry no relationships on purpose: every query is explicit and lives in
+``app.db.repositories``, so nothing is lazily loaded behind a service's back.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from app.db.types import JsonDoc, Money, UtcDateTime, utcnow
+
+# Deterministic constraint names, so migrations can refer to them on every database.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+AWARD_STATUSES = (
+    "computed",
+    "public_notice",
+    "approved",
+    "disbursed",
+    "rejected",
+    "revoked",
+    "superseded",
+)
+# An award in one of these states no longer counts: it neither blocks a new award for
+# the same enterprise, policy and year nor takes part in caps and exclusivity.
+DEAD_AWARD_STATUSES = ("rejected", "revoked", "superseded")
+API_KEY_ROLES = ("admin", "portal", "enterprise", "auditor")
+
+
+def new_id() -> str:
+    """A fresh UUID4 as the 36-character string used for every primary key."""
+    return str(uuid.uuid4())
+
+
+def _in(column: str, values: tuple[str, ...], operator: str = "IN") -> str:
+    return f"{column} {operator} ({', '.join(repr(v) for v in values)})"
+
+
+# The WHERE of the partial unique index (the same text on PostgreSQL and SQLite).
+_LIVE_AWARD = text(_in("status", DEAD_AWARD_STATUSES, "NOT IN"))
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UtcDateTime(),
+        date: Date(),
+        Decimal: Money(),
+        dict[str, Any]: JsonDoc,
+    }
+
+
+class _Timestamps:
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+def _id() -> Mapped[str]:
+    return mapped_column(String(36), primary_key=True, default=new_id)
+
+
+class Enterprise(_Timestamps, Base):
+    __tablename__ = "enterprises"
+    __table_args__ = (
+        Index(None, "created_at", "id"),
+        Index(None, "district"),
+        Index(None, "city"),
+    )
+
+    id: Mapped[str] = _id()
+    # Nullable: the contract makes every profile field but `name` optional; where a
+    # USCC is given it identifies the enterprise (NULLs never collide in UNIQUE).
+    uscc: Mapped[str | None] = mapped_column(String(18), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str | None] = mapped_column(String(32))
+    province: Mapped[str | None] = mapped_column(String(64))
+    city: Mapped[str | None] = mapped_column(String(64))
+    district: Mapped[str | None] = mapped_column(String(64))
+    park: Mapped[str | None] = mapped_column(String(128))
+    current_version: Mapped[int] = mapped_column(default=1, server_default=text("1"))
+
+
+class ProfileVersion(Base):
+    __tablename__ = "profile_versions"
+    __table_args__ = (UniqueConstraint("enterprise_id", "version"),)
+
+    id: Mapped[str] = _id()
+    enterprise_id: Mapped[str] = mapped_column(ForeignKey("enterprises.id"))
+    version: Mapped[int]
+    profile: Mapped[dict[str, Any]]
+    profile_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class PolicyVersion(Base):
+    """A policy version exactly as validated, kept so an award can be replayed later."""
+
+    __tablename__ = "policy_versions"
+    __table_args__ = (UniqueConstraint("policy_id", "version", "content_hash"),)
+
+    id: Mapped[str] = _id()
+    policy_id: Mapped[str] = mapped_column(String(100))
+    version: Mapped[str] = mapped_column(String(32))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    document: Mapped[dict[str, Any]]
+    first_loaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CatalogLoad(Base):
+    __tablename__ = "catalog_loads"
+    __table_args__ = (Index(None, "loaded_at"),)
+
+    id: Mapped[str] = _id()
+    catalog_hash: Mapped[str] = mapped_column(String(64))
+    policy_count: Mapped[int]
+    loaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    loaded_by: Mapped[str] = mapped_column(String(200))
+
+
+class Budget(_Timestamps, Base):
+    __tablename__ = "budgets"
+    __table_args__ = (
+        UniqueConstraint("policy_id", "fiscal_year", "payer_jurisdiction"),
+        CheckConstraint("amount >= 0", name="amount_nonneg"),
+        CheckConstraint("committed >= 0", name="committed_nonneg"),
+        CheckConstraint("disbursed >= 0", name="disbursed_nonneg"),
+        CheckConstraint("released >= 0", name="released_nonneg"),
+        CheckConstraint("committed + disbursed <= amount", name="not_overspent"),
+    )
+
+    id: Mapped[str] = _id()
+    policy_id: Mapped[str] = mapped_column(String(100))
+    fiscal_year: Mapped[int]
+    payer_level: Mapped[str] = mapped_column(String(32))
+    payer_jurisdiction: Mapped[str] = mapped_column(String(64))
+    amount: Mapped[Decimal]
+    committed: Mapped[Decimal] = mapped_column(default=Decimal("0.00"), server_default="0")
+    disbursed: Mapped[Decimal] = mapped_column(default=Decimal("0.00"), server_default="0")
+    released: Mapped[Decimal] = mapped_column(default=Decimal("0.00"), server_default="0")
+
+
+class Award(_Timestamps, Base):
+    __tablename__ = "awards"
+    __table_args__ = (
+        Index(
+            "uq_awards_live_enterprise_policy_year",
+            "enterprise_id",
+            "policy_id",
+            "fiscal_year",
+            unique=True,
+            sqlite_where=_LIVE_AWARD,
+            postgresql_where=_LIVE_AWARD,
+        ),
+        CheckConstraint(_in("status", AWARD_STATUSES), name="status_known"),
+        CheckConstraint("amount >= 0", name="amount_nonneg"),
+        CheckConstraint("revision >= 1", name="revision_positive"),
+        # The auditor filters of GET /awards, and (created_at, id) for the cursor.
+        Index(None, "created_at", "id"),
+        Index(None, "enterprise_id"),
+        Index(None, "policy_id"),
+        Index(None, "fiscal_year"),
+        Index(None, "status"),
+        Index(None, "payer_jurisdiction"),
+    )
+
+    id: Mapped[str] = _id()
+    enterprise_id: Mapped[str] = mapped_column(ForeignKey("enterprises.id"))
+    policy_id: Mapped[str] = mapped_column(String(100))
+    policy_version_id: Mapped[str] = mapped_column(ForeignKey("policy_versions.id"))
+    policy_version: Mapped[str] = mapped_column(String(32))
+    fiscal_year: Mapped[int]
+    status: Mapped[str] = mapped_column(String(32))
+    amount: Mapped[Decimal]
+    uncapped_amount: Mapped[Decimal | None]
+    amount_basis: Mapped[str] = mapped_column(String(32))
+    payer_level: Mapped[str] = mapped_column(String(32))
+    payer_jurisdiction: Mapped[str | None] = mapped_column(String(64))
+    budget_id: Mapped[str | None] = mapped_column(ForeignKey("budgets.id"))
+    catalog_hash: Mapped[str] = mapped_column(String(64))
+    profile_version_id: Mapped[str] = mapped_column(ForeignKey("profile_versions.id"))
+    profile_version: Mapped[int]
+    trace: Mapped[dict[str, Any]]
+    recognition_key: Mapped[str | None] = mapped_column(String(200))
+    exclusivity_group: Mapped[str | None] = mapped_column(String(100))
+    supersedes_id: Mapped[str | None] = mapped_column(ForeignKey("awards.id"))
+    revision: Mapped[int] = mapped_column(default=1, server_default=text("1"))
+    notice_start: Mapped[date | None]
+    notice_end: Mapped[date | None]
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class AwardEvent(Base):
+    __tablename__ = "award_events"
+    __table_args__ = (Index(None, "award_id", "at"),)
+
+    id: Mapped[str] = _id()
+    award_id: Mapped[str] = mapped_column(ForeignKey("awards.id"))
+    from_status: Mapped[str | None] = mapped_column(String(32))
+    to_status: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+    __table_args__ = (CheckConstraint(_in("role", API_KEY_ROLES), name="role_known"),)
+
+    id: Mapped[str] = _id()
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    # sha256 hex of the secret part; the secret itself is shown once and never stored.
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    enterprise_id: Mapped[str | None] = mapped_column(ForeignKey("enterprises.id"))
+    jurisdiction: Mapped[str | None] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+
+class IdempotencyRecord(Base):
+    __tablename__ = "idempotency_records"
+    __table_args__ = (UniqueConstraint("api_key_id", "key"),)
+
+    id: Mapped[str] = _id()
+    api_key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"))
+    key: Mapped[str] = mapped_column(String(255))
+    method: Mapped[str] = mapped_column(String(10))
+    path: Mapped[str] = mapped_column(String(2048))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None]  # NULL while the first request is still in flight
+    response_body: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditLog(Base):
+    __tablename__ = "audit_log"
+    __table_args__ = (Index(None, "object_type", "object_id"), Index(None, "occurred_at"))
+
+    # Assigned as head + 1 by the application, never by a sequence: see module doc.
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(100))
+    object_type: Mapped[str] = mapped_column(String(64))
+    object_id: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]]
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class MatchingRun(Base):
+    __tablename__ = "matching_runs"
+
+    id: Mapped[str] = _id()
+    fiscal_year: Mapped[int]
+    status: Mapped[str] = mapped_column(String(32))
+    progress: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    total: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    parameters: Mapped[dict[str, Any]]
+    result: Mapped[dict[str, Any] | None]
+    started_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,131 @@
+"""Every query of the service, one module per aggregate.
+
+Functions take a ``Session`` and never commit (the caller owns the transaction); the
+``add_*`` functions flush so constraint violations surface at the call that caused
+them. Import the functions from here: ``from app.db import repositories as repo``.
+"""
+
+from app.db.repositories.access import (
+    add_api_key,
+    add_idempotency_record,
+    claim_idempotency_key,
+    complete_idempotency_record,
+    get_api_key,
+    get_api_key_by_prefix,
+    get_idempotency_record,
+    purge_idempotency_records,
+)
+from app.db.repositories.audit import (
+    add_audit_entry,
+    get_audit_entry,
+    get_audit_head,
+    iterate_audit_entries,
+    list_audit_entries,
+    lock_audit_for_append,
+)
+from app.db.repositories.awards import (
+    add_award,
+    add_award_event,
+    get_award,
+    list_award_events,
+    list_awards,
+    live_awards_for,
+    lock_award,
+)
+from app.db.repositories.budgets import (
+    add_budget,
+    find_budget,
+    get_budget,
+    insert_budget_if_absent,
+    list_budgets,
+    lock_budget,
+    move_budget,
+    reserve_budget,
+    set_budget_amount,
+)
+from app.db.repositories.enterprises import (
+    add_enterprise,
+    add_profile_version,
+    get_enterprise,
+    get_enterprise_by_uscc,
+    get_enterprises,
+    get_latest_profile_version,
+    get_profile_version,
+    get_profile_version_by_id,
+    list_enterprises,
+    list_profile_versions,
+    lock_enterprise,
+)
+from app.db.repositories.matching import add_matching_run, get_matching_run
+from app.db.repositories.pagination import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    InvalidCursor,
+    Page,
+    decode_cursor,
+    encode_cursor,
+)
+from app.db.repositories.policies import (
+    add_catalog_load,
+    find_policy_version,
+    get_policy_version,
+    latest_catalog_load,
+    upsert_policy_version,
+)
+
+__all__ = [
+    "DEFAULT_PAGE_SIZE",
+    "MAX_PAGE_SIZE",
+    "InvalidCursor",
+    "Page",
+    "add_api_key",
+    "add_audit_entry",
+    "add_award",
+    "add_award_event",
+    "add_budget",
+    "add_catalog_load",
+    "add_enterprise",
+    "add_idempotency_record",
+    "add_matching_run",
+    "add_profile_version",
+    "claim_idempotency_key",
+    "complete_idempotency_record",
+    "decode_cursor",
+    "encode_cursor",
+    "find_budget",
+    "find_policy_version",
+    "get_api_key",
+    "get_api_key_by_prefix",
+    "get_audit_entry",
+    "get_audit_head",
+    "get_award",
+    "get_budget",
+    "get_enterprise",
+    "get_enterprise_by_uscc",
+    "get_enterprises",
+    "get_idempotency_record",
+    "get_latest_profile_version",
+    "get_matching_run",
+    "get_policy_version",
+    "get_profile_version",
+    "get_profile_version_by_id",
+    "insert_budget_if_absent",
+    "iterate_audit_entries",
+    "latest_catalog_load",
+    "list_audit_entries",
+    "list_award_events",
+    "list_awards",
+    "list_budgets",
+    "list_enterprises",
+    "list_profile_versions",
+    "live_awards_for",
+    "lock_audit_for_append",
+    "lock_award",
+    "lock_budget",
+    "lock_enterprise",
+    "move_budget",
+    "purge_idempotency_records",
+    "reserve_budget",
+    "set_budget_amount",
+    "upsert_policy_version",
+]

@@ -1,0 +1,84 @@
+"""API keys and idempotency records (the request-level bookkeeping of the API)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from app.db.models import ApiKey, IdempotencyRecord, new_id
+from app.db.repositories._base import add_and_flush
+from app.db.types import utcnow
+
+
+def add_api_key(session: Session, api_key: ApiKey) -> ApiKey:
+    return add_and_flush(session, api_key)
+
+
+def get_api_key(session: Session, api_key_id: str) -> ApiKey | None:
+    return session.get(ApiKey, api_key_id)
+
+
+def get_api_key_by_prefix(session: Session, prefix: str) -> ApiKey | None:
+    """The key whose public prefix is ``prefix`` (revoked or not: the caller decides)."""
+    return session.scalars(select(ApiKey).where(ApiKey.prefix == prefix)).one_or_none()
+
+
+def add_idempotency_record(session: Session, record: IdempotencyRecord) -> IdempotencyRecord:
+    """Claim an idempotency key; a second claim of the same (api key, key) raises
+    ``IntegrityError``, which is how a concurrent duplicate request is detected."""
+    return add_and_flush(session, record)
+
+
+def get_idempotency_record(session: Session, api_key_id: str, key: str) -> IdempotencyRecord | None:
+    stmt = select(IdempotencyRecord).where(
+        IdempotencyRecord.api_key_id == api_key_id, IdempotencyRecord.key == key
+    )
+    return session.scalars(stmt).one_or_none()
+
+
+def claim_idempotency_key(session: Session, record: IdempotencyRecord) -> bool:
+    """Insert the record unless (api key, key) is taken; ``True`` if this call claimed it.
+
+    On PostgreSQL a concurrent claim of the same key waits here until the first
+    transaction ends, then finds its committed record: exactly one request runs.
+    """
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = (
+        insert(IdempotencyRecord)
+        .values(
+            id=new_id(),
+            api_key_id=record.api_key_id,
+            key=record.key,
+            method=record.method,
+            path=record.path,
+            request_hash=record.request_hash,
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["api_key_id", "key"])
+        .returning(IdempotencyRecord.id)
+    )
+    return session.execute(stmt).first() is not None
+
+
+def complete_idempotency_record(
+    session: Session, api_key_id: str, key: str, status_code: int, body: dict[str, Any]
+) -> None:
+    session.execute(
+        update(IdempotencyRecord)
+        .where(IdempotencyRecord.api_key_id == api_key_id, IdempotencyRecord.key == key)
+        .values(status_code=status_code, response_body=body)
+    )
+
+
+def purge_idempotency_records(session: Session, older_than: datetime) -> int:
+    result = session.execute(
+        delete(IdempotencyRecord)
+        .where(IdempotencyRecord.created_at < older_than)
+        .returning(IdempotencyRecord.id)
+    )
+    return len(result.all())

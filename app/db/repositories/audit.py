@@ -1,0 +1,67 @@
+"""The append-only audit log (hash chain). Hashing belongs to the audit service;
+this module only reads the head and appends rows.
+
+``seq`` is head + 1, chosen by the caller: two transactions that read the same head
+both try to insert the same ``seq`` and the second fails on the primary key, rather
+than both succeeding and forking the chain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from app.db.models import AuditLog
+from app.db.repositories._base import add_and_flush
+from app.db.repositories.pagination import MAX_PAGE_SIZE, check_limit
+
+
+def get_audit_head(session: Session) -> AuditLog | None:
+    """The entry with the highest ``seq`` (``None`` for an empty log)."""
+    return session.scalars(select(AuditLog).order_by(AuditLog.seq.desc()).limit(1)).first()
+
+
+def add_audit_entry(session: Session, entry: AuditLog) -> AuditLog:
+    return add_and_flush(session, entry)
+
+
+def list_audit_entries(
+    session: Session, *, after_seq: int = 0, limit: int = MAX_PAGE_SIZE
+) -> Sequence[AuditLog]:
+    """Entries with ``seq > after_seq`` in chain order (for verification and export)."""
+    check_limit(limit)
+    stmt = select(AuditLog).where(AuditLog.seq > after_seq).order_by(AuditLog.seq).limit(limit)
+    return session.scalars(stmt).all()
+
+
+# Any fixed number works as the key; it only has to be the same in every process.
+_AUDIT_APPEND_LOCK = 0x1A0D17
+
+
+def lock_audit_for_append(session: Session) -> None:
+    """Serialise appends until the transaction ends.
+
+    PostgreSQL: a transaction-scoped advisory lock (released at commit or rollback).
+    SQLite: nothing to do, ``BEGIN IMMEDIATE`` already holds the database's write lock.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _AUDIT_APPEND_LOCK})
+
+
+def get_audit_entry(session: Session, seq: int) -> AuditLog | None:
+    return session.get(AuditLog, seq)
+
+
+def iterate_audit_entries(session: Session, batch: int = 1000) -> Iterator[AuditLog]:
+    """Every entry in chain order, read in batches so a long log never sits in memory."""
+    after = 0
+    while True:
+        rows = session.scalars(
+            select(AuditLog).where(AuditLog.seq > after).order_by(AuditLog.seq).limit(batch)
+        ).all()
+        if not rows:
+            return
+        yield from rows
+        after = rows[-1].seq

@@ -1,0 +1,106 @@
+"""Engines, sessions and migrations for PostgreSQL (production) and SQLite (small sites).
+
+SQLite is configured for several worker processes writing to one file:
+- WAL, so readers do not block the writer;
+- ``busy_timeout`` 30 s, so a writer waits for the lock instead of failing at once;
+- every transaction starts with ``BEGIN IMMEDIATE``. The sqlite3 driver would
+  otherwise begin lazily with a deferred ``BEGIN`` at the first write; a transaction
+  that has read and then wants to write can then fail with "database is locked" in
+  the middle (the busy handler cannot help a reader upgrading to a writer). Taking
+  the write lock up front makes concurrent writers queue behind each other, which is
+  also why ``SELECT ... FOR UPDATE`` is unnecessary (and ignored) there. This is
+  SQLAlchemy's documented recipe: ``isolation_level = None`` on connect, our own
+  ``BEGIN`` on the ``begin`` event;
+- ``foreign_keys=ON``, which SQLite leaves off by default.
+
+PostgreSQL goes through psycopg 3; bare ``postgresql://``/``postgres://`` URLs (as
+most hosting platforms hand them out) are rewritten to ``postgresql+psycopg://``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+# The repository root holds migrations/ next to app/; resolved from this file so that
+# `migrate()` works from any working directory.
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def normalize_url(url: str | URL) -> URL:
+    """Parse ``url``, sending bare PostgreSQL URLs to the psycopg 3 driver."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgres", "postgresql"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def make_engine(url: str | URL, *, sqlite_foreign_keys: bool = True, **kwargs: Any) -> Engine:
+    """Create an engine for ``url`` with the settings described in the module docstring.
+
+    ``sqlite_foreign_keys=False`` exists for migrations only: Alembic's batch mode
+    rebuilds SQLite tables by copy-and-drop, which enforced foreign keys would break.
+    Extra keyword arguments go to ``create_engine``.
+    """
+    parsed = normalize_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(parsed, **kwargs)
+        _configure_sqlite(engine, foreign_keys=sqlite_foreign_keys)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(parsed, **kwargs)
+
+
+def _configure_sqlite(engine: Engine, *, foreign_keys: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Hand transaction control to SQLAlchemy (see the `begin` hook below).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute(f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that keep loaded attributes after commit (responses are built after it)."""
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def alembic_config(url: str | URL | None = None, connection: Connection | None = None) -> Config:
+    """An Alembic ``Config`` for this repository's migrations, built without alembic.ini.
+
+    The URL travels in ``config.attributes`` rather than ``sqlalchemy.url`` because the
+    latter goes through ConfigParser interpolation, which mangles ``%`` in passwords.
+    """
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if url is not None:
+        config.attributes["url"] = normalize_url(url)
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def migrate(url: str | URL, revision: str = "head") -> None:
+    """Bring the database at ``url`` up to ``revision`` (``alembic upgrade head``)."""
+    command.upgrade(alembic_config(url), revision)
+
+
+def downgrade(url: str | URL, revision: str = "base") -> None:
+    """Take the database at ``url`` down to ``revision`` (default: empty)."""
+    command.downgrade(alembic_config(url), revision)

@@ -1,0 +1,97 @@
+"""Reading facts out of an enterprise profile for one fiscal year.
+
+A profile is nested JSON (see the contract). Paths are dotted; ``{fy}``, ``{fy-1}``…
+in a catalog path name fiscal years relative to the one evaluated. Every path read is
+remembered, so an award's trace can say exactly which facts it used.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import date
+from decimal import Decimal
+from typing import Any, Final
+
+from app.domain.money import as_decimal
+
+
+class _Missing:
+    _instance: _Missing | None = None
+
+    def __new__(cls) -> _Missing:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Final = _Missing()
+
+_YEAR_TEMPLATE = re.compile(r"\{fy(?:([+-])(\d+))?\}")
+
+
+def year_path(template: str, fiscal_year: int) -> str:
+    """``years.{fy-1}.revenue`` for 2024 -> ``years.2023.revenue``."""
+
+    def sub(match: re.Match[str]) -> str:
+        sign, offset = match.group(1), match.group(2)
+        if not sign:
+            return str(fiscal_year)
+        delta = int(offset)
+        return str(fiscal_year + delta if sign == "+" else fiscal_year - delta)
+
+    return _YEAR_TEMPLATE.sub(sub, template)
+
+
+class Facts:
+    """The profile seen from one fiscal year, recording each fact it hands out."""
+
+    def __init__(self, profile: Mapping[str, Any], fiscal_year: int) -> None:
+        self.profile = profile
+        self.fiscal_year = fiscal_year
+        self.read: dict[str, Any] = {}
+
+    def path(self, template: str) -> str:
+        return year_path(template, self.fiscal_year)
+
+    def get(self, template: str) -> Any:
+        """The value at the path, or ``MISSING``. ``None`` in the profile is missing too."""
+        path = self.path(template)
+        node: Any = self.profile
+        for part in path.split("."):
+            if isinstance(node, Mapping) and part in node:
+                node = node[part]
+            else:
+                self.read[path] = None
+                return MISSING
+        if node is None:
+            self.read[path] = None
+            return MISSING
+        self.read[path] = node
+        return node
+
+    def number(self, template: str) -> Decimal | _Missing:
+        number = as_decimal(self.get(template))
+        if number is None:
+            return MISSING
+        return number
+
+    def day(self, template: str) -> date | _Missing:
+        value = self.get(template)
+        if isinstance(value, date):
+            return value
+        if isinstance(value, str):
+            try:
+                return date.fromisoformat(value)
+            except ValueError:
+                return MISSING
+        return MISSING
+
+    def recognitions(self) -> list[Mapping[str, Any]] | _Missing:
+        value = self.get("recognitions")
+        if value is MISSING or not isinstance(value, list):
+            return MISSING
+        return [r for r in value if isinstance(r, Mapping)]

@@ -1,0 +1,127 @@
+"""What the engine answers: clause results, formula steps, caps and evaluations.
+
+These are plain frozen dataclasses so that the API, the ledger trace and the batch
+engine can all serialise them the same way (``as_json``).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any, Literal
+
+Status = Literal["eligible", "ineligible", "undetermined"]
+AmountBasis = Literal["computed", "set_by_reviewer", "estimate", "none"]
+
+
+class Tri(enum.Enum):
+    """Three-valued truth: a fact the profile does not give is UNKNOWN, not false."""
+
+    TRUE = "true"
+    FALSE = "false"
+    UNKNOWN = "unknown"
+
+    @property
+    def met(self) -> bool | None:
+        return {Tri.TRUE: True, Tri.FALSE: False, Tri.UNKNOWN: None}[self]
+
+    @staticmethod
+    def of(value: bool) -> Tri:
+        return Tri.TRUE if value else Tri.FALSE
+
+
+@dataclass(frozen=True)
+class Bilingual:
+    zh: str
+    en: str
+
+    def __add__(self, other: Bilingual) -> Bilingual:
+        return Bilingual(self.zh + other.zh, self.en + other.en)
+
+
+@dataclass(frozen=True)
+class ClauseResult:
+    """One leaf clause (or cap) with its verdict and why.
+
+    ``actual`` and ``required`` carry the numbers compared, so a gap analysis can say
+    how far an enterprise is from meeting the clause.
+    """
+
+    clause: str
+    truth: Tri
+    text: Bilingual
+    missing: tuple[str, ...] = ()
+    actual: Decimal | None = None
+    required: Decimal | None = None
+    op: str | None = None
+
+    @property
+    def met(self) -> bool | None:
+        return self.truth.met
+
+
+@dataclass(frozen=True)
+class Step:
+    """One line of an amount's computation, for the trace and for auditors."""
+
+    name: str
+    value: Decimal | None
+    text: Bilingual
+
+
+@dataclass(frozen=True)
+class CapApplied:
+    cap: str
+    limit: Decimal
+    before: Decimal
+    after: Decimal
+    text: Bilingual
+
+
+@dataclass(frozen=True)
+class PriorAward:
+    """An award already stored for the enterprise, as the caps need to see it."""
+
+    policy_id: str
+    fiscal_year: int
+    amount: Decimal
+    recognition_key: str | None = None
+    exclusivity_group: str | None = None
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    policy_id: str
+    policy_version: str | None
+    fiscal_year: int
+    status: Status
+    amount: Decimal | None
+    amount_basis: AmountBasis
+    uncapped_amount: Decimal | None
+    reasons: tuple[ClauseResult, ...]
+    missing_facts: tuple[str, ...]
+    steps: tuple[Step, ...] = ()
+    caps_applied: tuple[CapApplied, ...] = ()
+    facts_read: Mapping[str, Any] = field(default_factory=dict)
+    recognition_key: str | None = None
+    exclusivity_group: str | None = None
+
+
+def as_json(value: Any) -> Any:
+    """Serialise engine results for JSON: Decimals and dates as strings, enums by value."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Tri):
+        return value.met
+    if isinstance(value, Mapping):
+        return {str(k): as_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [as_json(v) for v in value]
+    if hasattr(value, "__dataclass_fields__"):
+        return {name: as_json(getattr(value, name)) for name in value.__dataclass_fields__}
+    return value

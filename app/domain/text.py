@@ -1,0 +1,47 @@
+"""Small helpers that turn numbers and paths into bilingual reason text."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from decimal import Context, Decimal, getcontext
+from typing import Any
+
+from app.domain.results import Bilingual
+
+OP_SYMBOL = {
+    "eq": "=",
+    "ne": "≠",
+    "gt": ">",
+    "ge": "≥",
+    "lt": "<",
+    "le": "≤",
+    "in": "∈",
+    "not_in": "∉",
+}
+LEVEL_ZH = {"national": "国家级", "provincial": "省级", "municipal": "市级", "district": "区级"}
+
+
+def show(value: Any) -> str:
+    """A value as a person reads it: no exponents, shares to four places."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        # Fix (tests/unit): quantize under the default 28-digit context raised
+        # InvalidOperation for large profile numbers (e.g. 1e30); give it enough digits.
+        wide = Context(prec=max(getcontext().prec, value.adjusted() + 6))
+        if value == value.to_integral_value():
+            return f"{value.quantize(Decimal(1), context=wide):f}"
+        return f"{value.quantize(Decimal('0.0001'), context=wide).normalize(wide):f}"
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, list):
+        return "[" + ", ".join(show(v) for v in value) + "]"
+    if value is None:
+        return "—"
+    return str(value)
+
+
+def unknown_detail(missing: Sequence[str]) -> Bilingual:
+    paths = ", ".join(missing)
+    return Bilingual(f"(尚缺:{paths})", f" (not known: {paths})")

@@ -1,0 +1,104 @@
+"""The application factory: routers, problem+json handlers, and start-up.
+
+Start-up loads and validates the catalog (a bad file stops the service with the file,
+field and fix), opens the database, and records the catalog's policy versions there so
+every award can be replayed from the database alone.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from app.api import errors
+from app.api.routes import (
+    audit,
+    award_actions,
+    awards,
+    budgets,
+    eligibility,
+    enterprises,
+    health,
+    policies,
+    vocabulary,
+)
+from app.catalog.loader import load_catalog
+from app.config import Settings, get_settings
+from app.db.session import make_engine, make_sessionmaker
+from app.services.catalog_sync import record_catalog
+
+log = logging.getLogger("incentives")
+
+DESCRIPTION = """
+A calculator of government incentive policies (Nanjing, Jiangsu, national rules):
+the catalog, eligibility with reasons clause by clause, capped award amounts, and a
+ledger of awards with their full trace. Money is a decimal string in yuan with two
+places; every error is `application/problem+json` (RFC 9457).
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = settings
+        app.state.catalog = load_catalog(settings.catalog_dir)
+        engine = make_engine(settings.database_url)
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        with app.state.sessionmaker.begin() as session:
+            record_catalog(session, app.state.catalog, actor="service start-up")
+        log.info(
+            "catalog %s loaded: %d policies",
+            app.state.catalog.hash[:12],
+            len(app.state.catalog.policies),
+        )
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="Policy incentive calculator",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        responses=errors.responses(500),
+    )
+    errors.install(app)
+    v1 = APIRouter(prefix="/v1")
+    for module in (
+        policies,
+        vocabulary,
+        eligibility,
+        enterprises,
+        awards,
+        award_actions,
+        budgets,
+        audit,
+    ):
+        v1.include_router(module.router)
+    app.include_router(v1)
+    app.include_router(health.router)
+    _register_problem_schema(app)
+    return app
+
+
+def _register_problem_schema(app: FastAPI) -> None:
+    """Put the Problem model in the OpenAPI components the error responses refer to."""
+    original = app.openapi
+
+    def openapi() -> dict:  # type: ignore[type-arg]
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = original()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for model in (errors.Problem, errors.FieldError):
+            model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(model_schema.pop("$defs", {}))
+            components[model.__name__] = model_schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

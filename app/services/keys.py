@@ -1,0 +1,143 @@
+"""API keys: issued once, stored hashed, revoked for good.
+
+A key reads ``pik_<prefix>_<secret>``: the prefix finds the row, the secret is checked
+against its SHA-256 (the secret has 256 bits of entropy, so a slow password hash
+would add nothing but latency on every request).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.catalog.loader import Catalog
+from app.db import repositories as repo
+from app.db.models import ApiKey
+from app.services import audit
+from app.services.actors import Actor
+from app.services.errors import Invalid, NotFound
+
+TOKEN_PREFIX = "pik_"
+ROLES = ("admin", "portal", "enterprise", "auditor")
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    key: ApiKey
+    token: str  # shown once
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def issue_key(
+    session: Session,
+    catalog: Catalog,
+    *,
+    role: str,
+    label: str,
+    actor: Actor,
+    enterprise_id: str | None = None,
+    jurisdiction: str | None = None,
+) -> IssuedKey:
+    if role not in ROLES:
+        raise Invalid(f"role must be one of {', '.join(ROLES)}")
+    if role == "enterprise":
+        if not enterprise_id or repo.get_enterprise(session, enterprise_id) is None:
+            raise Invalid(
+                "an enterprise key needs the id of a registered enterprise (--enterprise)"
+            )
+    elif enterprise_id:
+        raise Invalid("only an enterprise key is bound to an enterprise")
+    if role == "portal":
+        places = catalog.words["city"] | catalog.words["district"] | catalog.words["park"]
+        if jurisdiction not in places:
+            raise Invalid(
+                "a portal key needs the city or district it acts for (--jurisdiction), "
+                f"one of: {', '.join(sorted(places))}"
+            )
+    elif jurisdiction:
+        raise Invalid("only a portal key has a jurisdiction")
+    prefix = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    key = repo.add_api_key(
+        session,
+        ApiKey(
+            prefix=prefix,
+            secret_hash=_digest(secret),
+            role=role,
+            enterprise_id=enterprise_id,
+            jurisdiction=jurisdiction,
+            label=label,
+        ),
+    )
+    audit.record(
+        session,
+        actor=actor.label,
+        action="key.issued",
+        object_type="api_key",
+        object_id=key.id,
+        payload={
+            "prefix": prefix,
+            "role": role,
+            "enterprise_id": enterprise_id,
+            "jurisdiction": jurisdiction,
+            "label": label,
+        },
+    )
+    return IssuedKey(key, f"{TOKEN_PREFIX}{prefix}_{secret}")
+
+
+def authenticate(session: Session, token: str) -> ApiKey | None:
+    """The live key for a bearer token, or ``None``."""
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    prefix, _, secret = token[len(TOKEN_PREFIX) :].partition("_")
+    if not prefix or not secret or len(prefix) > 32:
+        return None
+    key = repo.get_api_key_by_prefix(session, prefix)
+    if key is None or key.revoked_at is not None:
+        return None
+    return key if hmac.compare_digest(key.secret_hash, _digest(secret)) else None
+
+
+def revoke_key(session: Session, key_id_or_prefix: str, actor: Actor) -> ApiKey:
+    key = repo.get_api_key(session, key_id_or_prefix) or repo.get_api_key_by_prefix(
+        session, key_id_or_prefix
+    )
+    if key is None:
+        raise NotFound(f"no API key {key_id_or_prefix}")
+    if key.revoked_at is None:
+        key.revoked_at = datetime.now(UTC)
+        session.flush()
+        audit.record(
+            session,
+            actor=actor.label,
+            action="key.revoked",
+            object_type="api_key",
+            object_id=key.id,
+            payload={"prefix": key.prefix, "role": key.role},
+        )
+    return key
+
+
+def list_keys(session: Session) -> Sequence[ApiKey]:
+    return session.scalars(select(ApiKey).order_by(ApiKey.created_at)).all()
+
+
+def actor_for(key: ApiKey) -> Actor:
+    return Actor(
+        name=f"{key.label}#{key.prefix}",
+        role=key.role,  # type: ignore[arg-type]
+        enterprise_id=key.enterprise_id,
+        jurisdiction=key.jurisdiction,
+        api_key_id=key.id,
+    )

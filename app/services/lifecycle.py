@@ -1,0 +1,253 @@
+"""An award's life: computed → public notice → approved → disbursed; or rejected;
+approved or disbursed awards can be revoked (clawback). Each step records who, when
+and why, moves budget money, and is audited. Recomputing after a profile change makes
+a new award version that points to the one it supersedes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlalchemy.orm import Session
+
+from app.catalog.loader import Catalog
+from app.db import repositories as repo
+from app.db.models import Award, AwardEvent
+from app.services import audit
+from app.services.access import can_use_budget, check_award
+from app.services.actors import Actor
+from app.services.awards import compute_award
+from app.services.budgets import ensure_budget
+from app.services.errors import Conflict, Forbidden, Invalid
+
+#: 公示 lasts at least seven working days.
+NOTICE_WORKING_DAYS = 7
+
+
+@dataclass(frozen=True)
+class Transition:
+    source: tuple[str, ...]
+    target: str
+    needs_reason: bool = False
+
+
+TRANSITIONS = {
+    "notice": Transition(("computed",), "public_notice"),
+    "approve": Transition(("public_notice",), "approved"),
+    "disburse": Transition(("approved",), "disbursed"),
+    "reject": Transition(("computed", "public_notice"), "rejected", needs_reason=True),
+    "revoke": Transition(("approved", "disbursed"), "revoked", needs_reason=True),
+}
+
+
+def working_days_between(start: date, end: date) -> int:
+    """Monday-to-Friday days from start to end, both included (public holidays aside)."""
+    days, current = 0, start
+    while current <= end:
+        days += current.weekday() < 5
+        current += timedelta(days=1)
+    return days
+
+
+def _locked(session: Session, actor: Actor, award_id: str) -> Award:
+    audit.serialize(session)  # first, so every writer takes the locks in one order
+    award = repo.lock_award(session, award_id)
+    enterprise = repo.get_enterprise(session, award.enterprise_id) if award else None
+    return check_award(actor, award, enterprise, award_id)
+
+
+def _money_moves(
+    session: Session, catalog: Catalog, actor: Actor, award: Award, action: str
+) -> None:
+    amount = award.amount
+    if action in ("approve", "disburse", "revoke") and not can_use_budget(
+        actor, award.payer_jurisdiction, catalog
+    ):
+        raise Forbidden(f"this key cannot spend from the budget of {award.payer_jurisdiction}")
+    if action == "approve":
+        if award.payer_jurisdiction is None:
+            raise Conflict("the award has no payer jurisdiction; it cannot be approved")
+        budget = ensure_budget(
+            session,
+            catalog,
+            policy_id=award.policy_id,
+            fiscal_year=award.fiscal_year,
+            payer_level=award.payer_level,
+            payer_jurisdiction=award.payer_jurisdiction,
+            actor=actor,
+        )
+        if not repo.reserve_budget(session, budget.id, amount):
+            remaining = budget.amount - budget.committed - budget.disbursed
+            raise Conflict(
+                f"the budget {budget.id} cannot take {amount:.2f}: {remaining:.2f} remains",
+                budget_id=budget.id,
+            )
+        award.budget_id = budget.id
+    elif action == "disburse":
+        assert award.budget_id is not None
+        moved = repo.move_budget(
+            session, award.budget_id, amount, source="committed", target="disbursed"
+        )
+        assert moved, "an approved award's amount is committed"
+    elif action == "revoke":
+        assert award.budget_id is not None
+        source = "committed" if award.status == "approved" else "disbursed"
+        moved = repo.move_budget(session, award.budget_id, amount, source=source, target="released")
+        assert moved, "a revoked award's money was committed or disbursed"
+
+
+def transition(
+    session: Session,
+    catalog: Catalog,
+    actor: Actor,
+    award_id: str,
+    action: str,
+    *,
+    reason: str | None = None,
+    notice_start: date | None = None,
+    notice_end: date | None = None,
+    today: date | None = None,
+) -> Award:
+    step = TRANSITIONS[action]
+    award = _locked(session, actor, award_id)
+    if award.status not in step.source:
+        raise Conflict(
+            f"cannot {action} an award that is {award.status} "
+            f"(only from: {', '.join(step.source)})",
+            status_now=award.status,
+        )
+    if step.needs_reason and not (reason and reason.strip()):
+        raise Invalid(
+            f"{action} needs a reason", errors=[{"pointer": "/reason", "detail": "required"}]
+        )
+    today = today or date.today()
+    if action == "notice":
+        _check_notice(notice_start, notice_end)
+        award.notice_start, award.notice_end = notice_start, notice_end
+    if action == "approve" and award.notice_end is not None and today <= award.notice_end:
+        raise Conflict(f"the public notice runs until {award.notice_end}; approve after it ends")
+    _money_moves(session, catalog, actor, award, action)
+    before = award.status
+    award.status = step.target
+    session.flush()
+    details = {
+        "amount": f"{award.amount:.2f}",
+        "budget_id": award.budget_id,
+        "notice_start": str(notice_start) if notice_start else None,
+        "notice_end": str(notice_end) if notice_end else None,
+    }
+    repo.add_award_event(
+        session,
+        AwardEvent(
+            award_id=award.id,
+            from_status=before,
+            to_status=step.target,
+            actor=actor.label,
+            reason=reason,
+            details=details,
+        ),
+    )
+    audit.record(
+        session,
+        actor=actor.label,
+        action=f"award.{step.target}",
+        object_type="award",
+        object_id=award.id,
+        payload={"from": before, "to": step.target, "reason": reason, **details},
+    )
+    return award
+
+
+def _check_notice(start: date | None, end: date | None) -> None:
+    if start is None or end is None:
+        raise Invalid(
+            "a public notice needs notice_start and notice_end",
+            errors=[
+                {
+                    "pointer": "/notice_start" if start is None else "/notice_end",
+                    "detail": "required",
+                }
+            ],
+        )
+    if working_days_between(start, end) < NOTICE_WORKING_DAYS:
+        raise Invalid(
+            f"a public notice lasts at least {NOTICE_WORKING_DAYS} working days",
+            errors=[{"pointer": "/notice_end", "detail": "too early"}],
+        )
+
+
+def record_objection(
+    session: Session, actor: Actor, award_id: str, text: str, by: str | None
+) -> Award:
+    """An objection raised during the public notice; the reviewer weighs it before approving."""
+    award = _locked(session, actor, award_id)
+    if award.status != "public_notice":
+        raise Conflict(
+            f"objections are recorded during the public notice; the award is {award.status}"
+        )
+    repo.add_award_event(
+        session,
+        AwardEvent(
+            award_id=award.id,
+            from_status=award.status,
+            to_status=award.status,
+            actor=actor.label,
+            reason=text,
+            details={"objection_by": by},
+        ),
+    )
+    audit.record(
+        session,
+        actor=actor.label,
+        action="award.objection",
+        object_type="award",
+        object_id=award.id,
+        payload={"text": text, "by": by},
+    )
+    return award
+
+
+def recompute(
+    session: Session, catalog: Catalog, actor: Actor, award_id: str, amount: Decimal | None = None
+) -> Award:
+    """A new award version from the enterprise's current profile; the old one is superseded."""
+    old = _locked(session, actor, award_id)
+    if old.status not in ("computed", "public_notice"):
+        raise Conflict(
+            f"an award that is {old.status} is not recomputed; revoke it first if it was wrong"
+        )
+    before = old.status
+    old.status = "superseded"
+    session.flush()
+    new = compute_award(
+        session,
+        catalog,
+        enterprise_id=old.enterprise_id,
+        policy_id=old.policy_id,
+        fiscal_year=old.fiscal_year,
+        amount=amount,
+        actor=actor,
+        supersedes=old,
+    )
+    repo.add_award_event(
+        session,
+        AwardEvent(
+            award_id=old.id,
+            from_status=before,
+            to_status="superseded",
+            actor=actor.label,
+            reason=f"recomputed as {new.id}",
+            details={"superseded_by": new.id},
+        ),
+    )
+    audit.record(
+        session,
+        actor=actor.label,
+        action="award.superseded",
+        object_type="award",
+        object_id=old.id,
+        payload={"superseded_by": new.id},
+    )
+    return new

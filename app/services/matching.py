@@ -1,0 +1,97 @@
+"""Matching: evaluate a profile against the catalog and shape the answer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from app.catalog.loader import Catalog
+from app.catalog.schema import PolicyFile
+from app.domain.engine import evaluate_catalog
+from app.domain.money import ZERO
+from app.domain.results import ClauseResult, Evaluation, PriorAward
+from app.services.errors import Invalid
+
+
+def select_policies(catalog: Catalog, policy_ids: Iterable[str] | None) -> list[PolicyFile]:
+    if policy_ids is None:
+        return list(catalog)
+    unknown = [p for p in policy_ids if p not in catalog.policies]
+    if unknown:
+        raise Invalid(
+            f"unknown policy id(s): {', '.join(unknown)}",
+            errors=[
+                {
+                    "pointer": "/policy_ids",
+                    "detail": f"known ids: {', '.join(sorted(catalog.policies))}",
+                }
+            ],
+        )
+    return [catalog.policies[p] for p in dict.fromkeys(policy_ids)]
+
+
+def reason_json(result: ClauseResult) -> dict[str, Any]:
+    return {
+        "clause": result.clause,
+        "met": result.met,
+        "text": {"zh": result.text.zh, "en": result.text.en},
+        "missing_facts": list(result.missing),
+    }
+
+
+def answer_json(policy: PolicyFile, ev: Evaluation) -> dict[str, Any]:
+    payer = None
+    if policy.payer is not None:
+        payer = {"level": policy.payer.level, "jurisdiction": policy.payer.jurisdiction}
+    return {
+        "policy_id": ev.policy_id,
+        "policy_version": ev.policy_version,
+        "title": policy.title.model_dump(),
+        "kind": policy.kind,
+        "status": ev.status,
+        "amount": ev.amount,
+        "amount_basis": ev.amount_basis,
+        "uncapped_amount": ev.uncapped_amount,
+        "reasons": [reason_json(r) for r in ev.reasons],
+        "missing_facts": list(ev.missing_facts),
+        "payer": payer,
+    }
+
+
+def totals(evaluations: Sequence[Evaluation]) -> dict[str, Any]:
+    def total(basis: str) -> Decimal:
+        return sum(
+            (
+                e.amount or ZERO
+                for e in evaluations
+                if e.status == "eligible" and e.amount_basis == basis
+            ),
+            ZERO,
+        )
+
+    return {
+        "eligible": sum(e.status == "eligible" for e in evaluations),
+        "ineligible": sum(e.status == "ineligible" for e in evaluations),
+        "undetermined": sum(e.status == "undetermined" for e in evaluations),
+        "computed_amount": total("computed"),
+        "estimated_tax_benefit": total("estimate"),
+    }
+
+
+def check_eligibility(
+    catalog: Catalog,
+    facts: Mapping[str, Any],
+    fiscal_year: int,
+    policy_ids: Iterable[str] | None = None,
+    history: Sequence[PriorAward] = (),
+) -> dict[str, Any]:
+    """The eligibility answer for a profile (stateless, or with a stored award history)."""
+    policies = select_policies(catalog, policy_ids)
+    evaluations = evaluate_catalog(policies, facts, fiscal_year, history)
+    return {
+        "fiscal_year": fiscal_year,
+        "catalog_hash": catalog.hash,
+        "totals": totals(evaluations),
+        "results": [answer_json(p, e) for p, e in zip(policies, evaluations, strict=True)],
+    }

@@ -1,0 +1,47 @@
+"""Checks a profile's words against the catalog's vocabulary.
+
+An unknown word is a 422 that lists the words the catalog knows, so a portal can fix
+its mapping rather than guess.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from app.api.schemas.profile import ProfileFacts
+from app.catalog.loader import Catalog
+from app.services.errors import Invalid
+
+
+def _words_used(profile: ProfileFacts) -> Iterator[tuple[str, str, str]]:
+    """(pointer, enumeration, word) for every vocabulary word in the profile."""
+    if profile.industry is not None:
+        yield "/industry", "industry", profile.industry
+    if profile.industry_chain is not None:
+        yield "/industry_chain", "industry_chain", profile.industry_chain
+    if profile.hte_field is not None:
+        yield "/hte_field", "hte_field", profile.hte_field
+    if profile.location is not None:
+        for level in ("province", "city", "district", "park"):
+            word = getattr(profile.location, level)
+            if word is not None:
+                yield f"/location/{level}", level, word
+    for i, recognition in enumerate(profile.recognitions or []):
+        yield f"/recognitions/{i}/kind", "recognition_kind", recognition.kind
+        if recognition.level is not None:
+            yield f"/recognitions/{i}/level", "recognition_level", recognition.level
+
+
+def check_words(profile: ProfileFacts, catalog: Catalog, pointer_prefix: str = "") -> None:
+    errors = []
+    for pointer, enumeration, word in _words_used(profile):
+        known = catalog.words.get(enumeration, set())
+        if word not in known:
+            errors.append(
+                {
+                    "pointer": pointer_prefix + pointer,
+                    "detail": f"`{word}` is not a known {enumeration}; use one of: {', '.join(sorted(known))}",
+                }
+            )
+    if errors:
+        raise Invalid(f"{len(errors)} word(s) are not in the catalog's vocabulary", errors=errors)

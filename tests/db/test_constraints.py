@@ -1,0 +1,146 @@
+"""What the database refuses on its own, whatever the application does."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import text, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
+
+from app.db import repositories as repo
+from app.db.models import AuditLog, Award, Budget, Enterprise
+
+APPEND_ONLY = "audit_log is append-only"
+
+
+def test_second_live_award_for_same_enterprise_policy_year_is_refused(
+    db_session: Session, make_award: Callable[..., Award]
+) -> None:
+    first = make_award()
+    enterprise = db_session.get_one(Enterprise, first.enterprise_id)
+    with pytest.raises(IntegrityError), db_session.begin_nested():
+        make_award(enterprise)
+    # Another year, or another enterprise, is a different award.
+    make_award(enterprise, fiscal_year=2025)
+    make_award()
+
+
+@pytest.mark.parametrize("dead", ["rejected", "revoked", "superseded"])
+def test_new_award_allowed_once_the_live_one_is_dead(
+    db_session: Session, make_award: Callable[..., Award], dead: str
+) -> None:
+    first = make_award()
+    enterprise = db_session.get_one(Enterprise, first.enterprise_id)
+    first.status = dead
+    db_session.flush()
+    second = make_award(enterprise)
+    assert second.id != first.id
+    # ...and the dead one cannot come back to life beside it.
+    with pytest.raises(IntegrityError), db_session.begin_nested():
+        first.status = "approved"
+        db_session.flush()
+
+
+def test_award_status_must_be_known(db_session: Session, make_award: Callable[..., Award]) -> None:
+    with pytest.raises(IntegrityError), db_session.begin_nested():
+        make_award(status="paid")
+
+
+def test_budget_check_refuses_overspend(
+    db_session: Session, make_budget: Callable[..., Budget]
+) -> None:
+    budget = make_budget(amount="1000.00", committed=Decimal("600.00"))
+    budget.disbursed = Decimal("400.00")  # exactly the amount: allowed
+    db_session.flush()
+    with pytest.raises(IntegrityError), db_session.begin_nested():
+        budget.disbursed = Decimal("400.01")  # one fen over
+        db_session.flush()
+    db_session.refresh(budget)
+    # A bulk UPDATE that bypasses the ORM is refused just the same.
+    overspend = update(Budget).where(Budget.id == budget.id).values(committed=Budget.amount)
+    with pytest.raises(IntegrityError), db_session.begin_nested():
+        db_session.execute(overspend.execution_options(synchronize_session=False))
+
+
+@pytest.mark.parametrize("column", ["committed", "disbursed", "released", "amount"])
+def test_budget_figures_cannot_be_negative(
+    db_session: Session, make_budget: Callable[..., Budget], column: str
+) -> None:
+    with pytest.raises(IntegrityError), db_session.begin_nested():
+        make_budget(**{column: Decimal("-0.01")})
+
+
+def test_reserve_budget_never_overspends(
+    db_session: Session, make_budget: Callable[..., Budget]
+) -> None:
+    budget = make_budget(amount="0.30")
+    assert repo.reserve_budget(db_session, budget.id, Decimal("0.10"))
+    assert repo.reserve_budget(db_session, budget.id, Decimal("0.20"))
+    assert not repo.reserve_budget(db_session, budget.id, Decimal("0.01"))
+    assert budget.committed == Decimal("0.30")  # the loaded object was refreshed
+    with pytest.raises(ValueError):
+        repo.reserve_budget(db_session, budget.id, Decimal("-1.00"))
+
+
+def test_duplicate_uscc_is_refused(
+    db_session: Session, make_enterprise: Callable[..., Enterprise]
+) -> None:
+    make_enterprise(uscc="91320115MA1W9KXT49")
+    with pytest.raises(IntegrityError), db_session.begin_nested():
+        make_enterprise(uscc="91320115MA1W9KXT49")
+    make_enterprise(uscc=None)
+    make_enterprise(uscc=None)  # several enterprises may lack a USCC
+
+
+def _audit(seq: int, prev_hash: str = "0" * 64) -> AuditLog:
+    return AuditLog(
+        seq=seq,
+        actor="tester",
+        action="award.created",
+        object_type="award",
+        object_id="x",
+        payload={},
+        prev_hash=prev_hash,
+        hash=f"{seq:064d}",
+    )
+
+
+def test_audit_appends_from_the_same_head_collide(db_session: Session) -> None:
+    repo.add_audit_entry(db_session, _audit(1))
+    with pytest.raises(IntegrityError), db_session.begin_nested():
+        repo.add_audit_entry(db_session, _audit(1, prev_hash="f" * 64))
+
+
+@pytest.mark.parametrize(
+    "statement",
+    ["UPDATE audit_log SET actor = 'mallory'", "DELETE FROM audit_log"],
+)
+def test_audit_log_refuses_update_and_delete(db_session: Session, statement: str) -> None:
+    repo.add_audit_entry(db_session, _audit(1))
+    with pytest.raises(DBAPIError, match=APPEND_ONLY), db_session.begin_nested():
+        db_session.execute(text(statement))
+
+
+def test_audit_log_refuses_truncate(db_session: Session, db_backend: str) -> None:
+    # SQLite has no TRUNCATE; its equivalent, an unqualified DELETE (the "truncate
+    # optimisation"), is switched off by the presence of the delete trigger.
+    statement = "TRUNCATE audit_log" if db_backend == "postgres" else "DELETE FROM audit_log"
+    repo.add_audit_entry(db_session, _audit(1))
+    with pytest.raises(DBAPIError, match=APPEND_ONLY), db_session.begin_nested():
+        db_session.execute(text(statement))
+
+
+def test_audit_tampering_needs_the_triggers_off(
+    db_session: Session,
+    allow_audit_tampering: Callable[[Session], AbstractContextManager[None]],
+) -> None:
+    repo.add_audit_entry(db_session, _audit(1))
+    with allow_audit_tampering(db_session):
+        db_session.execute(text("UPDATE audit_log SET actor = 'mallory'"))
+    assert db_session.execute(text("SELECT actor FROM audit_log")).scalar_one() == "mallory"
+    with pytest.raises(DBAPIError, match=APPEND_ONLY), db_session.begin_nested():
+        db_session.execute(text("DELETE FROM audit_log"))  # the triggers are back

@@ -1,0 +1,338 @@
+"""The repositories' queries, on both databases."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from app.db import repositories as repo
+from app.db.models import (
+    ApiKey,
+    AuditLog,
+    Award,
+    AwardEvent,
+    Budget,
+    CatalogLoad,
+    Enterprise,
+    IdempotencyRecord,
+    MatchingRun,
+    PolicyVersion,
+    ProfileVersion,
+)
+from app.db.repositories import policies
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def walk(list_page: Callable[..., repo.Page[Any]], limit: int, **filters: Any) -> list[Any]:
+    """Follow the cursors to the end, checking no page is empty or over-full."""
+    rows: list[Any] = []
+    cursor = None
+    while True:
+        page = list_page(cursor=cursor, limit=limit, **filters)
+        assert 0 < len(page.items) <= limit or (not rows and not page.items)
+        rows.extend(page.items)
+        if page.next_cursor is None:
+            return rows
+        cursor = page.next_cursor
+
+
+# ----------------------------------------------------------------------- enterprises
+
+
+def test_enterprise_lookups(
+    db_session: Session, make_enterprise: Callable[..., Enterprise]
+) -> None:
+    enterprise = make_enterprise(uscc="91320115MA1W9KXT49")
+    assert repo.get_enterprise(db_session, enterprise.id) is enterprise
+    assert repo.get_enterprise_by_uscc(db_session, "91320115MA1W9KXT49") is enterprise
+    assert repo.get_enterprise_by_uscc(db_session, "000000000000000000") is None
+    assert repo.get_enterprise(db_session, "no-such-id") is None
+
+
+def test_lock_enterprise_rereads_the_row(
+    db_session: Session, make_enterprise: Callable[..., Enterprise]
+) -> None:
+    enterprise = make_enterprise()
+    db_session.execute(
+        text("UPDATE enterprises SET current_version = 7 WHERE id = :id"), {"id": enterprise.id}
+    )
+    locked = repo.lock_enterprise(db_session, enterprise.id)
+    assert locked is enterprise
+    assert locked.current_version == 7  # not the stale 1 from the identity map
+
+
+def test_list_enterprises_pages_and_filters(
+    db_session: Session, make_enterprise: Callable[..., Enterprise]
+) -> None:
+    # Equal timestamps on purpose: the id breaks the tie, so no row is lost or repeated.
+    made = [
+        make_enterprise(
+            created_at=T0 + timedelta(seconds=i // 3),
+            district="jiangning" if i % 2 else "xuanwu",
+            kind="incubator" if i == 4 else "enterprise",
+        )
+        for i in range(10)
+    ]
+    expected = sorted(made, key=lambda e: (e.created_at, e.id))
+    assert walk(lambda **kw: repo.list_enterprises(db_session, **kw), limit=3) == expected
+    newest = walk(lambda **kw: repo.list_enterprises(db_session, newest_first=True, **kw), limit=4)
+    assert newest == expected[::-1]
+    jiangning = walk(
+        lambda **kw: repo.list_enterprises(db_session, district="jiangning", **kw), limit=2
+    )
+    assert jiangning == [e for e in expected if e.district == "jiangning"]
+    page = repo.list_enterprises(db_session, kind="incubator", city="nanjing")
+    assert page.items == [made[4]]
+    assert page.next_cursor is None
+    assert repo.list_enterprises(db_session, city="wuhan").items == []
+
+
+@pytest.mark.parametrize("cursor", ["garbage", "", "W10", repo.encode_cursor(T0, "x" * 37)])
+def test_invalid_cursor_is_refused(db_session: Session, cursor: str) -> None:
+    with pytest.raises(repo.InvalidCursor):
+        repo.list_enterprises(db_session, cursor=cursor)
+
+
+def test_cursor_round_trip_and_naive_time_refused() -> None:
+    assert repo.decode_cursor(repo.encode_cursor(T0, "abc")) == (T0, "abc")
+    naive = repo.encode_cursor(datetime(2024, 1, 1), "abc")
+    with pytest.raises(repo.InvalidCursor):
+        repo.decode_cursor(naive)
+
+
+@pytest.mark.parametrize("limit", [0, repo.MAX_PAGE_SIZE + 1])
+def test_page_size_is_bounded(db_session: Session, limit: int) -> None:
+    with pytest.raises(ValueError):
+        repo.list_awards(db_session, limit=limit)
+
+
+def test_profile_versions(
+    db_session: Session,
+    make_enterprise: Callable[..., Enterprise],
+    make_profile_version: Callable[..., ProfileVersion],
+) -> None:
+    enterprise = make_enterprise()
+    assert repo.get_latest_profile_version(db_session, enterprise.id) is None
+    first = make_profile_version(enterprise, 1)
+    second = make_profile_version(enterprise, 2, profile={"name": "renamed"})
+    make_profile_version(make_enterprise(), 3)  # someone else's
+    assert repo.get_latest_profile_version(db_session, enterprise.id) is second
+    assert repo.get_profile_version(db_session, enterprise.id, 1) is first
+    assert repo.get_profile_version(db_session, enterprise.id, 3) is None
+    assert repo.get_profile_version_by_id(db_session, second.id) is second
+    assert list(repo.list_profile_versions(db_session, enterprise.id)) == [first, second]
+
+
+# -------------------------------------------------------------- policies and catalog
+
+
+def test_upsert_policy_version_is_idempotent(db_session: Session) -> None:
+    key = {"policy_id": "nj-ip-benchmark", "version": "2022.1", "content_hash": "a" * 64}
+    first = repo.upsert_policy_version(db_session, document={"cap": "500000.00"}, **key)
+    again = repo.upsert_policy_version(db_session, document={"ignored": True}, **key)
+    assert again.id == first.id
+    assert again.document == {"cap": "500000.00"}  # never overwritten
+    changed = repo.upsert_policy_version(
+        db_session, document={"cap": "600000.00"}, **(key | {"content_hash": "b" * 64})
+    )
+    assert changed.id != first.id
+    assert repo.find_policy_version(db_session, **key) is first
+    assert repo.get_policy_version(db_session, changed.id) is changed
+
+
+def test_upsert_survives_a_row_inserted_behind_its_back(
+    db_session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A concurrent loader inserts the row between our SELECT and our INSERT: the
+    # INSERT must neither fail (aborting the transaction) nor overwrite the row.
+    key = {"policy_id": "nj-ip-benchmark", "version": "2022.1", "content_hash": "c" * 64}
+    db_session.add(PolicyVersion(document={"by": "other worker"}, **key))
+    db_session.flush()
+    db_session.expunge_all()
+    real_find = policies.find_policy_version
+    misses = iter([None])
+    monkeypatch.setattr(
+        policies, "find_policy_version", lambda *a, **kw: next(misses, None) or real_find(*a, **kw)
+    )
+    stored = repo.upsert_policy_version(db_session, document={"by": "us"}, **key)
+    assert stored.document == {"by": "other worker"}
+
+
+def test_latest_catalog_load(db_session: Session) -> None:
+    assert repo.latest_catalog_load(db_session) is None
+    for hours, catalog_hash in [(0, "a"), (2, "c"), (1, "b")]:
+        repo.add_catalog_load(
+            db_session,
+            CatalogLoad(
+                catalog_hash=catalog_hash * 64,
+                policy_count=17,
+                loaded_by="cli",
+                loaded_at=T0 + timedelta(hours=hours),
+            ),
+        )
+    latest = repo.latest_catalog_load(db_session)
+    assert latest is not None
+    assert latest.catalog_hash == "c" * 64
+
+
+# ---------------------------------------------------------------------------- awards
+
+
+def test_award_filters(
+    db_session: Session,
+    make_award: Callable[..., Award],
+    make_enterprise: Callable[..., Enterprise],
+) -> None:
+    xuanwu = make_enterprise(district="xuanwu")
+    a = make_award(amount=Decimal("100.00"), created_at=T0)
+    b = make_award(
+        xuanwu,
+        amount=Decimal("200.00"),
+        status="approved",
+        payer_jurisdiction="xuanwu",
+        created_at=T0 + timedelta(days=1),
+    )
+    c = make_award(xuanwu, fiscal_year=2025, amount=Decimal("300.00"), created_at=T0)
+    d = make_award(policy_id="nj-ip-benchmark", amount=Decimal("200.01"), status="rejected")
+
+    def ids(**filters: Any) -> set[str]:
+        return {award.id for award in repo.list_awards(db_session, **filters).items}
+
+    assert ids() == {a.id, b.id, c.id, d.id}
+    assert ids(policy_id="nj-ip-benchmark") == {d.id}
+    assert ids(enterprise_id=xuanwu.id) == {b.id, c.id}
+    assert ids(district="xuanwu") == {b.id, c.id}
+    assert ids(payer_jurisdiction="xuanwu") == {b.id}
+    assert ids(fiscal_year=2025) == {c.id}
+    assert ids(status="approved") == {b.id}
+    assert ids(status=["approved", "rejected"]) == {b.id, d.id}
+    assert ids(amount_min=Decimal("200.00"), amount_max=Decimal("200.00")) == {b.id}
+    assert ids(amount_min=Decimal("200.01")) == {c.id, d.id}
+    assert ids(created_from=T0, created_to=T0 + timedelta(days=1)) == {a.id, c.id}
+    assert ids(district="xuanwu", fiscal_year=2024, status="approved") == {b.id}
+
+
+def test_award_pagination(db_session: Session, make_award: Callable[..., Award]) -> None:
+    made = [make_award(created_at=T0 + timedelta(minutes=i % 2)) for i in range(7)]
+    expected = sorted(made, key=lambda award: (award.created_at, award.id))
+    assert walk(lambda **kw: repo.list_awards(db_session, **kw), limit=2) == expected
+
+
+def test_live_awards_for(
+    db_session: Session,
+    make_award: Callable[..., Award],
+    make_enterprise: Callable[..., Enterprise],
+) -> None:
+    enterprise = make_enterprise()
+    y2023 = make_award(enterprise, fiscal_year=2023, status="disbursed")
+    make_award(enterprise, fiscal_year=2024, status="revoked")
+    y2024 = make_award(enterprise, fiscal_year=2024, status="approved", created_at=T0)
+    y2025 = make_award(enterprise, fiscal_year=2025)
+    other = make_award(
+        enterprise, fiscal_year=2024, policy_id="nj-ip-benchmark", created_at=T0 + timedelta(1)
+    )
+    make_award(fiscal_year=2024)  # another enterprise
+
+    def live(**kw: Any) -> list[Award]:
+        return list(repo.live_awards_for(db_session, enterprise.id, **kw))
+
+    assert live() == [y2023, y2024, other, y2025]  # by year, then creation
+    assert live(policy_id="nj-green-manufacturing") == [y2023, y2024, y2025]
+    assert live(policy_id="nj-green-manufacturing", before_or_in_year=2024) == [y2023, y2024]
+    assert live(before_or_in_year=2022) == []
+
+
+def test_award_lock_and_events(db_session: Session, make_award: Callable[..., Award]) -> None:
+    award = make_award()
+    assert repo.get_award(db_session, award.id) is award
+    assert repo.lock_award(db_session, award.id) is award
+    for i, (before, after) in enumerate([(None, "computed"), ("computed", "public_notice")]):
+        repo.add_award_event(
+            db_session,
+            AwardEvent(
+                award_id=award.id,
+                from_status=before,
+                to_status=after,
+                actor="officer",
+                at=T0 + timedelta(seconds=10 - i),  # inserted out of order on purpose
+            ),
+        )
+    events = repo.list_award_events(db_session, award.id)
+    assert [event.to_status for event in events] == ["public_notice", "computed"]
+    assert events[0].details == {}
+
+
+# ------------------------------------------------------------ budgets, keys, audit, runs
+
+
+def test_budget_lookups(db_session: Session, make_budget: Callable[..., Budget]) -> None:
+    budget = make_budget()
+
+    def find(fiscal_year: int) -> Budget | None:
+        return repo.find_budget(
+            db_session,
+            policy_id=budget.policy_id,
+            fiscal_year=fiscal_year,
+            payer_jurisdiction="nanjing",
+        )
+
+    assert find(2024) is budget
+    assert find(2025) is None
+    assert repo.get_budget(db_session, budget.id) is budget
+    assert repo.lock_budget(db_session, budget.id) is budget
+
+
+def test_api_keys_and_idempotency(db_session: Session) -> None:
+    key = repo.add_api_key(
+        db_session, ApiKey(prefix="pk_1", secret_hash="0" * 64, role="auditor", label="audit")
+    )
+    assert repo.get_api_key_by_prefix(db_session, "pk_1") is key
+    assert repo.get_api_key(db_session, key.id) is key
+    assert repo.get_api_key_by_prefix(db_session, "pk_2") is None
+    record = repo.add_idempotency_record(
+        db_session,
+        IdempotencyRecord(
+            api_key_id=key.id, key="k1", method="POST", path="/v1/awards", request_hash="1" * 64
+        ),
+    )
+    assert record.status_code is None and record.response_body is None  # in flight
+    assert repo.get_idempotency_record(db_session, key.id, "k1") is record
+    assert repo.get_idempotency_record(db_session, key.id, "k2") is None
+
+
+def test_audit_head_and_listing(db_session: Session) -> None:
+    assert repo.get_audit_head(db_session) is None
+    for seq in (1, 2, 3):
+        repo.add_audit_entry(
+            db_session,
+            AuditLog(
+                seq=seq,
+                actor="a",
+                action="x",
+                object_type="award",
+                object_id="1",
+                payload={"n": seq},
+                prev_hash=f"{seq - 1:064d}",
+                hash=f"{seq:064d}",
+            ),
+        )
+    head = repo.get_audit_head(db_session)
+    assert head is not None and head.seq == 3
+    assert [e.seq for e in repo.list_audit_entries(db_session, after_seq=1)] == [2, 3]
+    assert [e.seq for e in repo.list_audit_entries(db_session, limit=1)] == [1]
+
+
+def test_matching_runs(db_session: Session) -> None:
+    run = repo.add_matching_run(
+        db_session,
+        MatchingRun(fiscal_year=2024, status="queued", parameters={}, started_by="admin"),
+    )
+    assert repo.get_matching_run(db_session, run.id) is run
+    assert (run.progress, run.total, run.result, run.finished_at) == (0, 0, None, None)

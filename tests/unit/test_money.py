@@ -1,0 +1,126 @@
+"""Money: fen rounding half-up, strict number parsing, the contract's yuan strings."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from app.domain.money import FEN, ZERO, as_decimal, to_fen, yuan
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("0.005", "0.01"),
+        ("0.004", "0.00"),
+        ("0.0049999", "0.00"),
+        ("2.675", "2.68"),  # a float would make this 2.67; Decimal keeps it half-up
+        ("1.115", "1.12"),
+        ("1.125", "1.13"),  # half-up, not banker's rounding (which gives 1.12)
+        ("2.665", "2.67"),
+        ("-0.005", "-0.01"),  # half-up rounds away from zero on ties
+        ("-2.675", "-2.68"),
+        ("-2.674", "-2.67"),
+        ("10", "10.00"),
+        ("1E+5", "100000.00"),
+        ("0", "0.00"),
+    ],
+)
+def test_to_fen_rounds_half_up(raw: str, expected: str) -> None:
+    result = to_fen(Decimal(raw))
+    assert result == Decimal(expected)
+    assert str(result) == expected
+    assert result.as_tuple().exponent == -2
+
+
+def test_to_fen_is_idempotent() -> None:
+    once = to_fen(Decimal("123.456"))
+    assert to_fen(once) == once == Decimal("123.46")
+
+
+def test_to_fen_of_large_amounts_keeps_every_digit() -> None:
+    assert str(to_fen(Decimal("12345678901234567890123456.785"))) == "12345678901234567890123456.79"
+    assert str(to_fen(Decimal("1E+30"))) == "1" + "0" * 30 + ".00"
+
+
+def test_constants() -> None:
+    assert FEN == Decimal("0.01")
+    assert ZERO == 0
+
+
+@pytest.mark.parametrize("value", [True, False])
+def test_as_decimal_bool_is_not_a_number(value: bool) -> None:
+    assert as_decimal(value) is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "NaN",
+        "nan",
+        "sNaN",
+        "Infinity",
+        "-Infinity",
+        "inf",
+        float("nan"),
+        float("inf"),
+        float("-inf"),
+        Decimal("NaN"),
+        Decimal("Infinity"),
+        Decimal("-Infinity"),
+    ],
+)
+def test_as_decimal_rejects_non_finite(value: object) -> None:
+    assert as_decimal(value) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("12.50", Decimal("12.50")),
+        ("  7 ", Decimal("7")),
+        ("-3.2", Decimal("-3.2")),
+        ("1e3", Decimal("1000")),
+        ("0", Decimal("0")),
+        (0, Decimal("0")),
+        (42, Decimal("42")),
+        (-5, Decimal("-5")),
+        (10**30, Decimal(10**30)),
+        (Decimal("1.10"), Decimal("1.10")),
+        (0.1, Decimal("0.1")),  # str() keeps what a person typed, not the binary float
+        (2.675, Decimal("2.675")),
+    ],
+)
+def test_as_decimal_numbers(value: object, expected: Decimal) -> None:
+    result = as_decimal(value)
+    assert isinstance(result, Decimal)
+    assert result == expected
+
+
+def test_as_decimal_keeps_string_digits() -> None:
+    assert str(as_decimal("12.50")) == "12.50"
+
+
+@pytest.mark.parametrize("value", ["", "  ", "abc", "12,5", "1.2.3", "¥100", None, [], {}, [1], {"a": 1}, object()])
+def test_as_decimal_rejects_what_is_not_a_number(value: object) -> None:
+    assert as_decimal(value) is None
+
+
+@pytest.mark.parametrize(
+    ("amount", "expected"),
+    [
+        (Decimal("500000"), "500000.00"),
+        (Decimal("1E+6"), "1000000.00"),
+        (Decimal("0.005"), "0.01"),
+        (Decimal("2.675"), "2.68"),
+        (Decimal("0"), "0.00"),
+        (Decimal("-1.005"), "-1.01"),
+        (Decimal("12345678.9"), "12345678.90"),
+        (Decimal("1E-10"), "0.00"),
+    ],
+)
+def test_yuan_formatting(amount: Decimal, expected: str) -> None:
+    text = yuan(amount)
+    assert text == expected
+    assert "E" not in text and "e" not in text
