@@ -1,10 +1,9 @@
 """Builders for the rows the database tests need (flushed, inside the test's
-rolled-back transaction)."""
+rolled-back transaction). Keys that must be unique are made unique, because the
+session's database is shared with tests that commit (see ``tests/db/support.py``)."""
 
 from __future__ import annotations
 
-import hashlib
-import uuid
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -14,17 +13,14 @@ from sqlalchemy.orm import Session
 
 from app.db import repositories as repo
 from app.db.models import Award, Budget, Enterprise, PolicyVersion, ProfileVersion
-
-
-def sha256(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
+from tests.db.support import any_uscc, sha256, unique
 
 
 @pytest.fixture
 def make_enterprise(db_session: Session) -> Callable[..., Enterprise]:
     def make(**fields: Any) -> Enterprise:
         defaults: dict[str, Any] = {
-            "uscc": uuid.uuid4().hex[:18].upper(),
+            "uscc": any_uscc(),
             "name": "南京示例科技有限公司",
             "kind": "enterprise",
             "province": "jiangsu",
@@ -73,7 +69,7 @@ def make_budget(db_session: Session) -> Callable[..., Budget]:
             "policy_id": "nj-green-manufacturing",
             "fiscal_year": 2024,
             "payer_level": "city",
-            "payer_jurisdiction": "nanjing",
+            "payer_jurisdiction": unique("budget-payer"),
             "amount": Decimal(amount),
         }
         return repo.add_budget(db_session, Budget(**(defaults | fields)))

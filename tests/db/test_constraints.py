@@ -12,7 +12,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from app.db import repositories as repo
-from app.db.models import AuditLog, Award, Budget, Enterprise
+from app.db.models import Award, Budget, Enterprise
+from tests.db.support import any_uscc, audit_entry, next_seq
 
 APPEND_ONLY = "audit_log is append-only"
 
@@ -89,30 +90,19 @@ def test_reserve_budget_never_overspends(
 def test_duplicate_uscc_is_refused(
     db_session: Session, make_enterprise: Callable[..., Enterprise]
 ) -> None:
-    make_enterprise(uscc="91320115MA1W9KXT49")
+    uscc = any_uscc()
+    make_enterprise(uscc=uscc)
     with pytest.raises(IntegrityError), db_session.begin_nested():
-        make_enterprise(uscc="91320115MA1W9KXT49")
+        make_enterprise(uscc=uscc)
     make_enterprise(uscc=None)
     make_enterprise(uscc=None)  # several enterprises may lack a USCC
 
 
-def _audit(seq: int, prev_hash: str = "0" * 64) -> AuditLog:
-    return AuditLog(
-        seq=seq,
-        actor="tester",
-        action="award.created",
-        object_type="award",
-        object_id="x",
-        payload={},
-        prev_hash=prev_hash,
-        hash=f"{seq:064d}",
-    )
-
-
 def test_audit_appends_from_the_same_head_collide(db_session: Session) -> None:
-    repo.add_audit_entry(db_session, _audit(1))
+    seq = next_seq(db_session)
+    repo.add_audit_entry(db_session, audit_entry(seq))
     with pytest.raises(IntegrityError), db_session.begin_nested():
-        repo.add_audit_entry(db_session, _audit(1, prev_hash="f" * 64))
+        repo.add_audit_entry(db_session, audit_entry(seq, prev_hash="f" * 64))
 
 
 @pytest.mark.parametrize(
@@ -120,7 +110,7 @@ def test_audit_appends_from_the_same_head_collide(db_session: Session) -> None:
     ["UPDATE audit_log SET actor = 'mallory'", "DELETE FROM audit_log"],
 )
 def test_audit_log_refuses_update_and_delete(db_session: Session, statement: str) -> None:
-    repo.add_audit_entry(db_session, _audit(1))
+    repo.add_audit_entry(db_session, audit_entry(next_seq(db_session)))
     with pytest.raises(DBAPIError, match=APPEND_ONLY), db_session.begin_nested():
         db_session.execute(text(statement))
 
@@ -129,7 +119,7 @@ def test_audit_log_refuses_truncate(db_session: Session, db_backend: str) -> Non
     # SQLite has no TRUNCATE; its equivalent, an unqualified DELETE (the "truncate
     # optimisation"), is switched off by the presence of the delete trigger.
     statement = "TRUNCATE audit_log" if db_backend == "postgres" else "DELETE FROM audit_log"
-    repo.add_audit_entry(db_session, _audit(1))
+    repo.add_audit_entry(db_session, audit_entry(next_seq(db_session)))
     with pytest.raises(DBAPIError, match=APPEND_ONLY), db_session.begin_nested():
         db_session.execute(text(statement))
 
@@ -138,9 +128,12 @@ def test_audit_tampering_needs_the_triggers_off(
     db_session: Session,
     allow_audit_tampering: Callable[[Session], AbstractContextManager[None]],
 ) -> None:
-    repo.add_audit_entry(db_session, _audit(1))
+    seq = next_seq(db_session)
+    repo.add_audit_entry(db_session, audit_entry(seq))
+    forge = text("UPDATE audit_log SET actor = 'mallory' WHERE seq = :seq")
     with allow_audit_tampering(db_session):
-        db_session.execute(text("UPDATE audit_log SET actor = 'mallory'"))
-    assert db_session.execute(text("SELECT actor FROM audit_log")).scalar_one() == "mallory"
+        db_session.execute(forge, {"seq": seq})
+    actor = text("SELECT actor FROM audit_log WHERE seq = :seq")
+    assert db_session.execute(actor, {"seq": seq}).scalar_one() == "mallory"
     with pytest.raises(DBAPIError, match=APPEND_ONLY), db_session.begin_nested():
         db_session.execute(text("DELETE FROM audit_log"))  # the triggers are back

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -24,10 +23,7 @@ from app.db.models import (
     PolicyVersion,
     ProfileVersion,
 )
-
-
-def sha256(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
+from tests.db.support import any_uscc, next_seq, sha256, unique
 
 
 def columns(obj: Base) -> dict[str, Any]:
@@ -47,7 +43,7 @@ DOCUMENT = {
 def test_every_model_round_trips(db_session: Session) -> None:
     moment = datetime(2024, 6, 1, 8, 0, 0, 1, tzinfo=UTC)
     enterprise = Enterprise(
-        uscc="91320115MA1W9KXT49",
+        uscc=any_uscc(),
         name="南京示例科技有限公司",
         kind="enterprise",
         province="jiangsu",
@@ -79,7 +75,7 @@ def test_every_model_round_trips(db_session: Session) -> None:
         policy_id="nj-green-manufacturing",
         fiscal_year=2024,
         payer_level="city",
-        payer_jurisdiction="nanjing",
+        payer_jurisdiction=unique("payer"),
         amount=Decimal("10000000.00"),
         committed=Decimal("500000.00"),
         disbursed=Decimal("0.01"),
@@ -120,7 +116,7 @@ def test_every_model_round_trips(db_session: Session) -> None:
     revised.supersedes_id = award.id
     award.status = "superseded"
     api_key = ApiKey(
-        prefix="pk_abc123",
+        prefix=unique("pk"),
         secret_hash=sha256("secret"),
         role="enterprise",
         enterprise_id=enterprise.id,
@@ -150,7 +146,7 @@ def test_every_model_round_trips(db_session: Session) -> None:
         ),
         CatalogLoad(catalog_hash=sha256("catalog"), policy_count=17, loaded_by="cli"),
         AuditLog(
-            seq=1,
+            seq=next_seq(db_session),
             actor="officer:1",
             action="award.created",
             object_type="award",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -14,7 +15,6 @@ from sqlalchemy.orm import Session
 from app.db import repositories as repo
 from app.db.models import (
     ApiKey,
-    AuditLog,
     Award,
     AwardEvent,
     Budget,
@@ -26,6 +26,7 @@ from app.db.models import (
     ProfileVersion,
 )
 from app.db.repositories import policies
+from tests.db.support import any_uscc, audit_entry, next_seq, unique
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -49,9 +50,10 @@ def walk(list_page: Callable[..., repo.Page[Any]], limit: int, **filters: Any) -
 def test_enterprise_lookups(
     db_session: Session, make_enterprise: Callable[..., Enterprise]
 ) -> None:
-    enterprise = make_enterprise(uscc="91320115MA1W9KXT49")
+    uscc = any_uscc()
+    enterprise = make_enterprise(uscc=uscc)
     assert repo.get_enterprise(db_session, enterprise.id) is enterprise
-    assert repo.get_enterprise_by_uscc(db_session, "91320115MA1W9KXT49") is enterprise
+    assert repo.get_enterprise_by_uscc(db_session, uscc) is enterprise
     assert repo.get_enterprise_by_uscc(db_session, "000000000000000000") is None
     assert repo.get_enterprise(db_session, "no-such-id") is None
 
@@ -72,8 +74,11 @@ def test_list_enterprises_pages_and_filters(
     db_session: Session, make_enterprise: Callable[..., Enterprise]
 ) -> None:
     # Equal timestamps on purpose: the id breaks the tie, so no row is lost or repeated.
+    # The city is this test's own, so rows committed by other tests stay out of view.
+    city = unique("city")
     made = [
         make_enterprise(
+            city=city,
             created_at=T0 + timedelta(seconds=i // 3),
             district="jiangning" if i % 2 else "xuanwu",
             kind="incubator" if i == 4 else "enterprise",
@@ -81,17 +86,18 @@ def test_list_enterprises_pages_and_filters(
         for i in range(10)
     ]
     expected = sorted(made, key=lambda e: (e.created_at, e.id))
-    assert walk(lambda **kw: repo.list_enterprises(db_session, **kw), limit=3) == expected
-    newest = walk(lambda **kw: repo.list_enterprises(db_session, newest_first=True, **kw), limit=4)
-    assert newest == expected[::-1]
-    jiangning = walk(
-        lambda **kw: repo.list_enterprises(db_session, district="jiangning", **kw), limit=2
-    )
+
+    def listing(**kw: Any) -> repo.Page[Enterprise]:
+        return repo.list_enterprises(db_session, city=city, **kw)
+
+    assert walk(listing, limit=3) == expected
+    assert walk(listing, limit=4, newest_first=True) == expected[::-1]
+    jiangning = walk(listing, limit=2, district="jiangning")
     assert jiangning == [e for e in expected if e.district == "jiangning"]
-    page = repo.list_enterprises(db_session, kind="incubator", city="nanjing")
+    page = listing(kind="incubator")
     assert page.items == [made[4]]
     assert page.next_cursor is None
-    assert repo.list_enterprises(db_session, city="wuhan").items == []
+    assert repo.list_enterprises(db_session, city=unique("city")).items == []
 
 
 @pytest.mark.parametrize("cursor", ["garbage", "", "W10", repo.encode_cursor(T0, "x" * 37)])
@@ -166,7 +172,8 @@ def test_upsert_survives_a_row_inserted_behind_its_back(
 
 
 def test_latest_catalog_load(db_session: Session) -> None:
-    assert repo.latest_catalog_load(db_session) is None
+    # Later than any load the running app may have recorded in the shared database.
+    soon = datetime.now(UTC) + timedelta(days=1)
     for hours, catalog_hash in [(0, "a"), (2, "c"), (1, "b")]:
         repo.add_catalog_load(
             db_session,
@@ -174,7 +181,7 @@ def test_latest_catalog_load(db_session: Session) -> None:
                 catalog_hash=catalog_hash * 64,
                 policy_count=17,
                 loaded_by="cli",
-                loaded_at=T0 + timedelta(hours=hours),
+                loaded_at=soon + timedelta(hours=hours),
             ),
         )
     latest = repo.latest_catalog_load(db_session)
@@ -190,39 +197,55 @@ def test_award_filters(
     make_award: Callable[..., Award],
     make_enterprise: Callable[..., Enterprise],
 ) -> None:
-    xuanwu = make_enterprise(district="xuanwu")
+    district, payer, policy = unique("district"), unique("payer"), unique("policy")
+    xuanwu = make_enterprise(district=district)
     a = make_award(amount=Decimal("100.00"), created_at=T0)
     b = make_award(
         xuanwu,
         amount=Decimal("200.00"),
         status="approved",
-        payer_jurisdiction="xuanwu",
+        payer_jurisdiction=payer,
         created_at=T0 + timedelta(days=1),
     )
     c = make_award(xuanwu, fiscal_year=2025, amount=Decimal("300.00"), created_at=T0)
-    d = make_award(policy_id="nj-ip-benchmark", amount=Decimal("200.01"), status="rejected")
+    d = make_award(policy_id=policy, amount=Decimal("200.01"), status="rejected")
+
+    mine = {a.id, b.id, c.id, d.id}
 
     def ids(**filters: Any) -> set[str]:
-        return {award.id for award in repo.list_awards(db_session, **filters).items}
+        # Rows committed by other tests may match too: look only at this test's own.
+        found = walk(lambda **kw: repo.list_awards(db_session, **kw), limit=200, **filters)
+        return {award.id for award in found} & mine
 
     assert ids() == {a.id, b.id, c.id, d.id}
-    assert ids(policy_id="nj-ip-benchmark") == {d.id}
+    assert ids(policy_id=policy) == {d.id}
     assert ids(enterprise_id=xuanwu.id) == {b.id, c.id}
-    assert ids(district="xuanwu") == {b.id, c.id}
-    assert ids(payer_jurisdiction="xuanwu") == {b.id}
+    assert ids(district=district) == {b.id, c.id}
+    assert ids(payer_jurisdiction=payer) == {b.id}
     assert ids(fiscal_year=2025) == {c.id}
     assert ids(status="approved") == {b.id}
     assert ids(status=["approved", "rejected"]) == {b.id, d.id}
     assert ids(amount_min=Decimal("200.00"), amount_max=Decimal("200.00")) == {b.id}
     assert ids(amount_min=Decimal("200.01")) == {c.id, d.id}
     assert ids(created_from=T0, created_to=T0 + timedelta(days=1)) == {a.id, c.id}
-    assert ids(district="xuanwu", fiscal_year=2024, status="approved") == {b.id}
+    assert ids(district=district, fiscal_year=2024, status="approved") == {b.id}
 
 
-def test_award_pagination(db_session: Session, make_award: Callable[..., Award]) -> None:
-    made = [make_award(created_at=T0 + timedelta(minutes=i % 2)) for i in range(7)]
+def test_award_pagination(
+    db_session: Session,
+    make_award: Callable[..., Award],
+    make_enterprise: Callable[..., Enterprise],
+) -> None:
+    enterprise = make_enterprise()
+    made = [
+        make_award(enterprise, fiscal_year=2000 + i, created_at=T0 + timedelta(minutes=i % 2))
+        for i in range(7)
+    ]
     expected = sorted(made, key=lambda award: (award.created_at, award.id))
-    assert walk(lambda **kw: repo.list_awards(db_session, **kw), limit=2) == expected
+    listing = walk(
+        lambda **kw: repo.list_awards(db_session, **kw), limit=2, enterprise_id=enterprise.id
+    )
+    assert listing == expected
 
 
 def test_live_awards_for(
@@ -280,7 +303,7 @@ def test_budget_lookups(db_session: Session, make_budget: Callable[..., Budget])
             db_session,
             policy_id=budget.policy_id,
             fiscal_year=fiscal_year,
-            payer_jurisdiction="nanjing",
+            payer_jurisdiction=budget.payer_jurisdiction,
         )
 
     assert find(2024) is budget
@@ -290,12 +313,13 @@ def test_budget_lookups(db_session: Session, make_budget: Callable[..., Budget])
 
 
 def test_api_keys_and_idempotency(db_session: Session) -> None:
+    prefix = unique("pk")
     key = repo.add_api_key(
-        db_session, ApiKey(prefix="pk_1", secret_hash="0" * 64, role="auditor", label="audit")
+        db_session, ApiKey(prefix=prefix, secret_hash="0" * 64, role="auditor", label="audit")
     )
-    assert repo.get_api_key_by_prefix(db_session, "pk_1") is key
+    assert repo.get_api_key_by_prefix(db_session, prefix) is key
     assert repo.get_api_key(db_session, key.id) is key
-    assert repo.get_api_key_by_prefix(db_session, "pk_2") is None
+    assert repo.get_api_key_by_prefix(db_session, unique("pk")) is None
     record = repo.add_idempotency_record(
         db_session,
         IdempotencyRecord(
@@ -308,25 +332,28 @@ def test_api_keys_and_idempotency(db_session: Session) -> None:
 
 
 def test_audit_head_and_listing(db_session: Session) -> None:
-    assert repo.get_audit_head(db_session) is None
-    for seq in (1, 2, 3):
-        repo.add_audit_entry(
-            db_session,
-            AuditLog(
-                seq=seq,
-                actor="a",
-                action="x",
-                object_type="award",
-                object_id="1",
-                payload={"n": seq},
-                prev_hash=f"{seq - 1:064d}",
-                hash=f"{seq:064d}",
-            ),
-        )
+    start = next_seq(db_session)  # the shared log may already hold entries
+    for seq in range(start, start + 3):
+        repo.add_audit_entry(db_session, audit_entry(seq, prev_hash=f"{seq - 1:064d}"))
     head = repo.get_audit_head(db_session)
-    assert head is not None and head.seq == 3
-    assert [e.seq for e in repo.list_audit_entries(db_session, after_seq=1)] == [2, 3]
-    assert [e.seq for e in repo.list_audit_entries(db_session, limit=1)] == [1]
+    assert head is not None and head.seq == start + 2
+    listed = repo.list_audit_entries(db_session, after_seq=start)
+    assert [entry.seq for entry in listed] == [start + 1, start + 2]
+    assert [
+        entry.seq for entry in repo.list_audit_entries(db_session, after_seq=start, limit=1)
+    ] == [start + 1]
+
+
+def test_audit_head_of_an_empty_log(
+    db_session: Session,
+    allow_audit_tampering: Callable[[Session], AbstractContextManager[None]],
+) -> None:
+    # Other tests may have committed entries to the shared database: empty the log
+    # inside this test's transaction (rolled back afterwards).
+    with allow_audit_tampering(db_session):
+        db_session.execute(text("DELETE FROM audit_log"))
+    assert repo.get_audit_head(db_session) is None
+    assert repo.list_audit_entries(db_session) == []
 
 
 def test_matching_runs(db_session: Session) -> None:

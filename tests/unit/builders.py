@@ -49,7 +49,11 @@ def version(
     }
     if exclusivity is not None:
         group, mode = exclusivity
-        data["exclusivity"] = {"group": group, "mode": mode, "note": {"zh": "互斥", "en": "exclusive"}}
+        data["exclusivity"] = {
+            "group": group,
+            "mode": mode,
+            "note": {"zh": "互斥", "en": "exclusive"},
+        }
     return data
 
 
@@ -73,7 +77,12 @@ def policy(
             "jurisdiction": "nanjing",
             "versions": list(versions or [version(eligibility, formula, caps, **version_options)]),
             "cases": [
-                {"name": "placeholder", "fiscal_year": FY, "profile": {}, "expect": {"status": "eligible"}}
+                {
+                    "name": "placeholder",
+                    "fiscal_year": FY,
+                    "profile": {},
+                    "expect": {"status": "eligible"},
+                }
             ],
         }
     )

@@ -28,7 +28,9 @@ def rent(amount: Any = 1000) -> dict[str, Any]:
 
 
 def test_per_award_cap_bites() -> None:
-    ev = run(policy(formula={"fixed": 2500000}, caps={"per_award": "$cap"}, params={"cap": 2000000}))
+    ev = run(
+        policy(formula={"fixed": 2500000}, caps={"per_award": "$cap"}, params={"cap": 2000000})
+    )
     assert ev.status == "eligible"
     assert ev.amount == Decimal("2000000.00")
     assert ev.uncapped_amount == Decimal("2500000.00")
@@ -114,7 +116,11 @@ def test_once_per_enterprise() -> None:
 
 
 def recognized(granted_on: str) -> dict[str, Any]:
-    return {"recognitions": [{"kind": "quality_benchmark", "level": "national", "granted_on": granted_on}]}
+    return {
+        "recognitions": [
+            {"kind": "quality_benchmark", "level": "national", "granted_on": granted_on}
+        ]
+    }
 
 
 def test_once_per_recognition() -> None:
@@ -244,7 +250,12 @@ def two_versions() -> Any:
 
 @pytest.mark.parametrize(
     ("fiscal_year", "name", "amount"),
-    [(2020, "2020.1", "500.00"), (2021, "2020.1", "500.00"), (2022, "2022.2", "800.00"), (2030, "2022.2", "800.00")],
+    [
+        (2020, "2020.1", "500.00"),
+        (2021, "2020.1", "500.00"),
+        (2022, "2022.2", "800.00"),
+        (2030, "2022.2", "800.00"),
+    ],
 )
 def test_version_selected_by_fiscal_year(fiscal_year: int, name: str, amount: str) -> None:
     pol = two_versions()

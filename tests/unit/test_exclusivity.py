@@ -14,7 +14,9 @@ from .builders import FY, award, policy, reason_text
 GROUP = "green"
 
 
-def member(policy_id: str, amount: int, mode: str = "highest_only", **options: object) -> PolicyFile:
+def member(
+    policy_id: str, amount: int, mode: str = "highest_only", **options: object
+) -> PolicyFile:
     return policy(
         formula={"fixed": amount}, policy_id=policy_id, exclusivity=(GROUP, mode), **options
     )
@@ -52,7 +54,11 @@ def test_highest_only_ties_are_broken_by_policy_id() -> None:
 
 def test_results_keep_the_catalog_order() -> None:
     policies = [member("xx-low", 300), member("xx-high", 500), policy(policy_id="xx-free")]
-    assert [ev.policy_id for ev in evaluate_catalog(policies, {}, FY)] == ["xx-low", "xx-high", "xx-free"]
+    assert [ev.policy_id for ev in evaluate_catalog(policies, {}, FY)] == [
+        "xx-low",
+        "xx-high",
+        "xx-free",
+    ]
 
 
 def test_only_eligible_members_compete() -> None:
@@ -94,7 +100,10 @@ def test_prior_award_of_a_member_blocks_the_other_members() -> None:
 
 
 def test_prior_award_in_another_year_or_group_does_not_block() -> None:
-    history = [award("xx-paid", FY - 1, "100", group=GROUP), award("xx-other", FY, "100", group="other")]
+    history = [
+        award("xx-paid", FY - 1, "100", group=GROUP),
+        award("xx-other", FY, "100", group="other"),
+    ]
     result = by_id(evaluate_catalog([member("xx-a", 300)], {}, FY, history))
     assert result["xx-a"].status == "eligible"
 

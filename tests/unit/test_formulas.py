@@ -126,7 +126,13 @@ PERFORMANCE = {
 
 @pytest.mark.parametrize(
     ("score", "amount"),
-    [(100, "5000000.00"), (90, "5000000.00"), ("89.9", "3000000.00"), (80, "3000000.00"), (70, "1500000.00")],
+    [
+        (100, "5000000.00"),
+        (90, "5000000.00"),
+        ("89.9", "3000000.00"),
+        (80, "3000000.00"),
+        (70, "1500000.00"),
+    ],
 )
 def test_performance_tiers_exact_amounts(score: Any, amount: str) -> None:
     pol = policy(formula=PERFORMANCE, params={"cap": 5000000})
@@ -300,7 +306,10 @@ TAX = {
         "share": "1",
         "tax_rate": "0.25",
         "tax_rate_when": [
-            {"when": {"recognition": {"kind": "high_tech_enterprise", "valid_in_year": True}}, "rate": "0.15"}
+            {
+                "when": {"recognition": {"kind": "high_tech_enterprise", "valid_in_year": True}},
+                "rate": "0.15",
+            }
         ],
     }
 }
@@ -315,7 +324,10 @@ def test_tax_estimate_ordinary_rate() -> None:
 
 
 def test_tax_estimate_rate_when_holds() -> None:
-    profile = {"recognitions": [{"kind": "high_tech_enterprise", "level": "national"}], **yr(taxable_income=1000000)}
+    profile = {
+        "recognitions": [{"kind": "high_tech_enterprise", "level": "national"}],
+        **yr(taxable_income=1000000),
+    }
     ev = run(policy(formula=TAX), profile)
     assert ev.amount == Decimal("150000.00")
     assert ev.steps[2].value == Decimal("0.15")
@@ -354,7 +366,9 @@ def test_tax_estimate_first_option_that_holds_wins() -> None:
             ],
         }
     }
-    assert run(policy(formula=formula), {"x": 100, "small": False, "hte": True}).amount == Decimal("15.00")
+    assert run(policy(formula=formula), {"x": 100, "small": False, "hte": True}).amount == Decimal(
+        "15.00"
+    )
     assert run(policy(formula=formula), {"x": 100, "small": True}).amount == Decimal("5.00")
     ev = run(policy(formula=formula), {"x": 100, "hte": True})
     assert ev.missing_facts == ("small",)
@@ -382,7 +396,10 @@ def test_formulas_never_round_themselves() -> None:
 
 
 def test_formula_reasons_stay_bilingual() -> None:
-    ev = run(policy(formula=PERFORMANCE, params={"cap": 1}), {"years": {str(FY): {"performance": {"xx-test": 1}}}})
+    ev = run(
+        policy(formula=PERFORMANCE, params={"cap": 1}),
+        {"years": {str(FY): {"performance": {"xx-test": 1}}}},
+    )
     assert "|" in reason_text(ev)
     for step in run(policy(formula=RENT_SHARE), rent_profile()).steps:
         assert step.text.zh and step.text.en

@@ -45,7 +45,7 @@ def test_to_fen_of_large_amounts_keeps_every_digit() -> None:
 
 
 def test_constants() -> None:
-    assert FEN == Decimal("0.01")
+    assert Decimal("0.01") == FEN
     assert ZERO == 0
 
 
@@ -102,7 +102,9 @@ def test_as_decimal_keeps_string_digits() -> None:
     assert str(as_decimal("12.50")) == "12.50"
 
 
-@pytest.mark.parametrize("value", ["", "  ", "abc", "12,5", "1.2.3", "¥100", None, [], {}, [1], {"a": 1}, object()])
+@pytest.mark.parametrize(
+    "value", ["", "  ", "abc", "12,5", "1.2.3", "¥100", None, [], {}, [1], {"a": 1}, object()]
+)
 def test_as_decimal_rejects_what_is_not_a_number(value: object) -> None:
     assert as_decimal(value) is None
 

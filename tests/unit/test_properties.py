@@ -9,6 +9,7 @@ is undetermined exactly when it names missing facts.
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -110,7 +111,11 @@ def catalog_facts(catalog: Catalog) -> list[FactShape]:
 NUMBER_TEXT = st.one_of(
     st.integers(-1000, 10**9).map(str),
     st.decimals(
-        min_value=Decimal("-1e6"), max_value=Decimal("1e12"), places=2, allow_nan=False, allow_infinity=False
+        min_value=Decimal("-1e6"),
+        max_value=Decimal("1e12"),
+        places=2,
+        allow_nan=False,
+        allow_infinity=False,
     ).map(str),
     # huge and tiny, written as a person or a spreadsheet might
     st.builds(lambda m, e: f"{m}e{e}", st.integers(-999, 9999), st.integers(-40, 40)),
@@ -149,23 +154,29 @@ ODD = st.one_of(
 DATE_TEXT = st.dates(min_value=date(1980, 1, 1), max_value=date(2035, 12, 31)).map(date.isoformat)
 
 
+@functools.cache
 def value_of(shape: FactShape) -> st.SearchStrategy[Any]:
     if shape.type in NUMERIC:
         good: st.SearchStrategy[Any] = NUMBER
     elif shape.type == "date":
-        good = st.one_of(DATE_TEXT, st.dates(min_value=date(1980, 1, 1), max_value=date(2035, 12, 31)))
+        good = st.one_of(
+            DATE_TEXT, st.dates(min_value=date(1980, 1, 1), max_value=date(2035, 12, 31))
+        )
     elif shape.type == "boolean":
         good = st.booleans()
     elif shape.type == "enum" and shape.words:
         good = st.sampled_from(shape.words)
     elif shape.type == "list":
-        good = st.lists(st.sampled_from(shape.words) if shape.words else st.text(max_size=4), max_size=3)
+        good = st.lists(
+            st.sampled_from(shape.words) if shape.words else st.text(max_size=4), max_size=3
+        )
     else:
         good = st.text(max_size=8)
     # mostly well-typed values, sometimes anything at all
     return st.one_of(good, good, good, ODD)
 
 
+@functools.cache
 def recognition() -> st.SearchStrategy[Any]:
     when = st.one_of(DATE_TEXT, DATE_TEXT, DATE_TEXT, ODD)
     item = st.fixed_dictionaries(
@@ -190,7 +201,9 @@ def _put(profile: dict[str, Any], parts: Sequence[str], value: Any) -> None:
 
 
 @st.composite
-def profiles(draw: st.DrawFn, shapes: Sequence[FactShape], keys: Sequence[str], fiscal_year: int) -> dict[str, Any]:
+def profiles(
+    draw: st.DrawFn, shapes: Sequence[FactShape], keys: Sequence[str], fiscal_year: int
+) -> dict[str, Any]:
     """A random profile: each fact present or not, each year present or not."""
     profile: dict[str, Any] = {"name": "示例"}
     year_keys = [str(y) for y in range(fiscal_year - 6, fiscal_year + 2)]
@@ -202,11 +215,11 @@ def profiles(draw: st.DrawFn, shapes: Sequence[FactShape], keys: Sequence[str], 
         choices: list[list[str]] = [[]]
         for i, part in enumerate(parts):
             if part != "*":
-                choices = [c + [part] for c in choices]
+                choices = [[*c, part] for c in choices]
             elif i > 0 and parts[i - 1] == "years":
-                choices = [c + [y] for c in choices for y in years]
+                choices = [[*c, y] for c in choices for y in years]
             else:
-                choices = [c + [k] for c in choices for k in keys]
+                choices = [[*c, k] for c in choices for k in keys]
         for concrete in choices:
             if draw(st.booleans()):
                 _put(profile, concrete, draw(value_of(shape)))
@@ -235,7 +248,7 @@ def histories(
             st.none(),
             st.builds(lambda k, d: f"{k}:{d}", st.sampled_from(RECOGNITION_KINDS), DATE_TEXT),
         ),
-        exclusivity_group=st.sampled_from(list(groups) + [None]),
+        exclusivity_group=st.sampled_from([*groups, None]),
     )
     return draw(st.lists(award, max_size=4))
 
@@ -314,13 +327,23 @@ def _inline_policies() -> list[PolicyFile]:
         },
         "default": "0.2",
     }
-    hte = {"recognition": {"kind": "high_tech_enterprise", "levels": ["national"], "valid_in_year": True}}
+    hte = {
+        "recognition": {
+            "kind": "high_tech_enterprise",
+            "levels": ["national"],
+            "valid_in_year": True,
+        }
+    }
     return [
         policy(
             {
                 "all": [
                     {"fact": "employees", "op": "ge", "value": "$min"},
-                    {"fact": "industry", "op": "in", "value": ["software_information", "biomedicine"]},
+                    {
+                        "fact": "industry",
+                        "op": "in",
+                        "value": ["software_information", "biomedicine"],
+                    },
                     {"not": {"fact": "compliance.serious_dishonesty", "op": "eq", "value": True}},
                 ]
             },
@@ -332,9 +355,18 @@ def _inline_policies() -> list[PolicyFile]:
         policy(
             {
                 "any": [
-                    {"expr": {"ratio": [{"fact": "tech_staff"}, {"fact": "employees"}]}, "op": "ge", "value": "0.1"},
                     {
-                        "expr": {"ratio": [{"sum_years": "rd_expense", "span": 3}, {"sum_years": "revenue", "span": 3}]},
+                        "expr": {"ratio": [{"fact": "tech_staff"}, {"fact": "employees"}]},
+                        "op": "ge",
+                        "value": "0.1",
+                    },
+                    {
+                        "expr": {
+                            "ratio": [
+                                {"sum_years": "rd_expense", "span": 3},
+                                {"sum_years": "revenue", "span": 3},
+                            ]
+                        },
                         "op": "ge",
                         "value": "0.05",
                         "id": "rd",
@@ -353,7 +385,11 @@ def _inline_policies() -> list[PolicyFile]:
                 "performance": {
                     "score": {"fact": "years.{fy}.performance.xx-perf"},
                     "of": "$cap",
-                    "tiers": [{"min": 90, "share": "1"}, {"min": 75, "share": "0.6"}, {"min": 60, "share": "0.3"}],
+                    "tiers": [
+                        {"min": 90, "share": "1"},
+                        {"min": 75, "share": "0.6"},
+                        {"min": 60, "share": "0.3"},
+                    ],
                 }
             },
             {"per_award": "$cap"},
@@ -390,7 +426,9 @@ def _inline_policies() -> list[PolicyFile]:
                     "base": {"fact": "years.{fy}.taxable_income"},
                     "share": "0.1",
                     "tax_rate": "1",
-                    "tax_rate_when": [{"when": {"fact": "employees", "op": "le", "value": 5}, "rate": "0.5"}],
+                    "tax_rate_when": [
+                        {"when": {"fact": "employees", "op": "le", "value": 5}, "rate": "0.5"}
+                    ],
                 }
             },
             policy_id="xx-tax",
@@ -410,7 +448,11 @@ def _inline_policies() -> list[PolicyFile]:
         policy(
             {"recognition": {"kind": "quality_benchmark", "granted_from": -1, "granted_to": 0}},
             {"fixed": 600000},
-            {"per_award": 500000, "once_per": "recognition", "recognition_kind": "quality_benchmark"},
+            {
+                "per_award": 500000,
+                "once_per": "recognition",
+                "recognition_kind": "quality_benchmark",
+            },
             policy_id="xx-quality",
         ),
         policy(
@@ -454,8 +496,12 @@ REVIEWER_AMOUNT = st.one_of(st.none(), st.decimals(min_value=0, max_value=10**7,
 def test_inline_policies_hold_the_engine_properties(
     data: st.DataObject, fiscal_year: int, reviewer: Decimal | None
 ) -> None:
-    profile = data.draw(profiles(INLINE_FACTS, ["xx-perf", "xx-other"], fiscal_year), label="profile")
-    history = data.draw(histories([p.id for p in INLINE], INLINE_GROUPS, fiscal_year), label="history")
+    profile = data.draw(
+        profiles(INLINE_FACTS, ["xx-perf", "xx-other"], fiscal_year), label="profile"
+    )
+    history = data.draw(
+        histories([p.id for p in INLINE], INLINE_GROUPS, fiscal_year), label="history"
+    )
     check_all(INLINE, profile, fiscal_year, history, reviewer)
 
 
@@ -525,7 +571,12 @@ def test_a_complete_profile_settles_the_inline_policies() -> None:
         "compliance": {"serious_dishonesty": False},
         "lease": {"area_m2": "800", "price": "60", "start_on": "2023-01-01"},
         "recognitions": [
-            {"kind": "high_tech_enterprise", "level": "national", "granted_on": "2023-11-30", "expires_on": "2026-11-29"},
+            {
+                "kind": "high_tech_enterprise",
+                "level": "national",
+                "granted_on": "2023-11-30",
+                "expires_on": "2026-11-29",
+            },
             {"kind": "quality_benchmark", "level": "national", "granted_on": "2024-03-01"},
             {"kind": "green_factory", "level": "national", "granted_on": "2022-03-01"},
             {"kind": "green_supply_chain", "level": "national", "granted_on": "2022-03-01"},

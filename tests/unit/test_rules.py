@@ -106,15 +106,15 @@ def test_nested_composites_collect_missing_once_in_order() -> None:
 
 
 def test_clause_ids_come_from_the_catalog_when_given() -> None:
-    out = rule({"all": [{**EMPLOYEES_10, "id": "staff"}, STAFF_5]}, {"employees": 20, "tech_staff": 9})
+    out = rule(
+        {"all": [{**EMPLOYEES_10, "id": "staff"}, STAFF_5]}, {"employees": 20, "tech_staff": 9}
+    )
     assert [c.clause for c in out.clauses] == ["staff", "eligibility.1"]
 
 
 def test_labelled_composite_adds_its_own_clause() -> None:
     text = {"zh": "规模或人员达标", "en": "size or staff criterion"}
-    out = rule(
-        {"any": [EMPLOYEES_10, STAFF_5], "id": "size", "text": text}, {"employees": 1}
-    )
+    out = rule({"any": [EMPLOYEES_10, STAFF_5], "id": "size", "text": text}, {"employees": 1})
     own = [c for c in out.clauses if c.clause == "size"]
     assert len(own) == 1
     assert own[0].truth is Tri.UNKNOWN
@@ -187,7 +187,8 @@ def test_numeric_fact_clause_carries_actual_required_and_op() -> None:
 
 
 @pytest.mark.parametrize(
-    "profile", [{}, {"employees": None}, {"employees": "many"}, {"employees": True}, {"employees": [1]}]
+    "profile",
+    [{}, {"employees": None}, {"employees": "many"}, {"employees": True}, {"employees": [1]}],
 )
 def test_missing_or_ill_typed_fact_is_unknown(profile: dict[str, Any]) -> None:
     out = rule(EMPLOYEES_10, profile)
@@ -217,13 +218,19 @@ def test_path_through_a_non_mapping_is_missing() -> None:
 
 
 def test_dollar_param_values() -> None:
-    out = rule({"fact": "employees", "op": "le", "value": "$max"}, {"employees": 500}, params={"max": 500})
+    out = rule(
+        {"fact": "employees", "op": "le", "value": "$max"}, {"employees": 500}, params={"max": 500}
+    )
     assert out.truth is Tri.TRUE
     assert out.clauses[0].required == Decimal(500)
-    out = rule({"fact": "employees", "op": "le", "value": "$max"}, {"employees": 501}, params={"max": 500})
+    out = rule(
+        {"fact": "employees", "op": "le", "value": "$max"}, {"employees": 501}, params={"max": 500}
+    )
     assert out.truth is Tri.FALSE
     out = rule(
-        {"fact": "employees", "op": "in", "value": ["$a", "$b"]}, {"employees": 7}, params={"a": 3, "b": 7}
+        {"fact": "employees", "op": "in", "value": ["$a", "$b"]},
+        {"employees": 7},
+        params={"a": 3, "b": 7},
     )
     assert out.truth is Tri.TRUE
 
@@ -241,10 +248,16 @@ def test_dollar_param_through_the_engine() -> None:
         ("years.{fy-1}.revenue", 2024, "years.2023.revenue"),
         ("years.{fy-2}.revenue", 2024, "years.2022.revenue"),
         ("years.{fy+1}.revenue", 2024, "years.2025.revenue"),
-        ("years.{fy}.performance.nj-innovation-consortium", 2023, "years.2023.performance.nj-innovation-consortium"),
+        (
+            "years.{fy}.performance.nj-innovation-consortium",
+            2023,
+            "years.2023.performance.nj-innovation-consortium",
+        ),
     ],
 )
-def test_year_templates_resolved_in_missing_facts(template: str, fiscal_year: int, path: str) -> None:
+def test_year_templates_resolved_in_missing_facts(
+    template: str, fiscal_year: int, path: str
+) -> None:
     out = rule({"fact": template, "op": "gt", "value": 0}, {}, fiscal_year=fiscal_year)
     assert out.missing == (path,)
     assert path in out.clauses[0].text.en
@@ -306,7 +319,11 @@ def test_ratio_of_a_ratio_with_zero_denominator_is_still_false() -> None:
 
 
 def test_compare_product_with_param() -> None:
-    tree = {"expr": {"product": [{"fact": "employees"}, "$share"]}, "op": "le", "value": {"fact": "tech_staff"}}
+    tree = {
+        "expr": {"product": [{"fact": "employees"}, "$share"]},
+        "op": "le",
+        "value": {"fact": "tech_staff"},
+    }
     out = rule(tree, {"employees": 100, "tech_staff": 10}, params={"share": "0.1"})
     assert out.truth is Tri.TRUE
     out = rule(tree, {"employees": 100, "tech_staff": 9}, params={"share": "0.1"})
@@ -381,7 +398,14 @@ def test_growth_from_a_non_positive_base_is_false_with_a_reason() -> None:
 
 @pytest.mark.parametrize(
     ("start_on", "months"),
-    [("2020-05-10", 12), ("2023-12-31", 12), ("2024-01-01", 12), ("2024-03-15", 10), ("2024-12-01", 1), ("2025-01-01", 0)],
+    [
+        ("2020-05-10", 12),
+        ("2023-12-31", 12),
+        ("2024-01-01", 12),
+        ("2024-03-15", 10),
+        ("2024-12-01", 1),
+        ("2025-01-01", 0),
+    ],
 )
 def test_months_in_year(start_on: str, months: int) -> None:
     tree = {"expr": {"months_in_year": "lease.start_on"}, "op": "eq", "value": months}
@@ -390,7 +414,9 @@ def test_months_in_year(start_on: str, months: int) -> None:
     assert out.clauses[0].actual == Decimal(months)
 
 
-@pytest.mark.parametrize("profile", [{}, {"lease": {"start_on": "not a date"}}, {"lease": {"start_on": 5}}])
+@pytest.mark.parametrize(
+    "profile", [{}, {"lease": {"start_on": "not a date"}}, {"lease": {"start_on": 5}}]
+)
 def test_months_in_year_unknown(profile: dict[str, Any]) -> None:
     tree = {"expr": {"months_in_year": "lease.start_on"}, "op": "ge", "value": 1}
     out = rule(tree, profile)
@@ -401,7 +427,12 @@ def test_months_in_year_unknown(profile: dict[str, Any]) -> None:
 # --------------------------------------------------------------------------- recognitions
 
 
-def hte(level: str = "national", granted_on: str | None = "2023-11-30", expires_on: str | None = None, kind: str = "high_tech_enterprise") -> dict[str, Any]:
+def hte(
+    level: str = "national",
+    granted_on: str | None = "2023-11-30",
+    expires_on: str | None = None,
+    kind: str = "high_tech_enterprise",
+) -> dict[str, Any]:
     item: dict[str, Any] = {"kind": kind, "level": level}
     if granted_on is not None:
         item["granted_on"] = granted_on
@@ -484,7 +515,12 @@ def test_recognition_only_granted_from() -> None:
 
 @pytest.mark.parametrize(
     ("expires_on", "truth"),
-    [(None, Tri.TRUE), ("2023-12-31", Tri.FALSE), ("2024-01-01", Tri.TRUE), ("2026-11-29", Tri.TRUE)],
+    [
+        (None, Tri.TRUE),
+        ("2023-12-31", Tri.FALSE),
+        ("2024-01-01", Tri.TRUE),
+        ("2026-11-29", Tri.TRUE),
+    ],
 )
 def test_recognition_valid_in_year(expires_on: str | None, truth: Tri) -> None:
     tree = {"recognition": {"kind": "high_tech_enterprise", "valid_in_year": True}}
@@ -565,7 +601,12 @@ def test_first_time_above_with_odd_year_keys_does_not_crash() -> None:
     profile = income(y2023=90, y2024=150)
     profile["years"]["²"] = {"operating_income": 1}  # str.isdigit() but not int()-able
     profile["years"]["notes"] = "x"
-    assert rule(FIRST | {"first_time_above": {**FIRST["first_time_above"], "lookback": 1}}, profile).truth is Tri.TRUE
+    assert (
+        rule(
+            FIRST | {"first_time_above": {**FIRST["first_time_above"], "lookback": 1}}, profile
+        ).truth
+        is Tri.TRUE
+    )
 
 
 # --------------------------------------------------------------------------- years since, date within
@@ -584,7 +625,9 @@ def test_first_time_above_with_odd_year_keys_does_not_crash() -> None:
     ],
 )
 def test_years_since(registered_on: str, op: str, value: int, truth: Tri) -> None:
-    out = rule({"years_since": "registered_on", "op": op, "value": value}, {"registered_on": registered_on})
+    out = rule(
+        {"years_since": "registered_on", "op": op, "value": value}, {"registered_on": registered_on}
+    )
     assert out.truth is truth
     assert_bilingual(out.clauses)
 
@@ -593,17 +636,29 @@ def test_years_since_unknown_and_param() -> None:
     out = rule({"years_since": "registered_on", "op": "ge", "value": "$y"}, {}, params={"y": 1})
     assert out.truth is Tri.UNKNOWN
     assert out.missing == ("registered_on",)
-    out = rule({"years_since": "registered_on", "op": "ge", "value": "$y"}, {"registered_on": "2020-02-02"}, params={"y": 4})
+    out = rule(
+        {"years_since": "registered_on", "op": "ge", "value": "$y"},
+        {"registered_on": "2020-02-02"},
+        params={"y": 4},
+    )
     assert out.truth is Tri.TRUE
     assert out.clauses[0].actual == Decimal(4)
 
 
 @pytest.mark.parametrize(
     ("day", "truth"),
-    [("2022-12-31", Tri.FALSE), ("2023-01-01", Tri.TRUE), ("2024-12-31", Tri.TRUE), ("2025-01-01", Tri.FALSE)],
+    [
+        ("2022-12-31", Tri.FALSE),
+        ("2023-01-01", Tri.TRUE),
+        ("2024-12-31", Tri.TRUE),
+        ("2025-01-01", Tri.FALSE),
+    ],
 )
 def test_date_within(day: str, truth: Tri) -> None:
-    out = rule({"date_within": "lease.start_on", "from_year": -1, "to_year": 0}, {"lease": {"start_on": day}})
+    out = rule(
+        {"date_within": "lease.start_on", "from_year": -1, "to_year": 0},
+        {"lease": {"start_on": day}},
+    )
     assert out.truth is truth
     assert_bilingual(out.clauses)
 
@@ -623,12 +678,28 @@ BIG_TREE = {
     "all": [
         EMPLOYEES_10,
         {"fact": "industry", "op": "in", "value": ["software_information", "biomedicine"]},
-        {"any": [STAFF_5, {"not": {"fact": "compliance.serious_dishonesty", "op": "eq", "value": True}}]},
-        {"expr": {"ratio": [{"fact": "tech_staff"}, {"fact": "employees"}]}, "op": "ge", "value": "0.1"},
+        {
+            "any": [
+                STAFF_5,
+                {"not": {"fact": "compliance.serious_dishonesty", "op": "eq", "value": True}},
+            ]
+        },
+        {
+            "expr": {"ratio": [{"fact": "tech_staff"}, {"fact": "employees"}]},
+            "op": "ge",
+            "value": "0.1",
+        },
         {"expr": {"growth": "revenue", "span": 2}, "op": "ge", "value": "0.05"},
         {"expr": {"sum_years": "rd_expense", "span": 3}, "op": "ge", "value": 1},
         {"expr": {"months_in_year": "lease.start_on"}, "op": "ge", "value": 1},
-        {"recognition": {"kind": "high_tech_enterprise", "levels": ["national"], "granted_from": -2, "valid_in_year": True}},
+        {
+            "recognition": {
+                "kind": "high_tech_enterprise",
+                "levels": ["national"],
+                "granted_from": -2,
+                "valid_in_year": True,
+            }
+        },
         FIRST,
         {"years_since": "registered_on", "op": "ge", "value": 1},
         {"date_within": "lease.start_on", "from_year": -3, "to_year": 0},
@@ -638,7 +709,12 @@ BIG_TREE = {
 
 PROFILES = [
     {},
-    {"employees": 100, "tech_staff": 0, "industry": "software_information", "registered_on": "2010-01-01"},
+    {
+        "employees": 100,
+        "tech_staff": 0,
+        "industry": "software_information",
+        "registered_on": "2010-01-01",
+    },
     {
         "employees": 0,
         "tech_staff": 3,
@@ -667,7 +743,9 @@ def test_huge_and_tiny_numbers_are_compared_and_shown_in_full() -> None:
     out = rule({"expr": {"fact": "x"}, "op": "ge", "value": 1}, {"x": "1e30"})
     assert out.truth is Tri.TRUE
     assert "1" + "0" * 30 in out.clauses[0].text.en
-    out = rule({"expr": {"fact": "x"}, "op": "gt", "value": 0}, {"x": "123456789012345678901234567.891"})
+    out = rule(
+        {"expr": {"fact": "x"}, "op": "gt", "value": 0}, {"x": "123456789012345678901234567.891"}
+    )
     assert "123456789012345678901234567.891" in out.clauses[0].text.zh
     out = rule({"expr": {"fact": "x"}, "op": "gt", "value": 0}, {"x": "1e-30"})
     assert out.truth is Tri.TRUE

@@ -1,0 +1,128 @@
+"""Property-based tests of the API from its own OpenAPI schema (schemathesis 4).
+
+Every operation gets generated requests, valid and invalid (schemathesis' positive
+and negative modes), sent to the app on a fresh SQLite file with an admin key. The
+checks: no 5xx, only documented status codes, documented content types and headers,
+bodies that match the response schemas, invalid requests refused and valid ones
+accepted. Examples are bounded so the whole run stays well under a minute.
+
+Also here: the schema documents a problem+json response for the 4xx of every
+operation (the contract's "the OpenAPI schema documents these responses").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, settings
+
+from app.db.session import migrate
+from app.main import create_app
+from tests.api.conftest import issue_token, make_settings
+
+PROBLEM = "application/problem+json"
+METHODS = {"get", "put", "post", "delete", "patch"}
+
+
+@pytest.fixture(scope="module")
+def fuzz_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FastAPI, str]]:
+    """The app on a fresh, migrated SQLite file, and an admin token for it."""
+    url = f"sqlite:///{Path(tmp_path_factory.mktemp('fuzz')) / 'fuzz.db'}"
+    migrate(url)
+    app = create_app(make_settings(url))
+    with TestClient(app) as client:  # start-up once, to issue the key
+        token = issue_token(client.app)  # type: ignore[arg-type]
+    yield app, token
+
+
+@pytest.fixture
+def api_schema(fuzz_app: tuple[FastAPI, str]) -> Any:
+    app, _token = fuzz_app
+    return schemathesis.openapi.from_asgi("/openapi.json", app)
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+@schema.parametrize()
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    derandomize=True,
+)
+def test_api_conforms_to_its_schema(case: Any, fuzz_app: tuple[FastAPI, str]) -> None:
+    _app, token = fuzz_app
+    case.call_and_validate(headers={"Authorization": f"Bearer {token}"})
+
+
+# ------------------------------------------------------------------------ documented errors
+
+
+@pytest.fixture(scope="module")
+def openapi(fuzz_app: tuple[FastAPI, str]) -> dict[str, Any]:
+    app, _token = fuzz_app
+    return app.openapi()
+
+
+def _operations(openapi: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, item in openapi["paths"].items():
+        for method, operation in item.items():
+            if method in METHODS:
+                yield path, method, operation
+
+
+def _resolve(openapi: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        name = node["$ref"].rsplit("/", 1)[-1]
+        node = openapi["components"]["schemas"][name]
+    return node
+
+
+def test_problem_schema_is_in_the_components(openapi: dict[str, Any]) -> None:
+    problem = openapi["components"]["schemas"]["Problem"]
+    assert set(problem["required"]) >= {"type", "title", "status", "detail"}
+    assert "errors" in problem["properties"]
+    assert "FieldError" in openapi["components"]["schemas"]
+
+
+def test_every_operation_documents_its_4xx_as_problem_json(openapi: dict[str, Any]) -> None:
+    missing = []
+    for path, method, operation in _operations(openapi):
+        codes = [c for c in operation["responses"] if c.startswith("4") or c == "default"]
+        if not codes:
+            missing.append(f"{method.upper()} {path}: no 4xx documented")
+        for code in codes:
+            content = operation["responses"][code].get("content", {})
+            if PROBLEM not in content:
+                missing.append(f"{method.upper()} {path} {code}: not problem+json")
+                continue
+            schema_node = _resolve(openapi, content[PROBLEM]["schema"])
+            if "detail" not in schema_node.get("properties", {}):
+                missing.append(f"{method.upper()} {path} {code}: not the Problem schema")
+            if "application/json" in content:
+                missing.append(f"{method.upper()} {path} {code}: also documented as plain JSON")
+    assert not missing, "\n".join(missing)
+
+
+def test_every_operation_with_input_documents_422(openapi: dict[str, Any]) -> None:
+    missing = [
+        f"{method.upper()} {path}"
+        for path, method, operation in _operations(openapi)
+        if (operation.get("parameters") or operation.get("requestBody"))
+        and "422" not in operation["responses"]
+    ]
+    assert not missing, missing
+
+
+def test_every_operation_documents_500_as_problem_json(openapi: dict[str, Any]) -> None:
+    for path, method, operation in _operations(openapi):
+        response = operation["responses"].get("500")
+        assert response is not None, f"{method.upper()} {path}"
+        assert PROBLEM in response.get("content", {}), f"{method.upper()} {path}"

@@ -1,0 +1,51 @@
+"""The command line: catalog check, migrate and keys on a real database file."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from app import cli
+from app.config import get_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("CATALOG_DIR", str(ROOT / "policy_catalog"))
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+def test_catalog_check_passes_on_the_catalog(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["catalog", "check", "--dir", str(ROOT / "policy_catalog")]) == 0
+    assert "policies, hash" in capsys.readouterr().out
+
+
+def test_catalog_check_names_the_bad_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    shutil.copytree(ROOT / "policy_catalog", tmp_path / "c")
+    bad = tmp_path / "c" / "policies" / "nanjing" / "nj-quality-benchmark.yaml"
+    bad.write_text(bad.read_text(encoding="utf-8").replace("kind: award", "kind: prize"), encoding="utf-8")
+    assert cli.main(["catalog", "check", "--dir", str(tmp_path / "c")]) == 1
+    err = capsys.readouterr().err
+    assert "nj-quality-benchmark.yaml" in err and "kind" in err
+
+
+def test_migrate_load_and_keys(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["migrate"]) == 0
+    assert cli.main(["catalog", "load"]) == 0
+    assert cli.main(["keys", "create", "--role", "auditor", "--label", "audit bureau"]) == 0
+    out = capsys.readouterr().out
+    token = next(line.split()[1] for line in out.splitlines() if line.startswith("key:"))
+    assert token.startswith("pik_")
+    assert cli.main(["keys", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "auditor" in listing and token.split("_")[2] not in listing  # the secret is never shown again
+    prefix = token.split("_")[1]
+    assert cli.main(["keys", "revoke", prefix]) == 0
+    assert cli.main(["keys", "create", "--role", "portal", "--jurisdiction", "atlantis"]) == 2

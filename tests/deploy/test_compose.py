@@ -1,0 +1,74 @@
+"""docker-compose.yml and the Dockerfile agree with the settings and the CLI.
+
+Docker does not run on the build machines, so this checks what can be checked: the
+services exist, every variable the compose file sets is a setting the app reads, the
+commands are real CLI commands, and the database URL points at the compose database.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlalchemy.engine import make_url
+
+from app.cli import build_parser
+from app.config import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:  # type: ignore[type-arg]
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+
+
+def _setting_names() -> set[str]:
+    return {name.upper() for name in Settings.model_fields}
+
+
+def test_services_are_database_migration_and_api(compose: dict) -> None:  # type: ignore[type-arg]
+    assert {"db", "migrate", "api"} <= set(compose["services"])
+    api = compose["services"]["api"]
+    assert api["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert compose["services"]["migrate"]["depends_on"]["db"]["condition"] == "service_healthy"
+
+
+@pytest.mark.parametrize("service", ["migrate", "api"])
+def test_every_variable_is_a_setting(compose: dict, service: str) -> None:  # type: ignore[type-arg]
+    variables = set(compose["services"][service]["environment"])
+    assert variables <= _setting_names(), f"not read by the app: {variables - _setting_names()}"
+    Settings(**{k.lower(): v for k, v in compose["services"][service]["environment"].items()})
+
+
+@pytest.mark.parametrize("service", ["migrate", "api"])
+def test_commands_are_cli_commands(compose: dict, service: str) -> None:  # type: ignore[type-arg]
+    command = compose["services"][service]["command"]
+    assert command[0] == "incentives"
+    build_parser().parse_args(command[1:])
+
+
+def test_api_runs_several_workers_on_the_exposed_port(compose: dict) -> None:  # type: ignore[type-arg]
+    api = compose["services"]["api"]
+    settings = Settings(**{k.lower(): v for k, v in api["environment"].items()})
+    assert settings.workers >= 2
+    assert settings.host == "0.0.0.0"
+    assert f"{settings.port}:{settings.port}" in api["ports"]
+    assert str(settings.catalog_dir).startswith("/srv/")
+
+
+def test_database_url_points_at_the_compose_database(compose: dict) -> None:  # type: ignore[type-arg]
+    db = compose["services"]["db"]["environment"]
+    for service in ("migrate", "api"):
+        url = make_url(compose["services"][service]["environment"]["DATABASE_URL"])
+        assert url.host == "db" and url.get_backend_name() == "postgresql"
+        assert (url.username, url.password, url.database) == (
+            db["POSTGRES_USER"], db["POSTGRES_PASSWORD"], db["POSTGRES_DB"])
+
+
+def test_dockerfile_ships_what_the_service_loads() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    for needed in ("COPY app", "COPY migrations", "COPY policy_catalog", "CATALOG_DIR=/srv/policy_catalog",
+                   "FROM python:3.11"):
+        assert needed in dockerfile
