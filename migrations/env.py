@@ -63,7 +63,11 @@ def run_migrations_offline() -> None:
 
 
 def _run(connection: Connection) -> None:
-    _configure(connection=connection, render_as_batch=connection.dialect.name == "sqlite")
+    sqlite = connection.dialect.name == "sqlite"
+    # SQLite's DDL is transactional once SQLAlchemy issues BEGIN itself (as
+    # app.db.session arranges), so a failed upgrade leaves nothing half-done; Alembic
+    # assumes the opposite for SQLite unless told.
+    _configure(connection=connection, render_as_batch=sqlite, transactional_ddl=True)
     with context.begin_transaction():
         context.run_migrations()
 

@@ -4,7 +4,9 @@ Database fixtures run every test that uses them on both backends: ``sqlite`` (a 
 file) and ``postgres`` (a database created for this test session on the server named
 by ``TEST_POSTGRES_URL`` and dropped at the end). Both are built by
 ``alembic upgrade head``, never by ``create_all``, so the tests exercise the
-migrations. Each test runs in a transaction that is rolled back afterwards.
+migrations. A test using ``db_session`` runs in a transaction that is rolled back
+afterwards; the database itself (``db_url``) is shared by the whole session, and
+tests that go through the app commit to it, so no test may assume it is empty.
 
 PostgreSQL is never skipped silently: an unreachable server fails the tests, unless
 ``INCENTIVES_SKIP_POSTGRES=1`` (then they are skipped with the reason). Select one

@@ -57,6 +57,10 @@ class ClauseResult:
     actual: Decimal | None = None
     required: Decimal | None = None
     op: str | None = None
+    #: For an unmet numeric clause: how much ``distance_of`` must rise (or, negative,
+    #: fall) to meet it, e.g. the yuan of R&D missing for an R&D share.
+    distance: Decimal | None = None
+    distance_of: str | None = None
 
     @property
     def met(self) -> bool | None:

@@ -11,7 +11,7 @@ one too, so a gap analysis can list criteria rather than leaves.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -25,6 +25,7 @@ from app.catalog.schema import (
     FirstTimeAboveRule,
     Labelled,
     NotRule,
+    RatioExpr,
     RecognitionRule,
     Rule,
     YearsSinceRule,
@@ -160,7 +161,15 @@ def _fact(node: FactRule, facts: Facts, params: Params, clause: str) -> RuleOutc
         return _leaf(node, clause, Tri.UNKNOWN, fallback, unknown_detail([path]), [path])
     number, bound = as_decimal(actual), as_decimal(expected)
     detail = Bilingual(f"(实际:{show(actual)})", f" (actual: {show(actual)})")
-    return _leaf(node, clause, Tri.of(verdict), fallback, detail, (), number, bound, node.op)
+    outcome = _leaf(node, clause, Tri.of(verdict), fallback, detail, (), number, bound, node.op)
+    if (
+        not verdict
+        and number is not None
+        and bound is not None
+        and node.op in ("gt", "ge", "lt", "le")
+    ):
+        return _with_distance(outcome, bound - number, path)
+    return outcome
 
 
 def _compare_rule(node: CompareRule, facts: Facts, params: Params, clause: str) -> RuleOutcome:
@@ -170,7 +179,23 @@ def _compare_rule(node: CompareRule, facts: Facts, params: Params, clause: str) 
     fallback = Bilingual(
         f"{left.label} {symbol} {right.label}", f"{left.label} {symbol} {right.label}"
     )
-    return _compare_values(node, clause, left, right, node.op, fallback)
+    outcome = _compare_values(node, clause, left, right, node.op, fallback)
+    if outcome.truth is not Tri.FALSE or right.number is None or left.number is None:
+        return outcome
+    if isinstance(node.expr, RatioExpr):
+        # A share falls short: say how much more of the numerator would meet it.
+        num, den = (evaluate_expr(e, facts, params) for e in node.expr.ratio)
+        if num.number is None or den.number is None:
+            return outcome
+        distance, of = right.number * den.number - num.number, num.label
+    else:
+        distance, of = right.number - left.number, left.label
+    return _with_distance(outcome, distance, of)
+
+
+def _with_distance(outcome: RuleOutcome, distance: Decimal, of: str) -> RuleOutcome:
+    result = replace(outcome.clauses[0], distance=distance, distance_of=of)
+    return RuleOutcome(outcome.truth, (result, *outcome.clauses[1:]), outcome.missing)
 
 
 def _compare_values(

@@ -86,11 +86,12 @@ def test_sql_arithmetic_on_money_is_exact(
 ) -> None:
     # 0.10 + 0.20 == 0.30 is False in binary floating point.
     budget = make_budget(amount="0.30", committed=Decimal("0.10"))
-    fits = select(Budget.id).where(Budget.committed + Decimal("0.20") <= Budget.amount)
+    mine = Budget.id == budget.id
+    fits = select(Budget.id).where(mine, Budget.committed + Decimal("0.20") <= Budget.amount)
     assert db_session.scalars(fits).all() == [budget.id]
-    too_much = select(Budget.id).where(Budget.committed + Decimal("0.21") <= Budget.amount)
+    too_much = select(Budget.id).where(mine, Budget.committed + Decimal("0.21") <= Budget.amount)
     assert db_session.scalars(too_much).all() == []
-    total = db_session.scalar(select(func.sum(Budget.committed + Budget.amount)))
+    total = db_session.scalar(select(func.sum(Budget.committed + Budget.amount)).where(mine))
     assert total == Decimal("0.40")
 
 

@@ -50,7 +50,7 @@ def test_per_award_cap_below_it_is_reported_but_changes_nothing() -> None:
     assert ev.caps_applied[0].before == ev.caps_applied[0].after == Decimal(100)
 
 
-def test_per_enterprise_per_year_counts_this_years_awards() -> None:
+def test_per_enterprise_per_year_ignores_earlier_years() -> None:
     pol = policy(formula={"fixed": 400}, caps={"per_enterprise_per_year": 1000})
     # an award of this policy for an earlier year does not use this year's room
     ev = run(pol, history=[award(fiscal_year=FY - 1, amount="900")])
@@ -142,6 +142,25 @@ def test_once_per_recognition() -> None:
     assert renewed.status == "eligible"
     assert renewed.recognition_key == "quality_benchmark:2026-06-01"
     assert renewed.amount == Decimal("500000.00")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known bug (reported): the once-per-recognition key is the latest grant of the kind "
+    "at any level, so a later lower-level grant reopens an award for the same qualifying one",
+)
+def test_a_new_grant_at_a_level_the_policy_ignores_does_not_reopen_the_award() -> None:
+    pol = policy(
+        {"recognition": {"kind": "quality_benchmark", "levels": ["national"]}},
+        {"fixed": 100},
+        {"once_per": "recognition", "recognition_kind": "quality_benchmark"},
+    )
+    national = {"kind": "quality_benchmark", "level": "national", "granted_on": "2023-06-01"}
+    first = run(pol, {"recognitions": [national]}, fiscal_year=2023)
+    paid = award(fiscal_year=2023, recognition_key=first.recognition_key)
+    municipal = {"kind": "quality_benchmark", "level": "municipal", "granted_on": "2025-01-01"}
+    later = run(pol, {"recognitions": [national, municipal]}, fiscal_year=2025, history=[paid])
+    assert later.status == "ineligible"
 
 
 def test_recognition_key_is_the_latest_grant_of_that_kind() -> None:

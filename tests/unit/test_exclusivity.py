@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from app.catalog.schema import PolicyFile
 from app.domain.engine import evaluate_catalog
@@ -14,9 +15,7 @@ from .builders import FY, award, policy, reason_text
 GROUP = "green"
 
 
-def member(
-    policy_id: str, amount: int, mode: str = "highest_only", **options: object
-) -> PolicyFile:
+def member(policy_id: str, amount: int, mode: str = "highest_only", **options: Any) -> PolicyFile:
     return policy(
         formula={"fixed": amount}, policy_id=policy_id, exclusivity=(GROUP, mode), **options
     )

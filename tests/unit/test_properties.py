@@ -272,6 +272,7 @@ def check(ev: Evaluation, pol: PolicyFile, fiscal_year: int) -> None:
         assert ev.missing_facts == ()
         assert ev.amount is None
     assert list(ev.missing_facts) == sorted(set(ev.missing_facts))
+    assert not any("{" in path for path in ev.missing_facts), ev.missing_facts
     for amount in (ev.amount, ev.uncapped_amount):
         if amount is not None:
             assert amount.is_finite()

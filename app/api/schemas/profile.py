@@ -78,9 +78,13 @@ class YearFacts(StrictModel):
     equity_raised: MoneyIn | None = None
     rent_paid: MoneyIn | None = None
     incubated_high_tech_enterprises: Count | None = Field(
-        default=None, description="for an incubation carrier: high-tech enterprises it incubated that year")
+        default=None,
+        description="for an incubation carrier: high-tech enterprises it incubated that year",
+    )
     incubated_tech_smes: Count | None = Field(
-        default=None, description="for an incubation carrier: technology-based SMEs it incubated that year")
+        default=None,
+        description="for an incubation carrier: technology-based SMEs it incubated that year",
+    )
     performance: dict[PolicyKey, Score] | None = Field(
         default=None, description="performance score (0–100) given under a policy, by policy id"
     )
@@ -93,7 +97,9 @@ class ProfileFacts(StrictModel):
     registered_on: Day | None = None
     location: Location | None = None
     industry: Word | None = None
-    industry_chain: Word | None = Field(default=None, description="one of the catalog's industry chains")
+    industry_chain: Word | None = Field(
+        default=None, description="one of the catalog's industry chains"
+    )
     hte_field: Word | None = None
     employees: Count | None = None
     tech_staff: Count | None = None
@@ -105,8 +111,12 @@ class ProfileFacts(StrictModel):
     own_brand: bool | None = None
     own_rd_institution: bool | None = None
     innovation_score: Score | None = None
-    tech_sme_score: Score | None = Field(default=None, description="technology-based SME evaluation score")
-    specialized_sme_score: Score | None = Field(default=None, description="专精特新 SME evaluation score")
+    tech_sme_score: Score | None = Field(
+        default=None, description="technology-based SME evaluation score"
+    )
+    specialized_sme_score: Score | None = Field(
+        default=None, description="专精特新 SME evaluation score"
+    )
     compliance: Compliance | None = None
     lease: Lease | None = None
     tax: Tax | None = None

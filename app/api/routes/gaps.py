@@ -1,0 +1,90 @@
+"""Gap analysis: the recognition ladder rung by rung, and the facts still missing."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
+
+from app.api.auth import ActorDep, rate_limited
+from app.api.deps import CatalogDep, SessionDep
+from app.api.errors import responses
+from app.api.schemas.eligibility import EligibilityRequest
+from app.db import repositories as repo
+from app.services import enterprises as enterprise_service
+from app.services.access import check_enterprise
+from app.services.awards import prior_awards
+from app.services.gaps import gap_analysis
+from app.services.vocabulary import check_words
+
+router = APIRouter(tags=["gap analysis"])
+
+
+class Criterion(BaseModel):
+    clause: str
+    met: bool | None
+    text: dict[str, str]
+    actual: str | None
+    required: str | None
+    op: str | None
+    distance: str | None
+    distance_of: str | None
+    distance_text: dict[str, str] | None
+    missing_facts: list[str]
+
+
+class Rung(BaseModel):
+    policy_id: str
+    title: dict[str, str]
+    status: str
+    criteria: list[Criterion]
+    unmet: int
+    unknown: int
+    missing_facts: list[dict[str, str]]
+
+
+class ToSettle(BaseModel):
+    policy_id: str
+    title: dict[str, str]
+    missing_facts: list[dict[str, str]]
+
+
+class GapReport(BaseModel):
+    fiscal_year: int
+    catalog_hash: str
+    next_rung: str | None
+    ladder: list[Rung]
+    to_settle: list[ToSettle]
+
+
+@router.post(
+    "/gaps",
+    response_model=GapReport,
+    responses=responses(422, 429),
+    dependencies=[Depends(rate_limited)],
+)
+def gaps_for_profile(body: EligibilityRequest, catalog: CatalogDep) -> dict[str, Any]:
+    """Gap analysis for a profile sent in the request; nothing is stored."""
+    check_words(body.profile, catalog, "/profile")
+    return gap_analysis(catalog, body.profile.facts(), body.fiscal_year)
+
+
+@router.get(
+    "/enterprises/{enterprise_id}/gaps",
+    response_model=GapReport,
+    responses=responses(401, 404, 422),
+)
+def gaps_for_enterprise(
+    enterprise_id: str,
+    session: SessionDep,
+    catalog: CatalogDep,
+    actor: ActorDep,
+    fiscal_year: Annotated[int, Query(ge=2000, le=2100)],
+) -> dict[str, Any]:
+    """Each rung of the ladder (tech SME → high-tech → 专精特新 → little giant) with every criterion
+    met, unmet or unknown and the distance to meet it; the facts that would settle each open policy."""
+    check_enterprise(actor, repo.get_enterprise(session, enterprise_id), enterprise_id)
+    _, profile = enterprise_service.get_enterprise(session, enterprise_id)
+    history = prior_awards(repo.live_awards_for(session, enterprise_id))
+    return gap_analysis(catalog, profile.profile, fiscal_year, history)
