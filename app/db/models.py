@@ -301,3 +301,21 @@ class MatchingRun(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class MatchingResult(Base):
+    """One enterprise's answer for one policy in a matching run (eligible or undetermined
+    only: the ineligible are the silent majority and are not kept)."""
+
+    __tablename__ = "matching_results"
+    __table_args__ = (Index(None, "run_id", "policy_id", "status"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    run_id: Mapped[str] = mapped_column(ForeignKey("matching_runs.id"))
+    enterprise_id: Mapped[str] = mapped_column(ForeignKey("enterprises.id"))
+    policy_id: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[Decimal | None]
+    missing_facts: Mapped[dict[str, Any] | None]
