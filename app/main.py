@@ -22,6 +22,7 @@ from app.api.routes import (
     eligibility,
     enterprises,
     health,
+    matching,
     policies,
     vocabulary,
 )
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         award_actions,
         budgets,
         audit,
+        matching,
     ):
         v1.include_router(module.router)
     app.include_router(v1)

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
 from app.catalog.loader import Catalog
 from app.catalog.schema import PolicyFile
 from app.db import repositories as repo
-from app.db.models import Award, AwardEvent, Enterprise, ProfileVersion
+from app.db.models import Award, AwardEvent, ProfileVersion
 from app.domain.engine import evaluate_in_group, group_members, select_version
 from app.domain.results import Evaluation, PriorAward, as_json
 from app.services import audit
@@ -30,7 +30,19 @@ def prior_awards(awards: Sequence[Award]) -> list[PriorAward]:
     ]
 
 
-def _payer(policy: PolicyFile, enterprise: Enterprise) -> tuple[str, str | None]:
+class Place(Protocol):
+    @property
+    def province(self) -> str | None: ...
+    @property
+    def city(self) -> str | None: ...
+    @property
+    def district(self) -> str | None: ...
+    @property
+    def park(self) -> str | None: ...
+
+
+def payer_of(policy: PolicyFile, enterprise: Place) -> tuple[str, str | None]:
+    """Who pays: the policy's fixed payer, or the enterprise's own district, park or city."""
     if policy.payer is None:
         return "none", None
     if policy.payer.jurisdiction:
@@ -198,7 +210,7 @@ def compute_award(
         member_version = select_version(member, fiscal_year)
         assert member_version is not None
         group_versions[member.id] = store_policy_version(session, member, member_version).id
-    payer_level, payer_jurisdiction = _payer(policy, enterprise)
+    payer_level, payer_jurisdiction = payer_of(policy, enterprise)
     award = repo.add_award(
         session,
         Award(

@@ -1,10 +1,23 @@
-"""Batch matching runs (a later feature; only what it will need to start with)."""
+"""Matching runs over the whole population: the runs, their stored results, and
+reading every enterprise's current profile (and live awards) a batch at a time."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from app.db.models import MatchingRun
+from app.db.models import (
+    DEAD_AWARD_STATUSES,
+    Award,
+    Enterprise,
+    MatchingResult,
+    MatchingRun,
+    ProfileVersion,
+)
 from app.db.repositories._base import add_and_flush
 
 
@@ -14,3 +27,104 @@ def add_matching_run(session: Session, run: MatchingRun) -> MatchingRun:
 
 def get_matching_run(session: Session, run_id: str) -> MatchingRun | None:
     return session.get(MatchingRun, run_id)
+
+
+def lock_matching_run(session: Session, run_id: str) -> MatchingRun | None:
+    return session.get(MatchingRun, run_id, with_for_update=True, populate_existing=True)
+
+
+def add_matching_results(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Bulk insert (one executemany) of result rows as mappings."""
+    if rows:
+        session.execute(insert(MatchingResult), list(rows))
+
+
+def list_matching_results(
+    session: Session,
+    run_id: str,
+    *,
+    policy_id: str | None = None,
+    status: str | None = None,
+    after_id: int = 0,
+    limit: int = 200,
+) -> Sequence[MatchingResult]:
+    stmt = select(MatchingResult).where(
+        MatchingResult.run_id == run_id, MatchingResult.id > after_id
+    )
+    if policy_id is not None:
+        stmt = stmt.where(MatchingResult.policy_id == policy_id)
+    if status is not None:
+        stmt = stmt.where(MatchingResult.status == status)
+    return session.scalars(stmt.order_by(MatchingResult.id).limit(limit)).all()
+
+
+@dataclass(frozen=True)
+class PopulationRow:
+    """An enterprise's place and current profile, detached from any session."""
+
+    id: str
+    province: str | None
+    city: str | None
+    district: str | None
+    park: str | None
+    profile: dict[str, Any]
+
+
+def iterate_population(
+    session: Session,
+    *,
+    city: str | None = None,
+    district: str | None = None,
+    park: str | None = None,
+    batch: int = 2000,
+) -> Iterator[list[PopulationRow]]:
+    """Every enterprise (optionally within an area) with its current profile, a batch at a time.
+
+    Plain rows, not ORM objects: the caller may end its transaction between batches.
+    """
+    after = ""
+    while True:
+        stmt = (
+            select(
+                Enterprise.id,
+                Enterprise.province,
+                Enterprise.city,
+                Enterprise.district,
+                Enterprise.park,
+                ProfileVersion.profile,
+            )
+            .join(
+                ProfileVersion,
+                (ProfileVersion.enterprise_id == Enterprise.id)
+                & (ProfileVersion.version == Enterprise.current_version),
+            )
+            .where(Enterprise.id > after)
+        )
+        for column, value in (
+            (Enterprise.city, city),
+            (Enterprise.district, district),
+            (Enterprise.park, park),
+        ):
+            if value is not None:
+                stmt = stmt.where(column == value)
+        rows = [
+            PopulationRow(*r)
+            for r in session.execute(stmt.order_by(Enterprise.id).limit(batch)).all()
+        ]
+        if not rows:
+            return
+        yield rows
+        after = rows[-1].id
+
+
+def live_awards_of(session: Session, enterprise_ids: Sequence[str]) -> dict[str, list[Award]]:
+    """Live awards of many enterprises at once, by enterprise."""
+    found: dict[str, list[Award]] = {}
+    if not enterprise_ids:
+        return found
+    stmt = select(Award).where(
+        Award.enterprise_id.in_(list(enterprise_ids)), Award.status.not_in(DEAD_AWARD_STATUSES)
+    )
+    for award in session.scalars(stmt):
+        found.setdefault(award.enterprise_id, []).append(award)
+    return found

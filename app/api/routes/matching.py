@@ -1,0 +1,254 @@
+"""Whole-population work: proactive matching runs and what-if simulations."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, status
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from app.api.auth import ActorDep
+from app.api.deps import CatalogDep, SessionDep
+from app.api.errors import responses
+from app.api.idempotency import Idempotency, IdempotencyKey
+from app.api.routes.audit import csv_stream
+from app.api.schemas.types import FiscalYear, StrictModel
+from app.catalog.loader import Catalog
+from app.db import repositories as repo
+from app.db.models import MatchingRun
+from app.services import matching_runs as runs
+from app.services.access import require_reader, require_writer
+from app.services.actors import Actor
+from app.services.errors import NotFound
+from app.services.matching_awards import awards_from_run
+from app.services.scenarios import PolicyChange
+
+router = APIRouter(tags=["population"])
+
+
+class RunRequest(StrictModel):
+    fiscal_year: FiscalYear
+
+
+class SimulationRequest(StrictModel):
+    fiscal_year: FiscalYear
+    changes: list[PolicyChange] = Field(min_length=1, max_length=100)
+
+
+class RunOut(BaseModel):
+    id: str
+    kind: str
+    fiscal_year: int
+    status: str = Field(description="queued, running, done or failed")
+    progress: int
+    total: int
+    started_by: str
+    created_at: Any
+    finished_at: Any
+    error: str | None
+    parameters: dict[str, Any]
+    result: dict[str, Any] | None
+
+
+class ResultOut(BaseModel):
+    id: int
+    enterprise_id: str
+    policy_id: str
+    status: str
+    amount: str | None
+    missing_facts: list[str]
+
+
+class ResultList(BaseModel):
+    items: list[ResultOut]
+    next_cursor: str | None
+
+
+class AwardsFromRun(StrictModel):
+    policy_id: str = Field(min_length=1, max_length=100)
+
+
+class AwardsFromRunOut(BaseModel):
+    run_id: str
+    policy_id: str
+    created: int
+    award_ids: list[str]
+    skipped: dict[str, int]
+
+
+def _start(
+    request: Request,
+    catalog: Catalog,
+    actor: Actor,
+    fiscal_year: int,
+    changes: list[PolicyChange] | None,
+) -> dict[str, Any]:
+    make_session = request.app.state.sessionmaker
+    # Committed before the job starts, so the job (and the client) can find it.
+    with make_session.begin() as session:
+        run = runs.start_run(session, catalog, actor, fiscal_year, changes)
+        run_id = run.id
+    threading.Thread(
+        target=runs.execute_run,
+        args=(make_session, catalog, run_id),
+        daemon=True,
+        name=f"run-{run_id[:8]}",
+    ).start()
+    with make_session() as session:
+        stored = repo.get_matching_run(session, run_id)
+        assert stored is not None
+        return runs.run_json(stored)
+
+
+def _visible_run(session: Session, actor: Actor, run_id: str, kind: str) -> MatchingRun:
+    require_reader(actor, "auditor", "portal")
+    run = repo.get_matching_run(session, run_id)
+    area = (run.parameters.get("area") or {}) if run else {}
+    if (
+        run is None
+        or run.parameters.get("kind") != kind
+        or (actor.role == "portal" and actor.jurisdiction not in area.values())
+    ):
+        raise NotFound(f"no {kind} run {run_id}")
+    return run
+
+
+@router.post(
+    "/matching/runs",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=RunOut,
+    responses=responses(401, 403, 422),
+)
+def start_matching(
+    body: RunRequest, request: Request, catalog: CatalogDep, actor: ActorDep
+) -> dict[str, Any]:
+    """Evaluate every stored enterprise (a portal: those in its area) for a fiscal year, in the background."""
+    require_writer(actor)
+    return _start(request, catalog, actor, body.fiscal_year, None)
+
+
+@router.get("/matching/runs/{run_id}", response_model=RunOut, responses=responses(401, 403, 404))
+def get_matching(run_id: str, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
+    """A run's status and progress; when done, per policy the eligible, undetermined, totals and budget gap."""
+    return runs.run_json(_visible_run(session, actor, run_id, "matching"))
+
+
+def _result_json(r: Any) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "enterprise_id": r.enterprise_id,
+        "policy_id": r.policy_id,
+        "status": r.status,
+        "amount": None if r.amount is None else f"{r.amount:.2f}",
+        "missing_facts": (r.missing_facts or {}).get("paths", []),
+    }
+
+
+@router.get(
+    "/matching/runs/{run_id}/results",
+    response_model=ResultList,
+    responses=responses(401, 403, 404, 422),
+)
+def matching_results(
+    run_id: str,
+    session: SessionDep,
+    actor: ActorDep,
+    policy_id: Annotated[str | None, Query(max_length=100)] = None,
+    status: Annotated[str | None, Query(pattern="^(eligible|undetermined)$")] = None,
+    cursor: Annotated[int, Query(ge=0, description="`next_cursor` of the previous page")] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    """The eligible enterprises with amounts and the undetermined ones with what is missing."""
+    _visible_run(session, actor, run_id, "matching")
+    rows = repo.list_matching_results(
+        session, run_id, policy_id=policy_id, status=status, after_id=cursor, limit=limit
+    )
+    return {
+        "items": [_result_json(r) for r in rows],
+        "next_cursor": str(rows[-1].id) if len(rows) == limit else None,
+    }
+
+
+@router.get(
+    "/matching/runs/{run_id}/results.csv",
+    response_class=StreamingResponse,
+    responses=responses(401, 403, 404),
+    openapi_extra={"responses": {"200": {"content": {"text/csv": {"schema": {"type": "string"}}}}}},
+)
+def matching_results_csv(
+    run_id: str, request: Request, session: SessionDep, actor: ActorDep
+) -> StreamingResponse:
+    """The run's results as CSV (UTF-8 with BOM)."""
+    _visible_run(session, actor, run_id, "matching")
+
+    def rows() -> Iterator[list[Any]]:
+        with request.app.state.sessionmaker() as own:
+            after = 0
+            while batch := repo.list_matching_results(own, run_id, after_id=after, limit=1000):
+                for r in batch:
+                    e = _result_json(r)
+                    yield [
+                        e["enterprise_id"],
+                        e["policy_id"],
+                        e["status"],
+                        e["amount"] or "",
+                        ";".join(e["missing_facts"]),
+                    ]
+                after = batch[-1].id
+
+    return StreamingResponse(
+        csv_stream(["enterprise_id", "policy_id", "status", "amount", "missing_facts"], rows()),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="matching-{run_id}.csv"'},
+    )
+
+
+@router.post(
+    "/matching/runs/{run_id}/awards",
+    response_model=AwardsFromRunOut,
+    responses=responses(401, 403, 404, 409, 422),
+)
+def awards_from_matching(
+    run_id: str,
+    body: AwardsFromRun,
+    request: Request,
+    session: SessionDep,
+    catalog: CatalogDep,
+    actor: ActorDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Turn a policy's eligible results into computed awards, within the remaining budgets."""
+    require_writer(actor)
+    run = _visible_run(session, actor, run_id, "matching")
+    idem = Idempotency(session, actor, idempotency_key, request)
+    replayed = idem.replay_or_claim(body)
+    if replayed is not None:
+        return replayed
+    return idem.respond(
+        200, AwardsFromRunOut, awards_from_run(session, catalog, actor, run, body.policy_id)
+    )
+
+
+@router.post(
+    "/simulations",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=RunOut,
+    responses=responses(401, 403, 422),
+)
+def start_simulation(
+    body: SimulationRequest, request: Request, catalog: CatalogDep, actor: ActorDep
+) -> dict[str, Any]:
+    """What-if: the same run with changed caps, rates, thresholds or budgets, or a policy switched off.
+    Compares baseline and scenario per policy; nothing in the ledger changes."""
+    require_writer(actor)
+    return _start(request, catalog, actor, body.fiscal_year, body.changes)
+
+
+@router.get("/simulations/{run_id}", response_model=RunOut, responses=responses(401, 403, 404))
+def get_simulation(run_id: str, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
+    """A simulation's status and, when done, baseline against scenario per policy with gainers and losers."""
+    return runs.run_json(_visible_run(session, actor, run_id, "simulation"))

@@ -1,0 +1,317 @@
+"""Proactive matching (免申即享) and what-if simulations over every stored enterprise.
+
+A run is a job: started by a request, executed in chunks in the background with its
+own short transactions (so the API keeps answering, on SQLite too), its progress
+stored, its per-enterprise results kept for review and CSV export, and a summary per
+policy: eligible enterprises and amounts, undetermined ones, totals against budget.
+A simulation evaluates the baseline and a scenario in the same pass and changes
+nothing in the ledger.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.catalog.loader import Catalog
+from app.catalog.schema import PolicyFile
+from app.db import repositories as repo
+from app.db.models import MatchingRun
+from app.db.repositories.matching import PopulationRow
+from app.domain.money import ZERO
+from app.services.actors import Actor
+from app.services.awards import payer_of, prior_awards
+from app.services.budgets import catalog_amount
+from app.services.population import Answer, Row, evaluate_rows
+from app.services.scenarios import PolicyChange, apply_changes, budget_overrides
+
+log = logging.getLogger("incentives")
+CHUNK = 2000
+#: How many gainers and losers a simulation lists by name (all are counted).
+LISTED = 1000
+
+
+@dataclass
+class Tally:
+    """Running totals of one policy over the population."""
+
+    eligible: int = 0
+    undetermined: int = 0
+    amount: Decimal = ZERO
+    by_payer: dict[str, Decimal] = field(default_factory=lambda: defaultdict(lambda: ZERO))
+
+    def add(self, answer: Answer, payer: str | None) -> None:
+        if answer.status == "undetermined":
+            self.undetermined += 1
+        elif answer.status == "eligible":
+            self.eligible += 1
+            if answer.amount is not None and answer.amount_basis == "computed":
+                self.amount += answer.amount
+                self.by_payer[payer or "-"] += answer.amount
+
+    def json(self, budget_per_payer: Decimal | None) -> dict[str, Any]:
+        payers = []
+        for payer, amount in sorted(self.by_payer.items()):
+            gap = None if budget_per_payer is None else max(amount - budget_per_payer, ZERO)
+            payers.append(
+                {
+                    "payer": payer,
+                    "amount": f"{amount:.2f}",
+                    "budget": None if budget_per_payer is None else f"{budget_per_payer:.2f}",
+                    "gap": None if gap is None else f"{gap:.2f}",
+                }
+            )
+        total_gap = sum((Decimal(p["gap"]) for p in payers if p["gap"] is not None), ZERO)
+        return {
+            "eligible": self.eligible,
+            "undetermined": self.undetermined,
+            "amount": f"{self.amount:.2f}",
+            "budget_per_payer": None if budget_per_payer is None else f"{budget_per_payer:.2f}",
+            "budget_gap": f"{total_gap:.2f}",
+            "payers": payers,
+        }
+
+
+def _area(actor: Actor, catalog: Catalog) -> dict[str, str | None]:
+    if actor.role != "portal" or actor.jurisdiction is None:
+        return {}
+    j = actor.jurisdiction
+    level = (
+        "city"
+        if j in catalog.words["city"]
+        else "district"
+        if j in catalog.words["district"]
+        else "park"
+    )
+    return {level: j}
+
+
+def start_run(
+    session: Session,
+    catalog: Catalog,
+    actor: Actor,
+    fiscal_year: int,
+    changes: Sequence[PolicyChange] | None = None,
+) -> MatchingRun:
+    kind = "matching" if changes is None else "simulation"
+    if changes is not None:
+        apply_changes(
+            catalog.policies, changes, fiscal_year
+        )  # refuse a bad scenario now, not later
+    parameters: dict[str, Any] = {
+        "kind": kind,
+        "catalog_hash": catalog.hash,
+        "area": _area(actor, catalog),
+        "changes": [c.model_dump(mode="json") for c in changes or []],
+    }
+    return repo.add_matching_run(
+        session,
+        MatchingRun(
+            fiscal_year=fiscal_year, status="queued", parameters=parameters, started_by=actor.label
+        ),
+    )
+
+
+def _rows(session: Session, batch: list[PopulationRow]) -> list[Row]:
+    awards = repo.live_awards_of(session, [e.id for e in batch])
+    return [Row(e.id, e.profile, prior_awards(awards.get(e.id, []))) for e in batch]
+
+
+def execute_run(make_session: sessionmaker[Session], catalog: Catalog, run_id: str) -> None:
+    """Run the job to the end, a chunk per transaction; a failure is recorded on the run."""
+    try:
+        _execute(make_session, catalog, run_id)
+    except Exception as exc:  # the job's own record is where the failure is reported
+        log.exception("matching run %s failed", run_id)
+        with make_session.begin() as session:
+            run = repo.get_matching_run(session, run_id)
+            if run is not None:
+                run.status, run.error, run.finished_at = (
+                    "failed",
+                    str(exc)[:2000],
+                    datetime.now(UTC),
+                )
+
+
+def _execute(make_session: sessionmaker[Session], catalog: Catalog, run_id: str) -> None:
+    with make_session.begin() as session:
+        run = repo.get_matching_run(session, run_id)
+        assert run is not None
+        run.status = "running"
+        fiscal_year, parameters = run.fiscal_year, dict(run.parameters)
+    area = parameters.get("area") or {}
+    baseline = list(catalog)
+    changes = [PolicyChange.model_validate(c) for c in parameters.get("changes", [])]
+    simulation = parameters.get("kind") == "simulation"
+    scenario = (
+        list(apply_changes(catalog.policies, changes, fiscal_year).values()) if simulation else []
+    )
+    tallies: dict[str, Tally] = defaultdict(Tally)
+    scenario_tallies: dict[str, Tally] = defaultdict(Tally)
+    movers: dict[str, list[dict[str, Any]]] = {"gain": [], "lose": []}
+    counts = {"gain": 0, "lose": 0}
+    done = 0
+    with make_session() as reader:
+        for batch in repo.iterate_population(reader, batch=CHUNK, **area):
+            reader.rollback()  # end the read transaction: writers (and SQLite) are not held up
+            rows = _rows(reader, batch)
+            reader.rollback()
+            enterprises = {e.id: e for e in batch}
+            answers = evaluate_rows(baseline, rows, fiscal_year)
+            _tally(tallies, baseline, rows, answers, enterprises)
+            results: list[dict[str, Any]] = []
+            if simulation:
+                changed = evaluate_rows(scenario, rows, fiscal_year)
+                _tally(scenario_tallies, scenario, rows, changed, enterprises)
+                _movers(movers, counts, rows, answers, changed)
+            else:
+                results = [
+                    {
+                        "run_id": run_id,
+                        "enterprise_id": row.enterprise_id,
+                        "policy_id": a.policy_id,
+                        "status": a.status,
+                        "amount": a.amount,
+                        "missing_facts": {"paths": list(a.missing_facts)}
+                        if a.missing_facts
+                        else None,
+                    }
+                    for row, row_answers in zip(rows, answers, strict=True)
+                    for a in row_answers
+                    if a.status != "ineligible"
+                ]
+            done += len(rows)
+            with make_session.begin() as writer:
+                repo.add_matching_results(writer, results)
+                run = repo.get_matching_run(writer, run_id)
+                assert run is not None
+                run.progress = done
+    budgets = budget_overrides(changes)
+    summary = _summary(catalog, baseline, tallies, fiscal_year, {})
+    result: dict[str, Any] = {"enterprises": done, "policies": summary}
+    if simulation:
+        result = {
+            "enterprises": done,
+            "baseline": summary,
+            "scenario": _summary(catalog, scenario, scenario_tallies, fiscal_year, budgets),
+            "comparison": _compare(
+                summary, _summary(catalog, scenario, scenario_tallies, fiscal_year, budgets)
+            ),
+            "gainers": {"count": counts["gain"], "listed": movers["gain"]},
+            "losers": {"count": counts["lose"], "listed": movers["lose"]},
+        }
+    with make_session.begin() as session:
+        run = repo.get_matching_run(session, run_id)
+        assert run is not None
+        run.status, run.total, run.progress = "done", done, done
+        run.result, run.finished_at = result, datetime.now(UTC)
+
+
+def _tally(
+    tallies: dict[str, Tally],
+    policies: Sequence[PolicyFile],
+    rows: Sequence[Row],
+    answers: Sequence[Sequence[Answer]],
+    enterprises: Mapping[str, PopulationRow],
+) -> None:
+    by_id = {p.id: p for p in policies}
+    for row, row_answers in zip(rows, answers, strict=True):
+        for answer in row_answers:
+            _, payer = payer_of(by_id[answer.policy_id], enterprises[row.enterprise_id])
+            tallies[answer.policy_id].add(answer, payer)
+
+
+def _movers(
+    movers: dict[str, list[dict[str, Any]]],
+    counts: dict[str, int],
+    rows: Sequence[Row],
+    before: Sequence[Sequence[Answer]],
+    after: Sequence[Sequence[Answer]],
+) -> None:
+    for row, old_answers, new_answers in zip(rows, before, after, strict=True):
+        new = {a.policy_id: a for a in new_answers}
+        for old in old_answers:
+            now = new.get(old.policy_id)
+            old_amount = old.amount if old.status == "eligible" and old.amount is not None else ZERO
+            new_amount = (
+                now.amount if now and now.status == "eligible" and now.amount is not None else ZERO
+            )
+            old_in, new_in = old.status == "eligible", bool(now and now.status == "eligible")
+            if old_amount == new_amount and old_in == new_in:
+                continue
+            side = "gain" if (new_amount, new_in) > (old_amount, old_in) else "lose"
+            counts[side] += 1
+            if len(movers[side]) < LISTED:
+                movers[side].append(
+                    {
+                        "enterprise_id": row.enterprise_id,
+                        "policy_id": old.policy_id,
+                        "before": {"status": old.status, "amount": _money(old.amount)},
+                        "after": {
+                            "status": now.status if now else "switched_off",
+                            "amount": _money(now.amount if now else None),
+                        },
+                    }
+                )
+
+
+def _money(value: Decimal | None) -> str | None:
+    return None if value is None else f"{value:.2f}"
+
+
+def _summary(
+    catalog: Catalog,
+    policies: Sequence[PolicyFile],
+    tallies: Mapping[str, Tally],
+    fiscal_year: int,
+    budgets: Mapping[str, Decimal],
+) -> dict[str, Any]:
+    return {
+        p.id: tallies[p.id].json(budgets.get(p.id, catalog_amount(catalog, p.id, fiscal_year)))
+        for p in policies
+    }
+
+
+def _compare(baseline: Mapping[str, Any], scenario: Mapping[str, Any]) -> dict[str, Any]:
+    out = {}
+    for policy_id, base in baseline.items():
+        new = scenario.get(policy_id, {"eligible": 0, "amount": "0.00", "budget_gap": "0.00"})
+        out[policy_id] = {
+            "beneficiaries": {
+                "baseline": base["eligible"],
+                "scenario": new["eligible"],
+                "change": new["eligible"] - base["eligible"],
+            },
+            "amount": {
+                "baseline": base["amount"],
+                "scenario": new["amount"],
+                "change": f"{Decimal(new['amount']) - Decimal(base['amount']):.2f}",
+            },
+            "budget_gap": {"baseline": base["budget_gap"], "scenario": new["budget_gap"]},
+            "switched_off": policy_id not in scenario,
+        }
+    return out
+
+
+def run_json(run: MatchingRun) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "kind": run.parameters.get("kind", "matching"),
+        "fiscal_year": run.fiscal_year,
+        "status": run.status,
+        "progress": run.progress,
+        "total": run.total,
+        "started_by": run.started_by,
+        "created_at": run.created_at,
+        "finished_at": run.finished_at,
+        "error": run.error,
+        "parameters": run.parameters,
+        "result": run.result,
+    }
