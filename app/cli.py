@@ -104,9 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _extra_commands() -> list[Callable[[argparse._SubParsersAction], None]]:  # type: ignore[type-arg]
     """Sub-commands that live in their own modules."""
-    from app import cli_keys, cli_population
+    from app import cli_import, cli_keys, cli_population
 
-    return [cli_keys.register, cli_population.register]
+    return [cli_keys.register, cli_population.register, cli_import.register]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

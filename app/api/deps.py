@@ -40,4 +40,8 @@ def get_session(request: Request) -> Iterator[Session]:
 
 CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
-SessionDep = Annotated[Session, Depends(get_session)]
+# FIX (ledger tests): scope="function" commits when the route returns, before the
+# response is sent. With FastAPI's default ("request") the commit ran after the client
+# had its 2xx: a read right after a write could miss it (seen on PostgreSQL), and a
+# failed commit, or a worker killed in between, lost a change the client was told of.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]

@@ -8,7 +8,7 @@ enterprise per fiscal year).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -19,15 +19,19 @@ from app.domain.money import ZERO, yuan
 from app.domain.results import Bilingual, CapApplied, ClauseResult, PriorAward, Tri
 
 
-def recognition_key(profile: Mapping[str, Any], kind: str) -> str | None:
-    """``kind:granted_on`` of the latest recognition of that kind the profile holds."""
+def recognition_key(profile: Mapping[str, Any], kind: str, levels: Collection[str] | None = None) -> str | None:
+    """``kind:granted_on`` of the latest recognition of that kind the profile holds.
+
+    With ``levels``, only grants at those levels count: a later grant at a level the
+    policy does not reward must not look like a new recognition to pay again.
+    """
     held = profile.get("recognitions")
     if not isinstance(held, list):
         return None
     dates = sorted(
         str(r.get("granted_on") or "")
         for r in held
-        if isinstance(r, Mapping) and r.get("kind") == kind
+        if isinstance(r, Mapping) and r.get("kind") == kind and (levels is None or r.get("level") in levels)
     )
     return f"{kind}:{dates[-1]}" if dates else None
 
@@ -151,3 +155,23 @@ def in_force(effective_from: date, effective_to: date | None, fiscal_year: int) 
     return effective_from <= date(fiscal_year, 12, 31) and (
         effective_to is None or effective_to >= date(fiscal_year, 1, 1)
     )
+
+
+def rewarded_levels(rule: Any, kind: str) -> set[str] | None:
+    """The levels of ``kind`` the eligibility rule asks for (None: any level)."""
+    levels: set[str] = set()
+    any_level = False
+    stack = [rule]
+    while stack:
+        node = stack.pop()
+        test = getattr(node, "recognition", None)
+        if test is not None and test.kind == kind:
+            if test.levels:
+                levels.update(test.levels)
+            else:
+                any_level = True
+        for attr in ("all", "any"):
+            stack.extend(getattr(node, attr, None) or [])
+        if getattr(node, "not_", None) is not None:
+            stack.append(node.not_)
+    return None if any_level or not levels else levels

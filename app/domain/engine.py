@@ -12,7 +12,13 @@ from decimal import Decimal
 from typing import Any
 
 from app.catalog.schema import PolicyFile, Version
-from app.domain.caps import apply_ceilings, history_limits, in_force, recognition_key
+from app.domain.caps import (
+    apply_ceilings,
+    history_limits,
+    in_force,
+    recognition_key,
+    rewarded_levels,
+)
 from app.domain.exclusivity import apply_exclusivity
 from app.domain.facts import Facts
 from app.domain.formulas import evaluate_formula
@@ -67,11 +73,8 @@ def evaluate(
     facts = Facts(profile, fiscal_year)
     eligibility = evaluate_rule(version.eligibility, facts, params)
     own = [a for a in history if a.policy_id == policy.id]
-    key = (
-        recognition_key(profile, version.caps.recognition_kind)
-        if version.caps.recognition_kind
-        else None
-    )
+    kind = version.caps.recognition_kind
+    key = recognition_key(profile, kind, rewarded_levels(version.eligibility, kind)) if kind else None
     limits = history_limits(version.caps, params, policy.id, fiscal_year, own, key)
     reasons = [*eligibility.clauses, *limits]
     group = version.exclusivity.group if version.exclusivity else None

@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Final
 
 from app.domain.money import as_decimal
@@ -30,9 +31,12 @@ class _Missing:
 
 MISSING: Final = _Missing()
 
+_UNSEEN = object()
+
 _YEAR_TEMPLATE = re.compile(r"\{fy(?:([+-])(\d+))?\}")
 
 
+@lru_cache(maxsize=4096)
 def year_path(template: str, fiscal_year: int) -> str:
     """``years.{fy-1}.revenue`` for 2024 -> ``years.2023.revenue``."""
 
@@ -53,12 +57,23 @@ class Facts:
         self.profile = profile
         self.fiscal_year = fiscal_year
         self.read: dict[str, Any] = {}
+        # Many policies read the same facts (the city, the revenue…): look each up once.
+        self._seen: dict[str, Any] = {}
+        self._numbers: dict[str, Decimal | _Missing] = {}
 
     def path(self, template: str) -> str:
         return year_path(template, self.fiscal_year)
 
     def get(self, template: str) -> Any:
         """The value at the path, or ``MISSING``. ``None`` in the profile is missing too."""
+        seen = self._seen.get(template, _UNSEEN)
+        if seen is not _UNSEEN:
+            return seen
+        value = self._lookup(template)
+        self._seen[template] = value
+        return value
+
+    def _lookup(self, template: str) -> Any:
         path = self.path(template)
         node: Any = self.profile
         for part in path.split("."):
@@ -74,10 +89,13 @@ class Facts:
         return node
 
     def number(self, template: str) -> Decimal | _Missing:
+        cached = self._numbers.get(template)
+        if cached is not None:
+            return cached
         number = as_decimal(self.get(template))
-        if number is None:
-            return MISSING
-        return number
+        result: Decimal | _Missing = MISSING if number is None else number
+        self._numbers[template] = result
+        return result
 
     def day(self, template: str) -> date | _Missing:
         value = self.get(template)

@@ -10,6 +10,7 @@ one too, so a gap analysis can list criteria rather than leaves.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
@@ -35,6 +36,9 @@ from app.domain.facts import MISSING, Facts
 from app.domain.money import as_decimal
 from app.domain.results import Bilingual, ClauseResult, Tri
 from app.domain.text import LEVEL_ZH, OP_SYMBOL, show, unknown_detail
+
+_NUMERIC = re.compile(r"^\s*[-+]?(\d|\.\d)")
+_NO_TEXT = Bilingual("", "")
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,9 @@ def _compare(actual: Any, op: str, expected: Any) -> bool | None:
 def _equal(actual: Any, expected: Any) -> bool:
     if isinstance(actual, bool) or isinstance(expected, bool):
         return actual is expected
+    if isinstance(actual, str) and isinstance(expected, str) and not _NUMERIC.match(actual):
+        # Vocabulary words: the common case, and parsing them as numbers is slow.
+        return actual == expected
     left, right = as_decimal(actual), as_decimal(expected)
     if left is not None and right is not None:
         return left == right
@@ -150,8 +157,10 @@ def _resolve(value: Any, params: Params) -> Any:
 def _fact(node: FactRule, facts: Facts, params: Params, clause: str) -> RuleOutcome:
     path = facts.path(node.fact)
     expected = _resolve(node.value, params)
-    symbol = OP_SYMBOL[node.op]
-    fallback = Bilingual(f"{path} {symbol} {show(expected)}", f"{path} {symbol} {show(expected)}")
+    fallback = _NO_TEXT
+    if node.text is None:  # an unlabelled clause explains itself by its path
+        symbol = OP_SYMBOL[node.op]
+        fallback = Bilingual(f"{path} {symbol} {show(expected)}", f"{path} {symbol} {show(expected)}")
     actual = facts.get(node.fact)
     if actual is MISSING:
         return _leaf(node, clause, Tri.UNKNOWN, fallback, unknown_detail([path]), [path])

@@ -64,6 +64,12 @@ def awards_from_run(
             if enterprise is None or not can_see_enterprise(actor, enterprise):
                 report["outside_your_area"] += 1
                 continue
+            if any(
+                a.fiscal_year == run.fiscal_year
+                for a in repo.live_awards_for(session, enterprise.id, policy_id)
+            ):
+                report["already_awarded"] += 1
+                continue
             _, payer = payer_of(policy, enterprise)
             if payer is None:
                 report["no_payer"] += 1

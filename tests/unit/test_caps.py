@@ -144,11 +144,6 @@ def test_once_per_recognition() -> None:
     assert renewed.amount == Decimal("500000.00")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug (reported): the once-per-recognition key is the latest grant of the kind "
-    "at any level, so a later lower-level grant reopens an award for the same qualifying one",
-)
 def test_a_new_grant_at_a_level_the_policy_ignores_does_not_reopen_the_award() -> None:
     pol = policy(
         {"recognition": {"kind": "quality_benchmark", "levels": ["national"]}},

@@ -30,11 +30,25 @@ PROFILE: dict[str, Any] = {
     "ip": {"class_i": 1, "class_ii": 4},
     "years": {
         # Three years of revenue: 96,000,000; of R&D: 3,072,000 (3.2%).
-        "2022": {"revenue": "30000000.00", "rd_expense": "1000000.00", "rd_expense_domestic": "1000000.00"},
-        "2023": {"revenue": "32000000.00", "rd_expense": "1024000.00", "rd_expense_domestic": "1024000.00"},
-        "2024": {"revenue": "34000000.00", "rd_expense": "1048000.00", "rd_expense_domestic": "1048000.00",
-                 "main_business_revenue": "20400000.00", "high_tech_revenue": "30000000.00",
-                 "total_assets": "100000000.00", "total_liabilities": "80000000.00"},
+        "2022": {
+            "revenue": "30000000.00",
+            "rd_expense": "1000000.00",
+            "rd_expense_domestic": "1000000.00",
+        },
+        "2023": {
+            "revenue": "32000000.00",
+            "rd_expense": "1024000.00",
+            "rd_expense_domestic": "1024000.00",
+        },
+        "2024": {
+            "revenue": "34000000.00",
+            "rd_expense": "1048000.00",
+            "rd_expense_domestic": "1048000.00",
+            "main_business_revenue": "20400000.00",
+            "high_tech_revenue": "30000000.00",
+            "total_assets": "100000000.00",
+            "total_liabilities": "80000000.00",
+        },
     },
 }
 
@@ -54,7 +68,9 @@ def test_every_rung_is_reported_in_ladder_order(catalog: Catalog) -> None:
 
 def test_high_tech_rd_share_distance_in_yuan(catalog: Catalog) -> None:
     # 5% of 96,000,000 is 4,800,000; 3,072,000 was spent: 1,728,000.00 more is needed.
-    rd = _criterion(gap_analysis(catalog, PROFILE, 2024), "cn-high-tech-enterprise", "rd-share.small.ratio")
+    rd = _criterion(
+        gap_analysis(catalog, PROFILE, 2024), "cn-high-tech-enterprise", "rd-share.small.ratio"
+    )
     assert rd["met"] is False
     assert rd["distance"] == "1728000.00"
     assert Decimal(rd["actual"]) == Decimal("0.032")
@@ -62,7 +78,9 @@ def test_high_tech_rd_share_distance_in_yuan(catalog: Catalog) -> None:
 
 def test_high_tech_staff_distance_in_people(catalog: Catalog) -> None:
     # 10% of 120 employees is 12 science and technology staff; there are 10.
-    staff = _criterion(gap_analysis(catalog, PROFILE, 2024), "cn-high-tech-enterprise", "tech-staff")
+    staff = _criterion(
+        gap_analysis(catalog, PROFILE, 2024), "cn-high-tech-enterprise", "tech-staff"
+    )
     assert staff["met"] is False and staff["distance"] == "2.00"
 
 
@@ -71,7 +89,13 @@ def test_specialized_sme_rd_amount_and_share(catalog: Catalog) -> None:
     # 1,000,000 needed, 1,048,000 spent: met.  3% of 34,000,000 = 1,020,000 ≤ 1,048,000: met.
     assert _criterion(report, "cn-specialized-sme", "rd-amount")["met"] is True
     assert _criterion(report, "cn-specialized-sme", "rd-share")["met"] is True
-    poorer = {**PROFILE, "years": {**PROFILE["years"], "2024": {**PROFILE["years"]["2024"], "rd_expense": "800000.00"}}}
+    poorer = {
+        **PROFILE,
+        "years": {
+            **PROFILE["years"],
+            "2024": {**PROFILE["years"]["2024"], "rd_expense": "800000.00"},
+        },
+    }
     report = gap_analysis(catalog, poorer, 2024)
     assert _criterion(report, "cn-specialized-sme", "rd-amount")["distance"] == "200000.00"
     assert _criterion(report, "cn-specialized-sme", "rd-share")["distance"] == "220000.00"

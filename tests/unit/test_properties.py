@@ -25,6 +25,7 @@ from app.catalog.loader import Catalog, load_catalog
 from app.catalog.schema import PolicyFile
 from app.domain.engine import evaluate, evaluate_catalog, parameters, select_version
 from app.domain.expressions import constant
+from app.domain.money import as_decimal
 from app.domain.results import Evaluation, PriorAward, as_json
 
 from .builders import policy
@@ -208,6 +209,8 @@ def profiles(
     profile: dict[str, Any] = {"name": "示例"}
     year_keys = [str(y) for y in range(fiscal_year - 6, fiscal_year + 2)]
     years = draw(st.lists(st.sampled_from(year_keys), unique=True, max_size=len(year_keys)))
+    # other keyed facts (a performance score per policy id): a few of the keys, not all
+    some_keys = draw(st.lists(st.sampled_from(keys), unique=True, max_size=3)) if keys else []
     if draw(st.integers(0, 19)) == 0:
         years.append(draw(st.sampled_from(["²", "notes", "0", "99999", "-1"])))
     for shape in shapes:
@@ -219,7 +222,7 @@ def profiles(
             elif i > 0 and parts[i - 1] == "years":
                 choices = [[*c, y] for c in choices for y in years]
             else:
-                choices = [[*c, k] for c in choices for k in keys]
+                choices = [[*c, k] for c in choices for k in some_keys]
         for concrete in choices:
             if draw(st.booleans()):
                 _put(profile, concrete, draw(value_of(shape)))
@@ -251,6 +254,53 @@ def histories(
         exclusivity_group=st.sampled_from([*groups, None]),
     )
     return draw(st.lists(award, max_size=4))
+
+
+def _paths(node: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every path into a profile (subtrees too, so whole years can go missing)."""
+    found: list[tuple[str, ...]] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found.append((*prefix, key))
+            found += _paths(value, (*prefix, key))
+    return found
+
+
+NUMBER_TWEAK = st.sampled_from(["0", "-1", "0.5", "1.0000001", "1e20", "1e-20", "1e24", "3"])
+
+
+@st.composite
+def mutated(
+    draw: st.DrawFn, seeds: Sequence[tuple[Mapping[str, Any], int]]
+) -> tuple[dict[str, Any], int]:
+    """A plausible profile (one of ``seeds``) with a few facts removed, retyped or rescaled.
+
+    Fully random profiles almost never meet every clause of a policy; these do often,
+    so the amount properties (caps, rounding, sign) are exercised, not just verdicts.
+    """
+    seed, fiscal_year = draw(st.sampled_from(seeds))
+    profile = copy.deepcopy(dict(seed))
+    for _ in range(draw(st.integers(0, 4))):
+        paths = _paths(profile)
+        if not paths:
+            break
+        path = draw(st.sampled_from(paths))
+        parent: Any = profile
+        for part in path[:-1]:
+            parent = parent[part]
+        action = draw(st.integers(0, 5))
+        if action == 0:
+            del parent[path[-1]]
+        elif action == 1:
+            parent[path[-1]] = draw(st.one_of(NUMBER, ODD, DATE_TEXT))
+        elif action == 2 and path == ("recognitions",):
+            parent[path[-1]] = draw(st.lists(recognition(), max_size=4))
+        else:
+            number = as_decimal(parent[path[-1]])
+            if number is not None:
+                parent[path[-1]] = str(number * Decimal(draw(NUMBER_TWEAK)))
+    shift = draw(st.sampled_from([0, 0, 0, 0, -1, 1, -5]))
+    return profile, fiscal_year + shift
 
 
 # --------------------------------------------------------------------------- properties
@@ -295,9 +345,11 @@ def check_all(
     fiscal_year: int,
     history: Sequence[PriorAward],
     reviewer_amount: Decimal | None,
+    singly: bool = True,
 ) -> None:
+    """Every property, for each policy alone (if ``singly``) and for all of them together."""
     before = copy.deepcopy(profile)
-    for pol in policies:
+    for pol in policies if singly else ():
         check(evaluate(pol, profile, fiscal_year, history, reviewer_amount), pol, fiscal_year)
     together = evaluate_catalog(policies, profile, fiscal_year, history)
     assert as_json(together) == as_json(evaluate_catalog(policies, profile, fiscal_year, history))
@@ -497,9 +549,12 @@ REVIEWER_AMOUNT = st.one_of(st.none(), st.decimals(min_value=0, max_value=10**7,
 def test_inline_policies_hold_the_engine_properties(
     data: st.DataObject, fiscal_year: int, reviewer: Decimal | None
 ) -> None:
-    profile = data.draw(
-        profiles(INLINE_FACTS, ["xx-perf", "xx-other"], fiscal_year), label="profile"
-    )
+    if data.draw(st.booleans(), label="from a complete profile"):
+        profile, fiscal_year = data.draw(mutated([(complete_profile(), 2024)]), label="profile")
+    else:
+        profile = data.draw(
+            profiles(INLINE_FACTS, ["xx-perf", "xx-other"], fiscal_year), label="profile"
+        )
     history = data.draw(
         histories([p.id for p in INLINE], INLINE_GROUPS, fiscal_year), label="history"
     )
@@ -525,12 +580,23 @@ def test_real_catalog_holds_the_engine_properties(catalog: Catalog) -> None:
         {v.exclusivity.group for p in policies for v in p.versions if v.exclusivity is not None}
     )
     kinds = tuple(sorted(catalog.words.get("recognition_kind", ()))) or RECOGNITION_KINDS
+    # the policies' own example profiles: mutated, they often meet every clause (the
+    # eligible ones weigh three times as much, so amounts are checked often)
+    cases = [case for p in policies for case in p.cases]
+    seeds = [
+        (case.profile, case.fiscal_year)
+        for case in cases
+        for _ in range(3 if case.expect.status == "eligible" else 1)
+    ]
 
     @SETTINGS
     @given(data=st.data(), fiscal_year=st.integers(2019, 2027), reviewer=REVIEWER_AMOUNT)
     def run(data: st.DataObject, fiscal_year: int, reviewer: Decimal | None) -> None:
-        profile = data.draw(profiles(shapes, ids, fiscal_year), label="profile")
-        if isinstance(profile.get("recognitions"), list) and data.draw(st.booleans()):
+        if data.draw(st.booleans(), label="from a policy's own case"):
+            profile, fiscal_year = data.draw(mutated(seeds), label="profile")
+        else:
+            profile = data.draw(profiles(shapes, ids, fiscal_year), label="profile")
+        if isinstance(profile.get("recognitions"), list) and data.draw(st.integers(0, 3)) == 0:
             # recognitions of the catalog's own kinds, so recognition rules can hold
             profile["recognitions"] = data.draw(
                 st.lists(
@@ -557,11 +623,11 @@ def test_real_catalog_cases_profiles_hold_the_engine_properties(catalog: Catalog
     policies = list(catalog)
     for pol in policies:
         for case in pol.cases:
-            check_all(policies, case.profile, case.fiscal_year, [], None)
+            check_all(policies, case.profile, case.fiscal_year, [], None, singly=False)
 
 
-def test_a_complete_profile_settles_the_inline_policies() -> None:
-    """A sanity anchor for the random tests: a full profile leaves nothing undetermined."""
+def complete_profile() -> dict[str, Any]:
+    """A profile that settles every inline policy (eligible, most with an amount)."""
     fy = 2024
     profile: dict[str, Any] = {
         "kind": "enterprise",
@@ -595,6 +661,13 @@ def test_a_complete_profile_settles_the_inline_policies() -> None:
         },
     }
     profile["years"][str(fy)]["operating_income"] = "150000000"
+    return profile
+
+
+def test_a_complete_profile_settles_the_inline_policies() -> None:
+    """A sanity anchor for the random tests: a full profile leaves nothing undetermined."""
+    fy = 2024
+    profile = complete_profile()
     results = {ev.policy_id: ev for ev in evaluate_catalog(INLINE, profile, fy)}
     assert {pid for pid, ev in results.items() if ev.status == "undetermined"} == set()
     assert results["xx-fixed"].amount == Decimal("1000000.00")

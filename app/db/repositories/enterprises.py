@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import and_, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.db.models import Enterprise, ProfileVersion
@@ -102,3 +103,78 @@ def get_enterprises(session: Session, ids: Collection[str]) -> Sequence[Enterpri
     if not ids:
         return []
     return session.scalars(select(Enterprise).where(Enterprise.id.in_(list(ids)))).all()
+
+
+# ---------------------------------------------------------------- bulk import
+
+BULK_CHUNK = 1000  # ids per IN (...) and rows per statement: within every driver's limits
+
+
+class CurrentProfile(NamedTuple):
+    """What an import needs to know of a stored enterprise: where it is, its version."""
+
+    enterprise_id: str
+    uscc: str
+    current_version: int
+    city: str | None
+    district: str | None
+    park: str | None
+    profile_hash: str | None  # of the current version (None only if it is missing)
+
+
+def current_profiles_by_uscc(session: Session, usccs: Iterable[str]) -> dict[str, CurrentProfile]:
+    """The stored enterprises among ``usccs`` with their current profile hash, by USCC.
+
+    One query per ``BULK_CHUNK`` codes, not one per enterprise.
+    """
+    wanted = list(dict.fromkeys(usccs))
+    found: dict[str, CurrentProfile] = {}
+    current = and_(
+        ProfileVersion.enterprise_id == Enterprise.id,
+        ProfileVersion.version == Enterprise.current_version,
+    )
+    for start in range(0, len(wanted), BULK_CHUNK):
+        stmt = (
+            select(
+                Enterprise.id,
+                Enterprise.uscc,
+                Enterprise.current_version,
+                Enterprise.city,
+                Enterprise.district,
+                Enterprise.park,
+                ProfileVersion.profile_hash,
+            )
+            .outerjoin(ProfileVersion, current)
+            .where(Enterprise.uscc.in_(wanted[start : start + BULK_CHUNK]))
+        )
+        for row in session.execute(stmt):
+            uscc = row.uscc or ""  # never empty here: it matched one of `usccs`
+            found[uscc] = CurrentProfile(
+                row.id,
+                uscc,
+                row.current_version,
+                row.city,
+                row.district,
+                row.park,
+                row.profile_hash,
+            )
+    return found
+
+
+def insert_enterprises(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert enterprises in bulk (multi-row INSERTs). Each row carries every column,
+    ``id`` included; a duplicate USCC raises ``IntegrityError`` like ``add_enterprise``."""
+    if rows:
+        session.execute(insert(Enterprise), list(rows))
+
+
+def update_enterprises(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Update enterprises in bulk by primary key: each row has ``id`` and the columns to set."""
+    if rows:
+        session.execute(update(Enterprise), list(rows))
+
+
+def insert_profile_versions(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert profile versions in bulk; (enterprise, version) stays unique as for one."""
+    if rows:
+        session.execute(insert(ProfileVersion), list(rows))

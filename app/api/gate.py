@@ -1,0 +1,54 @@
+"""FIX (ledger tests): admit no more requests per worker than it has database connections.
+
+Sync routes and dependencies run on AnyIO's thread pool (40 threads per process) one
+step at a time: the key is checked, then the route runs, then the response is
+validated, each step on a thread of its own. Between the steps the request keeps its
+pooled connection and, on SQLite, the database's write lock (``BEGIN IMMEDIATE`` at its
+first statement; on PostgreSQL the advisory lock of the audit chain). Under a burst
+(200 approvals over 4 workers) every thread ended up held by a request waiting for a
+connection or for the lock, while the requests holding them waited for a thread:
+nothing moved until the 30 s pool or busy timeout answered 500s.
+
+This gate queues the surplus in the event loop, before it takes a thread or a
+connection, so every admitted request can always finish. The limit is the pool's
+capacity (5 + 10 connections by default), and below the thread count.
+"""
+
+from __future__ import annotations
+
+import anyio
+import anyio.to_thread
+from sqlalchemy import Engine
+from sqlalchemy.pool import QueuePool
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+
+def gate_size(engine: Engine) -> int:
+    """How many requests may use the database at once in this process."""
+    threads = int(anyio.to_thread.current_default_thread_limiter().total_tokens)
+    limit = threads - 1
+    pool = engine.pool
+    if isinstance(pool, QueuePool):
+        overflow = pool._max_overflow  # the public API only reports the current overflow
+        if overflow >= 0:
+            limit = min(limit, pool.size() + overflow)
+    return max(1, limit)
+
+
+class RequestGate:
+    """Pure ASGI middleware; the semaphore is made on the first request, in the event
+    loop, from the engine the application's start-up created."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._semaphore: anyio.Semaphore | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        engine = getattr(scope["app"].state, "engine", None) if "app" in scope else None
+        if scope["type"] != "http" or engine is None:
+            await self.app(scope, receive, send)
+            return
+        if self._semaphore is None:
+            self._semaphore = anyio.Semaphore(gate_size(engine))
+        async with self._semaphore:
+            await self.app(scope, receive, send)

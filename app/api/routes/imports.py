@@ -1,0 +1,176 @@
+"""``POST /v1/imports``: bulk import of enterprise profiles from a CSV or XLSX file.
+
+The file comes as a multipart upload (field ``file``) or as the raw body with its
+type (``text/csv`` or the XLSX type). The answer is the import report; with
+``?dry_run=true`` nothing is written. Column mapping: ``policy_catalog/IMPORT.md``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import AsyncIterator
+from typing import IO, Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.api.auth import ActorDep
+from app.api.deps import CatalogDep, SessionDep
+from app.api.errors import responses
+from app.services import bulk_import
+from app.services.access import require_writer
+from app.services.errors import Invalid
+
+router = APIRouter(prefix="/imports", tags=["enterprises"])
+
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+MAX_ERRORS_LISTED = 1_000
+_MULTIPART_OVERHEAD = 64 * 1024
+_SPOOL_BYTES = 4 * 1024 * 1024
+
+
+class ImportRowError(BaseModel):
+    row: int = Field(description="the row number as the spreadsheet shows it (headers are row 1)")
+    field: str = Field(description="the column header as written in the file")
+    reason: str
+
+
+class ImportReportOut(BaseModel):
+    file_name: str
+    format: str = Field(description="csv or xlsx")
+    file_sha256: str
+    rows: int = Field(description="data rows read (empty rows are skipped)")
+    accepted: int
+    rejected: int
+    created: int = Field(description="enterprises registered")
+    updated: int = Field(description="enterprises given a new profile version")
+    unchanged: int = Field(description="rows equal to the stored current profile")
+    errors: list[ImportRowError] = Field(
+        description=f"the rejected rows' problems, at most {MAX_ERRORS_LISTED}"
+    )
+    errors_total: int
+    applied: bool = Field(description="true when the accepted rows were written")
+    dry_run: bool
+    import_id: str | None = Field(
+        default=None, description="the import's id in the audit log, when it changed something"
+    )
+
+
+_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {"file": {"type": "string", "format": "binary"}},
+            }
+        },
+        "text/csv": {"schema": {"type": "string"}},
+        bulk_import.XLSX_TYPE: {"schema": {"type": "string", "format": "binary"}},
+    },
+}
+
+
+def _too_large() -> bulk_import.FileTooLarge:
+    return bulk_import.FileTooLarge(
+        f"the file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB: split it, or import "
+        "it with `incentives import` on the server"
+    )
+
+
+async def _copy(request: Request, spool: IO[bytes]) -> tuple[str | None, str, int]:
+    """Copy the file into ``spool``: (file name, content type, size). 413 past the limit."""
+    content_type = request.headers.get("content-type", "")
+    name: str | None = None
+    if content_type.lower().startswith("multipart/form-data"):
+        try:
+            form = await request.form(max_files=1, max_fields=10)
+        except StarletteHTTPException as exc:
+            raise Invalid(f"the multipart body cannot be read: {exc.detail}") from None
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise Invalid(
+                "send the file in the multipart field `file`",
+                errors=[{"pointer": "/file", "detail": "required: a file"}],
+            )
+        name, content_type = upload.filename, upload.content_type or ""
+        chunks: Any = _upload_chunks(upload)
+    else:
+        chunks = request.stream()
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > MAX_UPLOAD_BYTES:
+            raise _too_large()
+        spool.write(chunk)
+    return name, content_type, size
+
+
+async def _upload_chunks(upload: UploadFile) -> AsyncIterator[bytes]:
+    while chunk := await upload.read(1 << 20):
+        yield chunk
+
+
+async def _receive(request: Request) -> bulk_import.ImportFile:
+    """The uploaded file, spooled to disk past a few MB; 413 past the limit, 415 for a bad type."""
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > MAX_UPLOAD_BYTES + _MULTIPART_OVERHEAD:
+        raise _too_large()
+    # Closed by the route once the import is done (or here, if the upload fails).
+    spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115
+    try:
+        name, content_type, size = await _copy(request, spool)
+        if size == 0:
+            raise Invalid("the file is empty", errors=[{"pointer": "", "detail": "no bytes"}])
+        spool.seek(0)
+        head = spool.read(8)
+        spool.seek(0)
+        file_format = bulk_import.detect_format(name, content_type, head)
+    except BaseException:
+        spool.close()
+        raise
+    return bulk_import.ImportFile(
+        name=name or f"upload.{file_format}", format=file_format, data=spool
+    )
+
+
+@router.post(
+    "",
+    response_model=ImportReportOut,
+    responses=responses(401, 403, 413, 415, 422),
+    openapi_extra={"requestBody": _BODY},
+)
+async def import_enterprises(
+    request: Request,
+    session: SessionDep,
+    catalog: CatalogDep,
+    actor: ActorDep,
+    dry_run: Annotated[bool, Query(description="validate and count, write nothing")] = False,
+) -> dict[str, Any]:
+    """Register or update enterprises from a CSV or XLSX file (admin, or a portal in its area).
+
+    Every row is validated like a `POST /v1/enterprises` body; rejected rows are
+    reported with row number, column and reason, and every accepted row is written or
+    none. A row upserts by USCC: a new enterprise, a new profile version, or nothing
+    if the profile is unchanged. Headers (Chinese or English) are listed in
+    `policy_catalog/IMPORT.md`; an unknown header is a 422 naming it, before anything
+    is written.
+    """
+    require_writer(actor)
+    # The key lookup began a transaction (on SQLite it holds the write lock): end it
+    # before the upload and the parsing, which can take a while; the import's writes
+    # run in a new transaction that the session dependency commits or rolls back.
+    await run_in_threadpool(session.commit)
+    source = await _receive(request)
+    try:
+        prepared = await run_in_threadpool(bulk_import.prepare, catalog, source, actor)
+        report = await run_in_threadpool(
+            lambda: bulk_import.apply(session, prepared, actor, dry_run=dry_run)
+        )
+    finally:
+        source.data.close()
+    return report.as_json(MAX_ERRORS_LISTED)

@@ -1,0 +1,204 @@
+"""Catalog expressions compiled to vectorised numbers (see ``numbers``).
+
+Each node mirrors one function of ``app.domain.expressions``: same known, unknown and
+undefined rows, the same value. An expression's missing facts are always the paths
+of its leaves that the row does not give (every ``Value`` there unions its parts'),
+so a node only needs to list its leaves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from app.catalog.schema import (
+    Expr,
+    FactExpr,
+    GrowthExpr,
+    MonthsInYearExpr,
+    ProductExpr,
+    RatioExpr,
+    SumYearsExpr,
+)
+from app.domain.batch.columns import Spec
+from app.domain.batch.context import Bits, Context, PathIndex, Rows
+from app.domain.batch.numbers import (
+    Approx,
+    Fixed,
+    Num,
+    Unsupported,
+    add,
+    approx_multiply,
+    both,
+    constant,
+    either,
+    multiply,
+    ratio,
+    rescale,
+)
+from app.domain.expressions import Params
+from app.domain.expressions import constant as catalog_constant
+from app.domain.facts import year_path
+
+
+class ExprNode:
+    key: Hashable
+    leaves: tuple[Spec, ...] = ()
+
+    def eval(self, ctx: Context) -> Num:
+        result: Num = ctx.cached(("expr", self.key), lambda: self._eval(ctx))
+        return result
+
+    def _eval(self, ctx: Context) -> Num:
+        raise NotImplementedError
+
+
+def leaf_bits(ctx: Context, leaves: Sequence[Spec], rows: Rows, index: PathIndex) -> Bits:
+    """Missing-fact bits of ``rows``: the leaves they do not give."""
+    bits = np.zeros(len(rows), dtype=np.uint64)
+    for path, view in dict.fromkeys(leaves):
+        column = ctx.table.num_column(path) if view == "num" else ctx.table.date_column(path)
+        bits |= np.where(column.known[rows], np.uint64(0), index.bit(path))
+    return bits
+
+
+class Const(ExprNode):
+    def __init__(self, value: Decimal) -> None:
+        self.value = constant(value)
+        self.key = ("const", str(value))
+
+    def _eval(self, ctx: Context) -> Num:
+        return self.value
+
+
+class Fact(ExprNode):
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.key = ("fact", path)
+        self.leaves = ((path, "num"),)
+
+    def _eval(self, ctx: Context) -> Num:
+        col = ctx.table.num_column(self.path)
+        return Fixed(col.known, None, col.inexact, col.value, col.scale, col.maxabs)
+
+
+class Sum(ExprNode):
+    def __init__(self, parts: list[Fact]) -> None:
+        self.parts = parts
+        self.key = ("sum", *(p.path for p in parts))
+        self.leaves = tuple(leaf for p in parts for leaf in p.leaves)
+
+    def _eval(self, ctx: Context) -> Num:
+        parts = [p.eval(ctx) for p in self.parts]
+        return add([p for p in parts if isinstance(p, Fixed)])
+
+
+class Growth(ExprNode):
+    """Average yearly growth: undefined when a base year is not positive."""
+
+    def __init__(self, series: list[Fact]) -> None:
+        self.series = series
+        self.key = ("growth", *(p.path for p in series))
+        self.leaves = tuple(leaf for p in series for leaf in p.leaves)
+
+    def _eval(self, ctx: Context) -> Num:
+        series = [p.eval(ctx) for p in self.series]
+        assert all(isinstance(p, Fixed) for p in series)
+        k = max(p.k for p in series if isinstance(p, Fixed))
+        fixed = [rescale(p, k) for p in series if isinstance(p, Fixed)]
+        known: Any = None
+        unsure: Any = None
+        positive: Any = True
+        for p in fixed:
+            known, unsure = both(known, p.known), either(unsure, p.unsure)
+        for p in fixed[:-1]:
+            positive = positive & (np.asarray(p.v) > 0)
+        known_all = ctx.full(True if known is None else known)
+        rates = []
+        for earlier, later in zip(fixed, fixed[1:], strict=False):
+            diff = add([later, _negate(earlier)])
+            unsure = either(unsure, diff.unsure)
+            base = np.where(positive, np.asarray(earlier.v, dtype=np.float64), 1.0)
+            rates.append(np.asarray(diff.v, dtype=np.float64) / base)
+        x = sum(rates) / len(rates)
+        spread = sum(np.abs(r) for r in rates) / len(rates)
+        return Approx(
+            known_all & positive,
+            known_all & ~positive,
+            unsure,
+            x,
+            spread * 1e-14 + np.abs(x) * 1e-15,
+        )
+
+
+def _negate(a: Fixed) -> Fixed:
+    return Fixed(a.known, a.undef, a.unsure, -np.asarray(a.v, dtype=np.int64), a.k, a.bound)
+
+
+class Months(ExprNode):
+    """Months of the fiscal year from a date on (12 before it, 0 after it)."""
+
+    def __init__(self, path: str, fiscal_year: int) -> None:
+        self.path, self.fiscal_year = path, fiscal_year
+        self.key = ("months", path, fiscal_year)
+        self.leaves = ((path, "date"),)
+
+    def _eval(self, ctx: Context) -> Num:
+        col = ctx.table.date_column(self.path)
+        year = col.year
+        fy = self.fiscal_year
+        months = np.where(year < fy, 12, np.where(year > fy, 0, 13 - col.month.astype(np.int64)))
+        return Fixed(col.known, None, None, months.astype(np.int64), 0, 12)
+
+
+class RatioNode(ExprNode):
+    def __init__(self, num: ExprNode, den: ExprNode) -> None:
+        self.num, self.den = num, den
+        self.key = ("ratio", num.key, den.key)
+        self.leaves = num.leaves + den.leaves
+
+    def _eval(self, ctx: Context) -> Num:
+        return ratio(self.num.eval(ctx), self.den.eval(ctx))
+
+
+class Product(ExprNode):
+    def __init__(self, parts: list[ExprNode]) -> None:
+        self.parts = parts
+        self.key = ("product", *(p.key for p in parts))
+        self.leaves = tuple(leaf for p in parts for leaf in p.leaves)
+
+    def _eval(self, ctx: Context) -> Num:
+        values = [p.eval(ctx) for p in self.parts]
+        if all(isinstance(v, Fixed) for v in values):
+            out = values[0]
+            for v in values[1:]:
+                assert isinstance(out, Fixed) and isinstance(v, Fixed)
+                out = multiply(out, v)
+            return out
+        return approx_multiply(values)
+
+
+def compile_expr(expr: Expr | Decimal | str | int, params: Params, fiscal_year: int) -> ExprNode:
+    """The node for a catalog expression (or number), paths resolved for the year."""
+    fy = fiscal_year
+    if isinstance(expr, bool):
+        raise Unsupported("a boolean where a number is expected")
+    if isinstance(expr, Decimal | str | int):
+        return Const(catalog_constant(expr, params))
+    if isinstance(expr, FactExpr):
+        return Fact(year_path(expr.fact, fy))
+    if isinstance(expr, SumYearsExpr):
+        return Sum([Fact(f"years.{fy - k}.{expr.sum_years}") for k in range(expr.span)])
+    if isinstance(expr, GrowthExpr):
+        return Growth([Fact(f"years.{fy - k}.{expr.growth}") for k in range(expr.span, -1, -1)])
+    if isinstance(expr, MonthsInYearExpr):
+        return Months(year_path(expr.months_in_year, fy), fy)
+    if isinstance(expr, RatioExpr):
+        num, den = (compile_expr(e, params, fy) for e in expr.ratio)
+        return RatioNode(num, den)
+    if isinstance(expr, ProductExpr):
+        return Product([compile_expr(e, params, fy) for e in expr.product])
+    raise Unsupported(f"expression {type(expr).__name__}")
