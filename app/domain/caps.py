@@ -19,7 +19,9 @@ from app.domain.money import ZERO, yuan
 from app.domain.results import Bilingual, CapApplied, ClauseResult, PriorAward, Tri
 
 
-def recognition_key(profile: Mapping[str, Any], kind: str, levels: Collection[str] | None = None) -> str | None:
+def recognition_key(
+    profile: Mapping[str, Any], kind: str, levels: Collection[str] | None = None
+) -> str | None:
     """``kind:granted_on`` of the latest recognition of that kind the profile holds.
 
     With ``levels``, only grants at those levels count: a later grant at a level the
@@ -31,7 +33,9 @@ def recognition_key(profile: Mapping[str, Any], kind: str, levels: Collection[st
     dates = sorted(
         str(r.get("granted_on") or "")
         for r in held
-        if isinstance(r, Mapping) and r.get("kind") == kind and (levels is None or r.get("level") in levels)
+        if isinstance(r, Mapping)
+        and r.get("kind") == kind
+        and (levels is None or r.get("level") in levels)
     )
     return f"{kind}:{dates[-1]}" if dates else None
 

@@ -74,7 +74,9 @@ def evaluate(
     eligibility = evaluate_rule(version.eligibility, facts, params)
     own = [a for a in history if a.policy_id == policy.id]
     kind = version.caps.recognition_kind
-    key = recognition_key(profile, kind, rewarded_levels(version.eligibility, kind)) if kind else None
+    key = (
+        recognition_key(profile, kind, rewarded_levels(version.eligibility, kind)) if kind else None
+    )
     limits = history_limits(version.caps, params, policy.id, fiscal_year, own, key)
     reasons = [*eligibility.clauses, *limits]
     group = version.exclusivity.group if version.exclusivity else None

@@ -96,17 +96,26 @@ def _composite(
     return RuleOutcome(truth, tuple(clauses), missing)
 
 
+def _settle(children: list[RuleOutcome], decisive: Tri, otherwise: Tri) -> Tri:
+    """``decisive`` if any child is (false for all, true for any), else unknown if any
+    child is unknown, else ``otherwise``."""
+    unknown = False
+    for child in children:
+        if child.truth is decisive:
+            return decisive
+        unknown = unknown or child.truth is Tri.UNKNOWN
+    return Tri.UNKNOWN if unknown else otherwise
+
+
 def _all(node: AllRule, facts: Facts, params: Params, clause: str) -> RuleOutcome:
     children = [evaluate_rule(r, facts, params, f"{clause}.{i}") for i, r in enumerate(node.all)]
-    truths = {c.truth for c in children}
-    truth = Tri.FALSE if Tri.FALSE in truths else Tri.UNKNOWN if Tri.UNKNOWN in truths else Tri.TRUE
+    truth = _settle(children, Tri.FALSE, Tri.TRUE)
     return _composite(node, clause, truth, children, children)
 
 
 def _any(node: AnyRule, facts: Facts, params: Params, clause: str) -> RuleOutcome:
     children = [evaluate_rule(r, facts, params, f"{clause}.{i}") for i, r in enumerate(node.any)]
-    truths = {c.truth for c in children}
-    truth = Tri.TRUE if Tri.TRUE in truths else Tri.UNKNOWN if Tri.UNKNOWN in truths else Tri.FALSE
+    truth = _settle(children, Tri.TRUE, Tri.FALSE)
     # An alternative that holds is the reason; the ones that do not are noise then.
     keep = [c for c in children if c.truth is Tri.TRUE] if truth is Tri.TRUE else children
     return _composite(node, clause, truth, children, keep)
@@ -160,7 +169,9 @@ def _fact(node: FactRule, facts: Facts, params: Params, clause: str) -> RuleOutc
     fallback = _NO_TEXT
     if node.text is None:  # an unlabelled clause explains itself by its path
         symbol = OP_SYMBOL[node.op]
-        fallback = Bilingual(f"{path} {symbol} {show(expected)}", f"{path} {symbol} {show(expected)}")
+        fallback = Bilingual(
+            f"{path} {symbol} {show(expected)}", f"{path} {symbol} {show(expected)}"
+        )
     actual = facts.get(node.fact)
     if actual is MISSING:
         return _leaf(node, clause, Tri.UNKNOWN, fallback, unknown_detail([path]), [path])

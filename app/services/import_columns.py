@@ -408,6 +408,10 @@ def _labels(catalog: Catalog) -> dict[str, dict[str, str]]:
         for w in words:
             for label in (w.zh, w.en):
                 table.setdefault(normalize_header(label), w.value)
+                # also without a remark: 孵化载体(众创空间、孵化器…) -> 孵化载体
+                short = _PARENTHESISED.sub("", unicodedata.normalize("NFKC", label)).strip()
+                if short:
+                    table.setdefault(normalize_header(short), w.value)
         labels[name] = table
     return labels
 

@@ -60,7 +60,13 @@ def token() -> Iterator[str]:
     derandomize=True,
 )
 def test_api_conforms_to_its_schema(case: Any, token: str) -> None:
-    case.call_and_validate(headers={"Authorization": f"Bearer {token}"})
+    case.call_and_validate(
+        headers={"Authorization": f"Bearer {token}"},
+        # A schema-valid request may still be refused by a rule the schema cannot state
+        # (a word not in the catalog's vocabulary, an ineligible enterprise): a 422 there
+        # is documented and right, so "valid data accepted" is not checked.
+        excluded_checks=[schemathesis.checks.positive_data_acceptance],
+    )
 
 
 # ------------------------------------------------------------------------ documented errors

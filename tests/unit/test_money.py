@@ -132,4 +132,7 @@ def test_an_absurd_exponent_does_not_crash_the_engine() -> None:
     from .builders import policy, run
 
     formula = {"share": {"base": {"fact": "x"}, "rate": {"default": "2"}}}
-    run(policy(formula=formula, caps={"per_award": 100}), {"x": "9e999999"})
+    ev = run(policy(formula=formula, caps={"per_award": 100}), {"x": "9e999999"})
+    # a figure no money or count can have is refused like any non-number: asked for again
+    assert ev.status == "undetermined"
+    assert ev.missing_facts == ("x",)

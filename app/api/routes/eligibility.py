@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 
 from app.api.auth import rate_limited
 from app.api.deps import CatalogDep
 from app.api.errors import responses
+from app.api.fastjson import json_response
 from app.api.schemas.eligibility import EligibilityRequest, EligibilityResponse
 from app.services.matching import check_eligibility
 from app.services.vocabulary import check_words
@@ -22,7 +21,9 @@ router = APIRouter(tags=["eligibility"])
     responses=responses(422, 429),
     dependencies=[Depends(rate_limited)],
 )
-def post_eligibility(body: EligibilityRequest, catalog: CatalogDep) -> dict[str, Any]:
+def post_eligibility(body: EligibilityRequest, catalog: CatalogDep) -> Response:
     """Every policy's verdict, capped amount, reasons and missing facts for a profile; nothing is stored."""
     check_words(body.profile, catalog, "/profile")
-    return check_eligibility(catalog, body.profile.facts(), body.fiscal_year, body.policy_ids)
+    return json_response(
+        check_eligibility(catalog, body.profile.facts(), body.fiscal_year, body.policy_ids)
+    )

@@ -142,8 +142,20 @@ Area = Annotated[
     BeforeValidator(_decimal(Decimal(0), Decimal(10_000_000), 2)),
     WithJsonSchema(_number_schema(Decimal(0), Decimal(10_000_000), 2, "square metres")),
 ]
-Count = Annotated[int, Strict(), AfterValidator(lambda v: _bounded(v, 0, 10_000_000))]
-Years = Annotated[int, Strict(), AfterValidator(lambda v: _bounded(v, 0, 200))]
+# FIX (API tests, schemathesis): the bounds checked by `_bounded` were missing from the
+# OpenAPI schema, which then promised that any integer is accepted.
+Count = Annotated[
+    int,
+    Strict(),
+    AfterValidator(lambda v: _bounded(v, 0, 10_000_000)),
+    WithJsonSchema({"type": "integer", "minimum": 0, "maximum": 10_000_000}),
+]
+Years = Annotated[
+    int,
+    Strict(),
+    AfterValidator(lambda v: _bounded(v, 0, 200)),
+    WithJsonSchema({"type": "integer", "minimum": 0, "maximum": 200}),
+]
 # FIX (API tests): FastAPI validates the parsed JSON body in Python mode, where a strict
 # `date` refuses the ISO string "2021-03-15" that every client sends (the contract's own
 # example was a 422). `_iso_day` turns a YYYY-MM-DD string into a date first; anything
@@ -155,7 +167,12 @@ Day = Annotated[
     AfterValidator(lambda d: _in_era(d)),
     WithJsonSchema({"type": "string", "format": "date", "examples": ["2021-03-15"]}),
 ]
-FiscalYear = Annotated[int, Strict(), AfterValidator(lambda v: _bounded(v, 2000, 2100))]
+FiscalYear = Annotated[
+    int,
+    Strict(),
+    AfterValidator(lambda v: _bounded(v, 2000, 2100)),
+    WithJsonSchema({"type": "integer", "minimum": 2000, "maximum": 2100}),  # FIX: as Count
+]
 Word = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,63}$")]
 
 

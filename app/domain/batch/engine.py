@@ -1,0 +1,231 @@
+"""The population path: the catalog evaluated for every row of a ``ProfileTable``.
+
+Same answers as ``app.domain.engine.evaluate_catalog`` row by row (status, amount in
+fen, amount basis, missing facts), computed a clause at a time over whole columns.
+Where the vectorised path cannot vouch for a row, that row is handed to the
+per-profile engine, so correctness never depends on it being right there:
+
+* rows with an award history (caps over years, once-per limits, top-ups against prior
+  awards): the whole row, exclusivity included;
+* a policy's rows whose arithmetic is ``unsure`` (a float within its error bound of a
+  threshold or of half a fen, an integer that would overflow, a value with more
+  decimals than a column keeps): that policy for that row, before exclusivity;
+* a policy the compiler does not support (``Unsupported``): that policy for every
+  row. The current catalog has none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+import numpy as np
+
+from app.catalog.schema import Caps, PolicyFile, Version
+from app.domain.batch.columns import Bools, ProfileTable, Spec
+from app.domain.batch.context import Context, PathIndex, no_bits
+from app.domain.batch.formulas import FormulaNode, compile_formula
+from app.domain.batch.numbers import Unsupported, either
+from app.domain.batch.result import BASES, BIG_AMOUNT, PolicyColumns, PopulationResult
+from app.domain.batch.rules import RuleNode, compile_rule
+from app.domain.batch.settle import (
+    ELIGIBLE,
+    INELIGIBLE,
+    NO_AMOUNT,
+    UNDETERMINED,
+    settle_amounts,
+    settle_groups,
+)
+from app.domain.engine import evaluate, evaluate_catalog, parameters, select_version
+from app.domain.expressions import Params, constant
+from app.domain.results import PriorAward
+
+
+@dataclass(frozen=True, eq=False)
+class PolicyPlan:
+    """One policy compiled for one fiscal year."""
+
+    policy: PolicyFile
+    version: Version | None
+    eligibility: RuleNode | None = None
+    formula: FormulaNode | None = None
+    index: PathIndex | None = None
+    ceilings: tuple[Decimal, ...] = ()
+    #: A history limit that fails even with no history (``max_years`` of 0).
+    limits_fail: bool = False
+    unsupported: str | None = None
+
+    @property
+    def group(self) -> str | None:
+        exclusivity = self.version.exclusivity if self.version else None
+        return exclusivity.group if exclusivity else None
+
+
+_PLANS: dict[tuple[int, int], tuple[PolicyFile, PolicyPlan]] = {}
+
+
+def compile_policy(policy: PolicyFile, fiscal_year: int) -> PolicyPlan:
+    """The policy's version in force that year, compiled (memoised per policy object)."""
+    cached = _PLANS.get((id(policy), fiscal_year))
+    if cached is not None and cached[0] is policy:
+        return cached[1]
+    plan = _compile(policy, fiscal_year)
+    _PLANS[(id(policy), fiscal_year)] = (policy, plan)
+    return plan
+
+
+def _compile(policy: PolicyFile, fiscal_year: int) -> PolicyPlan:
+    version = select_version(policy, fiscal_year)
+    if version is None:
+        return PolicyPlan(policy, None)
+    params = parameters(version)
+    try:
+        eligibility = compile_rule(version.eligibility, params, fiscal_year)
+        formula = compile_formula(version.formula, params, fiscal_year)
+        index = PathIndex([*eligibility.paths(), *formula.paths()])
+        ceilings, limits_fail = _caps(version.caps, params)
+    except Unsupported as exc:
+        return PolicyPlan(policy, version, unsupported=str(exc))
+    return PolicyPlan(policy, version, eligibility, formula, index, ceilings, limits_fail)
+
+
+def _caps(caps: Caps, params: Params) -> tuple[tuple[Decimal, ...], bool]:
+    """The ceilings with no award this year, and whether ``max_years`` allows none."""
+    ceilings = []
+    if caps.per_award is not None:
+        ceilings.append(constant(caps.per_award, params))
+    if caps.per_enterprise_per_year is not None:
+        ceilings.append(max(constant(caps.per_enterprise_per_year, params), Decimal(0)))
+    fails = caps.max_years is not None and not Decimal(0) < constant(caps.max_years, params)
+    return tuple(ceilings), fails
+
+
+def required_columns(policies: Iterable[PolicyFile], fiscal_year: int) -> set[Spec]:
+    """The columns a table needs to evaluate these policies in that fiscal year."""
+    specs: set[Spec] = set()
+    for policy in policies:
+        plan = compile_policy(policy, fiscal_year)
+        if plan.eligibility is not None and plan.formula is not None:
+            specs.update(plan.eligibility.specs())
+            specs.update(plan.formula.specs())
+    return specs
+
+
+def evaluate_population(
+    policies: Iterable[PolicyFile],
+    table: ProfileTable,
+    fiscal_year: int,
+    histories: Mapping[int, Sequence[PriorAward]] | Sequence[Sequence[PriorAward]] | None = None,
+) -> PopulationResult:
+    """Every policy's answer for every row, exclusivity groups settled.
+
+    ``histories`` gives award histories by row (a mapping for the few rows that have
+    one, or a sequence with one entry per row); rows with a non-empty history are
+    evaluated by the per-profile engine.
+    """
+    policies = list(policies)
+    fy = fiscal_year
+    history = _histories(histories)
+    full = np.zeros(table.n, dtype=bool)
+    full[list(history)] = True
+    ctx = Context(table, fy)
+    plans = [compile_policy(p, fy) for p in policies]
+    columns: dict[str, PolicyColumns] = {}
+    unsupported: dict[str, str] = {}
+    for plan in plans:
+        col, unsure = _evaluate_plan(plan, ctx)
+        if plan.unsupported is not None or unsure is True:
+            unsupported[plan.policy.id] = plan.unsupported or "unsupported at evaluation"
+        rows = (
+            np.flatnonzero(~full if unsure is True else (unsure & ~full))
+            if unsure is not None
+            else []
+        )
+        for row in rows:
+            col.write(int(row), evaluate(plan.policy, table.profile(int(row)), fy))
+        col.fallback_rows = len(rows)
+        columns[plan.policy.id] = col
+    ctx.memo.clear()
+    for col in columns.values():
+        for row in col.big:
+            full[row] = True
+    _settle_exclusivity(plans, columns)
+    full_rows = tuple(int(r) for r in np.flatnonzero(full))
+    for row in full_rows:
+        evaluations = evaluate_catalog(policies, table.profile(row), fy, history.get(row, ()))
+        for ev in evaluations:
+            columns[ev.policy_id].write(row, ev)
+    return PopulationResult(fy, policies, table, columns, history, full_rows, unsupported)
+
+
+def _histories(
+    histories: Mapping[int, Sequence[PriorAward]] | Sequence[Sequence[PriorAward]] | None,
+) -> dict[int, Sequence[PriorAward]]:
+    if histories is None:
+        return {}
+    items = histories.items() if isinstance(histories, Mapping) else enumerate(histories)
+    return {int(row): h for row, h in items if h}
+
+
+def _evaluate_plan(plan: PolicyPlan, ctx: Context) -> tuple[PolicyColumns, Bools | bool | None]:
+    """The policy's columns, and the rows (or ``True``: all) for the per-profile engine."""
+    version = plan.version.version if plan.version else None
+    col = PolicyColumns.empty(plan.policy, version, ctx.n)
+    col.index = plan.index
+    if plan.version is None:
+        return col, None
+    if plan.eligibility is None or plan.formula is None:
+        return col, True
+    try:
+        return col, _vectorised(plan, plan.eligibility, plan.formula, ctx, col)
+    except Unsupported:
+        return col, True
+
+
+def _vectorised(
+    plan: PolicyPlan, eligibility: RuleNode, formula: FormulaNode, ctx: Context, col: PolicyColumns
+) -> Bools | None:
+    n = ctx.n
+    rule = eligibility.truth(ctx)
+    result = formula.evaluate(ctx)
+    ruled_out = np.ones(n, dtype=bool) if plan.limits_fail else rule.f
+    settled = rule.t & result.known & ~ruled_out
+    undetermined = ~ruled_out & ~settled
+    payable = settled if result.nothing_due is None else settled & ~result.nothing_due
+    unsure = either(rule.unsure, None if result.unsure is None else result.unsure & ~ruled_out)
+    exhausted = np.zeros(n, dtype=bool)
+    if result.amount is not None:
+        paid = payable if result.no_amount is None else payable & ~result.no_amount
+        fen, spent, doubt = settle_amounts(result.amount, plan.ceilings, n)
+        exhausted = paid & spent
+        col.amount[:] = np.where(paid & ~exhausted, fen, NO_AMOUNT)
+        unsure = either(unsure, None if doubt is None else doubt & paid)
+    eligible = payable & ~exhausted
+    col.status[:] = np.where(eligible, ELIGIBLE, np.where(undetermined, UNDETERMINED, INELIGIBLE))
+    col.basis[:] = np.where(ruled_out, 0, BASES.index(formula.basis))
+    assert plan.index is not None
+    rows = np.flatnonzero(undetermined if unsure is None else undetermined & ~unsure)
+    col.missing_rows = rows
+    if len(rows):
+        bits = eligibility.missing(ctx, rows, plan.index) if not plan.limits_fail else no_bits(0)
+        col.missing_bits = bits | formula.missing(ctx, rows, plan.index)
+    return unsure
+
+
+def _settle_exclusivity(plans: Sequence[PolicyPlan], columns: Mapping[str, PolicyColumns]) -> None:
+    modes: dict[str, str] = {}
+    groups: dict[str, list[PolicyColumns]] = {}
+    for plan in plans:
+        if plan.version is not None and plan.version.exclusivity is not None:
+            modes[plan.version.exclusivity.group] = plan.version.exclusivity.mode
+        if plan.group is not None:
+            groups.setdefault(plan.group, []).append(columns[plan.policy.id])
+    for group, members in groups.items():
+        if any(BIG_AMOUNT in m.amount for m in members):
+            raise AssertionError("oversize amounts are settled by the per-profile engine")
+        lost = settle_groups(
+            [(m.policy_id, m.status, m.amount) for m in members], modes.get(group) == "top_up"
+        )
+        for member, rows in zip(members, lost, strict=True):
+            member.exclude(rows)

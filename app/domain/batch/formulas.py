@@ -1,0 +1,322 @@
+"""Award formulas compiled to vectorised amounts (``app.domain.formulas``' semantics).
+
+A formula here yields, per row: whether it names no missing fact (``known``), the
+uncapped amount as an exact ``Fixed`` (or an ``Approx`` whose fen rounding is checked
+later), rows that are known but have no amount (an undefined base), and rows where
+nothing is due (a score below every tier). The rate of a share is taken for the first
+subsidy year: rows with an award history go to the per-profile engine anyway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from app.catalog.schema import (
+    FixedFormula,
+    Formula,
+    NoAmountFormula,
+    PerformanceFormula,
+    PerUnitFormula,
+    RateSchedule,
+    ReviewerFormula,
+    ShareFormula,
+    TaxEstimateFormula,
+)
+from app.domain.batch.columns import Bools, Spec
+from app.domain.batch.context import Bits, Context, PathIndex, Rows, no_bits
+from app.domain.batch.exprs import Const, ExprNode, compile_expr, leaf_bits
+from app.domain.batch.numbers import (
+    ONE,
+    Fixed,
+    Num,
+    Unsupported,
+    approx_multiply,
+    compare,
+    constant,
+    either,
+    minimum,
+    multiply,
+    rescale,
+)
+from app.domain.batch.rules import RuleNode, compile_rule
+from app.domain.expressions import Params
+from app.domain.expressions import constant as catalog_constant
+from app.domain.results import AmountBasis
+
+#: The subsidy year of an enterprise with no award history.
+FIRST_YEAR = 1
+
+
+@dataclass(frozen=True, eq=False)
+class FormulaResult:
+    known: Bools
+    amount: Num | None = None
+    no_amount: Bools | None = None
+    nothing_due: Bools | None = None
+    unsure: Bools | None = None
+
+
+class FormulaNode:
+    basis: AmountBasis = "computed"
+    parts: tuple[ExprNode, ...] = ()
+
+    def evaluate(self, ctx: Context) -> FormulaResult:
+        return FormulaResult(np.ones(ctx.n, dtype=bool))
+
+    def leaves(self) -> list[Spec]:
+        return [leaf for p in self.parts for leaf in p.leaves]
+
+    def specs(self) -> Iterator[Spec]:
+        yield from self.leaves()
+
+    def paths(self) -> Iterator[str]:
+        yield from (path for path, _ in self.specs())
+
+    def missing(self, ctx: Context, rows: Rows, index: PathIndex) -> Bits:
+        return leaf_bits(ctx, self.leaves(), rows, index)
+
+    def settled(self, ctx: Context) -> Bools:
+        """Rows where every consulted expression names no missing fact."""
+        known = np.ones(ctx.n, dtype=bool)
+        for path, view in dict.fromkeys(self.leaves()):
+            col = ctx.table.num_column(path) if view == "num" else ctx.table.date_column(path)
+            known &= col.known
+        return known
+
+
+class NoFigure(FormulaNode):
+    """``set_by_reviewer`` and ``no_amount``: no figure, never a missing fact."""
+
+    def __init__(self, basis: AmountBasis) -> None:
+        self.basis = basis
+
+
+class FixedAmount(FormulaNode):
+    def __init__(self, amount: Decimal) -> None:
+        self.amount = Const(amount)
+
+    def evaluate(self, ctx: Context) -> FormulaResult:
+        return FormulaResult(np.ones(ctx.n, dtype=bool), self.amount.eval(ctx))
+
+
+def _choose(
+    ctx: Context, conditions: list[Bools], amounts: list[Decimal], default: Decimal
+) -> Fixed:
+    """Per row, the amount of the first condition that holds (exact, common scale)."""
+    k = max(constant(a).k for a in [*amounts, default])
+    values = [rescale(constant(a), k) for a in [*amounts, default]]
+    if not conditions:
+        return values[-1]
+    picked = np.select(conditions, [v.v for v in values[:-1]], default=values[-1].v)
+    return Fixed(None, None, None, picked.astype(np.int64), k, max(v.bound for v in values))
+
+
+class Rate:
+    """``formulas._rate`` for the first subsidy year: a constant, or tiers of growth."""
+
+    def __init__(self, schedule: RateSchedule, params: Params, fiscal_year: int) -> None:
+        self.fixed: Decimal | None = None
+        self.growth: ExprNode | None = None
+        self.tiers: list[tuple[Decimal, Decimal]] = []
+        if FIRST_YEAR in schedule.by_subsidy_year:
+            self.fixed = catalog_constant(schedule.by_subsidy_year[FIRST_YEAR], params)
+        elif schedule.by_growth is not None:
+            self.growth = compile_expr(schedule.by_growth.expr, params, fiscal_year)
+            self.tiers = [
+                (catalog_constant(t.min, params), catalog_constant(t.rate, params))
+                for t in schedule.by_growth.tiers
+            ]
+        default = schedule.default
+        self.default = Decimal(0) if default is None else catalog_constant(default, params)
+        if self.growth is None and self.fixed is None:
+            self.fixed = self.default
+
+    def parts(self) -> tuple[ExprNode, ...]:
+        return () if self.growth is None else (self.growth,)
+
+    def evaluate(self, ctx: Context) -> Num:
+        if self.growth is None:
+            assert self.fixed is not None
+            return constant(self.fixed)
+        growth = self.growth.eval(ctx)
+        conditions, unsure = [], growth.unsure
+        for floor, _ in self.tiers:
+            verdict, doubt = compare(growth, constant(floor), "ge")
+            known = np.ones(ctx.n, dtype=bool) if growth.known is None else growth.known
+            conditions.append(known & verdict)
+            unsure = either(unsure, doubt)
+        rate = _choose(ctx, conditions, [r for _, r in self.tiers], self.default)
+        return Fixed(None, None, unsure, rate.v, rate.k, rate.bound)
+
+
+class Share(FormulaNode):
+    def __init__(self, formula: ShareFormula, params: Params, fiscal_year: int) -> None:
+        self.base = compile_expr(formula.share.base, params, fiscal_year)
+        self.rate = Rate(formula.share.rate, params, fiscal_year)
+        self.parts = (self.base, *self.rate.parts())
+
+    def evaluate(self, ctx: Context) -> FormulaResult:
+        base, rate = self.base.eval(ctx), self.rate.evaluate(ctx)
+        known = self.settled(ctx)
+        amount = _product([base, rate])
+        return FormulaResult(known, amount, _no_amount(known, amount), None, rate.unsure)
+
+
+class Performance(FormulaNode):
+    def __init__(self, formula: PerformanceFormula, params: Params, fiscal_year: int) -> None:
+        spec = formula.performance
+        self.score = compile_expr(spec.score, params, fiscal_year)
+        of = catalog_constant(spec.of, params)
+        self.tiers = [
+            (catalog_constant(t.min, params), catalog_constant(t.share, params) * of)
+            for t in spec.tiers
+        ]
+        self.parts = (self.score,)
+
+    def evaluate(self, ctx: Context) -> FormulaResult:
+        score = self.score.eval(ctx)
+        known = self.settled(ctx)
+        scored = np.ones(ctx.n, dtype=bool) if score.known is None else score.known
+        conditions, unsure = [], score.unsure
+        for floor, _ in self.tiers:
+            verdict, doubt = compare(score, constant(floor), "ge")
+            conditions.append(scored & ctx.full(verdict))
+            unsure = either(unsure, doubt)
+        amount = _choose(ctx, conditions, [a for _, a in self.tiers], Decimal(0))
+        reached = np.logical_or.reduce(conditions) if conditions else np.zeros(ctx.n, dtype=bool)
+        amount = Fixed(scored, None, unsure, amount.v, amount.k, amount.bound)
+        return FormulaResult(known, amount, known & ~scored, scored & ~reached, unsure)
+
+
+class PerUnit(FormulaNode):
+    """quantity (capped) × unit price (capped) × periods × rate, not above a ceiling."""
+
+    def __init__(self, formula: PerUnitFormula, params: Params, fiscal_year: int) -> None:
+        spec, fy = formula.per_unit, fiscal_year
+
+        def cap(value: Any) -> Decimal | None:
+            return None if value is None else catalog_constant(value, params)
+
+        self.quantity = compile_expr(spec.quantity, params, fy)
+        self.quantity_cap = cap(spec.quantity_cap)
+        self.price = None if spec.unit_price is None else compile_expr(spec.unit_price, params, fy)
+        self.price_cap = cap(spec.unit_price_cap)
+        self.periods = compile_expr(spec.periods, params, fy)
+        self.ceiling = None if spec.not_above is None else compile_expr(spec.not_above, params, fy)
+        self.rate = Rate(spec.rate, params, fy)
+        optional = [p for p in (self.price, self.ceiling) if p is not None]
+        self.parts = (self.quantity, self.periods, *optional, *self.rate.parts())
+
+    def evaluate(self, ctx: Context) -> FormulaResult:
+        q = self.quantity.eval(ctx)
+        if self.quantity_cap is not None:
+            q = minimum(q, constant(self.quantity_cap))
+        if self.price is not None:
+            p = self.price.eval(ctx)
+            if self.price_cap is not None:
+                p = minimum(p, constant(self.price_cap))
+        else:
+            p = ONE if self.price_cap is None else constant(self.price_cap)
+        rate = self.rate.evaluate(ctx)
+        amount = _product([q, p, self.periods.eval(ctx), rate])
+        if self.ceiling is not None:
+            amount = minimum(amount, _product([self.ceiling.eval(ctx), rate]))
+        known = self.settled(ctx)
+        return FormulaResult(known, amount, _no_amount(known, amount), None, rate.unsure)
+
+
+class TaxEstimate(FormulaNode):
+    basis: AmountBasis = "estimate"
+
+    def __init__(self, formula: TaxEstimateFormula, params: Params, fiscal_year: int) -> None:
+        spec = formula.tax_estimate
+        self.base = compile_expr(spec.base, params, fiscal_year)
+        self.share = catalog_constant(spec.share, params)
+        self.default = catalog_constant(spec.tax_rate, params)
+        self.options: list[tuple[RuleNode, Decimal]] = [
+            (compile_rule(o.when, params, fiscal_year), catalog_constant(o.rate, params))
+            for o in spec.tax_rate_when
+        ]
+        self.parts = (self.base,)
+
+    def specs(self) -> Iterator[Spec]:
+        yield from self.leaves()
+        for option, _ in self.options:
+            yield from option.specs()
+
+    def paths(self) -> Iterator[str]:
+        yield from (path for path, _ in self.leaves())
+        for option, _ in self.options:
+            yield from option.paths()
+
+    def _choice(self, ctx: Context) -> tuple[list[Bools], Any, Bools | None]:
+        """Rows taking each option's rate, the option each row is stuck on (-1: none)."""
+        pending = np.ones(ctx.n, dtype=bool)
+        stuck = np.full(ctx.n, -1, dtype=np.int16)
+        chosen, unsure = [], None
+        for i, (option, _) in enumerate(self.options):
+            truth = option.truth(ctx)
+            unknown = pending & truth.u
+            stuck[unknown] = i
+            chosen.append(pending & truth.t)
+            pending &= ~(unknown | truth.t)
+            unsure = either(unsure, truth.unsure)
+        return chosen, stuck, unsure
+
+    def evaluate(self, ctx: Context) -> FormulaResult:
+        chosen, stuck, unsure = ctx.cached(("tax-choice", id(self)), lambda: self._choice(ctx))
+        base = self.base.eval(ctx)
+        rate = _choose(ctx, chosen, [r for _, r in self.options], self.default)
+        # ``max(amount, 0)`` of the engine: the clamp below zero happens with the caps.
+        amount = _product([base, constant(self.share), rate])
+        known = self.settled(ctx) & (stuck < 0)
+        return FormulaResult(known, amount, _no_amount(known, amount), None, unsure)
+
+    def missing(self, ctx: Context, rows: Rows, index: PathIndex) -> Bits:
+        _, stuck, _ = ctx.cached(("tax-choice", id(self)), lambda: self._choice(ctx))
+        bits = leaf_bits(ctx, self.leaves(), rows, index)
+        at = stuck[rows]
+        for i, (option, _) in enumerate(self.options):
+            here = at == i
+            if here.any():
+                part = no_bits(len(rows))
+                part[here] = option.missing(ctx, rows[here], index)
+                bits |= part
+        return bits
+
+
+def _product(values: list[Num]) -> Num:
+    if all(isinstance(v, Fixed) for v in values):
+        out = values[0]
+        for v in values[1:]:
+            assert isinstance(out, Fixed) and isinstance(v, Fixed)
+            out = multiply(out, v)
+        return out
+    return approx_multiply(values)
+
+
+def _no_amount(known: Bools, amount: Num) -> Bools | None:
+    return None if amount.known is None else known & ~amount.known
+
+
+def compile_formula(formula: Formula, params: Params, fiscal_year: int) -> FormulaNode:
+    if isinstance(formula, FixedFormula):
+        return FixedAmount(catalog_constant(formula.fixed, params))
+    if isinstance(formula, ShareFormula):
+        return Share(formula, params, fiscal_year)
+    if isinstance(formula, PerformanceFormula):
+        return Performance(formula, params, fiscal_year)
+    if isinstance(formula, PerUnitFormula):
+        return PerUnit(formula, params, fiscal_year)
+    if isinstance(formula, TaxEstimateFormula):
+        return TaxEstimate(formula, params, fiscal_year)
+    if isinstance(formula, ReviewerFormula):
+        return NoFigure("set_by_reviewer")
+    if isinstance(formula, NoAmountFormula):
+        return NoFigure("none")
+    raise Unsupported(f"formula {type(formula).__name__}")
