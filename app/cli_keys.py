@@ -68,7 +68,25 @@ def _revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def _purge(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from app.api.idempotency import RETENTION
+    from app.db.repositories import purge_idempotency_records
+
+    with _sessionmaker().begin() as session:
+        removed = purge_idempotency_records(session, datetime.now(UTC) - RETENTION)
+    print(f"removed {removed} idempotency record(s) older than {RETENTION}")
+    return 0
+
+
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    idempotency = commands.add_parser(
+        "idempotency", help="stored Idempotency-Key answers"
+    ).add_subparsers(dest="idempotency_command", required=True)
+    idempotency.add_parser(
+        "purge", help="forget answers past their retention (24 hours)"
+    ).set_defaults(handler=_purge)
     sub = commands.add_parser("keys", help="API keys").add_subparsers(
         dest="keys_command", required=True
     )

@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, FastAPI
 
 from app.api import errors
 from app.api.gate import RequestGate
+from app.api.idempotency import RETENTION
 from app.api.routes import (
     audit,
     award_actions,
@@ -30,6 +32,7 @@ from app.api.routes import (
 )
 from app.catalog.loader import load_catalog
 from app.config import Settings, get_settings
+from app.db.repositories import purge_idempotency_records
 from app.db.session import make_engine, make_sessionmaker
 from app.services.catalog_sync import record_catalog
 
@@ -55,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessionmaker = make_sessionmaker(engine)
         with app.state.sessionmaker.begin() as session:
             record_catalog(session, app.state.catalog, actor="service start-up")
+            purge_idempotency_records(session, datetime.now(UTC) - RETENTION)
         log.info(
             "catalog %s loaded: %d policies",
             app.state.catalog.hash[:12],

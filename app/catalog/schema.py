@@ -315,7 +315,8 @@ class PerUnitOf(Strict):
     periods: Expr | Number
     rate: RateSchedule
     not_above: Expr | None = Field(
-        default=None, description="never more than this fact (e.g. the rent actually paid)"
+        default=None,
+        description="never more than this fact × the rate (e.g. the share of the rent actually paid)",
     )
 
 

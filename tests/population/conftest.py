@@ -59,7 +59,7 @@ def population(fresh_db_url: URL) -> Iterator[tuple[sessionmaker[Session], Catal
     rng = random.Random(2024)
     ids = []
     with make_session.begin() as session:
-        for _ in range(240):
+        for _ in range(120):
             enterprise, _ = create_enterprise(session, catalog, EnterpriseProfile.model_validate(random_profile(rng)),
                                               SYSTEM)
             ids.append(enterprise.id)
