@@ -282,7 +282,7 @@ class _SheetParser:
         self.ctype = "n"
         self.style = 0
         self.value: str | None = None
-        self.text: list[str] | None = None
+        self.text: str | None = None
         self.pieces: list[str] = []
         self.in_is = self.in_rph = False
         self.tags: dict[str, str] = {}
@@ -311,10 +311,10 @@ class _SheetParser:
             self.style = int(style) if style else 0
             self.value = None
         elif tag == "v":
-            self.text = []
+            self.text = ""
         elif tag == "t":
             if self.in_is and not self.in_rph:
-                self.text = []
+                self.text = ""
         elif tag == "row":
             r = attrs.get("r")
             self.row_no = int(r) if r else self.row_no + 1
@@ -332,7 +332,7 @@ class _SheetParser:
 
     def chars(self, data: str) -> None:
         if self.text is not None:
-            self.text.append(data)
+            self.text += data
 
     def end(self, name: str) -> None:
         tag = self.tags.get(name) or self._tag(name)
@@ -347,11 +347,10 @@ class _SheetParser:
                     cells.extend([None] * (index + 1 - len(cells)))
                 cells[index] = value
         elif tag == "v":
-            self.value = "".join(self.text or ())
-            self.text = None
+            self.value, self.text = self.text, None
         elif tag == "t":
             if self.text is not None:
-                self.pieces.append("".join(self.text))
+                self.pieces.append(self.text)
                 self.text = None
         elif tag == "row":
             self.done.append((self.row_no, self.cells))
@@ -364,7 +363,7 @@ class _SheetParser:
 
     def _cell_value(self) -> Any:
         value, ctype = self.value, self.ctype
-        if value is None:
+        if not value:  # no <v>, or an empty one: an empty cell, as openpyxl reads it
             return None
         if ctype == "s":
             try:
@@ -372,8 +371,6 @@ class _SheetParser:
             except (ValueError, IndexError):
                 return "#REF!"
         if ctype == "n":
-            if not value:
-                return None
             try:
                 number: int | float = (
                     float(value) if "." in value or "E" in value or "e" in value else int(value)
@@ -490,10 +487,13 @@ def _empty(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+_USCC_CHARACTERS = frozenset(USCC_ALPHABET)
+
+
 def _valid_uscc(code: str) -> bool:
     return (
         len(code) == 18
-        and all(ch in USCC_ALPHABET for ch in code)
+        and _USCC_CHARACTERS.issuperset(code)
         and uscc_check_character(code[:17]) == code[17]
     )
 
@@ -521,6 +521,8 @@ class _RowChecker:
         self.catalog, self.cmap, self.columns, self.actor = catalog, cmap, columns, actor
         self.by_path = {c.target.path: c.header for c in columns}
         self.mapped = {c.index for c in columns}
+        self.width = max(self.mapped) + 1  # cells past it are looked at one by one
+        self.unmapped = [i for i in range(self.width) if i not in self.mapped]
         self.uscc_header = self.by_path[("uscc",)]
         self.location_field = next(
             (
@@ -546,7 +548,9 @@ class _RowChecker:
                 _put(doc, column.target.path, self.cmap.parse_cell(column.target, raw))
             except CellError as exc:
                 errors.append((column.header, str(exc)))
-        for index, raw in enumerate(values):
+        extra = self.unmapped if len(values) <= self.width else range(len(values))
+        for index in extra:
+            raw = values[index] if index < len(values) else None
             if index not in self.mapped and not _empty(raw):
                 errors.append(
                     (

@@ -24,6 +24,7 @@ validates, or a ``CellError`` with a reason a clerk can act on.
 
 from __future__ import annotations
 
+import copy
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -97,6 +98,7 @@ SPREADSHEET_ERRORS = frozenset(
 )
 _TRUE = frozenset({"true", "yes", "y", "t", "1", "是", "有", "√"})
 _FALSE = frozenset({"false", "no", "n", "f", "0", "否", "无", "×"})
+_MEMO_TYPES = frozenset({"enum", "date", "boolean", "recognitions"})
 _PARENTHESISED = re.compile(r"\([^)]*\)")
 _THOUSANDS = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$")
 _DATE_PARTS = re.compile(
@@ -154,6 +156,7 @@ class ColumnMap:
         # Documentation: canonical English header, Chinese headers, fact.
         self.documented: list[tuple[str, tuple[str, ...], _Fact | None]] = []
         self.labels = _labels(catalog)
+        self._memo: dict[tuple[Any, ...], tuple[bool, Any]] = {}
         self._build()
 
     # ------------------------------------------------------------------ building
@@ -285,7 +288,29 @@ class ColumnMap:
     # ------------------------------------------------------------------ cells
 
     def parse_cell(self, target: Target, value: Any) -> Any:
-        """The JSON value of a non-empty cell for ``target``; ``CellError`` if it has none."""
+        """The JSON value of a non-empty cell for ``target``; ``CellError`` if it has none.
+
+        Words, dates, booleans and recognitions repeat from row to row: their answers
+        (values or reasons) are remembered.
+        """
+        if target.type not in _MEMO_TYPES or isinstance(value, float):
+            return self._parse_cell(target, value)
+        key = (target.type, target.enum, type(value), value)
+        known = self._memo.get(key)
+        if known is None:
+            try:
+                known = (True, self._parse_cell(target, value))
+            except CellError as exc:
+                known = (False, str(exc))
+            if len(self._memo) > 200_000:
+                self._memo.clear()
+            self._memo[key] = known
+        ok, result = known
+        if not ok:
+            raise CellError(result)
+        return copy.deepcopy(result) if isinstance(result, list) else result
+
+    def _parse_cell(self, target: Target, value: Any) -> Any:
         kind = target.type
         if isinstance(value, str) and value.strip() in SPREADSHEET_ERRORS:
             raise CellError(f"the cell holds the spreadsheet error {value}")

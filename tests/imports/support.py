@@ -7,6 +7,7 @@ import csv
 import io
 import random
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 import openpyxl
@@ -52,7 +53,7 @@ HEADERS = list(CHINESE)
 
 def good_row(uscc: str | None = None, **overrides: Any) -> dict[str, Any]:
     row: dict[str, Any] = {
-        "uscc": uscc or random_uscc(),
+        "uscc": random_uscc() if uscc is None else uscc,
         "name": "南京示例科技有限公司",
         "kind": "enterprise",
         "registered_on": "2021-03-15",
@@ -87,7 +88,8 @@ def good_row(uscc: str | None = None, **overrides: Any) -> dict[str, Any]:
 
 
 def expected_profile(row: dict[str, Any]) -> dict[str, Any]:
-    """The stored profile of ``good_row(...)`` (money with two places, as the API stores it)."""
+    """The stored profile of ``good_row(...)`` (money with two places, as the API stores it);
+    of the overrides it follows ``name``, ``employees`` and ``revenue_2024``."""
     return {
         "uscc": row["uscc"],
         "name": row["name"],
@@ -101,7 +103,7 @@ def expected_profile(row: dict[str, Any]) -> dict[str, Any]:
         },
         "industry": "software_information",
         "hte_field": "electronic_information",
-        "employees": 120,
+        "employees": int(row["employees"]),
         "tech_staff": 40,
         "rd_staff": 30,
         "ip": {"class_i": 3, "class_ii": 10},
@@ -123,7 +125,7 @@ def expected_profile(row: dict[str, Any]) -> dict[str, Any]:
         "years": {
             "2023": {"revenue": "40000000.00"},
             "2024": {
-                "revenue": "48000000.00",
+                "revenue": f"{Decimal(str(row['revenue_2024']).replace(',', '')):.2f}",
                 "rd_expense": "3600000.00",
                 "total_assets": "60000000.00",
                 "performance": {"nj-innovation-consortium": "92"},

@@ -10,6 +10,7 @@ from typing import Any
 
 import openpyxl
 import pytest
+from pydantic import ValidationError
 
 from app.api.schemas.profile import EnterpriseProfile
 from app.catalog.loader import Catalog
@@ -23,45 +24,47 @@ from app.services.import_columns import (
     normalize_header,
 )
 from tests.imports.conftest import ADMIN
-from tests.imports.support import CHINESE, csv_bytes, good_row, table, xlsx_bytes
+from tests.imports.support import csv_bytes, good_row, table, xlsx_bytes
 
 IMPORT_MD = Path(__file__).resolve().parents[2] / "policy_catalog" / "IMPORT.md"
 
 
-def _field_exists(path: tuple[str, ...]) -> bool:
-    """Whether the profile schema has a field at ``path`` (years and policy keys are free)."""
-    model: Any = EnterpriseProfile
-    parts = list(path)
-    while parts:
-        name = parts.pop(0)
-        fields = model.model_fields
-        if name not in fields:
-            return False
-        annotation = fields[name].annotation
-        text = str(annotation)
-        if name == "years":
-            parts.pop(0)
-            from app.api.schemas.profile import YearFacts
+SAMPLES = {
+    "money": "1.00",
+    "decimal": "1",
+    "share": "0.5",
+    "score": "50",
+    "integer": 1,
+    "date": "2021-03-15",
+    "boolean": True,
+    "enum": "x",
+    "text": "x",
+    "uscc": "91320115MA1W9KXT49",
+}
 
-            model = YearFacts
-        elif name == "performance":
-            return len(parts) == 1
-        elif name == "recognitions":
-            return not parts
-        elif "Location" in text or "IntellectualProperty" in text or "Compliance" in text or "Lease" in text or "Tax" in text:
-            model = next(a for a in annotation.__args__ if a is not type(None))
-        elif parts:
-            return False
+
+def _field_exists(target: Target) -> bool:
+    """Whether the profile schema has a field at the target's path (not "extra")."""
+    doc: dict[str, Any] = {"name": "x"}
+    node = doc
+    for part in target.path[:-1]:
+        node = node.setdefault(part, {})
+    node[target.path[-1]] = SAMPLES.get(target.type, "x")
+    try:
+        EnterpriseProfile.model_validate(doc)
+    except ValidationError as exc:
+        return all(e["type"] != "extra_forbidden" for e in exc.errors())
     return True
 
 
 def test_every_fact_of_the_catalog_has_a_column_the_profile_accepts(catalog: Catalog) -> None:
+    assert not _field_exists(Target(("ip", "class_iii"), "integer"))  # the check checks
     cmap = column_map(catalog)
     for row in mapping_rows(cmap):
         header = row["header"].replace("<year>", "2024")
         target = cmap.resolve(header)
         assert target is not None, header
-        assert _field_exists(target.path), target.path
+        assert _field_exists(target), target.path
         for chinese in filter(None, row["zh"].split(" / ")):
             assert cmap.resolve(chinese.replace("<year>", "2024")) == target, chinese
     facts = {f.path for f in catalog.vocabulary.facts}
@@ -91,7 +94,9 @@ def test_import_md_documents_exactly_the_mapping(catalog: Catalog) -> None:
         expected.update(filter(None, row["zh"].split(" / ")))
     assert expected <= documented, expected - documented
     for header in documented:
-        concrete = header.replace("<year>", "2024").replace("<policy-id>", "nj-innovation-consortium")
+        concrete = header.replace("<year>", "2024").replace(
+            "<policy-id>", "nj-innovation-consortium"
+        )
         assert cmap.resolve(concrete) is not None, header
 
 
@@ -107,7 +112,10 @@ def test_import_md_documents_exactly_the_mapping(catalog: Catalog) -> None:
         ("统一社会 信用代码", ("uscc",)),
         ("location.city", ("location", "city")),
         ("Ⅰ类知识产权", ("ip", "class_i")),
-        ("绩效评分_nj-innovation-consortium_2024", ("years", "2024", "performance", "nj-innovation-consortium")),
+        (
+            "绩效评分_nj-innovation-consortium_2024",
+            ("years", "2024", "performance", "nj-innovation-consortium"),
+        ),
         ("认定", ("recognitions",)),
     ],
 )
@@ -118,7 +126,14 @@ def test_headers_resolve(catalog: Catalog, header: str, path: tuple[str, ...]) -
 
 @pytest.mark.parametrize(
     "header",
-    ["revenue", "营业收入", "revenue_1850", "年度营业收入_2024", "performance_xx-nope_2024", "收入"],
+    [
+        "revenue",
+        "营业收入",
+        "revenue_1850",
+        "年度营业收入_2024",
+        "performance_xx-nope_2024",
+        "收入",
+    ],
 )
 def test_headers_that_are_not_known(catalog: Catalog, header: str) -> None:
     # 年度营业收入 is the description of both revenue and operating_income: ambiguous.
@@ -169,7 +184,11 @@ def test_cells_parse(catalog: Catalog, kind: str, value: Any, expected: Any) -> 
         ("date", "15/03/2021", "`15/03/2021` is not a date: write it as YYYY-MM-DD"),
         ("date", "2021-02-30", "`2021-02-30` is not a calendar date"),
         ("boolean", "maybe", "`maybe` is not yes or no: write 是/否, true/false or 1/0"),
-        ("uscc", 9.13201157162963e17, "the USCC was stored as a number and has lost digits: format the column as text"),
+        (
+            "uscc",
+            9.13201157162963e17,
+            "the USCC was stored as a number and has lost digits: format the column as text",
+        ),
         ("money", "#N/A", "the cell holds the spreadsheet error #N/A"),
         ("share", "x%", "`x%` is not a percentage"),
     ],
@@ -182,11 +201,16 @@ def test_cells_refused(catalog: Catalog, kind: str, value: Any, reason: str) -> 
 
 def test_words_by_value_or_label(catalog: Catalog) -> None:
     cmap = column_map(catalog)
-    assert cmap.parse_cell(Target(("industry",), "enum", "industry"), "信息传输、软件和信息技术服务业") == "software_information"
+    assert (
+        cmap.parse_cell(Target(("industry",), "enum", "industry"), "信息传输、软件和信息技术服务业")
+        == "software_information"
+    )
     assert cmap.parse_cell(Target(("d",), "enum", "district"), "江宁区") == "jiangning"
     assert cmap.parse_cell(Target(("d",), "enum", "city"), "Nanjing") == "nanjing"
     assert cmap.parse_cell(Target(("k",), "enum", "kind"), "孵化载体") is not None
-    with pytest.raises(CellError, match=r"^`软件业` is not a known industry; use one of: accommodation_catering, "):
+    with pytest.raises(
+        CellError, match=r"^`软件业` is not a known industry; use one of: accommodation_catering, "
+    ):
         cmap.parse_cell(Target(("industry",), "enum", "industry"), "软件业")
 
 
@@ -195,12 +219,20 @@ def test_recognitions_cell(catalog: Catalog) -> None:
     target = Target(("recognitions",), "recognitions")
     cell = "高新技术企业:国家级:2023-11-30:2026-11-29；tech_sme::2024/5/1\ngreen_factory"
     assert cmap.parse_cell(target, cell) == [
-        {"kind": "high_tech_enterprise", "level": "national", "granted_on": "2023-11-30", "expires_on": "2026-11-29"},
+        {
+            "kind": "high_tech_enterprise",
+            "level": "national",
+            "granted_on": "2023-11-30",
+            "expires_on": "2026-11-29",
+        },
         {"kind": "tech_sme", "granted_on": "2024-05-01"},
         {"kind": "green_factory"},
     ]
     assert cmap.parse_cell(target, "无") == []
-    with pytest.raises(CellError, match=r"^recognition 2 \(`nope:national`\): `nope` is not a known recognition_kind"):
+    with pytest.raises(
+        CellError,
+        match=r"^recognition 2 \(`nope:national`\): `nope` is not a known recognition_kind",
+    ):
         cmap.parse_cell(target, "tech_sme; nope:national")
     with pytest.raises(CellError, match="is not kind:level:granted_on"):
         cmap.parse_cell(target, "a:b:c:d:e")
@@ -223,7 +255,9 @@ def test_unknown_headers_stop_the_import_naming_them(catalog: Catalog) -> None:
         _prepare(catalog, cells)
     extra = refused.value.extra()
     assert extra["unknown_columns"] == ["revenu_2024", "注册资本"]
-    assert "revenue_<year>" in extra["known_columns"] and "营业收入_<year>" in extra["known_columns"]
+    assert (
+        "revenue_<year>" in extra["known_columns"] and "营业收入_<year>" in extra["known_columns"]
+    )
     assert "unknown column(s): `revenu_2024`, `注册资本`" in refused.value.detail
 
 
@@ -231,8 +265,14 @@ def test_duplicate_and_missing_headers(catalog: Catalog) -> None:
     with pytest.raises(Invalid) as refused:
         _prepare(catalog, [["name", "营业收入_2024", "revenue_2024"], ["x", "1", "2"]])
     detail = refused.value.detail
-    assert "columns `营业收入_2024` and `revenue_2024` both give years.2024.revenue: keep one" in detail
-    assert "the file needs a `uscc` or `统一社会信用代码` or `社会信用代码` or `信用代码` column" in detail
+    assert (
+        "columns `营业收入_2024` and `revenue_2024` both give years.2024.revenue: keep one"
+        in detail
+    )
+    assert (
+        "the file needs a `uscc` or `统一社会信用代码` or `社会信用代码` or `信用代码` column"
+        in detail
+    )
     with pytest.raises(Invalid, match="the catalog has no policy `xx-nope`"):
         _prepare(catalog, [["uscc", "name", "performance_xx-nope_2024"]])
 
@@ -240,8 +280,10 @@ def test_duplicate_and_missing_headers(catalog: Catalog) -> None:
 def test_empty_files(catalog: Catalog) -> None:
     with pytest.raises(Invalid, match="the file is empty"):
         bulk_import.prepare(catalog, bulk_import.ImportFile("t.csv", "csv", io.BytesIO(b"")), ADMIN)
-    with pytest.raises(Invalid, match="not a readable .xlsx workbook"):
-        bulk_import.prepare(catalog, bulk_import.ImportFile("t.xlsx", "xlsx", io.BytesIO(b"PK\x03\x04junk")), ADMIN)
+    with pytest.raises(Invalid, match=r"not a readable \.xlsx workbook"):
+        bulk_import.prepare(
+            catalog, bulk_import.ImportFile("t.xlsx", "xlsx", io.BytesIO(b"PK\x03\x04junk")), ADMIN
+        )
 
 
 @pytest.mark.parametrize(
@@ -305,7 +347,18 @@ def _openpyxl_rows(data: bytes) -> list[tuple[Any, ...]]:
 def test_xlsx_reader_reads_what_openpyxl_reads(write_only: bool) -> None:
     cells: list[list[Any]] = [
         ["uscc", "name", "n", "f", "d", "dt", "b", "t", "empty", "last"],
-        ["A", "甲公司", 120, 1234.56, date(2021, 3, 15), datetime(2023, 11, 30, 8, 30), True, "x,y", None, "z"],
+        [
+            "A",
+            "甲公司",
+            120,
+            1234.56,
+            date(2021, 3, 15),
+            datetime(2023, 11, 30, 8, 30),
+            True,
+            "x,y",
+            None,
+            "z",
+        ],
         ["B", "乙 公司 ", -5, 1e20, None, None, False, "=not a formula?", None, None],
         [],
         ["C", "line\nbreak", 0, 0.1, date(1900, 3, 1), None, None, "", None, 7],

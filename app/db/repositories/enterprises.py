@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import JSON, Table, and_, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.db.models import Enterprise, ProfileVersion
@@ -107,7 +107,7 @@ def get_enterprises(session: Session, ids: Collection[str]) -> Sequence[Enterpri
 
 # ---------------------------------------------------------------- bulk import
 
-BULK_CHUNK = 1000  # ids per IN (...) and rows per statement: within every driver's limits
+BULK_CHUNK = 1000  # codes per IN (...), and rows per call from the import
 
 
 class CurrentProfile(NamedTuple):
@@ -161,11 +161,36 @@ def current_profiles_by_uscc(session: Session, usccs: Iterable[str]) -> dict[str
     return found
 
 
+def _insert_many(
+    session: Session, model: type[Enterprise | ProfileVersion], rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """Insert many rows (each with the same keys, one per column) in few round trips.
+
+    PostgreSQL: ``COPY … FROM STDIN`` in the session's transaction. SQLite: batched
+    multi-row INSERTs (SQLAlchemy's "insertmanyvalues", which RETURNING turns on).
+    """
+    if not rows:
+        return
+    table = cast(Table, model.__table__)
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(insert(table).returning(table.c.id), list(rows))
+        return
+    from psycopg.types.json import Jsonb
+
+    columns = list(rows[0])
+    json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+    with raw.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row([Jsonb(row[c]) if c in json_columns else row[c] for c in columns])
+
+
 def insert_enterprises(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert enterprises in bulk (multi-row INSERTs). Each row carries every column,
-    ``id`` included; a duplicate USCC raises ``IntegrityError`` like ``add_enterprise``."""
-    if rows:
-        session.execute(insert(Enterprise), list(rows))
+    """Insert enterprises in bulk. Each row carries every column, ``id`` included, and
+    every row the same keys; a duplicate USCC raises ``IntegrityError`` like ``add_enterprise``."""
+    _insert_many(session, Enterprise, rows)
 
 
 def update_enterprises(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -175,6 +200,6 @@ def update_enterprises(session: Session, rows: Sequence[Mapping[str, Any]]) -> N
 
 
 def insert_profile_versions(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert profile versions in bulk; (enterprise, version) stays unique as for one."""
-    if rows:
-        session.execute(insert(ProfileVersion), list(rows))
+    """Insert profile versions in bulk (rows as for ``insert_enterprises``);
+    (enterprise, version) stays unique as for one."""
+    _insert_many(session, ProfileVersion, rows)

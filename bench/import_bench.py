@@ -1,0 +1,225 @@
+"""Benchmark of the bulk import: a 100,000-row XLSX with some bad rows, on SQLite and
+PostgreSQL, imported once (the good rows in one transaction) and then again (which
+must change nothing).
+
+    .venv/bin/python bench/import_bench.py                      # both backends
+    .venv/bin/python bench/import_bench.py --rows 20000 --backends sqlite
+    TEST_POSTGRES_URL=postgresql+psycopg://user@host/db .venv/bin/python bench/import_bench.py
+
+PostgreSQL: a database is created on the server of ``TEST_POSTGRES_URL`` (default as
+in the tests) and dropped afterwards. Prints seconds and rows per second for each
+phase: reading and validating the file, writing, and the whole import.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import random
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import URL
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from app.api.schemas.types import USCC_ALPHABET, uscc_check_character  # noqa: E402
+from app.catalog.loader import load_catalog  # noqa: E402
+from app.db.models import Enterprise, ProfileVersion  # noqa: E402
+from app.db.session import make_engine, make_sessionmaker, migrate, normalize_url  # noqa: E402
+from app.services import bulk_import  # noqa: E402
+from app.services.actors import Actor  # noqa: E402
+
+DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+HEADERS = [
+    "统一社会信用代码", "企业名称", "主体类型", "成立日期", "省", "市", "区", "园区", "行业",
+    "高新技术领域", "职工总数", "科技人员数", "研发人员数", "Ⅰ类知识产权", "Ⅱ类知识产权",
+    "自主品牌", "严重失信", "营业收入_2023", "营业收入_2024", "研发费用_2023", "研发费用_2024",
+    "资产总额_2024", "负债总额_2024", "应纳税所得额_2024", "认定",
+]  # fmt: skip
+DISTRICTS = {
+    "jiangning": ["jiangning-high-tech-zone", "jiangning-development-zone", None],
+    "xuanwu": ["xuzhuang-software-park", None],
+    "gulou": [None],
+    "qinhuai": [None],
+}
+INDUSTRIES = [
+    "software_information",
+    "manufacturing",
+    "scientific_research_technical",
+    "信息传输、软件和信息技术服务业",
+]
+FIELDS = ["electronic_information", "new_materials", "advanced_manufacturing_automation", None]
+
+
+def uscc(rng: random.Random) -> str:
+    body = "91" + "320115" + "".join(rng.choice(USCC_ALPHABET) for _ in range(9))
+    return body + uscc_check_character(body)
+
+
+def row(rng: random.Random, n: int, code: str) -> list[Any]:
+    district = rng.choice(list(DISTRICTS))
+    revenue = rng.randint(100_000, 2_000_000_000)
+    recognitions = rng.choice(
+        [None, "无", "high_tech_enterprise:national:2023-11-30:2026-11-29", "tech_sme::2024-05-01"]
+    )
+    return [
+        code, f"南京第{n}科技有限公司", "enterprise", f"20{rng.randint(0, 23):02d}-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}",
+        "jiangsu", "nanjing", district, rng.choice(DISTRICTS[district]), rng.choice(INDUSTRIES),
+        rng.choice(FIELDS), rng.randint(1, 5000), rng.randint(0, 500), rng.randint(0, 300),
+        rng.randint(0, 20), rng.randint(0, 50), rng.choice(["是", "否", None]), "否",
+        revenue, int(revenue * 1.1), round(revenue * 0.05, 2), round(revenue * 0.06, 2),
+        revenue * 2, revenue, rng.randint(-1_000_000, 10_000_000), recognitions,
+    ]  # fmt: skip
+
+
+def spoil(cells: list[Any], kind: int) -> None:
+    """Five kinds of bad row, in turn."""
+    if kind == 0:
+        cells[0] = cells[0][:17] + ("0" if cells[0][17] != "0" else "1")  # check character
+    elif kind == 1:
+        cells[18] = -5  # negative revenue
+    elif kind == 2:
+        cells[8] = "software"  # unknown word
+    elif kind == 3:
+        cells[1] = None  # no name
+    else:
+        cells[10] = "十二"  # not a number
+
+
+def make_xlsx(rows: int, bad_every: int, seed: int) -> tuple[bytes, int]:
+    rng = random.Random(seed)
+    workbook = openpyxl.Workbook(write_only=True)
+    sheet = workbook.create_sheet("企业")
+    sheet.append(HEADERS)
+    seen: set[str] = set()
+    bad = 0
+    for n in range(rows):
+        code = uscc(rng)
+        while code in seen:
+            code = uscc(rng)
+        seen.add(code)
+        cells = row(rng, n, code)
+        if bad_every and n % bad_every == bad_every - 1:
+            spoil(cells, bad % 5)
+            bad += 1
+        sheet.append(cells)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue(), bad
+
+
+@contextmanager
+def database(backend: str, postgres: str) -> Iterator[URL]:
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory() as tmp:
+            yield normalize_url(f"sqlite:///{tmp}/bench.db")
+        return
+    admin_url = normalize_url(postgres)
+    name = f"incentives_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_url.set(database=name)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+class Clock:
+    """Wall and CPU seconds of this process (the CPU figure is what a busy machine
+    does not inflate)."""
+
+    def __init__(self) -> None:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def lap(self) -> tuple[float, float]:
+        wall, cpu = time.perf_counter(), time.process_time()
+        lap = (wall - self.wall, cpu - self.cpu)
+        self.wall, self.cpu = wall, cpu
+        return lap
+
+
+def import_once(
+    url: URL, catalog: Any, data: bytes
+) -> tuple[bulk_import.ImportReport, tuple[float, float], tuple[float, float]]:
+    """Read and check the file, then write it in one transaction (committed)."""
+    actor = Actor(name="bench", role="admin")
+    source = bulk_import.ImportFile("bench.xlsx", "xlsx", io.BytesIO(data))
+    engine = make_engine(url)
+    clock = Clock()
+    prepared = bulk_import.prepare(catalog, source, actor)
+    read = clock.lap()
+    with make_sessionmaker(engine).begin() as session:
+        report = bulk_import.apply(session, prepared, actor)
+    write = clock.lap()
+    engine.dispose()
+    return report, read, write
+
+
+def bench(backend: str, url: URL, catalog: Any, data: bytes, rows: int) -> None:
+    migrate(url)
+    for attempt in ("first import", "same file again"):
+        report, read, write = import_once(url, catalog, data)
+        wall, cpu = read[0] + write[0], read[1] + write[1]
+        print(
+            f"{backend:<9} {attempt:<16} read+check {read[0]:5.1f} s (cpu {read[1]:5.1f})  "
+            f"write {write[0]:5.1f} s (cpu {write[1]:5.1f})  total {wall:5.1f} s (cpu {cpu:5.1f})  "
+            f"{rows / wall:6.0f} rows/s ({rows / cpu:6.0f} per cpu-s)",
+            flush=True,
+        )
+        print(
+            f"{'':<9} {'':<16} accepted {report.accepted}, rejected {report.rejected}, "
+            f"created {report.created}, updated {report.updated}, unchanged {report.unchanged}",
+            flush=True,
+        )
+        if attempt == "same file again":
+            assert (report.created, report.updated) == (0, 0), "the second import changed something"
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        enterprises = connection.scalar(select(func.count()).select_from(Enterprise))
+        versions = connection.scalar(select(func.count()).select_from(ProfileVersion))
+    engine.dispose()
+    print(
+        f"{backend:<9} stored: {enterprises} enterprises, {versions} profile versions", flush=True
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--bad-every", type=int, default=500, help="one bad row in N (0: none)")
+    parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--seed", type=int, default=20241)
+    args = parser.parse_args()
+    postgres = os.environ.get("TEST_POSTGRES_URL", DEFAULT_POSTGRES)
+    catalog = load_catalog(ROOT / "policy_catalog")
+
+    started = time.perf_counter()
+    data, bad = make_xlsx(args.rows, args.bad_every, args.seed)
+    print(
+        f"generated {args.rows} rows x {len(HEADERS)} columns ({bad} bad) as XLSX: "
+        f"{len(data) / 1e6:.1f} MB in {time.perf_counter() - started:.1f} s",
+        flush=True,
+    )
+    print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
+    for backend in args.backends.split(","):
+        with database(backend, postgres) as url:
+            bench(backend, url, catalog, data, args.rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
