@@ -35,7 +35,9 @@ def recognition_key(
         for r in held
         if isinstance(r, Mapping)
         and r.get("kind") == kind
-        and (levels is None or r.get("level") in levels)
+        # Compared as the recognition clause compares (equality, not a hash): a level
+        # that is a list or a mapping in a hand-made profile is no level, not a crash.
+        and (levels is None or any(r.get("level") == level for level in levels))
     )
     return f"{kind}:{dates[-1]}" if dates else None
 

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from app.catalog.schema import PolicyFile
+from app.domain.batch import STATUSES, evaluate_population, required_columns, table_from_profiles
 from app.domain.engine import evaluate_catalog
 from app.domain.results import PriorAward
 
@@ -37,7 +38,37 @@ class Row:
 def evaluate_rows(
     policies: Sequence[PolicyFile], rows: Sequence[Row], fiscal_year: int
 ) -> list[list[Answer]]:
-    """Per row, every policy's answer (same order as ``policies``)."""
+    """Per row, every policy's answer (same order as ``policies``), from the batch engine."""
+    if not rows:
+        return []
+    table = table_from_profiles(
+        [row.profile for row in rows], required_columns(policies, fiscal_year)
+    )
+    histories = {i: list(row.history) for i, row in enumerate(rows) if row.history}
+    result = evaluate_population(policies, table, fiscal_year, histories=histories or None)
+    columns = [(p.id, result.status(p.id)) for p in policies]
+    out = []
+    for i in range(len(rows)):
+        answers = []
+        for policy_id, statuses in columns:
+            status = STATUSES[int(statuses[i])]
+            answers.append(
+                Answer(
+                    policy_id,
+                    status,
+                    result.amount(policy_id, i),
+                    result.basis(policy_id, i),
+                    result.missing_facts(policy_id, i) if status == "undetermined" else (),
+                )
+            )
+        out.append(answers)
+    return out
+
+
+def evaluate_rows_one_by_one(
+    policies: Sequence[PolicyFile], rows: Sequence[Row], fiscal_year: int
+) -> list[list[Answer]]:
+    """The same answers from the per-profile engine (the reference the batch engine is held to)."""
     out = []
     for row in rows:
         evaluations = evaluate_catalog(policies, row.profile, fiscal_year, row.history)

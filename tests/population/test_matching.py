@@ -121,3 +121,20 @@ def test_eligible_results_become_awards_within_budget(population: Population) ->
         assert stored is not None
         again = awards_from_run(session, catalog, SYSTEM, stored, "nj-green-manufacturing")
     assert again["created"] == 0 and again["skipped"].get("already_awarded") == report["created"]
+
+
+def test_population_path_answers_as_the_per_profile_engine(population: Population) -> None:
+    """The batch engine behind matching runs gives the per-profile engine's answers, history included."""
+    import random
+
+    from app.domain.results import PriorAward
+    from app.services.population import Row, evaluate_rows, evaluate_rows_one_by_one
+    from tests.population.conftest import random_profile
+
+    _, catalog, _ = population
+    rng = random.Random(7)
+    rows = [Row(f"e{i}", random_profile(rng),
+                [PriorAward("nj-green-manufacturing", 2023, Decimal("500000.00"))] if i % 9 == 0 else [])
+            for i in range(300)]
+    policies = list(catalog)
+    assert evaluate_rows(policies, rows, 2024) == evaluate_rows_one_by_one(policies, rows, 2024)

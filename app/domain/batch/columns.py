@@ -25,7 +25,6 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal
 from typing import Any, Literal
 
 import numpy as np
@@ -40,7 +39,7 @@ Ints = npt.NDArray[np.signedinteger[Any]]
 #: ``cat`` codes that are not words: absent (or ``null``), ``true``, ``false``.
 MISSING_CODE, TRUE_CODE, FALSE_CODE = -1, -2, -3
 #: Most decimals a ``num`` column keeps exactly; more makes the value ``inexact``.
-MAX_SCALE = 6
+MAX_SCALE = 9
 #: Bound on every scaled integer the engine computes with (headroom below 2**63).
 LIMIT = 2**62
 #: Day number of "no date" in the recognition items.
@@ -69,11 +68,15 @@ class NumColumn:
     inexact: Bools | None = None
     #: Largest ``|value|`` (over all rows): bounds the integer arithmetic statically.
     maxabs: int = field(default=-1)
+    #: No value is negative (a ratio over it needs no sign check).
+    nonneg: bool = False
 
     def __post_init__(self) -> None:
         if self.maxabs < 0:
-            top = int(np.abs(self.value.astype(np.int64)).max()) if len(self.value) else 0
+            wide = self.value.astype(np.int64)
+            top = int(np.abs(wide).max()) if len(wide) else 0
             object.__setattr__(self, "maxabs", top)
+            object.__setattr__(self, "nonneg", bool(len(wide) == 0 or wide.min() >= 0))
         if self.maxabs >= LIMIT:
             raise ValueError(f"num column values must stay below 2**62 (got {self.maxabs})")
 
@@ -87,7 +90,8 @@ class CatColumn:
 
     @property
     def known(self) -> Bools:
-        return self.codes != MISSING_CODE
+        known: Bools = self.codes != MISSING_CODE
+        return known
 
     def code(self, word: str) -> int | None:
         """The code of a word, ``None`` when no row holds it."""
@@ -184,16 +188,25 @@ class ProfileTable:
         path, view = spec
         if view == "rec":
             return self.recognitions is not None
-        return path in {"num": self.num, "cat": self.cat, "date": self.date}[view]
+        if view == "num":
+            return path in self.num
+        return path in (self.cat if view == "cat" else self.date)
 
     def num_column(self, path: str) -> NumColumn:
-        return self._column(self.num, path, "num")
+        column: NumColumn = self._column(self.num, path, "num")
+        return column
+
+    def find_num(self, path: str) -> NumColumn | None:
+        """The ``num`` column, or ``None`` when no row has the fact."""
+        return self.num.get(path)
 
     def cat_column(self, path: str) -> CatColumn:
-        return self._column(self.cat, path, "cat")
+        column: CatColumn = self._column(self.cat, path, "cat")
+        return column
 
     def date_column(self, path: str) -> DateColumn:
-        return self._column(self.date, path, "date")
+        column: DateColumn = self._column(self.date, path, "date")
+        return column
 
     def recognition_column(self) -> RecognitionColumn:
         if self.recognitions is None:
@@ -213,55 +226,16 @@ class ProfileTable:
         """The row as a profile dict: the original one, or rebuilt from the columns."""
         if self.profiles is not None:
             return self.profiles[row]
+        from app.domain.batch.views import rebuild_profile
+
         return rebuild_profile(self, row)
 
+    def take(self, rows: npt.NDArray[np.intp]) -> ProfileTable:
+        """The given rows as a table whose columns are gathered when first read.
 
-def rebuild_profile(table: ProfileTable, row: int) -> dict[str, Any]:
-    """A profile dict holding exactly what the columns say about one row.
+        Formulas are computed only for the rows that reach them (a few percent of a
+        population): gathering their columns costs less than computing over all rows.
+        """
+        from app.domain.batch.views import RowsView
 
-    The per-profile engine reads the same facts from it, so rows of a generated table
-    can be explained or re-evaluated. (Fields the catalog does not read are absent.)
-    """
-    profile: dict[str, Any] = {}
-    for path, num in table.num.items():
-        if num.known[row]:
-            value = Decimal(int(num.value[row])).scaleb(-num.scale)
-            _put(profile, path, f"{value:f}")
-    for path, cat in table.cat.items():
-        code = int(cat.codes[row])
-        if code != MISSING_CODE and not _has(profile, path):
-            word: Any = {TRUE_CODE: True, FALSE_CODE: False}.get(code)
-            _put(profile, path, cat.vocab[code] if code >= 0 else word)
-    for path, dates in table.date.items():
-        if dates.known[row]:
-            _put(profile, path, from_day_number(int(dates.days[row])).isoformat())
-    rec = table.recognitions
-    if rec is not None and rec.known[row]:
-        items = []
-        for i in np.flatnonzero(rec.row == row):
-            item: dict[str, Any] = {"kind": rec.kinds[int(rec.kind[i])]}
-            if rec.level[i] >= 0:
-                item["level"] = rec.levels[int(rec.level[i])]
-            for name, days in (("granted_on", rec.granted[i]), ("expires_on", rec.expires[i])):
-                if days != NO_DATE:
-                    item[name] = from_day_number(int(days)).isoformat()
-            items.append(item)
-        profile["recognitions"] = items
-    return profile
-
-
-def _put(profile: dict[str, Any], path: str, value: Any) -> None:
-    *parents, last = path.split(".")
-    node = profile
-    for part in parents:
-        node = node.setdefault(part, {})
-    node[last] = value
-
-
-def _has(profile: Mapping[str, Any], path: str) -> bool:
-    node: Any = profile
-    for part in path.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return False
-        node = node[part]
-    return True
+        return RowsView(len(rows), year_keys=self.year_keys, parent=self, rows=rows)

@@ -17,7 +17,7 @@ import numpy.typing as npt
 from app.domain.batch.columns import Bools, ProfileTable
 
 T = TypeVar("T")
-Bits = npt.NDArray[np.uint64]
+Bits = npt.NDArray[np.unsignedinteger[Any]]
 Rows = npt.NDArray[np.intp]
 
 
@@ -43,16 +43,40 @@ class Context:
     table: ProfileTable
     fiscal_year: int
     memo: dict[Hashable, Any] = field(default_factory=dict)
+    #: For a subset: the context it was taken from, and its rows there.
+    parent: Context | None = None
+    rows: Rows | None = None
 
     @property
     def n(self) -> int:
         return self.table.n
 
     def cached(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """The memoised value; in a subset, gathered from an ancestor that has it."""
         if key not in self.memo:
-            self.memo[key] = compute()
+            inherited = self._inherit(key)
+            self.memo[key] = compute() if inherited is None else inherited
         result: T = self.memo[key]
         return result
+
+    def _inherit(self, key: Hashable) -> object | None:
+        if self.parent is None or self.rows is None:
+            return None
+        value = self.parent.memo.get(key)
+        if value is None:
+            value = self.parent._inherit(key)
+        if value is None:
+            return None
+        from app.domain.batch.numbers import take
+
+        if isinstance(value, Truth):
+            unsure = None if value.unsure is None else value.unsure[self.rows]
+            return Truth(value.t[self.rows], value.f[self.rows], unsure)
+        return take(value, self.rows)
+
+    def subset(self, rows: Rows) -> Context:
+        """The same evaluation restricted to some rows (see ``ProfileTable.take``)."""
+        return Context(self.table.take(rows), self.fiscal_year, parent=self, rows=rows)
 
     def full(self, value: Any) -> Bools:
         """A per-row boolean array from a mask, a 0-d verdict or a bool."""
@@ -63,7 +87,11 @@ class Context:
 
 
 class PathIndex:
-    """Bit positions of the fact paths one policy can name as missing (at most 64)."""
+    """Bit positions of the fact paths one policy can name as missing (at most 64).
+
+    The bitmask is the smallest unsigned integer that holds them: a policy reading ten
+    facts keeps two bytes per undetermined row, not eight.
+    """
 
     def __init__(self, paths: list[str]) -> None:
         ordered = list(dict.fromkeys(paths))
@@ -72,15 +100,19 @@ class PathIndex:
 
             raise Unsupported(f"{len(ordered)} fact paths: more than the 64 of a bitmask")
         self.paths = tuple(ordered)
-        self._bits = {p: np.uint64(1 << i) for i, p in enumerate(ordered)}
+        self.dtype: type[np.unsignedinteger[Any]] = next(
+            t
+            for t in (np.uint8, np.uint16, np.uint32, np.uint64)
+            if np.iinfo(t).bits >= len(ordered)
+        )
+        self._bits = {p: self.dtype(1 << i) for i, p in enumerate(ordered)}
 
-    def bit(self, path: str) -> np.uint64:
+    def bit(self, path: str) -> np.unsignedinteger[Any]:
         return self._bits[path]
+
+    def none(self, n: int) -> Bits:
+        return np.zeros(n, dtype=self.dtype)
 
     def names(self, bits: int) -> tuple[str, ...]:
         """The sorted paths of a mask, as ``Evaluation.missing_facts`` lists them."""
         return tuple(sorted(p for i, p in enumerate(self.paths) if bits >> i & 1))
-
-
-def no_bits(n: int) -> Bits:
-    return np.zeros(n, dtype=np.uint64)

@@ -8,6 +8,7 @@ so a node only needs to list its leaves.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Hashable, Sequence
 from decimal import Decimal
 from typing import Any
@@ -47,6 +48,8 @@ from app.domain.facts import year_path
 class ExprNode:
     key: Hashable
     leaves: tuple[Spec, ...] = ()
+    #: Whether some row can make it undefined (a ratio, a growth over a zero base).
+    may_be_undefined = False
 
     def eval(self, ctx: Context) -> Num:
         result: Num = ctx.cached(("expr", self.key), lambda: self._eval(ctx))
@@ -58,10 +61,10 @@ class ExprNode:
 
 def leaf_bits(ctx: Context, leaves: Sequence[Spec], rows: Rows, index: PathIndex) -> Bits:
     """Missing-fact bits of ``rows``: the leaves they do not give."""
-    bits = np.zeros(len(rows), dtype=np.uint64)
+    bits = index.none(len(rows))
     for path, view in dict.fromkeys(leaves):
         column = ctx.table.num_column(path) if view == "num" else ctx.table.date_column(path)
-        bits |= np.where(column.known[rows], np.uint64(0), index.bit(path))
+        bits |= np.multiply(~column.known[rows], index.bit(path), dtype=index.dtype)
     return bits
 
 
@@ -82,7 +85,7 @@ class Fact(ExprNode):
 
     def _eval(self, ctx: Context) -> Num:
         col = ctx.table.num_column(self.path)
-        return Fixed(col.known, None, col.inexact, col.value, col.scale, col.maxabs)
+        return Fixed(col.known, None, col.inexact, col.value, col.scale, col.maxabs, col.nonneg)
 
 
 class Sum(ExprNode):
@@ -102,6 +105,7 @@ class Growth(ExprNode):
     def __init__(self, series: list[Fact]) -> None:
         self.series = series
         self.key = ("growth", *(p.path for p in series))
+        self.may_be_undefined = True
         self.leaves = tuple(leaf for p in series for leaf in p.leaves)
 
     def _eval(self, ctx: Context) -> Num:
@@ -118,11 +122,11 @@ class Growth(ExprNode):
             positive = positive & (np.asarray(p.v) > 0)
         known_all = ctx.full(True if known is None else known)
         rates = []
-        for earlier, later in zip(fixed, fixed[1:], strict=False):
+        for earlier, later in itertools.pairwise(fixed):
             diff = add([later, _negate(earlier)])
             unsure = either(unsure, diff.unsure)
             base = np.where(positive, np.asarray(earlier.v, dtype=np.float64), 1.0)
-            rates.append(np.asarray(diff.v, dtype=np.float64) / base)
+            rates.append(np.where(positive, np.asarray(diff.v, dtype=np.float64) / base, 0.0))
         x = sum(rates) / len(rates)
         spread = sum(np.abs(r) for r in rates) / len(rates)
         return Approx(
@@ -151,13 +155,14 @@ class Months(ExprNode):
         year = col.year
         fy = self.fiscal_year
         months = np.where(year < fy, 12, np.where(year > fy, 0, 13 - col.month.astype(np.int64)))
-        return Fixed(col.known, None, None, months.astype(np.int64), 0, 12)
+        return Fixed(col.known, None, None, months.astype(np.int64), 0, 12, True)
 
 
 class RatioNode(ExprNode):
     def __init__(self, num: ExprNode, den: ExprNode) -> None:
         self.num, self.den = num, den
         self.key = ("ratio", num.key, den.key)
+        self.may_be_undefined = True
         self.leaves = num.leaves + den.leaves
 
     def _eval(self, ctx: Context) -> Num:
@@ -168,6 +173,7 @@ class Product(ExprNode):
     def __init__(self, parts: list[ExprNode]) -> None:
         self.parts = parts
         self.key = ("product", *(p.key for p in parts))
+        self.may_be_undefined = any(p.may_be_undefined for p in parts)
         self.leaves = tuple(leaf for p in parts for leaf in p.leaves)
 
     def _eval(self, ctx: Context) -> Num:
@@ -186,7 +192,9 @@ def compile_expr(expr: Expr | Decimal | str | int, params: Params, fiscal_year: 
     fy = fiscal_year
     if isinstance(expr, bool):
         raise Unsupported("a boolean where a number is expected")
-    if isinstance(expr, Decimal | str | int):
+    if isinstance(expr, int):
+        return Const(Decimal(expr))
+    if isinstance(expr, Decimal | str):
         return Const(catalog_constant(expr, params))
     if isinstance(expr, FactExpr):
         return Fact(year_path(expr.fact, fy))

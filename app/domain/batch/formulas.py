@@ -1,10 +1,12 @@
 """Award formulas compiled to vectorised amounts (``app.domain.formulas``' semantics).
 
-A formula here yields, per row: whether it names no missing fact (``known``), the
-uncapped amount as an exact ``Fixed`` (or an ``Approx`` whose fen rounding is checked
-later), rows that are known but have no amount (an undefined base), and rows where
-nothing is due (a score below every tier). The rate of a share is taken for the first
-subsidy year: rows with an award history go to the per-profile engine anyway.
+``known`` says, for every row, that the formula names no missing fact. ``evaluate``
+yields the uncapped amount as an exact ``Fixed`` (or an ``Approx`` whose fen rounding
+is checked later), rows without an amount (an undefined base) and rows where nothing
+is due (a score below every tier); the engine calls it only for the rows that reach
+the formula (eligible, formula known), on a ``Context.subset``. The rate of a share is
+taken for the first subsidy year: rows with an award history go to the per-profile
+engine anyway.
 """
 
 from __future__ import annotations
@@ -28,22 +30,23 @@ from app.catalog.schema import (
     TaxEstimateFormula,
 )
 from app.domain.batch.columns import Bools, Spec
-from app.domain.batch.context import Bits, Context, PathIndex, Rows, no_bits
+from app.domain.batch.compare import compare
+from app.domain.batch.context import Bits, Context, PathIndex, Rows
 from app.domain.batch.exprs import Const, ExprNode, compile_expr, leaf_bits
+from app.domain.batch.nodes import RuleNode
 from app.domain.batch.numbers import (
     ONE,
     Fixed,
     Num,
     Unsupported,
     approx_multiply,
-    compare,
     constant,
     either,
     minimum,
     multiply,
     rescale,
 )
-from app.domain.batch.rules import RuleNode, compile_rule
+from app.domain.batch.rules import compile_rule
 from app.domain.expressions import Params
 from app.domain.expressions import constant as catalog_constant
 from app.domain.results import AmountBasis
@@ -54,7 +57,6 @@ FIRST_YEAR = 1
 
 @dataclass(frozen=True, eq=False)
 class FormulaResult:
-    known: Bools
     amount: Num | None = None
     no_amount: Bools | None = None
     nothing_due: Bools | None = None
@@ -66,7 +68,11 @@ class FormulaNode:
     parts: tuple[ExprNode, ...] = ()
 
     def evaluate(self, ctx: Context) -> FormulaResult:
-        return FormulaResult(np.ones(ctx.n, dtype=bool))
+        return FormulaResult()
+
+    def known(self, ctx: Context) -> tuple[Bools, Bools | None]:
+        """Rows where the formula names no missing fact, and rows unsure of that."""
+        return self.settled(ctx), None
 
     def leaves(self) -> list[Spec]:
         return [leaf for p in self.parts for leaf in p.leaves]
@@ -101,7 +107,7 @@ class FixedAmount(FormulaNode):
         self.amount = Const(amount)
 
     def evaluate(self, ctx: Context) -> FormulaResult:
-        return FormulaResult(np.ones(ctx.n, dtype=bool), self.amount.eval(ctx))
+        return FormulaResult(self.amount.eval(ctx))
 
 
 def _choose(
@@ -162,9 +168,8 @@ class Share(FormulaNode):
 
     def evaluate(self, ctx: Context) -> FormulaResult:
         base, rate = self.base.eval(ctx), self.rate.evaluate(ctx)
-        known = self.settled(ctx)
         amount = _product([base, rate])
-        return FormulaResult(known, amount, _no_amount(known, amount), None, rate.unsure)
+        return FormulaResult(amount, _no_amount(amount), None, rate.unsure)
 
 
 class Performance(FormulaNode):
@@ -180,7 +185,6 @@ class Performance(FormulaNode):
 
     def evaluate(self, ctx: Context) -> FormulaResult:
         score = self.score.eval(ctx)
-        known = self.settled(ctx)
         scored = np.ones(ctx.n, dtype=bool) if score.known is None else score.known
         conditions, unsure = [], score.unsure
         for floor, _ in self.tiers:
@@ -190,7 +194,7 @@ class Performance(FormulaNode):
         amount = _choose(ctx, conditions, [a for _, a in self.tiers], Decimal(0))
         reached = np.logical_or.reduce(conditions) if conditions else np.zeros(ctx.n, dtype=bool)
         amount = Fixed(scored, None, unsure, amount.v, amount.k, amount.bound)
-        return FormulaResult(known, amount, known & ~scored, scored & ~reached, unsure)
+        return FormulaResult(amount, ~scored, scored & ~reached, unsure)
 
 
 class PerUnit(FormulaNode):
@@ -226,8 +230,7 @@ class PerUnit(FormulaNode):
         amount = _product([q, p, self.periods.eval(ctx), rate])
         if self.ceiling is not None:
             amount = minimum(amount, _product([self.ceiling.eval(ctx), rate]))
-        known = self.settled(ctx)
-        return FormulaResult(known, amount, _no_amount(known, amount), None, rate.unsure)
+        return FormulaResult(amount, _no_amount(amount), None, rate.unsure)
 
 
 class TaxEstimate(FormulaNode):
@@ -269,13 +272,23 @@ class TaxEstimate(FormulaNode):
         return chosen, stuck, unsure
 
     def evaluate(self, ctx: Context) -> FormulaResult:
-        chosen, stuck, unsure = ctx.cached(("tax-choice", id(self)), lambda: self._choice(ctx))
+        if ctx.parent is not None and ctx.rows is not None:
+            # The options were settled over all rows already (for ``known``): take them.
+            parent, rows = ctx.parent, ctx.rows
+            full = parent.cached(("tax-choice", id(self)), lambda: self._choice(parent))
+            chosen = [c[rows] for c in full[0]]
+            unsure = None if full[2] is None else full[2][rows]
+        else:
+            chosen, _, unsure = ctx.cached(("tax-choice", id(self)), lambda: self._choice(ctx))
         base = self.base.eval(ctx)
         rate = _choose(ctx, chosen, [r for _, r in self.options], self.default)
         # ``max(amount, 0)`` of the engine: the clamp below zero happens with the caps.
         amount = _product([base, constant(self.share), rate])
-        known = self.settled(ctx) & (stuck < 0)
-        return FormulaResult(known, amount, _no_amount(known, amount), None, unsure)
+        return FormulaResult(amount, _no_amount(amount), None, unsure)
+
+    def known(self, ctx: Context) -> tuple[Bools, Bools | None]:
+        _, stuck, unsure = ctx.cached(("tax-choice", id(self)), lambda: self._choice(ctx))
+        return self.settled(ctx) & (stuck < 0), unsure
 
     def missing(self, ctx: Context, rows: Rows, index: PathIndex) -> Bits:
         _, stuck, _ = ctx.cached(("tax-choice", id(self)), lambda: self._choice(ctx))
@@ -284,7 +297,7 @@ class TaxEstimate(FormulaNode):
         for i, (option, _) in enumerate(self.options):
             here = at == i
             if here.any():
-                part = no_bits(len(rows))
+                part = index.none(len(rows))
                 part[here] = option.missing(ctx, rows[here], index)
                 bits |= part
         return bits
@@ -300,8 +313,8 @@ def _product(values: list[Num]) -> Num:
     return approx_multiply(values)
 
 
-def _no_amount(known: Bools, amount: Num) -> Bools | None:
-    return None if amount.known is None else known & ~amount.known
+def _no_amount(amount: Num) -> Bools | None:
+    return None if amount.known is None else ~amount.known
 
 
 def compile_formula(formula: Formula, params: Params, fiscal_year: int) -> FormulaNode:

@@ -32,8 +32,6 @@ from app.domain.batch.columns import LIMIT, Bools
 
 Array = npt.NDArray[Any]
 Op = Literal["eq", "ne", "gt", "ge", "lt", "le"]
-#: Relative error allowed to a float computation before its verdict is trusted.
-TOLERANCE = 1e-12
 
 
 class Unsupported(Exception):
@@ -66,6 +64,8 @@ class Fixed(Num):
     v: Array | int
     k: int
     bound: int
+    #: Known to hold no negative value.
+    nonneg: bool = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,11 +80,38 @@ class Approx(Num):
     err: Array | float
 
 
+def take(value: object, rows: npt.NDArray[np.intp]) -> object | None:
+    """A per-row value restricted to some rows; ``None`` if it is not one."""
+
+    def cut(a: Any) -> Any:
+        return a[rows] if isinstance(a, np.ndarray) and a.ndim == 1 else a
+
+    if isinstance(value, np.ndarray):
+        return value[rows]
+    if isinstance(value, Fixed):
+        return replace(
+            value,
+            known=cut(value.known),
+            undef=cut(value.undef),
+            unsure=cut(value.unsure),
+            v=cut(value.v),
+        )
+    if isinstance(value, Ratio):
+        n, d = take(value.n, rows), take(value.d, rows)
+        assert isinstance(n, Fixed) and isinstance(d, Fixed)
+        return Ratio(cut(value.known), cut(value.undef), cut(value.unsure), n, d)
+    if isinstance(value, Approx):
+        return Approx(
+            cut(value.known), cut(value.undef), cut(value.unsure), cut(value.x), cut(value.err)
+        )
+    return None
+
+
 def constant(value: Decimal) -> Fixed:
     exact = scaled(value)
     if exact is None or abs(exact[0]) >= LIMIT:
         raise Unsupported(f"constant {value} has no exact int64 form")
-    return Fixed(None, None, None, exact[0], exact[1], abs(exact[0]))
+    return Fixed(None, None, None, exact[0], exact[1], abs(exact[0]), exact[0] >= 0)
 
 
 ONE = constant(Decimal(1))
@@ -101,8 +128,8 @@ def times(a: Fixed, factor: int, k: int) -> Fixed:
         room = LIMIT // abs(factor)
         over = np.abs(v) >= room
         v, unsure, bound = np.where(over, 0, v), either(unsure, over), (room - 1) * abs(factor)
-    scaled_v = v * factor if isinstance(v, int) else v.astype(np.int64) * factor
-    return Fixed(a.known, a.undef, unsure, scaled_v, k, bound)
+    scaled_v = v * factor if isinstance(v, int) else np.multiply(v, factor, dtype=np.int64)
+    return Fixed(a.known, a.undef, unsure, scaled_v, k, bound, a.nonneg and factor >= 0)
 
 
 def rescale(a: Fixed, k: int) -> Fixed:
@@ -120,8 +147,11 @@ def multiply(a: Fixed, b: Fixed) -> Fixed:
         if bound >= LIMIT:
             over = np.abs(av).astype(np.float64) * np.abs(bv) >= LIMIT / 2
             av, unsure, bound = np.where(over, 0, av), either(unsure, over), LIMIT // 2
-        out = Fixed(None, None, unsure, av.astype(np.int64) * bv, a.k + b.k, bound)
-    return replace(out, known=known, undef=undef, unsure=either(out.unsure, a.unsure))
+        out = Fixed(None, None, unsure, np.multiply(av, bv, dtype=np.int64), a.k + b.k, bound)
+    nonneg = a.nonneg and b.nonneg
+    return replace(
+        out, known=known, undef=undef, unsure=either(out.unsure, a.unsure), nonneg=nonneg
+    )
 
 
 def add(parts: list[Fixed]) -> Fixed:
@@ -131,13 +161,19 @@ def add(parts: list[Fixed]) -> Fixed:
     if sum(p.bound for p in aligned) >= LIMIT:
         room = LIMIT // len(aligned)
         aligned = [_clip(p, room) for p in aligned]
-    total: Array | int = np.int64(0) if any(not isinstance(p.v, int) for p in aligned) else 0
+    total: Any = None
     known: Bools | None = None
     unsure: Bools | None = None
     for p in aligned:
-        total = total + p.v
+        if total is None:
+            total = p.v if isinstance(p.v, int) else p.v.astype(np.int64)  # a copy
+        elif isinstance(total, np.ndarray):
+            total += p.v  # in place: one array for the whole sum
+        else:
+            total = total + p.v
         known, unsure = both(known, p.known), either(unsure, p.unsure)
-    return Fixed(known, None, unsure, total, k, sum(p.bound for p in aligned))
+    nonneg = all(p.nonneg for p in aligned)
+    return Fixed(known, None, unsure, total, k, sum(p.bound for p in aligned), nonneg)
 
 
 def _clip(a: Fixed, room: int) -> Fixed:
@@ -236,81 +272,3 @@ def minimum(a: Num, b: Num) -> Num:
         np.minimum(x.x, y.x),
         np.maximum(x.err, y.err),
     )
-
-
-def compare_const(v: Array | int, k: int, op: Op, c: Decimal) -> Bools:
-    """``v / 10**k  op  c`` exactly, for integer ``v``, by an integer threshold."""
-    exact = scaled(c)
-    if exact is None:
-        raise Unsupported(f"constant {c} needs more than six decimals")
-    cv, ck = exact
-    if ck <= k:
-        t_num, t_den = cv * 10 ** (k - ck), 1
-    else:
-        t_num, t_den = cv, 10 ** (ck - k)
-    floor, ceil = t_num // t_den, -((-t_num) // t_den)
-    arr = np.asarray(v)
-    if op == "ge":
-        return np.asarray(arr >= ceil)
-    if op == "gt":
-        return np.asarray(arr > floor)
-    if op == "le":
-        return np.asarray(arr <= floor)
-    if op == "lt":
-        return np.asarray(arr < ceil)
-    equal = np.asarray(arr == floor) if floor == ceil else np.zeros(arr.shape, dtype=bool)
-    return equal if op == "eq" else ~equal
-
-
-def compare(left: Num, right: Num, op: Op) -> tuple[Bools, Bools | None]:
-    """The verdict of ``left op right`` on every row, and the rows it cannot vouch for.
-
-    Exact for ``Fixed`` and ``Ratio``: ``nL/dL op nR/dR`` becomes ``nL*dR op nR*dL``
-    (flipped where the denominators' signs differ). That also agrees with the engine's
-    rounded quotients: if the two sides differ, they differ by at least
-    ``10**-s / |dL*dR|`` while the rounding moves them by at most
-    ``5e-28 * (|L| + |R|)``; with both cross products below 2**63 at scale ``s`` the
-    first is always the larger. Floats are trusted only outside their error bound.
-    """
-    if isinstance(left, Approx) or isinstance(right, Approx):
-        a, b = approx(left), approx(right)
-        diff = np.asarray(a.x - b.x)
-        doubtful = np.abs(diff) <= (np.asarray(a.err) + b.err) * 1e3 + 1e-300
-        return _verdict(diff > 0, diff < 0, op), either(
-            either(a.unsure, b.unsure), np.asarray(doubtful)
-        )
-    if isinstance(right, Fixed) and isinstance(right.v, int) and isinstance(left, Fixed):
-        return np.asarray(compare_const(left.v, left.k, op, _value(right))), left.unsure
-    nl, dl = (left.n, left.d) if isinstance(left, Ratio) else (left, None)
-    nr, dr = (right.n, right.d) if isinstance(right, Ratio) else (right, None)
-    assert isinstance(nl, Fixed) and isinstance(nr, Fixed)
-    p1 = nl if dr is None else multiply(nl, dr)
-    p2 = nr if dl is None else multiply(nr, dl)
-    k = max(p1.k, p2.k)
-    p1, p2 = rescale(p1, k), rescale(p2, k)
-    greater, less = np.asarray(p1.v > p2.v), np.asarray(p1.v < p2.v)
-    flip: Any = False
-    for d in (dl, dr):
-        if d is not None:
-            flip = flip ^ (np.asarray(d.v) < 0)
-    if flip is not False:
-        greater, less = np.where(flip, less, greater), np.where(flip, greater, less)
-    unsure = either(either(p1.unsure, p2.unsure), either(left.unsure, right.unsure))
-    return _verdict(greater, less, op), unsure
-
-
-def _value(a: Fixed) -> Decimal:
-    assert isinstance(a.v, int)
-    return Decimal(a.v).scaleb(-a.k)
-
-
-def _verdict(greater: Any, less: Any, op: Op) -> Bools:
-    out = {
-        "gt": lambda: greater,
-        "lt": lambda: less,
-        "ge": lambda: ~less,
-        "le": lambda: ~greater,
-        "eq": lambda: ~greater & ~less,
-        "ne": lambda: greater | less,
-    }[op]()
-    return np.asarray(out, dtype=bool)

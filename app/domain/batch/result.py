@@ -32,54 +32,74 @@ BIG_AMOUNT = -2
 
 @dataclass(eq=False)
 class PolicyColumns:
-    """One policy's answers for every row."""
+    """One policy's answers for every row.
+
+    Amounts are sparse (few rows have one): the rows paid by the vectorised path with
+    their fen, and the amounts the per-profile engine gave for rows it settled. The
+    dense array (``amount``) is built when asked for.
+    """
 
     policy_id: str
     version: str | None
     status: npt.NDArray[np.int8]
-    amount: npt.NDArray[np.int64]
     basis: npt.NDArray[np.int8]
     index: PathIndex | None = None
+    paid_rows: Rows = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
+    paid_fen: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    #: Amounts the per-profile engine gave (they take precedence over ``paid_*``).
+    written: dict[int, Decimal | None] = field(default_factory=dict)
     missing_rows: Rows = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
-    missing_bits: Bits = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
+    missing_bits: Bits = field(default_factory=lambda: np.zeros(0, dtype=np.uint8))
     #: Missing facts of rows the per-profile engine settled.
     exact_missing: dict[int, tuple[str, ...]] = field(default_factory=dict)
-    #: Amounts too large for int64 fen.
-    big: dict[int, Decimal] = field(default_factory=dict)
     #: Rows settled by the per-profile engine for this policy alone.
     fallback_rows: int = 0
 
     @classmethod
     def empty(cls, policy: PolicyFile, version: str | None, n: int) -> PolicyColumns:
-        return cls(
-            policy.id,
-            version,
-            np.zeros(n, dtype=np.int8),
-            np.full(n, NO_AMOUNT, dtype=np.int64),
-            np.zeros(n, dtype=np.int8),
-        )
+        return cls(policy.id, version, np.zeros(n, dtype=np.int8), np.zeros(n, dtype=np.int8))
+
+    @property
+    def amount(self) -> npt.NDArray[np.int64]:
+        """Fen per row: -1 for no amount, -2 for one beyond int64 (see ``amount_of``)."""
+        out = np.full(len(self.status), NO_AMOUNT, dtype=np.int64)
+        out[self.paid_rows] = self.paid_fen
+        for row, value in self.written.items():
+            out[row] = _fen(value)
+        return out
+
+    def amounts_at(self, rows: Rows) -> npt.NDArray[np.int64]:
+        """``amount`` at some sorted rows, without the dense array."""
+        out = np.full(len(rows), NO_AMOUNT, dtype=np.int64)
+        at = np.searchsorted(self.paid_rows, rows)
+        inside = at < len(self.paid_rows)
+        hit = np.zeros(len(rows), dtype=bool)
+        hit[inside] = self.paid_rows[at[inside]] == rows[inside]
+        out[hit] = self.paid_fen[at[hit]]
+        for row, value in self.written.items():
+            i = int(np.searchsorted(rows, row))
+            if i < len(rows) and rows[i] == row:
+                out[i] = _fen(value)
+        return out
+
+    def amount_rows(self) -> Rows:
+        """Every row that may have an amount."""
+        extra = np.fromiter(self.written, dtype=np.intp, count=len(self.written))
+        return np.union1d(self.paid_rows, extra)
 
     def write(self, row: int, ev: Evaluation) -> None:
         """Take the per-profile engine's answer for one row."""
         self.status[row] = STATUSES.index(ev.status)
         self.basis[row] = BASES.index(ev.amount_basis)
-        self.big.pop(row, None)
-        if ev.amount is None:
-            self.amount[row] = NO_AMOUNT
-        else:
-            fen = int(ev.amount.scaleb(2))
-            if fen < 2**63:
-                self.amount[row] = fen
-            else:
-                self.amount[row], self.big[row] = BIG_AMOUNT, ev.amount
+        self.written[row] = ev.amount
         self.exact_missing[row] = ev.missing_facts
 
-    def exclude(self, rows: npt.NDArray[np.bool_]) -> None:
+    def exclude(self, rows: Rows) -> None:
         """Rows lost to a policy of the same exclusivity group: ineligible, no amount."""
         self.status[rows] = 0
-        self.amount[rows] = NO_AMOUNT
-        for row in np.flatnonzero(rows):
-            self.exact_missing.pop(int(row), None)
+        for row in rows.tolist():
+            self.written[row] = None
+            self.exact_missing.pop(row, None)
 
     def missing_facts(self, row: int) -> tuple[str, ...]:
         if row in self.exact_missing:
@@ -92,10 +112,34 @@ class PolicyColumns:
         return ()
 
     def amount_of(self, row: int) -> Decimal | None:
-        fen = int(self.amount[row])
-        if fen == BIG_AMOUNT:
-            return self.big[row]
+        if row in self.written:
+            return self.written[row]
+        fen = int(self.amounts_at(np.array([row], dtype=np.intp))[0])
         return None if fen == NO_AMOUNT else Decimal(fen).scaleb(-2)
+
+    def total(self) -> Decimal:
+        """Sum of the eligible rows' amounts, in yuan."""
+        fen = self.paid_fen[self.status[self.paid_rows] == ELIGIBLE]
+        if self.written:
+            fen = fen[
+                ~np.isin(
+                    self.paid_rows[self.status[self.paid_rows] == ELIGIBLE], list(self.written)
+                )
+            ]
+        # Summed as two 32-bit halves: a million amounts cannot overflow either sum.
+        exact = (int((fen >> 32).sum()) << 32) + int((fen & 0xFFFFFFFF).sum())
+        extra = sum(
+            (v for r, v in self.written.items() if v is not None and self.status[r] == ELIGIBLE),
+            Decimal(0),
+        )
+        return Decimal(exact).scaleb(-2) + extra
+
+
+def _fen(value: Decimal | None) -> int:
+    if value is None:
+        return NO_AMOUNT
+    fen = int(value.scaleb(2))
+    return fen if fen < 2**63 else BIG_AMOUNT
 
 
 @dataclass(frozen=True)
@@ -145,16 +189,14 @@ class PopulationResult:
         return evaluate_catalog(self.policies, self.table.profile(row), self.fiscal_year, history)
 
     def totals(self) -> dict[str, Totals]:
-        out = {}
-        for policy_id, col in self.columns.items():
-            paid = col.status == ELIGIBLE
-            fen = col.amount[paid]
-            fen = fen[fen >= 0]
-            # Summed as two 32-bit halves: a million amounts cannot overflow either sum.
-            exact = (int((fen >> 32).sum()) << 32) + int((fen & 0xFFFFFFFF).sum())
-            total = Decimal(exact).scaleb(-2) + sum(col.big.values(), Decimal(0))
-            out[policy_id] = Totals(int(paid.sum()), int((col.status == UNDETERMINED).sum()), total)
-        return out
+        return {
+            policy_id: Totals(
+                int(np.count_nonzero(col.status == ELIGIBLE)),
+                int(np.count_nonzero(col.status == UNDETERMINED)),
+                col.total(),
+            )
+            for policy_id, col in self.columns.items()
+        }
 
     def fallback_counts(self) -> dict[str, int]:
         """Rows each policy left to the per-profile engine (besides ``full_rows``)."""
