@@ -13,7 +13,13 @@ from decimal import Decimal
 from typing import Any
 
 from app.catalog.schema import PolicyFile
-from app.domain.batch import STATUSES, evaluate_population, required_columns, table_from_profiles
+from app.domain.batch import (
+    BASES,
+    STATUSES,
+    evaluate_population,
+    required_columns,
+    table_from_profiles,
+)
 from app.domain.engine import evaluate_catalog
 from app.domain.results import PriorAward
 
@@ -38,7 +44,11 @@ class Row:
 def evaluate_rows(
     policies: Sequence[PolicyFile], rows: Sequence[Row], fiscal_year: int
 ) -> list[list[Answer]]:
-    """Per row, every policy's answer (same order as ``policies``), from the batch engine."""
+    """Per row, every policy's answer (same order as ``policies``), from the batch engine.
+
+    The result is read a whole column at a time (``tolist`` of numpy arrays); only
+    amounts and missing facts are looked up row by row, and only where there are some.
+    """
     if not rows:
         return []
     table = table_from_profiles(
@@ -46,22 +56,22 @@ def evaluate_rows(
     )
     histories = {i: list(row.history) for i, row in enumerate(rows) if row.history}
     result = evaluate_population(policies, table, fiscal_year, histories=histories or None)
-    columns = [(p.id, result.status(p.id)) for p in policies]
-    out = []
-    for i in range(len(rows)):
-        answers = []
-        for policy_id, statuses in columns:
-            status = STATUSES[int(statuses[i])]
-            answers.append(
-                Answer(
-                    policy_id,
-                    status,
-                    result.amount(policy_id, i),
-                    result.basis(policy_id, i),
-                    result.missing_facts(policy_id, i) if status == "undetermined" else (),
-                )
-            )
-        out.append(answers)
+    out: list[list[Answer]] = [[] for _ in rows]
+    for policy in policies:
+        pid = policy.id
+        statuses = result.status(pid).tolist()
+        bases = result.columns[pid].basis.tolist()
+        fens = result.amount_fen(pid).tolist()
+        for i, (code, basis_code, fen) in enumerate(zip(statuses, bases, fens, strict=True)):
+            status, basis = STATUSES[code], BASES[basis_code]
+            if fen == -1:
+                amount = None
+            elif fen >= 0:
+                amount = Decimal(fen).scaleb(-2)
+            else:  # beyond int64: the exact value is kept aside
+                amount = result.amount(pid, i)
+            missing = result.missing_facts(pid, i) if status == "undetermined" else ()
+            out[i].append(Answer(pid, status, amount, basis, missing))
     return out
 
 

@@ -34,9 +34,35 @@ def lock_matching_run(session: Session, run_id: str) -> MatchingRun | None:
 
 
 def add_matching_results(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Bulk insert (one executemany) of result rows as mappings."""
-    if rows:
-        session.execute(insert(MatchingResult), list(rows))
+    """Bulk insert of result rows as mappings (run_id, enterprise_id, policy_id, status,
+    amount, missing_facts): ``COPY`` on PostgreSQL, batched multi-row INSERTs elsewhere.
+    A run stores hundreds of thousands of rows; row-by-row round trips would dominate."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(insert(MatchingResult.__table__), list(rows))  # type: ignore[arg-type]
+        return
+    from psycopg.types.json import Jsonb
+
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    columns = ("run_id", "enterprise_id", "policy_id", "status", "amount", "missing_facts")
+    with (
+        raw.cursor() as cursor,
+        cursor.copy(f"COPY matching_results ({', '.join(columns)}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            facts = row["missing_facts"]
+            copy.write_row(
+                [
+                    row["run_id"],
+                    row["enterprise_id"],
+                    row["policy_id"],
+                    row["status"],
+                    row["amount"],
+                    None if facts is None else Jsonb(facts),
+                ]
+            )
 
 
 def list_matching_results(
