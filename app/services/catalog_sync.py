@@ -35,6 +35,10 @@ def record_catalog(session: Session, catalog: Catalog, actor: str) -> int:
 
     Returns how many policy versions were new.
     """
+    from app.services import audit
+
+    # Locked first: workers starting together record one load, not one each.
+    audit.serialize(session)
     latest = repo.latest_catalog_load(session)
     if latest is not None and latest.catalog_hash == catalog.hash:
         return 0

@@ -1,6 +1,5 @@
 """The server under test (uvicorn, several workers, as a subprocess) and concurrent calls."""
 
-
 from __future__ import annotations
 
 import asyncio
@@ -10,8 +9,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -25,7 +24,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from app.catalog.loader import Catalog, load_catalog
-from app.db.session import make_engine, make_sessionmaker, migrate
+from app.db.session import make_engine, make_sessionmaker
 from app.services.actors import SYSTEM
 from app.services.keys import issue_key
 
@@ -33,7 +32,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 CATALOG_DIR = REPO_ROOT / "policy_catalog"
 WORKERS = 4
 START_TIMEOUT = 180.0  # seconds: four workers import the app and load the catalog
-STOP_TIMEOUT = 15.0
+STOP_TIMEOUT = 8.0
 REQUEST_TIMEOUT = 90.0
 
 
@@ -165,7 +164,7 @@ class LedgerServer:
                     problem = f"uvicorn exited with {self.process.returncode}:\n{self.log_tail()}"
                     self.process = None
                     return problem
-                if self.log().count("Application startup complete.") >= self.workers:
+                if self.startups() >= self.workers:
                     try:
                         if client.get("/health").status_code == 200:
                             return ""
@@ -181,19 +180,13 @@ class LedgerServer:
             return
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
-            try:
+            with suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                pass
         # Whatever is left of the group this fixture started (its pgid is the master's pid).
-        try:
+        with suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
+        with suppress(subprocess.TimeoutExpired):  # SIGKILL cannot be ignored: no wait long
             process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL cannot be ignored
-            pass
 
     def restart(self, catalog_dir: Path | None = None) -> None:
         self.stop()
@@ -224,6 +217,46 @@ class LedgerServer:
             if b"spawn_main" in cmdline:
                 workers.append(pid)
         return workers
+
+    def connections_by_worker(self) -> dict[int, int]:
+        """How many client connections each worker holds open right now (ESTABLISHED
+        TCP sockets on the server's port, matched to the workers' file descriptors)."""
+        established = set()
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            try:
+                lines = Path(table).read_text().splitlines()[1:]
+            except OSError:
+                continue
+            for line in lines:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == self.port and fields[3] == "01":
+                    established.add(fields[9])  # the socket's inode
+        counts = {}
+        for pid in self.worker_pids():
+            inodes = set()
+            try:
+                for fd in Path(f"/proc/{pid}/fd").iterdir():
+                    target = os.readlink(fd)
+                    if target.startswith("socket:["):
+                        inodes.add(target[8:-1])
+            except OSError:
+                continue
+            counts[pid] = len(inodes & established)
+        return counts
+
+    def startups(self) -> int:
+        """How many worker processes have finished their start-up (replacements too)."""
+        return self.log().count("Application startup complete.")
+
+    def wait_for_workers(self, startups: int, timeout: float = START_TIMEOUT) -> None:
+        """Until ``startups`` start-ups are logged and every worker is alive, e.g. after
+        the supervisor replaced a killed worker."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.startups() >= startups and len(self.worker_pids()) == self.workers:
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"the workers did not come back:\n{self.log_tail()}")
 
     def log(self) -> str:
         if self.log_path is None or not self.log_path.exists():

@@ -39,15 +39,18 @@ def location(district: str) -> dict[str, str]:
 
 
 def platform_profile(district: str = "jiangning", score: int = 88, **extra: Any) -> dict[str, Any]:
-    """Eligible for nj-public-platform in 2023-2025: an AI computing centre with a pass mark."""
+    """Eligible for nj-public-platform in 2022-2035: an AI computing centre with a pass
+    mark every year (each test module works in fiscal years of its own)."""
     return {
         "uscc": uscc(),
         "name": "南京示例智能计算中心有限公司",
         "kind": "platform",
         "location": location(district),
         "compliance": {"serious_dishonesty": False},
-        "recognitions": [{"kind": "ai_computing_center", "level": "municipal", "granted_on": "2022-07-01"}],
-        "years": {str(y): {"performance": {PLATFORM: score}} for y in (2023, 2024, 2025)},
+        "recognitions": [
+            {"kind": "ai_computing_center", "level": "municipal", "granted_on": "2022-07-01"}
+        ],
+        "years": {str(y): {"performance": {PLATFORM: score}} for y in range(2022, 2036)},
         **extra,
     }
 
@@ -60,7 +63,9 @@ def green_profile(district: str = "liuhe") -> dict[str, Any]:
         "kind": "enterprise",
         "location": location(district),
         "compliance": {"serious_dishonesty": False},
-        "recognitions": [{"kind": "green_factory", "level": "national", "granted_on": "2024-01-05"}],
+        "recognitions": [
+            {"kind": "green_factory", "level": "national", "granted_on": "2024-01-05"}
+        ],
     }
 
 
@@ -75,7 +80,12 @@ def rent_profile(district: str = "jiangning", rent_paid: str = "480000.00") -> d
         "location": location(district),
         "compliance": {"serious_dishonesty": False},
         "recognitions": [
-            {"kind": "tech_sme", "level": "national", "granted_on": "2024-04-30", "expires_on": "2024-12-31"}
+            {
+                "kind": "tech_sme",
+                "level": "national",
+                "granted_on": "2024-04-30",
+                "expires_on": "2024-12-31",
+            }
         ],
         "lease": {"area_m2": "500", "start_on": "2023-06-01"},
         "years": {"2024": {"rent_paid": rent_paid}},
@@ -122,7 +132,8 @@ def budget(
 ) -> dict[str, Any] | None:
     found = ok(
         client.get(
-            "/v1/budgets", params={"policy_id": policy_id, "fiscal_year": fiscal_year, "payer": payer}
+            "/v1/budgets",
+            params={"policy_id": policy_id, "fiscal_year": fiscal_year, "payer": payer},
         )
     )["items"]
     assert len(found) <= 1, found
@@ -152,6 +163,21 @@ def create_budget(
     )
 
 
+def audit_events(client: httpx.Client, **filters: Any) -> list[dict[str, Any]]:
+    """Every audit record matching ``filters``, page after page (at most 100 pages)."""
+    events: list[dict[str, Any]] = []
+    after = 0
+    for _page in range(100):
+        page = ok(
+            client.get("/v1/audit/events", params={**filters, "after_seq": after, "limit": 200})
+        )
+        events += page["items"]
+        if page["next_cursor"] is None:
+            return events
+        after = int(page["next_cursor"])
+    raise AssertionError("more than 100 pages of audit records")
+
+
 def verify(client: httpx.Client, **params: Any) -> dict[str, Any]:
     return ok(client.get("/v1/audit/verify", params=params))
 
@@ -177,7 +203,7 @@ def seed_awards(
     *,
     policy_id: str = PLATFORM,
     fiscal_year: int = FY,
-    district: str = "jiangning",
+    district: str = "xuanwu",
     notice: bool = True,
 ) -> list[str]:
     """``count`` enterprises with one reviewer-set award each, noticed in the past, in one

@@ -21,7 +21,6 @@ from app.services.actors import SYSTEM
 from app.services.keys import revoke_key
 from tests.ledger.server import LedgerServer
 from tests.ledger.support import (
-    FY,
     NOTICE,
     PLATFORM,
     RENT,
@@ -36,6 +35,8 @@ from tests.ledger.support import (
     register,
     rent_profile,
 )
+
+YEAR = 2033  # this module's platform awards and budget (the rent subsidy is for 2024)
 
 
 @dataclass(frozen=True)
@@ -55,9 +56,9 @@ class World:
 def world(server: LedgerServer, admin: httpx.Client) -> World:
     own = register(admin, platform_profile("jiangning"))
     other = register(admin, platform_profile("jianye"))
-    own_award = ok(compute(admin, own["id"], amount="20000.00"), 201)
-    other_award = ok(compute(admin, other["id"], amount="20000.00"), 201)
-    budget_id = create_budget(admin, PLATFORM, "5000000.00")["id"]
+    own_award = ok(compute(admin, own["id"], fiscal_year=YEAR, amount="20000.00"), 201)
+    other_award = ok(compute(admin, other["id"], fiscal_year=YEAR, amount="20000.00"), 201)
+    budget_id = create_budget(admin, PLATFORM, "5000000.00", fiscal_year=YEAR)["id"]
     return World(
         own=own,
         own_award=own_award,
@@ -74,7 +75,7 @@ def _id_routes(enterprise_id: str, award_id: str) -> list[str]:
         f"/v1/enterprises/{enterprise_id}",
         f"/v1/enterprises/{enterprise_id}?version=1",
         f"/v1/enterprises/{enterprise_id}/versions",
-        f"/v1/enterprises/{enterprise_id}/entitlements?fiscal_year={FY}",
+        f"/v1/enterprises/{enterprise_id}/entitlements?fiscal_year={YEAR}",
         f"/v1/awards/{award_id}",
         f"/v1/awards/{award_id}/events",
         f"/v1/awards/{award_id}/replay",
@@ -148,8 +149,21 @@ def test_auditor_reads_everything_and_writes_nothing(
 
         writes: list[tuple[str, str, dict[str, Any]]] = [
             ("POST", "/v1/enterprises", platform_profile()),
-            ("PUT", f"/v1/enterprises/{eid}", {**platform_profile("jianye"), "uscc": world.other["uscc"]}),
-            ("POST", "/v1/awards", {"enterprise_id": eid, "policy_id": PLATFORM, "fiscal_year": 2025, "amount": "1.00"}),
+            (
+                "PUT",
+                f"/v1/enterprises/{eid}",
+                {**platform_profile("jianye"), "uscc": world.other["uscc"]},
+            ),
+            (
+                "POST",
+                "/v1/awards",
+                {
+                    "enterprise_id": eid,
+                    "policy_id": PLATFORM,
+                    "fiscal_year": YEAR + 1,
+                    "amount": "1.00",
+                },
+            ),
             ("POST", f"/v1/awards/{aid}/notice", NOTICE),
             ("POST", f"/v1/awards/{aid}/approve", {}),
             ("POST", f"/v1/awards/{aid}/disburse", {}),
@@ -160,7 +174,13 @@ def test_auditor_reads_everything_and_writes_nothing(
             (
                 "POST",
                 "/v1/budgets",
-                {"policy_id": PLATFORM, "fiscal_year": 2031, "payer_level": "city", "payer_jurisdiction": "nanjing", "amount": "1.00"},
+                {
+                    "policy_id": PLATFORM,
+                    "fiscal_year": YEAR + 1,
+                    "payer_level": "city",
+                    "payer_jurisdiction": "nanjing",
+                    "amount": "1.00",
+                },
             ),
             ("PUT", f"/v1/budgets/{world.budget_id}", {"amount": "1.00", "reason": "auditor"}),
         ]
@@ -173,7 +193,7 @@ def test_auditor_reads_everything_and_writes_nothing(
     assert ok(admin.get("/v1/audit/checkpoint"))["seq"] == head_before["seq"]
     assert ok(admin.get(f"/v1/awards/{aid}"))["status"] == "computed"
     assert ok(admin.get(f"/v1/enterprises/{eid}"))["version"] == 1
-    assert budget(admin, PLATFORM)["amount"] == "5000000.00"  # type: ignore[index]
+    assert budget(admin, PLATFORM, YEAR)["amount"] == "5000000.00"  # type: ignore[index]
 
 
 # ---------------------------------------------------------------- district portals
@@ -195,16 +215,21 @@ class Districts:
 def districts(server: LedgerServer, admin: httpx.Client, world: World) -> Districts:
     home = register(admin, {**rent_profile("jiangning"), **_platform_facts()})
     home_rent = ok(compute(admin, home["id"], RENT), 201)
-    home_platform = ok(compute(admin, home["id"], PLATFORM, amount="20000.00"), 201)
+    home_platform = ok(compute(admin, home["id"], PLATFORM, YEAR, amount="20000.00"), 201)
     away = register(admin, platform_profile("jianye"))
-    away_award = ok(compute(admin, away["id"], amount="20000.00"), 201)
+    away_award = ok(compute(admin, away["id"], fiscal_year=YEAR, amount="20000.00"), 201)
 
     # Computed while in jianye, so jianye pays; then the enterprise moves to jiangning.
     mover_profile = rent_profile("jianye")
     mover = register(admin, mover_profile)
     moved_award = ok(compute(admin, mover["id"], RENT), 201)
     assert moved_award["payer"] == {"level": "district", "jurisdiction": "jianye"}
-    moved = ok(admin.put(f"/v1/enterprises/{mover['id']}", json={**mover_profile, "location": location("jiangning")}))
+    moved = ok(
+        admin.put(
+            f"/v1/enterprises/{mover['id']}",
+            json={**mover_profile, "location": location("jiangning")},
+        )
+    )
     assert moved["version"] == 2 and moved["location"]["district"] == "jiangning"
 
     for award in (home_rent, home_platform, away_award, moved_award):
@@ -225,7 +250,10 @@ def _platform_facts() -> dict[str, Any]:
     facts = platform_profile()
     years = {**facts["years"]}
     years["2024"] = {**years["2024"], "rent_paid": "480000.00"}
-    return {"years": years, "recognitions": [*facts["recognitions"], *rent_profile()["recognitions"]]}
+    return {
+        "years": years,
+        "recognitions": [*facts["recognitions"], *rent_profile()["recognitions"]],
+    }
 
 
 def test_district_portal_cannot_reach_another_district(
@@ -235,9 +263,15 @@ def test_district_portal_cannot_reach_another_district(
     with server.client(districts.portal) as portal:
         for path in _id_routes(away["id"], away_award["id"]):
             assert_problem(portal.get(path), 404)
-        assert_problem(portal.put(f"/v1/enterprises/{away['id']}", json=platform_profile("jianye")), 404)
-        assert_problem(compute(portal, away["id"], fiscal_year=2025, amount="1.00"), 404)
-        for action, body in (("approve", {}), ("reject", {"reason": "x"}), ("objections", {"text": "x"})):
+        assert_problem(
+            portal.put(f"/v1/enterprises/{away['id']}", json=platform_profile("jianye")), 404
+        )
+        assert_problem(compute(portal, away["id"], fiscal_year=YEAR + 1, amount="1.00"), 404)
+        for action, body in (
+            ("approve", {}),
+            ("reject", {"reason": "x"}),
+            ("objections", {"text": "x"}),
+        ):
             assert_problem(act(portal, away_award["id"], action, **body), 404)
         # Nor register an enterprise outside its district.
         assert_problem(portal.post("/v1/enterprises", json=platform_profile("jianye")), 403)
@@ -246,9 +280,10 @@ def test_district_portal_cannot_reach_another_district(
         assert listed and {e["location"]["district"] for e in listed} == {"jiangning"}
         assert away["id"] not in {e["id"] for e in listed}
         assert ok(portal.get("/v1/enterprises", params={"district": "jianye"}))["items"] == []
-        awards = ok(portal.get("/v1/awards", params={"limit": 200}))["items"]
-        assert away_award["id"] not in {a["id"] for a in awards}
-        assert districts.home_rent["id"] in {a["id"] for a in awards}
+        theirs = ok(portal.get("/v1/awards", params={"enterprise_id": away["id"]}))["items"]
+        assert theirs == []
+        mine = ok(portal.get("/v1/awards", params={"enterprise_id": districts.home["id"]}))["items"]
+        assert {a["id"] for a in mine} == {districts.home_rent["id"], districts.home_platform["id"]}
 
         # Its own district: reads and updates.
         assert portal.get(f"/v1/enterprises/{districts.home['id']}").status_code == 200
@@ -273,13 +308,16 @@ def test_district_portal_spends_only_its_own_budget(
         approved = ok(act(portal, districts.home_rent["id"], "approve"))
         assert approved["status"] == "approved"
         assert approved["payer"] == {"level": "district", "jurisdiction": "jiangning"}
-        own_budgets = ok(portal.get("/v1/budgets"))["items"]
-        assert [(b["policy_id"], b["payer"]["jurisdiction"]) for b in own_budgets] == [(RENT, "jiangning")]
-        assert own_budgets[0]["committed"] == approved["amount"] == "480000.00"
+        visible = ok(portal.get("/v1/budgets"))["items"]
+        assert visible and {b["payer"]["jurisdiction"] for b in visible} == {"jiangning"}
+        [rent_budget] = [b for b in visible if (b["policy_id"], b["fiscal_year"]) == (RENT, 2024)]
+        assert rent_budget["committed"] == approved["amount"] == "480000.00"
 
     # The city portal reaches the city's budget (and its districts').
     with server.client(districts.city_portal) as city_portal:
-        assert ok(act(city_portal, districts.home_platform["id"], "approve"))["status"] == "approved"
+        assert (
+            ok(act(city_portal, districts.home_platform["id"], "approve"))["status"] == "approved"
+        )
         assert ok(act(city_portal, districts.moved_award["id"], "approve"))["status"] == "approved"
 
 
@@ -305,7 +343,11 @@ def test_no_key_or_a_bad_key_is_401(server: LedgerServer) -> None:
         for method, path in PROTECTED:
             _assert_unauthorized(anonymous.request(method, path, json={}))
             for token in ("pik_nothing_here", "not-a-key", "pik_" + "0" * 12 + "_" + "x" * 43):
-                _assert_unauthorized(anonymous.request(method, path, headers={"Authorization": f"Bearer {token}"}, json={}))
+                _assert_unauthorized(
+                    anonymous.request(
+                        method, path, headers={"Authorization": f"Bearer {token}"}, json={}
+                    )
+                )
         _assert_unauthorized(anonymous.get("/v1/awards", headers={"Authorization": "Basic YTpi"}))
 
 

@@ -16,9 +16,9 @@ import httpx
 
 from tests.ledger.server import Call, LedgerServer, burst
 from tests.ledger.support import (
-    FY,
     PLATFORM,
     assert_problem,
+    audit_events,
     budget,
     create_budget,
     ok,
@@ -31,19 +31,23 @@ AWARDS = 200
 AMOUNT = "20000.00"
 BUDGET = "1000000.00"
 FIT = int(Decimal(BUDGET) / Decimal(AMOUNT))  # 50
+YEAR = 2030  # this module's budget: (nj-public-platform, 2030, nanjing)
 
 
 def test_concurrent_approvals_commit_exactly_the_budget(
     server: LedgerServer, admin: httpx.Client
 ) -> None:
-    ids = seed_awards(server, AWARDS, AMOUNT)
-    created = create_budget(admin, PLATFORM, BUDGET)
+    ids = seed_awards(server, AWARDS, AMOUNT, fiscal_year=YEAR)
+    created = create_budget(admin, PLATFORM, BUDGET, fiscal_year=YEAR)
     assert created["committed"] == "0.00" and created["remaining"] == BUDGET
 
     outcomes = burst(
         server.base_url,
         server.admin_token,
-        [Call("POST", f"/v1/awards/{award_id}/approve", {"reason": "reviewed"}) for award_id in ids],
+        [
+            Call("POST", f"/v1/awards/{award_id}/approve", {"reason": "reviewed"})
+            for award_id in ids
+        ],
     )
 
     failures = [o for o in outcomes if not isinstance(o, httpx.Response)]
@@ -64,7 +68,7 @@ def test_concurrent_approvals_commit_exactly_the_budget(
             assert problem["budget_id"] == created["id"], problem
             assert "cannot take 20000.00" in problem["detail"], problem
 
-    after = budget(admin, PLATFORM)
+    after = budget(admin, PLATFORM, YEAR)
     assert after is not None
     assert after["id"] == created["id"]
     assert after["amount"] == BUDGET
@@ -77,7 +81,7 @@ def test_concurrent_approvals_commit_exactly_the_budget(
     listed = ok(
         admin.get(
             "/v1/awards",
-            params={"policy_id": PLATFORM, "fiscal_year": FY, "status": "approved", "limit": 200},
+            params={"policy_id": PLATFORM, "fiscal_year": YEAR, "status": "approved", "limit": 200},
         )
     )["items"]
     assert {a["id"] for a in listed} == approved
@@ -89,13 +93,14 @@ def test_concurrent_approvals_commit_exactly_the_budget(
         else:
             assert row.status == "public_notice" and row.budget_id is None
 
-    utilisation = ok(admin.get("/v1/budgets/utilisation", params={"policy_id": PLATFORM}))
+    utilisation = ok(
+        admin.get("/v1/budgets/utilisation", params={"policy_id": PLATFORM, "fiscal_year": YEAR})
+    )
     assert [u["utilisation"] for u in utilisation["items"]] == ["1.0000"]
 
-    audited = ok(
-        admin.get("/v1/audit/events", params={"action": "award.approved", "limit": 200})
-    )["items"]
-    assert {e["object_id"] for e in audited} == approved and len(audited) == FIT
+    audited = [e["object_id"] for e in audit_events(admin, action="award.approved")]
+    mine = [award_id for award_id in audited if award_id in rows]
+    assert set(mine) == approved and len(mine) == FIT
     assert verify(admin)["ok"] is True
 
 
@@ -104,9 +109,9 @@ def test_one_more_approval_is_refused_and_an_increase_makes_room(
 ) -> None:
     """After the burst: the full budget refuses one more; raising it by one award's
     amount lets exactly one more through; lowering it below committed is refused."""
-    before = budget(admin, PLATFORM)
+    before = budget(admin, PLATFORM, YEAR)
     assert before is not None and before["remaining"] == "0.00"
-    [first, second] = seed_awards(server, 2, AMOUNT)
+    [first, second] = seed_awards(server, 2, AMOUNT, fiscal_year=YEAR)
     assert_problem(admin.post(f"/v1/awards/{first}/approve", json={}), 409)
 
     raised = str(Decimal(BUDGET) + Decimal(AMOUNT))
@@ -117,6 +122,6 @@ def test_one_more_approval_is_refused_and_an_increase_makes_room(
         f"/v1/budgets/{before['id']}", json={"amount": BUDGET, "reason": "cut below committed"}
     )
     assert_problem(lowered, 409)
-    after = budget(admin, PLATFORM)
+    after = budget(admin, PLATFORM, YEAR)
     assert after is not None
     assert (after["amount"], after["committed"], after["remaining"]) == (raised, raised, "0.00")
