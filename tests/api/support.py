@@ -77,15 +77,17 @@ def eligibility(
 
 
 def result_for(answer: dict[str, Any], policy_id: str) -> dict[str, Any]:
-    found = [r for r in answer["results"] if r["policy_id"] == policy_id]
-    assert len(found) == 1, f"{policy_id} not answered once: {[r['policy_id'] for r in answer['results']]}"
+    found: list[dict[str, Any]] = [r for r in answer["results"] if r["policy_id"] == policy_id]
+    assert len(found) == 1, (
+        f"{policy_id} not answered once: {[r['policy_id'] for r in answer['results']]}"
+    )
     return found[0]
 
 
 def post_award(
     client: TestClient, enterprise_id: str, policy_id: str, fiscal_year: int, **extra: Any
 ) -> httpx.Response:
-    return client.post(
+    response: httpx.Response = client.post(
         "/v1/awards",
         json={
             "enterprise_id": enterprise_id,
@@ -94,6 +96,7 @@ def post_award(
             **extra,
         },
     )
+    return response
 
 
 def reason_texts(reasons: list[dict[str, Any]], met: bool | None = False) -> list[str]:

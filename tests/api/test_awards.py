@@ -31,7 +31,9 @@ def green_factory(**overrides: Any) -> dict[str, Any]:
         "location": nanjing("jiangning", "jiangning-development-zone"),
         "industry": "manufacturing",
         "compliance": CLEAN,
-        "recognitions": [{"kind": "green_factory", "level": "national", "granted_on": "2024-01-05"}],
+        "recognitions": [
+            {"kind": "green_factory", "level": "national", "granted_on": "2024-01-05"}
+        ],
     }
     facts.update(overrides)
     return profile("南京测试绿色制造有限公司", **facts)
@@ -43,7 +45,9 @@ def public_platform() -> dict[str, Any]:
         kind="platform",
         location=nanjing("jianye", "hexi-new-town"),
         compliance=CLEAN,
-        recognitions=[{"kind": "public_platform", "level": "municipal", "granted_on": "2023-03-01"}],
+        recognitions=[
+            {"kind": "public_platform", "level": "municipal", "granted_on": "2023-03-01"}
+        ],
         years={"2024": {"performance": {"nj-public-platform": 88}}},
     )
 
@@ -92,7 +96,9 @@ def rent_startup() -> dict[str, Any]:
     )
 
 
-def _award(client: TestClient, enterprise_id: str, policy_id: str, year: int, **extra: Any) -> dict[str, Any]:
+def _award(
+    client: TestClient, enterprise_id: str, policy_id: str, year: int, **extra: Any
+) -> dict[str, Any]:
     response = post_award(client, enterprise_id, policy_id, year, **extra)
     assert response.status_code == 201, response.text
     award: dict[str, Any] = response.json()
@@ -131,14 +137,13 @@ def test_award_for_an_eligible_enterprise(client: TestClient) -> None:
     assert trace["profile_version"] == 1
     assert trace["policy_version"] == award["policy_version"]
 
-    # the amount is the one the calculator shows for the stored profile
+    # the stored award now counts against the policy's caps
     entitlements = client.get(
-        f"/v1/enterprises/{enterprise['id']}/entitlements", params={"fiscal_year": 2023}
+        f"/v1/enterprises/{enterprise['id']}/entitlements", params={"fiscal_year": 2024}
     ).json()
-    assert result_for(entitlements, "nj-green-manufacturing")["status"] in {
-        "eligible",
-        "ineligible",
-    }
+    after = result_for(entitlements, "nj-green-manufacturing")
+    assert after["status"] == "ineligible"
+    assert any("one award per policy and fiscal year" in t for t in reason_texts(after["reasons"]))
 
     fetched = client.get(f"/v1/awards/{award['id']}")
     assert fetched.status_code == 200
@@ -148,7 +153,9 @@ def test_award_for_an_eligible_enterprise(client: TestClient) -> None:
 def test_second_identical_award_is_a_409_problem(client: TestClient) -> None:
     enterprise = create_enterprise(client, green_factory())
     first = _award(client, enterprise["id"], "nj-green-manufacturing", 2024)
-    problem = assert_problem(post_award(client, enterprise["id"], "nj-green-manufacturing", 2024), 409)
+    problem = assert_problem(
+        post_award(client, enterprise["id"], "nj-green-manufacturing", 2024), 409
+    )
     assert first["id"] in problem["detail"]
     listed = client.get("/v1/awards", params={"enterprise_id": enterprise["id"]}).json()
     assert [a["id"] for a in listed["items"]] == [first["id"]]
@@ -163,14 +170,18 @@ def test_ineligible_is_a_422_problem_with_reasons(client: TestClient) -> None:
     assert any(r["met"] is False for r in problem["reasons"])
     assert any("Nanjing" in t for t in reason_texts(problem["reasons"]))
     assert problem.get("missing_facts") in (None, [])
-    assert client.get("/v1/awards", params={"enterprise_id": enterprise["id"]}).json()["items"] == []
+    assert (
+        client.get("/v1/awards", params={"enterprise_id": enterprise["id"]}).json()["items"] == []
+    )
 
 
 def test_undetermined_is_a_422_problem_with_missing_facts(client: TestClient) -> None:
     body = green_factory()
     del body["compliance"]
     enterprise = create_enterprise(client, body)
-    problem = assert_problem(post_award(client, enterprise["id"], "nj-green-manufacturing", 2024), 422)
+    problem = assert_problem(
+        post_award(client, enterprise["id"], "nj-green-manufacturing", 2024), 422
+    )
     assert problem["missing_facts"] == ["compliance.serious_dishonesty"]
     assert problem["reasons"]
     assert "compliance.serious_dishonesty" in problem["detail"]
@@ -279,10 +290,14 @@ def test_reviewer_set_policy_needs_an_amount(client: TestClient) -> None:
 
 def test_amount_is_refused_for_a_computed_policy(client: TestClient) -> None:
     enterprise = create_enterprise(client, green_factory())
-    response = post_award(client, enterprise["id"], "nj-green-manufacturing", 2024, amount="1000.00")
+    response = post_award(
+        client, enterprise["id"], "nj-green-manufacturing", 2024, amount="1000.00"
+    )
     problem = assert_problem(response, 422)
     assert pointers(problem) == ["/amount"]
-    assert client.get("/v1/awards", params={"enterprise_id": enterprise["id"]}).json()["items"] == []
+    assert (
+        client.get("/v1/awards", params={"enterprise_id": enterprise["id"]}).json()["items"] == []
+    )
 
 
 # ------------------------------------------------------------------------ history is kept
@@ -340,25 +355,33 @@ def test_awards_are_filtered(client: TestClient) -> None:
 
     by_policy = listed(policy_id="nj-public-platform", enterprise_id=platform["id"])
     assert [a["id"] for a in by_policy] == [platform_award["id"]]
-    assert all(a["policy_id"] == "nj-public-platform" for a in listed(policy_id="nj-public-platform"))
+    assert all(
+        a["policy_id"] == "nj-public-platform" for a in listed(policy_id="nj-public-platform")
+    )
 
-    in_2024 = listed(fiscal_year=2024)
-    assert mine <= {a["id"] for a in in_2024}
-    assert all(a["fiscal_year"] == 2024 for a in in_2024)
-    assert not mine & {a["id"] for a in listed(fiscal_year=2023)}
+    # Each filter is checked twice: on the whole ledger (every row matches; the ledger
+    # is shared with other tests) and on one enterprise (the row is there, or not).
+    assert all(a["fiscal_year"] == 2024 for a in listed(fiscal_year=2024))
+    assert listed(fiscal_year=2024, enterprise_id=green["id"]) == by_enterprise
+    assert listed(fiscal_year=2023, enterprise_id=green["id"]) == []
 
-    computed = listed(status="computed")
-    assert mine <= {a["id"] for a in computed}
-    assert all(a["status"] == "computed" for a in computed)
+    assert all(a["status"] == "computed" for a in listed(status="computed"))
+    for award in (green_award, platform_award):
+        found = listed(status="computed", enterprise_id=award["enterprise_id"])
+        assert [a["id"] for a in found] == [award["id"]]
     assert not mine & {a["id"] for a in listed(status="approved")}
 
     band = listed(amount_min="123456.78", amount_max="123456.78")
-    assert platform_award["id"] in {a["id"] for a in band}
     assert all(a["amount"] == "123456.78" for a in band)
+    exact = listed(amount_min="123456.78", amount_max=123457, enterprise_id=platform["id"])
+    assert [a["id"] for a in exact] == [platform_award["id"]]
     above = listed(amount_min="123456.79", enterprise_id=platform["id"])
     assert above == []
     below = listed(amount_max=123456, enterprise_id=platform["id"])
     assert below == []
+    assert listed(amount_min=500000, amount_max=500000, enterprise_id=green["id"]) == (
+        by_enterprise if green_award["amount"] == "500000.00" else []
+    )
 
     nothing = listed(enterprise_id=UNKNOWN_ID)
     assert nothing == []
@@ -384,7 +407,9 @@ def test_bad_award_filters_are_422_problems(client: TestClient, params: dict[str
 
 def test_awards_are_paginated_by_cursor(client: TestClient) -> None:
     enterprise = create_enterprise(client, rent_startup())
-    created = [_award(client, enterprise["id"], "nj-startup-rent-subsidy", y)["id"] for y in RENT_YEARS]
+    created = [
+        _award(client, enterprise["id"], "nj-startup-rent-subsidy", y)["id"] for y in RENT_YEARS
+    ]
     seen: list[str] = []
     cursor = None
     pages = 0

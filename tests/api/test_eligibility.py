@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from tests.api.support import (
     assert_money,
+    create_enterprise,
     eligibility,
     nanjing,
     profile,
@@ -257,3 +258,94 @@ def test_answer_is_deterministic(client: TestClient, fiscal_year: int) -> None:
     first = eligibility(client, body, fiscal_year)
     second = eligibility(client, body, fiscal_year)
     assert first == second
+
+
+# ------------------------------------------------------------------------ the vocabulary
+
+
+def _place_words(places: list[dict[str, Any]]) -> dict[str, str]:
+    """A province, city, district and park that belong together."""
+    for province in places:
+        for city in province.get("cities", []):
+            for district in city.get("districts", []):
+                for park in district.get("parks", []):
+                    return {
+                        "province": province["value"],
+                        "city": city["value"],
+                        "district": district["value"],
+                        "park": park["value"],
+                    }
+    raise AssertionError("the vocabulary names no park")
+
+
+def _sample(fact: dict[str, Any], vocabulary: dict[str, Any], places: dict[str, str]) -> Any:
+    kind = fact["type"]
+    if kind == "enum":
+        level = fact["path"].rsplit(".", 1)[-1]
+        if fact["path"].startswith("location.") and level in places:
+            return places[level]
+        return vocabulary["enumerations"][fact["enum"]][0]["value"]
+    samples = {
+        "money": "1000.00",
+        "decimal": "120.5",
+        "share": "0.25",
+        "integer": 3,
+        "score": 80,
+        "date": "2023-06-30",
+        "boolean": False,
+    }
+    return samples[kind]
+
+
+def _put(profile_: dict[str, Any], path: str, value: Any) -> None:
+    keys = path.split(".")
+    node: Any = profile_
+    for i, key in enumerate(keys):
+        last = i == len(keys) - 1
+        if key == "*":
+            key = {"years": "2024", "performance": "nj-innovation-consortium"}.get(keys[i - 1], "0")
+        if isinstance(node, list):
+            while len(node) <= int(key):
+                node.append({})
+            if last:
+                node[int(key)] = value
+            node = node[int(key)]
+            continue
+        if last:
+            node[key] = value
+        else:
+            nxt = keys[i + 1]
+            node = node.setdefault(key, [] if nxt == "*" and key == "recognitions" else {})
+
+
+def test_every_fact_of_the_vocabulary_can_be_sent(client: TestClient) -> None:
+    """facts.yaml and the profile schema agree: a client can state every fact a rule reads."""
+    vocabulary = client.get("/v1/vocabulary").json()
+    places = _place_words(vocabulary["places"])
+    body: dict[str, Any] = profile()
+    for fact in vocabulary["facts"]:
+        if fact["type"] in ("list", "text"):
+            continue  # containers and identity, filled through their members
+        _put(body, fact["path"], _sample(fact, vocabulary, places))
+    response = client.post("/v1/eligibility", json={"profile": body, "fiscal_year": 2024})
+    assert response.status_code == 200, response.text
+    stored = create_enterprise(client, body)["profile"]
+    for fact in vocabulary["facts"]:
+        if fact["type"] not in ("list", "text"):
+            assert _has(stored, fact["path"]), fact["path"]
+
+
+def _has(node: Any, path: str) -> bool:
+    for key in path.split("."):
+        if key == "*":
+            if isinstance(node, list):
+                node = node[0] if node else None
+            elif isinstance(node, dict) and node:
+                node = next(iter(node.values()))
+            else:
+                return False
+            continue
+        if not isinstance(node, dict) or key not in node:
+            return False
+        node = node[key]
+    return node is not None

@@ -19,7 +19,6 @@ from tests.api.support import (
     PROBLEM,
     assert_problem,
     create_enterprise,
-    eligibility,
     nanjing,
     pointers,
     profile,
@@ -170,10 +169,13 @@ def test_valid_uscc_is_accepted(client: TestClient) -> None:
     created = create_enterprise(client, profile(uscc=uscc))
     assert created["uscc"] == uscc
     # the contract's own example is a valid code
-    assert client.post(
-        "/v1/eligibility",
-        json={"profile": {"uscc": "91320115MA1W9KXT49", "name": "x"}, "fiscal_year": 2024},
-    ).status_code == 200
+    assert (
+        client.post(
+            "/v1/eligibility",
+            json={"profile": {"uscc": "91320115MA1W9KXT49", "name": "x"}, "fiscal_year": 2024},
+        ).status_code
+        == 200
+    )
 
 
 # ------------------------------------------------------------------------ vocabulary
@@ -219,10 +221,19 @@ def test_unknown_place_and_level_are_refused(client: TestClient) -> None:
 @pytest.mark.parametrize(
     ("body", "pointer"),
     [
-        ({"profile": {"name": "x", "favourite_colour": "red"}, "fiscal_year": 2024}, "/profile/favourite_colour"),
+        (
+            {"profile": {"name": "x", "favourite_colour": "red"}, "fiscal_year": 2024},
+            "/profile/favourite_colour",
+        ),
         ({"profile": {"name": "x"}, "fiscal_year": 2024, "extra": 1}, "/extra"),
-        ({"profile": {"name": "x", "years": {"2024": {"revenu": "1"}}}, "fiscal_year": 2024}, "/profile/years/2024/revenu"),
-        ({"profile": {"name": "x", "location": {"town": "nanjing"}}, "fiscal_year": 2024}, "/profile/location/town"),
+        (
+            {"profile": {"name": "x", "years": {"2024": {"revenu": "1"}}}, "fiscal_year": 2024},
+            "/profile/years/2024/revenu",
+        ),
+        (
+            {"profile": {"name": "x", "location": {"town": "nanjing"}}, "fiscal_year": 2024},
+            "/profile/location/town",
+        ),
     ],
 )
 def test_unknown_fields_are_refused(client: TestClient, body: dict[str, Any], pointer: str) -> None:
@@ -252,7 +263,10 @@ def test_unknown_policy_id_in_eligibility_is_refused(client: TestClient) -> None
 # ------------------------------------------------------------------------ protocol errors
 
 
-@pytest.mark.parametrize("raw", [b"{bad", b"", b'{"profile": ', b"[1, 2", b"\xff\xfe"])
+@pytest.mark.parametrize(
+    "raw",
+    [b"{bad", b"", b'{"profile": ', b"[1, 2", b"\xff\xfe", b"\x80\x81 not utf-8", b"\x1a\x02\xe9"],
+)
 def test_malformed_json_is_a_422_problem(client: TestClient, raw: bytes) -> None:
     response = client.post(
         "/v1/eligibility", content=raw, headers={"content-type": "application/json"}
@@ -272,7 +286,8 @@ def test_malformed_json_points_at_the_whole_document(client: TestClient) -> None
 
 
 def test_body_of_the_wrong_json_type_is_a_422_problem(client: TestClient) -> None:
-    for body in ([], "profile", 1, None):
+    bodies: list[Any] = [[], "profile", 1, None]
+    for body in bodies:
         assert_problem(client.post("/v1/eligibility", json=body), 422)
 
 
@@ -287,11 +302,24 @@ def test_unknown_policy_is_a_404_problem(client: TestClient) -> None:
     assert "xx-nothing" in problem["detail"]
 
 
-def test_wrong_method_is_a_405_problem(client: TestClient) -> None:
-    for method, path in (("DELETE", "/v1/eligibility"), ("GET", "/v1/eligibility"), ("PATCH", "/v1/awards")):
-        response = client.request(method, path)
-        assert_problem(response, 405)
-        assert response.headers.get("allow"), "a 405 says which methods are allowed"
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("DELETE", "/v1/eligibility", {"POST"}),
+        ("GET", "/v1/eligibility", {"POST"}),
+        ("PATCH", "/v1/awards", {"GET", "POST"}),
+        ("DELETE", "/v1/enterprises", {"GET", "POST"}),
+        ("POST", "/v1/enterprises/some-id", {"GET", "PUT"}),
+        ("PUT", "/v1/policies", {"GET"}),
+    ],
+)
+def test_wrong_method_is_a_405_problem(
+    client: TestClient, method: str, path: str, allowed: set[str]
+) -> None:
+    response = client.request(method, path)
+    assert_problem(response, 405)
+    # every method the path serves, not only those of the first route that matched it
+    assert set(response.headers["allow"].split(", ")) == allowed
 
 
 def test_unexpected_error_is_a_500_problem_without_internals(db_url: URL) -> None:
@@ -304,5 +332,26 @@ def test_unexpected_error_is_a_500_problem_without_internals(db_url: URL) -> Non
     with TestClient(app, raise_server_exceptions=False) as test_client:
         response = test_client.get("/boom")
     problem = assert_problem(response, 500)
+    assert problem["title"] == "Internal error"
     assert "secret" not in response.text
     assert response.headers["content-type"].startswith(PROBLEM)
+
+
+def test_missing_or_unknown_api_key_is_a_401_problem(client: TestClient) -> None:
+    anonymous = TestClient(client.app)  # the running app, without the admin key
+    response = anonymous.get("/v1/enterprises")
+    assert_problem(response, 401)
+    assert response.headers.get("www-authenticate", "").startswith("Bearer")
+    response = anonymous.get("/v1/enterprises", headers={"Authorization": "Bearer pik_nope_nope"})
+    assert_problem(response, 401)
+
+
+def test_rate_limited_calculator_is_a_429_problem(db_url: URL) -> None:
+    app = create_app(make_settings(db_url, public_rate_limit_per_minute=2))
+    body = {"profile": {"name": "x"}, "fiscal_year": 2024}
+    with TestClient(app) as limited:
+        assert limited.post("/v1/eligibility", json=body).status_code == 200
+        assert limited.post("/v1/eligibility", json=body).status_code == 200
+        response = limited.post("/v1/eligibility", json=body)
+    assert_problem(response, 429)
+    assert int(response.headers["retry-after"]) > 0

@@ -82,11 +82,17 @@ class AwardsFromRunOut(BaseModel):
 
 def _start(
     request: Request,
+    session: Session,
     catalog: Catalog,
     actor: Actor,
     fiscal_year: int,
     changes: list[PolicyChange] | None,
 ) -> dict[str, Any]:
+    # FIX (API tests, schemathesis): end the request's own transaction (it read the API
+    # key) before opening another session. On SQLite every transaction takes the write
+    # lock (BEGIN IMMEDIATE), so the session below waited 30 s for its own request and
+    # failed with "database is locked": every run started with a key was a 500.
+    session.commit()
     make_session = request.app.state.sessionmaker
     # Committed before the job starts, so the job (and the client) can find it.
     with make_session.begin() as session:
@@ -124,11 +130,11 @@ def _visible_run(session: Session, actor: Actor, run_id: str, kind: str) -> Matc
     responses=responses(401, 403, 422),
 )
 def start_matching(
-    body: RunRequest, request: Request, catalog: CatalogDep, actor: ActorDep
+    body: RunRequest, request: Request, session: SessionDep, catalog: CatalogDep, actor: ActorDep
 ) -> dict[str, Any]:
     """Evaluate every stored enterprise (a portal: those in its area) for a fiscal year, in the background."""
     require_writer(actor)
-    return _start(request, catalog, actor, body.fiscal_year, None)
+    return _start(request, session, catalog, actor, body.fiscal_year, None)
 
 
 @router.get("/matching/runs/{run_id}", response_model=RunOut, responses=responses(401, 403, 404))
@@ -240,12 +246,16 @@ def awards_from_matching(
     responses=responses(401, 403, 422),
 )
 def start_simulation(
-    body: SimulationRequest, request: Request, catalog: CatalogDep, actor: ActorDep
+    body: SimulationRequest,
+    request: Request,
+    session: SessionDep,
+    catalog: CatalogDep,
+    actor: ActorDep,
 ) -> dict[str, Any]:
     """What-if: the same run with changed caps, rates, thresholds or budgets, or a policy switched off.
     Compares baseline and scenario per policy; nothing in the ledger changes."""
     require_writer(actor)
-    return _start(request, catalog, actor, body.fiscal_year, body.changes)
+    return _start(request, session, catalog, actor, body.fiscal_year, body.changes)
 
 
 @router.get("/simulations/{run_id}", response_model=RunOut, responses=responses(401, 403, 404))
