@@ -27,7 +27,7 @@ from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._support import ROOT, machine, median, server  # noqa: E402
+from bench._support import ROOT, machine, median, server
 
 
 def _fill(url: str, count: int) -> str:
@@ -53,13 +53,34 @@ def _fill(url: str, count: int) -> str:
                 profile["uscc"] = random_uscc(rng)
                 eid = str(uuid.uuid4())
                 place = profile["location"]
-                enterprises.append({"id": eid, "uscc": profile["uscc"], "name": profile["name"], "kind": "enterprise",
-                                    "province": place["province"], "city": place["city"],
-                                    "district": place["district"], "park": None, "current_version": 1,
-                                    "created_at": now, "updated_at": now})
-                versions.append({"id": str(uuid.uuid4()), "enterprise_id": eid, "version": 1, "profile": profile,
-                                 "profile_hash": hashlib.sha256(canonical_json(profile).encode()).hexdigest(),
-                                 "created_at": now, "created_by": "bench"})
+                enterprises.append(
+                    {
+                        "id": eid,
+                        "uscc": profile["uscc"],
+                        "name": profile["name"],
+                        "kind": "enterprise",
+                        "province": place["province"],
+                        "city": place["city"],
+                        "district": place["district"],
+                        "park": None,
+                        "current_version": 1,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
+                versions.append(
+                    {
+                        "id": str(uuid.uuid4()),
+                        "enterprise_id": eid,
+                        "version": 1,
+                        "profile": profile,
+                        "profile_hash": hashlib.sha256(
+                            canonical_json(profile).encode()
+                        ).hexdigest(),
+                        "created_at": now,
+                        "created_by": "bench",
+                    }
+                )
             repo.insert_enterprises(session, enterprises)
             repo.insert_profile_versions(session, versions)
     return token
@@ -83,29 +104,43 @@ def main() -> None:
         headers = {"authorization": f"Bearer {token}"}
         with server("app.main:create_app", env, workers=2, factory=True) as base:
             idle = [_timed(base) for _ in range(50)]
-            run = httpx.post(base + "/v1/matching/runs", json={"fiscal_year": 2024}, headers=headers).json()
+            run = httpx.post(
+                base + "/v1/matching/runs", json={"fiscal_year": 2024}, headers=headers
+            ).json()
             during: list[float] = []
             deadline = time.monotonic() + 600
             while time.monotonic() < deadline:
                 during.append(_timed(base))
-                state = httpx.get(f"{base}/v1/matching/runs/{run['id']}", headers=headers, timeout=30).json()
+                state = httpx.get(
+                    f"{base}/v1/matching/runs/{run['id']}", headers=headers, timeout=30
+                ).json()
                 if state["status"] in ("done", "failed"):
                     break
                 time.sleep(0.1)
         assert state["status"] == "done", state
-        seconds = (datetime.fromisoformat(state["finished_at"]) - datetime.fromisoformat(state["created_at"]))
+        seconds = datetime.fromisoformat(state["finished_at"]) - datetime.fromisoformat(
+            state["created_at"]
+        )
         green = state["result"]["policies"]["nj-green-manufacturing"]
         report = {
-            "machine": machine(), "enterprises": state["total"], "fill_seconds": round(fill_seconds, 1),
+            "machine": machine(),
+            "enterprises": state["total"],
+            "fill_seconds": round(fill_seconds, 1),
             "matching_run_seconds": round(seconds.total_seconds(), 2),
             "health_while_idle_ms": {"p50": _pct(idle, 0.5), "p99": _pct(idle, 0.99)},
-            "health_during_run_ms": {"p50": _pct(during, 0.5), "p99": _pct(during, 0.99), "samples": len(during),
-                                     "max": round(max(during), 1)},
+            "health_during_run_ms": {
+                "p50": _pct(during, 0.5),
+                "p99": _pct(during, 0.99),
+                "samples": len(during),
+                "max": round(max(during), 1),
+            },
             "example_policy": {"nj-green-manufacturing": green},
         }
         print(json.dumps(report, indent=2, ensure_ascii=False))
         (ROOT / "bench" / "results").mkdir(exist_ok=True)
-        (ROOT / "bench" / "results" / "population.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
+        (ROOT / "bench" / "results" / "population.json").write_text(
+            json.dumps(report, indent=2, ensure_ascii=False)
+        )
     finally:
         with admin.connect() as c:
             c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

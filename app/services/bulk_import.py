@@ -24,6 +24,7 @@ and SHA-256, actor). Per-enterprise records would cost two chained appends per r
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -204,10 +205,8 @@ def _sniff_delimiter(first_line: str) -> str:
 def _decode(data: bytes) -> str:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return data.decode("utf-16")
-    try:
+    with contextlib.suppress(UnicodeDecodeError):
         return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
     try:
         return data.decode("gb18030")
     except UnicodeDecodeError:

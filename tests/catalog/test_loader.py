@@ -37,7 +37,9 @@ def _problems(root: Path) -> str:
 def test_unknown_key_names_file_field_and_fix(copy: Path) -> None:
     _edit(copy, lambda d: d.update(titel=d["title"]))
     message = _problems(copy)
-    assert "nj-green-manufacturing.yaml" in message and "titel" in message and "unknown key" in message
+    assert (
+        "nj-green-manufacturing.yaml" in message and "titel" in message and "unknown key" in message
+    )
 
 
 def test_undefined_parameter_is_refused(copy: Path) -> None:
@@ -46,14 +48,25 @@ def test_undefined_parameter_is_refused(copy: Path) -> None:
 
 
 def test_unknown_fact_is_refused(copy: Path) -> None:
-    _edit(copy, lambda d: d["versions"][0].update(
-        eligibility={"all": [d["versions"][0]["eligibility"], {"fact": "years.{fy}.revenu", "op": "gt", "value": 0}]}))
+    _edit(
+        copy,
+        lambda d: d["versions"][0].update(
+            eligibility={
+                "all": [
+                    d["versions"][0]["eligibility"],
+                    {"fact": "years.{fy}.revenu", "op": "gt", "value": 0},
+                ]
+            }
+        ),
+    )
     assert "years.{fy}.revenu" in _problems(copy)
 
 
 def test_unknown_recognition_kind_is_refused(copy: Path) -> None:
-    _edit(copy, lambda d: d["versions"][0].update(
-        eligibility={"recognition": {"kind": "green_factroy"}}))
+    _edit(
+        copy,
+        lambda d: d["versions"][0].update(eligibility={"recognition": {"kind": "green_factroy"}}),
+    )
     assert "green_factroy" in _problems(copy)
 
 

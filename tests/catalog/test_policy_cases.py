@@ -42,10 +42,15 @@ def loaded() -> Catalog:
 
 
 def _history(policy: PolicyFile, case: Case) -> list[PriorAward]:
-    return [PriorAward(h.policy_id or policy.id, h.fiscal_year, h.amount, h.recognition_key) for h in case.history]
+    return [
+        PriorAward(h.policy_id or policy.id, h.fiscal_year, h.amount, h.recognition_key)
+        for h in case.history
+    ]
 
 
-@pytest.mark.parametrize(("policy_id", "index", "name"), CASES, ids=[f"{p}:{n}" for p, _, n in CASES])
+@pytest.mark.parametrize(
+    ("policy_id", "index", "name"), CASES, ids=[f"{p}:{n}" for p, _, n in CASES]
+)
 def test_policy_case(loaded: Catalog, policy_id: str, index: int, name: str) -> None:
     policy = loaded.policies[policy_id]
     case = policy.cases[index]
@@ -61,13 +66,19 @@ def test_policy_case(loaded: Catalog, policy_id: str, index: int, name: str) -> 
         assert sorted(result.missing_facts) == sorted(expect.missing_facts)
     if expect.reason_contains is not None:
         texts = [r.text.en for r in result.reasons] + [r.text.zh for r in result.reasons]
-        assert any(expect.reason_contains in t for t in texts), f"no reason says {expect.reason_contains!r}"
+        assert any(expect.reason_contains in t for t in texts), (
+            f"no reason says {expect.reason_contains!r}"
+        )
     if result.amount is not None:
         assert result.amount == result.amount.quantize(Decimal("0.01"))
 
 
-@pytest.mark.parametrize(("policy_id", "index", "name"), CASES, ids=[f"{p}:{n}" for p, _, n in CASES])
-def test_case_profile_is_one_a_client_could_send(loaded: Catalog, policy_id: str, index: int, name: str) -> None:
+@pytest.mark.parametrize(
+    ("policy_id", "index", "name"), CASES, ids=[f"{p}:{n}" for p, _, n in CASES]
+)
+def test_case_profile_is_one_a_client_could_send(
+    loaded: Catalog, policy_id: str, index: int, name: str
+) -> None:
     case = loaded.policies[policy_id].cases[index]
     profile = EnterpriseProfile.model_validate({"name": "case", **case.profile})
     check_words(profile, loaded)
@@ -76,7 +87,9 @@ def test_case_profile_is_one_a_client_could_send(loaded: Catalog, policy_id: str
 def test_every_policy_has_eligible_and_ineligible_cases(loaded: Catalog) -> None:
     for policy in loaded:
         statuses = {c.expect.status for c in policy.cases}
-        assert {"eligible", "ineligible"} <= statuses, f"{policy.id} lacks an eligible or ineligible case"
+        assert {"eligible", "ineligible"} <= statuses, (
+            f"{policy.id} lacks an eligible or ineligible case"
+        )
 
 
 def _model_paths(model: type, prefix: str = "") -> set[str]:

@@ -27,10 +27,14 @@ def test_catalog_check_passes_on_the_catalog(capsys: pytest.CaptureFixture[str])
     assert "policies, hash" in capsys.readouterr().out
 
 
-def test_catalog_check_names_the_bad_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_catalog_check_names_the_bad_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     shutil.copytree(ROOT / "policy_catalog", tmp_path / "c")
     bad = tmp_path / "c" / "policies" / "nanjing" / "nj-quality-benchmark.yaml"
-    bad.write_text(bad.read_text(encoding="utf-8").replace("kind: award", "kind: prize"), encoding="utf-8")
+    bad.write_text(
+        bad.read_text(encoding="utf-8").replace("kind: award", "kind: prize"), encoding="utf-8"
+    )
     assert cli.main(["catalog", "check", "--dir", str(tmp_path / "c")]) == 1
     err = capsys.readouterr().err
     assert "nj-quality-benchmark.yaml" in err and "kind" in err
@@ -45,7 +49,9 @@ def test_migrate_load_and_keys(env: Path, capsys: pytest.CaptureFixture[str]) ->
     assert token.startswith("pik_")
     assert cli.main(["keys", "list"]) == 0
     listing = capsys.readouterr().out
-    assert "auditor" in listing and token.split("_")[2] not in listing  # the secret is never shown again
+    assert (
+        "auditor" in listing and token.split("_")[2] not in listing
+    )  # the secret is never shown again
     prefix = token.split("_")[1]
     assert cli.main(["keys", "revoke", prefix]) == 0
     assert cli.main(["keys", "create", "--role", "portal", "--jurisdiction", "atlantis"]) == 2

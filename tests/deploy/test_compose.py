@@ -64,11 +64,19 @@ def test_database_url_points_at_the_compose_database(compose: dict) -> None:  # 
         url = make_url(compose["services"][service]["environment"]["DATABASE_URL"])
         assert url.host == "db" and url.get_backend_name() == "postgresql"
         assert (url.username, url.password, url.database) == (
-            db["POSTGRES_USER"], db["POSTGRES_PASSWORD"], db["POSTGRES_DB"])
+            db["POSTGRES_USER"],
+            db["POSTGRES_PASSWORD"],
+            db["POSTGRES_DB"],
+        )
 
 
 def test_dockerfile_ships_what_the_service_loads() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
-    for needed in ("COPY app", "COPY migrations", "COPY policy_catalog", "CATALOG_DIR=/srv/policy_catalog",
-                   "FROM python:3.11"):
+    for needed in (
+        "COPY app",
+        "COPY migrations",
+        "COPY policy_catalog",
+        "CATALOG_DIR=/srv/policy_catalog",
+        "FROM python:3.11",
+    ):
         assert needed in dockerfile

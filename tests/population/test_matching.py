@@ -19,8 +19,12 @@ from app.services.scenarios import PolicyChange, apply_changes
 Population = tuple[sessionmaker[Session], Catalog, list[str]]
 
 
-def _run(make_session: sessionmaker[Session], catalog: Catalog, changes: list[PolicyChange] | None = None,
-         actor: Actor = SYSTEM) -> dict:  # type: ignore[type-arg]
+def _run(
+    make_session: sessionmaker[Session],
+    catalog: Catalog,
+    changes: list[PolicyChange] | None = None,
+    actor: Actor = SYSTEM,
+) -> dict:  # type: ignore[type-arg]
     with make_session.begin() as session:
         run_id = runs.start_run(session, catalog, actor, 2024, changes).id
     runs.execute_run(make_session, catalog, run_id)
@@ -30,7 +34,9 @@ def _run(make_session: sessionmaker[Session], catalog: Catalog, changes: list[Po
         return runs.run_json(run)
 
 
-def _entitlements(make_session: sessionmaker[Session], catalog: Catalog, ids: list[str]) -> dict[str, tuple[int, Decimal]]:
+def _entitlements(
+    make_session: sessionmaker[Session], catalog: Catalog, ids: list[str]
+) -> dict[str, tuple[int, Decimal]]:
     totals: dict[str, list] = defaultdict(lambda: [0, Decimal("0.00")])  # type: ignore[type-arg]
     with make_session() as session:
         for enterprise_id in ids:
@@ -58,8 +64,9 @@ def test_matching_totals_equal_the_sum_of_entitlements(population: Population) -
         assert summary["eligible"] == count, policy_id
         assert Decimal(summary["amount"]) == amount, policy_id
     with make_session() as session:
-        stored = repo.list_matching_results(session, run["id"], policy_id="nj-green-manufacturing",
-                                            status="eligible", limit=200)
+        stored = repo.list_matching_results(
+            session, run["id"], policy_id="nj-green-manufacturing", status="eligible", limit=200
+        )
         assert len(stored) == expected.get("nj-green-manufacturing", (0, 0))[0]
 
 
@@ -67,14 +74,18 @@ def test_undetermined_results_say_what_is_missing(population: Population) -> Non
     make_session, catalog, _ = population
     run = _run(make_session, catalog)
     with make_session() as session:
-        undetermined = repo.list_matching_results(session, run["id"], status="undetermined", limit=50)
+        undetermined = repo.list_matching_results(
+            session, run["id"], status="undetermined", limit=50
+        )
     assert undetermined
     assert all(r.missing_facts and r.missing_facts["paths"] for r in undetermined)
 
 
 def test_what_if_lower_cap_is_confirmed_by_recomputation(population: Population) -> None:
     make_session, catalog, ids = population
-    change = PolicyChange(policy_id="nj-green-manufacturing", parameters={"max_award": Decimal("300000")})
+    change = PolicyChange(
+        policy_id="nj-green-manufacturing", parameters={"max_award": Decimal("300000")}
+    )
     run = _run(make_session, catalog, [change])
     comparison = run["result"]["comparison"]["nj-green-manufacturing"]
     scenario = list(apply_changes(catalog.policies, [change], 2024).values())
@@ -100,7 +111,9 @@ def test_what_if_lower_cap_is_confirmed_by_recomputation(population: Population)
 
 def test_switching_a_policy_off_removes_its_beneficiaries(population: Population) -> None:
     make_session, catalog, _ = population
-    run = _run(make_session, catalog, [PolicyChange(policy_id="nj-service-manufacturing", enabled=False)])
+    run = _run(
+        make_session, catalog, [PolicyChange(policy_id="nj-service-manufacturing", enabled=False)]
+    )
     comparison = run["result"]["comparison"]["nj-service-manufacturing"]
     assert comparison["switched_off"] is True
     assert comparison["beneficiaries"]["scenario"] == 0
@@ -133,8 +146,15 @@ def test_population_path_answers_as_the_per_profile_engine(population: Populatio
 
     _, catalog, _ = population
     rng = random.Random(7)
-    rows = [Row(f"e{i}", random_profile(rng),
-                [PriorAward("nj-green-manufacturing", 2023, Decimal("500000.00"))] if i % 9 == 0 else [])
-            for i in range(300)]
+    rows = [
+        Row(
+            f"e{i}",
+            random_profile(rng),
+            [PriorAward("nj-green-manufacturing", 2023, Decimal("500000.00"))]
+            if i % 9 == 0
+            else [],
+        )
+        for i in range(300)
+    ]
     policies = list(catalog)
     assert evaluate_rows(policies, rows, 2024) == evaluate_rows_one_by_one(policies, rows, 2024)

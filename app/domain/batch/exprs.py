@@ -9,6 +9,7 @@ so a node only needs to list its leaves.
 from __future__ import annotations
 
 import itertools
+from abc import ABC, abstractmethod
 from collections.abc import Hashable, Sequence
 from decimal import Decimal
 from typing import Any
@@ -45,7 +46,7 @@ from app.domain.expressions import constant as catalog_constant
 from app.domain.facts import year_path
 
 
-class ExprNode:
+class ExprNode(ABC):
     key: Hashable
     leaves: tuple[Spec, ...] = ()
     #: Whether some row can make it undefined (a ratio, a growth over a zero base).
@@ -55,8 +56,9 @@ class ExprNode:
         result: Num = ctx.cached(("expr", self.key), lambda: self._eval(ctx))
         return result
 
+    @abstractmethod
     def _eval(self, ctx: Context) -> Num:
-        raise NotImplementedError
+        """Each kind of node computes its own verdict (or value) over the rows."""
 
 
 def leaf_bits(ctx: Context, leaves: Sequence[Spec], rows: Rows, index: PathIndex) -> Bits:

@@ -10,6 +10,7 @@ for the rows asked about (the undetermined ones), as bitmasks over the policy's 
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Hashable, Iterator
 from typing import Literal
 
@@ -24,7 +25,7 @@ from app.domain.batch.numbers import either
 Given = Literal["unknown", "not_false", "not_true"] | None
 
 
-class RuleNode:
+class RuleNode(ABC):
     key: Hashable
     children: tuple[RuleNode, ...] = ()
     #: Rough cost of the verdict over all rows (1: one comparison of a column).
@@ -38,8 +39,9 @@ class RuleNode:
         result: Truth = ctx.cached(("rule", self.key), lambda: self._truth(ctx))
         return result
 
+    @abstractmethod
     def _truth(self, ctx: Context) -> Truth:
-        raise NotImplementedError
+        """Each kind of node computes its own verdict (or value) over the rows."""
 
     def specs(self) -> Iterator[Spec]:
         """The columns this node reads."""
