@@ -11,6 +11,7 @@ for ``RETENTION`` (purged by ``incentives idempotency purge`` and at start-up).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -82,6 +83,19 @@ class Idempotency:
             status_code=stored.status_code,
             headers={"Idempotent-Replayed": "true"},
         )
+
+    def run(
+        self,
+        body: Any,
+        status_code: int,
+        model: type[BaseModel],
+        produce: Callable[[], dict[str, Any]],
+    ) -> JSONResponse:
+        """Replay the stored answer, or claim the key, ``produce`` the answer and store it."""
+        replayed = self.replay_or_claim(body)
+        if replayed is not None:
+            return replayed
+        return self.respond(status_code, model, produce())
 
     def respond(
         self, status_code: int, model: type[BaseModel], payload: dict[str, Any]

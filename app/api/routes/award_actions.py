@@ -43,12 +43,12 @@ def _act(
     **fields: Any,
 ) -> JSONResponse:
     require_writer(actor)
-    idem = Idempotency(session, actor, key, request)
-    replayed = idem.replay_or_claim(body)
-    if replayed is not None:
-        return replayed
-    award = lifecycle.transition(session, catalog, actor, award_id, action, **fields)
-    return idem.respond(200, AwardOut, service.award_json(award))
+
+    def produce() -> dict[str, Any]:
+        award = lifecycle.transition(session, catalog, actor, award_id, action, **fields)
+        return service.award_json(award)
+
+    return Idempotency(session, actor, key, request).run(body, 200, AwardOut, produce)
 
 
 @router.post("/{award_id}/notice", response_model=AwardOut, responses=WRITE_ERRORS)
@@ -184,12 +184,12 @@ def objection(
 ) -> JSONResponse:
     """Record an objection raised during the public notice."""
     require_writer(actor)
-    idem = Idempotency(session, actor, idempotency_key, request)
-    replayed = idem.replay_or_claim(body)
-    if replayed is not None:
-        return replayed
-    award = lifecycle.record_objection(session, actor, award_id, body.text, body.by)
-    return idem.respond(200, AwardOut, service.award_json(award))
+
+    def produce() -> dict[str, Any]:
+        award = lifecycle.record_objection(session, actor, award_id, body.text, body.by)
+        return service.award_json(award)
+
+    return Idempotency(session, actor, idempotency_key, request).run(body, 200, AwardOut, produce)
 
 
 @router.post(
@@ -206,12 +206,12 @@ def recompute(
 ) -> JSONResponse:
     """A new award version from the current profile; the old one is kept as superseded."""
     require_writer(actor)
-    idem = Idempotency(session, actor, idempotency_key, request)
-    replayed = idem.replay_or_claim(body)
-    if replayed is not None:
-        return replayed
-    award = lifecycle.recompute(session, catalog, actor, award_id, body.amount)
-    return idem.respond(201, AwardOut, service.award_json(award, with_trace=True))
+
+    def produce() -> dict[str, Any]:
+        award = lifecycle.recompute(session, catalog, actor, award_id, body.amount)
+        return service.award_json(award, with_trace=True)
+
+    return Idempotency(session, actor, idempotency_key, request).run(body, 201, AwardOut, produce)
 
 
 @router.get("/{award_id}/events", response_model=AwardEventList, responses=responses(401, 404))

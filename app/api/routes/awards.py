@@ -51,20 +51,20 @@ def create_award(
     """
     require_writer(actor)
     check_enterprise(actor, repo.get_enterprise(session, body.enterprise_id), body.enterprise_id)
-    idem = Idempotency(session, actor, idempotency_key, request)
-    replayed = idem.replay_or_claim(body)
-    if replayed is not None:
-        return replayed
-    award = service.compute_award(
-        session,
-        catalog,
-        enterprise_id=body.enterprise_id,
-        policy_id=body.policy_id,
-        fiscal_year=body.fiscal_year,
-        amount=body.amount,
-        actor=actor,
-    )
-    return idem.respond(201, AwardOut, service.award_json(award, with_trace=True))
+
+    def produce() -> dict[str, Any]:
+        award = service.compute_award(
+            session,
+            catalog,
+            enterprise_id=body.enterprise_id,
+            policy_id=body.policy_id,
+            fiscal_year=body.fiscal_year,
+            amount=body.amount,
+            actor=actor,
+        )
+        return service.award_json(award, with_trace=True)
+
+    return Idempotency(session, actor, idempotency_key, request).run(body, 201, AwardOut, produce)
 
 
 @router.get("", response_model=AwardList, responses=responses(401, 422))

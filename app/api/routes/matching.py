@@ -230,12 +230,11 @@ def awards_from_matching(
     """Turn a policy's eligible results into computed awards, within the remaining budgets."""
     require_writer(actor)
     run = _visible_run(session, actor, run_id, "matching")
-    idem = Idempotency(session, actor, idempotency_key, request)
-    replayed = idem.replay_or_claim(body)
-    if replayed is not None:
-        return replayed
-    return idem.respond(
-        200, AwardsFromRunOut, awards_from_run(session, catalog, actor, run, body.policy_id)
+    return Idempotency(session, actor, idempotency_key, request).run(
+        body,
+        200,
+        AwardsFromRunOut,
+        lambda: awards_from_run(session, catalog, actor, run, body.policy_id),
     )
 
 
