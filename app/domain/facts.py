@@ -50,6 +50,20 @@ def year_path(template: str, fiscal_year: int) -> str:
     return _YEAR_TEMPLATE.sub(sub, template)
 
 
+def as_day(value: Any) -> date | None:
+    """A date fact: a ``date`` or an ISO ``YYYY-MM-DD`` string; anything else is no date.
+
+    The one reading of dates shared by the per-profile and the batch engines."""
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
 class Facts:
     """The profile seen from one fiscal year, recording each fact it hands out."""
 
@@ -98,15 +112,8 @@ class Facts:
         return result
 
     def day(self, template: str) -> date | _Missing:
-        value = self.get(template)
-        if isinstance(value, date):
-            return value
-        if isinstance(value, str):
-            try:
-                return date.fromisoformat(value)
-            except ValueError:
-                return MISSING
-        return MISSING
+        day = as_day(self.get(template))
+        return MISSING if day is None else day
 
     def recognitions(self) -> list[Mapping[str, Any]] | _Missing:
         value = self.get("recognitions")

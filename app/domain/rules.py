@@ -32,7 +32,7 @@ from app.catalog.schema import (
     YearsSinceRule,
 )
 from app.domain.expressions import Params, Value, constant, evaluate_expr
-from app.domain.facts import MISSING, Facts
+from app.domain.facts import MISSING, Facts, as_day
 from app.domain.money import as_decimal
 from app.domain.results import Bilingual, ClauseResult, Tri
 from app.domain.text import LEVEL_ZH, OP_SYMBOL, show, unknown_detail
@@ -258,8 +258,8 @@ def _recognition(node: RecognitionRule, facts: Facts, params: Params, clause: st
     for item in held:
         if item.get("kind") != test.kind or (test.levels and item.get("level") not in test.levels):
             continue
-        granted = _as_date(item.get("granted_on"))
-        expires = _as_date(item.get("expires_on"))
+        granted = as_day(item.get("granted_on"))
+        expires = as_day(item.get("expires_on"))
         if (earliest or latest) and granted is None:
             undated = True
             continue
@@ -291,17 +291,6 @@ def _window_text(earliest: date | None, latest: date | None) -> Bilingual:
         f",认定期间 {show(earliest) if earliest else '…'} 至 {show(latest) if latest else '…'}",
         f" granted {show(earliest) if earliest else '…'} to {show(latest) if latest else '…'}",
     )
-
-
-def _as_date(value: Any) -> date | None:
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            return None
-    return None
 
 
 def _first_time_above(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -31,6 +30,7 @@ from app.domain.batch.columns import (
     Spec,
     day_number,
 )
+from app.domain.facts import as_day
 from app.domain.money import as_decimal
 
 _MISSING = object()
@@ -165,18 +165,6 @@ def _cat(values: list[Any]) -> CatColumn:
         else:
             codes[i] = vocab.setdefault(str(raw), len(vocab))
     return CatColumn(codes, tuple(vocab))
-
-
-def as_day(value: Any) -> date | None:
-    """A date as ``Facts.day`` (and the recognition clause) reads it."""
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            return None
-    return None
 
 
 def _date(values: list[Any]) -> DateColumn:
