@@ -49,9 +49,12 @@ def test_migrate_load_and_keys(env: Path, capsys: pytest.CaptureFixture[str]) ->
     assert token.startswith("pik_")
     assert cli.main(["keys", "list"]) == 0
     listing = capsys.readouterr().out
-    assert (
-        "auditor" in listing and token.split("_")[2] not in listing
-    )  # the secret is never shown again
-    prefix = token.split("_")[1]
+    # The secret is never shown again. It is URL-safe base64 and may itself hold "_",
+    # so it is everything after the prefix, taken whole, never a piece of a split.
+    prefix, secret = token.removeprefix("pik_").split("_", 1)
+    assert len(secret) >= 32
+    assert "auditor" in listing and prefix in listing
+    assert secret not in listing
+    assert not any(secret[i : i + 8] in listing for i in range(len(secret) - 7))
     assert cli.main(["keys", "revoke", prefix]) == 0
     assert cli.main(["keys", "create", "--role", "portal", "--jurisdiction", "atlantis"]) == 2
