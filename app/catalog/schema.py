@@ -368,13 +368,26 @@ Formula = Annotated[
 
 
 class Caps(Strict):
+    """Limits after the formula. One award per policy and fiscal year always holds (the
+    ledger's unique index keeps it too), so a yearly ceiling is the per-award ceiling:
+    there is no second award in a year whose room it could share."""
+
     per_award: Number | None = None
-    per_enterprise_per_year: Number | None = None
     max_years: Number | None = Field(default=None, description="fiscal years with an award")
     once_per: Literal["enterprise", "recognition"] | None = None
     recognition_kind: str | None = Field(
         default=None, description="with once_per: recognition, the recognition that keys it"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_yearly_room(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "per_enterprise_per_year" in data:
+            raise ValueError(
+                "`per_enterprise_per_year` is not a cap: one award per policy and fiscal "
+                "year always holds, so write the yearly ceiling as `per_award`"
+            )
+        return data
 
     @model_validator(mode="after")
     def _recognition_named(self) -> Caps:

@@ -2,8 +2,8 @@
 
 Two kinds: limits read from the award history (at most N fiscal years; once per
 enterprise or per recognition; one award per policy and fiscal year), which can make
-an otherwise eligible enterprise ineligible; and ceilings on the amount (per award, per
-enterprise per fiscal year).
+an otherwise eligible enterprise ineligible; and the ceiling on the amount of the one
+award a policy pays an enterprise in a fiscal year.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 from app.catalog.schema import Caps
 from app.domain.expressions import Params, constant
-from app.domain.money import ZERO, yuan
+from app.domain.money import yuan
 from app.domain.results import Bilingual, CapApplied, ClauseResult, PriorAward, Tri
 
 
@@ -113,14 +113,13 @@ def history_limits(
     return results
 
 
-def apply_ceilings(
-    amount: Decimal,
-    caps: Caps,
-    params: Params,
-    fiscal_year: int,
-    own: Sequence[PriorAward],
-) -> tuple[Decimal, list[CapApplied]]:
-    """The amount after every ceiling, and the ceilings that bit or were checked."""
+def apply_ceilings(amount: Decimal, caps: Caps, params: Params) -> tuple[Decimal, list[CapApplied]]:
+    """The amount after the per-award ceiling, and the ceiling checked.
+
+    An earlier award of the same policy in the same fiscal year never reaches this
+    point: ``history_limits`` has already made the enterprise ineligible for a second
+    one, so no ceiling is shared between awards.
+    """
     applied: list[CapApplied] = []
     if caps.per_award is not None:
         limit = constant(caps.per_award, params)
@@ -132,24 +131,6 @@ def apply_ceilings(
                 amount,
                 after,
                 Bilingual(f"单项奖励上限 {yuan(limit)} 元", f"per-award cap {yuan(limit)} yuan"),
-            )
-        )
-        amount = after
-    if caps.per_enterprise_per_year is not None:
-        limit = constant(caps.per_enterprise_per_year, params)
-        used = sum((a.amount for a in own if a.fiscal_year == fiscal_year), ZERO)
-        room = max(limit - used, ZERO)
-        after = min(amount, room)
-        applied.append(
-            CapApplied(
-                "per_enterprise_per_year",
-                limit,
-                amount,
-                after,
-                Bilingual(
-                    f"每家企业每年度上限 {yuan(limit)} 元(本年度已获 {yuan(used)} 元)",
-                    f"per-enterprise annual cap {yuan(limit)} yuan ({yuan(used)} already awarded)",
-                ),
             )
         )
         amount = after

@@ -128,13 +128,13 @@ def evaluate(
         # Fix (tests/unit): a formula over reported facts (a negative rent or revenue, a
         # "-0") came out as a negative award or "-0.00"; an award is never below zero.
         uncapped = ZERO
-    amount, caps = apply_ceilings(uncapped, version.caps, params, fiscal_year, own)
+    amount, caps = apply_ceilings(uncapped, version.caps, params)
     if amount <= ZERO and uncapped > ZERO:
         reasons.append(
             ClauseResult(
                 "caps.exhausted",
                 Tri.FALSE,
-                Bilingual("本年度上限已用尽", "the cap for this fiscal year is used up"),
+                Bilingual("奖励上限为零,无可奖励金额", "the cap leaves nothing to award"),
             )
         )
         return answer("ineligible", basis=formula.basis, steps=steps, caps_applied=tuple(caps))

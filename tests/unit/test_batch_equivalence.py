@@ -491,7 +491,7 @@ def _inline_policies() -> list[PolicyFile]:
         policy(
             NANJING,
             {"fixed": "100"},
-            {"per_enterprise_per_year": "$zero"},
+            {"per_award": "$zero"},
             policy_id="xx-spent",
             params={"zero": "0"},
         ),

@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from app.domain.caps import in_force, recognition_key
 from app.domain.engine import parameters, select_version
@@ -50,11 +51,30 @@ def test_per_award_cap_below_it_is_reported_but_changes_nothing() -> None:
     assert ev.caps_applied[0].before == ev.caps_applied[0].after == Decimal(100)
 
 
-def test_per_enterprise_per_year_ignores_earlier_years() -> None:
-    pol = policy(formula={"fixed": 400}, caps={"per_enterprise_per_year": 1000})
-    # an award of this policy for an earlier year does not use this year's room
-    ev = run(pol, history=[award(fiscal_year=FY - 1, amount="900")])
-    assert ev.amount == Decimal("400.00")
+def test_a_second_award_in_a_year_is_refused_not_topped_up_to_a_yearly_ceiling() -> None:
+    # The case that tells the two readings apart: a yearly ceiling shared by tranches
+    # would pay the 4,000.00 of room left; one award a year pays nothing more.
+    pol = policy(formula={"fixed": 5000}, caps={"per_award": 5000})
+    ev = run(pol, history=[award(fiscal_year=FY, amount="1000")])
+    assert ev.status == "ineligible"
+    assert ev.amount is None
+    assert [c.clause for c in ev.reasons if c.met is False] == ["caps.one_award_per_year"]
+    # an award of this policy for an earlier year leaves this year's award whole
+    ev = run(pol, history=[award(fiscal_year=FY - 1, amount="4900")])
+    assert ev.amount == Decimal("5000.00")
+
+
+def test_a_yearly_room_cap_is_refused_by_the_loader() -> None:
+    with pytest.raises(ValidationError) as refused:
+        policy(formula={"fixed": 400}, caps={"per_enterprise_per_year": 1000})
+    assert "per_award" in str(refused.value)
+
+
+def test_a_zero_ceiling_leaves_nothing_to_award() -> None:
+    ev = run(policy(formula={"fixed": 100}, caps={"per_award": 0}))
+    assert ev.status == "ineligible"
+    assert ev.amount is None
+    assert "the cap leaves nothing to award" in reason_text(ev)
 
 
 # --------------------------------------------------------------------------- max years

@@ -462,7 +462,7 @@ def _inline_policies() -> list[PolicyFile]:
                     "not_above": {"fact": "years.{fy}.rent_paid"},
                 }
             },
-            {"per_award": 2000000, "max_years": 3, "per_enterprise_per_year": 1500000},
+            {"per_award": 1500000, "max_years": 3},
             policy_id="xx-rent",
             params={"price": 80},
         ),

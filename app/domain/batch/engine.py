@@ -96,8 +96,6 @@ def _caps(caps: Caps, params: Params) -> tuple[tuple[Decimal, ...], bool]:
     ceilings = []
     if caps.per_award is not None:
         ceilings.append(constant(caps.per_award, params))
-    if caps.per_enterprise_per_year is not None:
-        ceilings.append(max(constant(caps.per_enterprise_per_year, params), Decimal(0)))
     fails = caps.max_years is not None and not Decimal(0) < constant(caps.max_years, params)
     return tuple(ceilings), fails
 
