@@ -8,12 +8,12 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import text, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app.db import repositories as repo
 from app.db.models import Award, Budget, Enterprise
-from tests.db.support import any_uscc, audit_entry, next_seq
+from tests.db.support import any_uscc, audit_entry, next_seq, refused_by
 
 APPEND_ONLY = "audit_log is append-only"
 
@@ -23,7 +23,7 @@ def test_second_live_award_for_same_enterprise_policy_year_is_refused(
 ) -> None:
     first = make_award()
     enterprise = db_session.get_one(Enterprise, first.enterprise_id)
-    with pytest.raises(IntegrityError), db_session.begin_nested():
+    with refused_by("uq_awards_live_enterprise_policy_year"), db_session.begin_nested():
         make_award(enterprise)
     # Another year, or another enterprise, is a different award.
     make_award(enterprise, fiscal_year=2025)
@@ -41,13 +41,13 @@ def test_new_award_allowed_once_the_live_one_is_dead(
     second = make_award(enterprise)
     assert second.id != first.id
     # ...and the dead one cannot come back to life beside it.
-    with pytest.raises(IntegrityError), db_session.begin_nested():
+    with refused_by("uq_awards_live_enterprise_policy_year"), db_session.begin_nested():
         first.status = "approved"
         db_session.flush()
 
 
 def test_award_status_must_be_known(db_session: Session, make_award: Callable[..., Award]) -> None:
-    with pytest.raises(IntegrityError), db_session.begin_nested():
+    with refused_by("ck_awards_status_known"), db_session.begin_nested():
         make_award(status="paid")
 
 
@@ -57,13 +57,13 @@ def test_budget_check_refuses_overspend(
     budget = make_budget(amount="1000.00", committed=Decimal("600.00"))
     budget.disbursed = Decimal("400.00")  # exactly the amount: allowed
     db_session.flush()
-    with pytest.raises(IntegrityError), db_session.begin_nested():
+    with refused_by("ck_budgets_not_overspent"), db_session.begin_nested():
         budget.disbursed = Decimal("400.01")  # one fen over
         db_session.flush()
     db_session.refresh(budget)
     # A bulk UPDATE that bypasses the ORM is refused just the same.
     overspend = update(Budget).where(Budget.id == budget.id).values(committed=Budget.amount)
-    with pytest.raises(IntegrityError), db_session.begin_nested():
+    with refused_by("ck_budgets_not_overspent"), db_session.begin_nested():
         db_session.execute(overspend.execution_options(synchronize_session=False))
 
 
@@ -71,7 +71,7 @@ def test_budget_check_refuses_overspend(
 def test_budget_figures_cannot_be_negative(
     db_session: Session, make_budget: Callable[..., Budget], column: str
 ) -> None:
-    with pytest.raises(IntegrityError), db_session.begin_nested():
+    with refused_by(f"ck_budgets_{column}_nonneg"), db_session.begin_nested():
         make_budget(**{column: Decimal("-0.01")})
 
 
@@ -92,7 +92,7 @@ def test_duplicate_uscc_is_refused(
 ) -> None:
     uscc = any_uscc()
     make_enterprise(uscc=uscc)
-    with pytest.raises(IntegrityError), db_session.begin_nested():
+    with refused_by("uq_enterprises_uscc"), db_session.begin_nested():
         make_enterprise(uscc=uscc)
     make_enterprise(uscc=None)
     make_enterprise(uscc=None)  # several enterprises may lack a USCC
@@ -101,7 +101,7 @@ def test_duplicate_uscc_is_refused(
 def test_audit_appends_from_the_same_head_collide(db_session: Session) -> None:
     seq = next_seq(db_session)
     repo.add_audit_entry(db_session, audit_entry(seq))
-    with pytest.raises(IntegrityError), db_session.begin_nested():
+    with refused_by("pk_audit_log"), db_session.begin_nested():
         repo.add_audit_entry(db_session, audit_entry(seq, prev_hash="f" * 64))
 
 

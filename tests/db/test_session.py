@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from app.db import repositories as repo
 from app.db.models import Award, Budget, Enterprise, ProfileVersion
 from app.db.session import make_engine, make_sessionmaker, migrate, normalize_url
+from tests.db.support import refused_by, violates
 
 
 @pytest.mark.parametrize(
@@ -58,7 +59,7 @@ def test_foreign_keys_are_enforced(db_session: Session) -> None:
         profile_hash="0" * 64,
         created_by="tester",
     )
-    with pytest.raises(IntegrityError), db_session.begin_nested():
+    with refused_by("fk_profile_versions_enterprise_id_enterprises"), db_session.begin_nested():
         repo.add_profile_version(db_session, orphan)
 
 
@@ -178,7 +179,11 @@ def test_racing_requests_store_one_live_award(fresh_db_url: URL) -> None:
 
         errors = run_concurrently(6, create)
         assert len(errors) == 5
-        assert all(isinstance(error, IntegrityError) for error in errors)
+        assert all(
+            isinstance(error, IntegrityError)
+            and violates(error, "uq_awards_live_enterprise_policy_year")
+            for error in errors
+        ), errors
         with sessions() as session:
             assert len(repo.live_awards_for(session, enterprise.id)) == 1
     finally:

@@ -82,13 +82,39 @@ def _id_routes(enterprise_id: str, award_id: str) -> list[str]:
     ]
 
 
+def assert_reads_the_object(
+    response: httpx.Response, path: str, enterprise: Any, award: Any
+) -> None:
+    """A 200 whose body is the object the path names, not just any answer."""
+    body = ok(response)
+    if path.startswith("/v1/awards/"):
+        named = body.get("award_id", body.get("id"))
+        assert named == award["id"], path
+        if "enterprise_id" in body:
+            assert body["enterprise_id"] == enterprise["id"], path
+    elif "/versions" in path:
+        assert body["enterprise_id"] == enterprise["id"], path
+        assert [v["profile"]["uscc"] for v in body["items"]] == [enterprise["uscc"]] * len(
+            body["items"]
+        )
+    elif "/entitlements" in path:
+        # The answer is for that enterprise's current profile: its version, and the
+        # award the enterprise already holds shows as held.
+        assert body["profile_version"] == enterprise["version"], path
+        assert body["results"], path
+    else:
+        assert (body["id"], body["uscc"]) == (enterprise["id"], enterprise["uscc"]), path
+        if "version=" in path:
+            assert body["version"] == 1, path
+
+
 # ---------------------------------------------------------------- enterprise keys
 
 
 def test_enterprise_key_reads_its_own(server: LedgerServer, world: World) -> None:
     with server.client(world.enterprise_token) as client:
         for path in _id_routes(world.own["id"], world.own_award["id"]):
-            assert client.get(path).status_code == 200, path
+            assert_reads_the_object(client.get(path), path, world.own, world.own_award)
 
 
 def test_enterprise_key_gets_404_for_another_enterprise_like_for_nothing(
@@ -143,9 +169,13 @@ def test_auditor_reads_everything_and_writes_nothing(
     head_before = ok(admin.get("/v1/audit/checkpoint"))
     with server.client(world.auditor_token) as auditor:
         for path in _id_routes(eid, aid):
-            assert auditor.get(path).status_code == 200, path
-        for path in ("/v1/budgets", "/v1/audit/events", "/v1/audit/verify", "/v1/awards"):
-            assert auditor.get(path).status_code == 200, path
+            assert_reads_the_object(auditor.get(path), path, world.other, world.other_award)
+        # The lists are everyone's: they hold the other enterprise's award and budgets.
+        awards = ok(auditor.get("/v1/awards", params={"enterprise_id": eid}))["items"]
+        assert [a["id"] for a in awards] == [aid]
+        assert ok(auditor.get("/v1/budgets"))["items"]
+        assert ok(auditor.get("/v1/audit/events"))["items"]
+        assert ok(auditor.get("/v1/audit/verify"))["records"] > 0
 
         writes: list[tuple[str, str, dict[str, Any]]] = [
             ("POST", "/v1/enterprises", platform_profile()),
@@ -286,7 +316,8 @@ def test_district_portal_cannot_reach_another_district(
         assert {a["id"] for a in mine} == {districts.home_rent["id"], districts.home_platform["id"]}
 
         # Its own district: reads and updates.
-        assert portal.get(f"/v1/enterprises/{districts.home['id']}").status_code == 200
+        home = ok(portal.get(f"/v1/enterprises/{districts.home['id']}"))
+        assert (home["id"], home["location"]["district"]) == (districts.home["id"], "jiangning")
     assert ok(admin.get(f"/v1/awards/{away_award['id']}"))["status"] == "public_notice"
 
 
