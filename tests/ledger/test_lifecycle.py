@@ -120,15 +120,27 @@ def test_money_follows_the_award_to_revocation(server: LedgerServer, admin: http
 
 
 def test_revoking_an_approved_award_releases_its_commitment(admin: httpx.Client) -> None:
-    award = _new_award(admin, fiscal_year=2023, amount="12345.67")
+    # A year of its own, with its budget set first: the test holds whichever tests
+    # ran before it on this server.
+    year = 2022
+    budget_for_year = {
+        "policy_id": PLATFORM,
+        "fiscal_year": year,
+        "payer_level": "city",
+        "payer_jurisdiction": "nanjing",
+        "amount": "1000000.00",
+    }
+    ok(admin.post("/v1/budgets", json=budget_for_year), 201)
+    award = _new_award(admin, fiscal_year=year, amount="12345.67")
     ok(act(admin, award["id"], "notice", **NOTICE))
-    before = _money(admin, fiscal_year=2023)
+    before = _money(admin, fiscal_year=year)
+    assert before["amount"] == Decimal("1000000.00")
     ok(act(admin, award["id"], "approve"))
-    middle = _money(admin, fiscal_year=2023)
+    middle = _money(admin, fiscal_year=year)
     amount = Decimal("12345.67")
     assert _delta(middle, before) == {"committed": amount, "remaining": -amount}
     ok(act(admin, award["id"], "revoke", reason="withdrawn by the enterprise"))
-    after = _money(admin, fiscal_year=2023)
+    after = _money(admin, fiscal_year=year)
     assert _delta(after, middle) == {"committed": -amount, "released": amount, "remaining": amount}
 
 
