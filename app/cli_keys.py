@@ -93,7 +93,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     create = sub.add_parser("create", help="issue a key; it is printed once")
     create.add_argument("--role", required=True, choices=keys.ROLES)
     create.add_argument("--enterprise", help="enterprise id, for an enterprise key")
-    create.add_argument("--jurisdiction", help="city or district slug, for a portal key")
+    create.add_argument("--jurisdiction", help="city, district or park slug, for a portal key")
     create.add_argument("--label", default="", help="who holds the key")
     create.set_defaults(handler=_create)
     sub.add_parser("list", help="every key, without secrets").set_defaults(handler=_list)

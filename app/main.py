@@ -24,6 +24,7 @@ from app.api.routes import (
     budgets,
     eligibility,
     enterprises,
+    gaps,
     health,
     imports,
     matching,
@@ -31,10 +32,12 @@ from app.api.routes import (
     vocabulary,
 )
 from app.catalog.loader import load_catalog
+from app.catalog.places import Level
 from app.config import Settings, get_settings
 from app.db.repositories import purge_idempotency_records
 from app.db.session import make_engine, make_sessionmaker
 from app.services.catalog_sync import record_catalog
+from app.services.enterprises import misplaced
 
 log = logging.getLogger("incentives")
 
@@ -59,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         with app.state.sessionmaker.begin() as session:
             record_catalog(session, app.state.catalog, actor="service start-up")
             purge_idempotency_records(session, datetime.now(UTC) - RETENTION)
+            _warn_of_misplaced(misplaced(session, app.state.catalog))
         log.info(
             "catalog %s loaded: %d policies",
             app.state.catalog.hash[:12],
@@ -84,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         vocabulary,
         eligibility,
         enterprises,
+        gaps,
         awards,
         award_actions,
         budgets,
@@ -96,6 +101,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     _register_problem_schema(app)
     return app
+
+
+def _warn_of_misplaced(found: list[tuple[dict[Level, str | None], int]]) -> None:
+    """Say at start-up which stored locations name no one place (see ``misplaced``)."""
+    for location, count in found:
+        named = ", ".join(f"{k} {v}" for k, v in location.items() if v is not None)
+        log.warning(
+            "%d stored enterprise(s) are located at %s, which is not one place of the "
+            "catalog: no portal reaches them until an admin corrects the location "
+            "(PUT /v1/enterprises/{id}; GET /v1/enterprises?city=… finds them)",
+            count,
+            named or "nowhere",
+        )
 
 
 def _register_problem_schema(app: FastAPI) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from app.catalog.places import Places
 from app.catalog.schema import PolicyFile, Version
 from app.catalog.vocabulary import VocabularyFile
 
@@ -79,6 +80,11 @@ class Catalog:
             for k in d.parks
         }
         return words
+
+    @cached_property
+    def places(self) -> Places:
+        """The place tree (province ⊃ city ⊃ district ⊃ park) for locations and scopes."""
+        return Places(self.vocabulary.places)
 
 
 def _load_yaml(path: Path) -> Any:
@@ -185,7 +191,11 @@ def load_catalog(directory: Path) -> Catalog:
     patterns = [f.path.split(".") for f in vocabulary.facts]
     policies: dict[str, PolicyFile] = {}
     files: dict[str, Path] = {}
-    problems: list[str] = []
+    # A slug alone names a place (an API key's jurisdiction, a budget's payer).
+    problems: list[str] = [
+        f"{facts_path}: places: `{slug}` names more than one place: give each its own slug"
+        for slug in dict.fromkeys(Places(vocabulary.places).duplicates)
+    ]
     provisional = Catalog({}, vocabulary, "")
     for path in sorted((directory / "policies").rglob("*.yaml")):
         raw = _load_yaml(path)

@@ -1,17 +1,29 @@
-"""Who may see and change what.
+"""Who may see and change what: the one place that decides a tenant's scope.
 
-- admin: everything;
+- admin (and the service itself): everything;
 - auditor: reads everything, writes nothing (403);
-- portal: acts for enterprises in its jurisdiction (a city or a district) and on the
-  budgets paid from it; a city portal also reaches its districts;
-- enterprise: reads its own enterprise, entitlements and awards. Anything else answers
-  404, so a key cannot even learn that another enterprise's object exists.
+- portal: acts for one place of the catalog's tree (a city, a district or a park) and
+  everything beneath it, its area. An enterprise is in the area when *every* level of
+  its location lies on the path through that place (``app.catalog.places.Area``), so
+  a location naming Nanjing as its city and Hongshan as its district belongs to
+  neither city. Budgets: those whose payer is the place or beneath it. Matching runs
+  and simulations: those whose area lies within the portal's;
+- enterprise: its own enterprise, entitlements, gaps and awards.
+
+An object outside the scope answers 404, exactly as a missing one, so a key cannot
+even learn that it exists; a role that may not do something at all answers 403.
+Every route and use case asks here; the repositories run ``Area.contains`` as SQL.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
 from app.catalog.loader import Catalog
-from app.db.models import Award, Enterprise
+from app.catalog.places import Area, Level, location_of
+from app.db.models import Award, Enterprise, MatchingRun
 from app.services.actors import Actor
 from app.services.errors import Forbidden, NotFound
 
@@ -27,81 +39,121 @@ def require_reader(actor: Actor, *roles: str) -> None:
         raise Forbidden(f"a {actor.role} key cannot read this")
 
 
-def portal_reaches(
-    actor: Actor, *, city: str | None, district: str | None, park: str | None = None
-) -> bool:
-    j = actor.jurisdiction
-    return j is not None and j in (city, district, park)
+@dataclass(frozen=True)
+class Scope:
+    """What one key reaches: everything, one enterprise, or a portal's area."""
+
+    everything: bool = False
+    enterprise_id: str | None = None
+    area: Area | None = None
+
+    def sees_location(self, location: Mapping[Level, str | None]) -> bool:
+        """A portal (or admin) may put an enterprise at this location."""
+        return self.everything or (self.area is not None and self.area.contains(location))
+
+    def sees_enterprise(self, enterprise: Enterprise) -> bool:
+        if self.enterprise_id is not None:
+            return enterprise.id == self.enterprise_id
+        return self.sees_location(location_of(enterprise))
+
+    def reaches_place(self, slug: str | None) -> bool:
+        """The place (a budget's payer, a run's area) is this portal's or beneath it."""
+        if self.everything:
+            return True
+        return slug is not None and self.area is not None and slug in self.area.places
+
+    def list_filter(self) -> dict[str, Any]:
+        """Keyword filters that confine a repository's list to this scope."""
+        if self.everything:
+            return {}
+        if self.area is not None:
+            return {"area": self.area}
+        # An enterprise key (or a key that reaches nothing): its own id, or none.
+        return {"enterprise_id": self.enterprise_id or "-"}
 
 
-def can_see_enterprise(actor: Actor, enterprise: Enterprise) -> bool:
+def scope_of(actor: Actor, catalog: Catalog) -> Scope:
     if actor.role in ("admin", "auditor", "system"):
-        return True
-    if actor.role == "enterprise":
-        return actor.enterprise_id == enterprise.id
-    return portal_reaches(
-        actor, city=enterprise.city, district=enterprise.district, park=enterprise.park
-    )
+        return Scope(everything=True)
+    if actor.role == "portal":
+        area = catalog.places.area(actor.jurisdiction or "")
+        if area is None:
+            # Fail closed: a key whose place left the catalog reaches nothing at all.
+            raise Forbidden(
+                f"this portal key acts for `{actor.jurisdiction}`, which is not a place of "
+                "the catalog: issue a new key for a city, district or park"
+            )
+        return Scope(area=area)
+    return Scope(enterprise_id=actor.enterprise_id or "-")
 
 
-def check_enterprise(actor: Actor, enterprise: Enterprise | None, enterprise_id: str) -> Enterprise:
+def can_see_enterprise(actor: Actor, catalog: Catalog, enterprise: Enterprise) -> bool:
+    return scope_of(actor, catalog).sees_enterprise(enterprise)
+
+
+def check_enterprise(
+    actor: Actor, catalog: Catalog, enterprise: Enterprise | None, enterprise_id: str
+) -> Enterprise:
     """The enterprise if this actor may see it; 404 otherwise (never 403: no leaks)."""
-    if enterprise is None or not can_see_enterprise(actor, enterprise):
+    if enterprise is None or not can_see_enterprise(actor, catalog, enterprise):
         raise NotFound(f"no enterprise {enterprise_id}")
     return enterprise
 
 
 def check_award(
-    actor: Actor, award: Award | None, enterprise: Enterprise | None, award_id: str
+    actor: Actor,
+    catalog: Catalog,
+    award: Award | None,
+    enterprise: Enterprise | None,
+    award_id: str,
 ) -> Award:
-    if award is None or enterprise is None or not can_see_enterprise(actor, enterprise):
+    """The award if this actor may see its enterprise; 404 otherwise."""
+    if award is None or enterprise is None or not can_see_enterprise(actor, catalog, enterprise):
         raise NotFound(f"no award {award_id}")
     return award
 
 
-def check_portal_place(
-    actor: Actor,
-    catalog: Catalog,
-    *,
-    city: str | None,
-    district: str | None,
-    park: str | None = None,
-) -> None:
-    """A portal may register or move an enterprise only into its own jurisdiction."""
-    if actor.role == "portal" and not portal_reaches(
-        actor, city=city, district=district, park=park
-    ):
+def check_portal_place(actor: Actor, catalog: Catalog, location: Any) -> None:
+    """A portal may register or move an enterprise only into its own area.
+
+    ``location`` is already known to name one place (``check_words``)."""
+    if actor.role == "portal" and not scope_of(actor, catalog).sees_location(location_of(location)):
         raise Forbidden(
             f"this portal acts for {actor.jurisdiction}; the profile's location is outside it"
         )
 
 
-def can_use_budget(actor: Actor, payer_jurisdiction: str | None, catalog: Catalog) -> bool:
+def can_use_budget(actor: Actor, catalog: Catalog, payer_jurisdiction: str | None) -> bool:
+    """Spending (approve, disburse, revoke) from the payer's budget: admin, or a portal
+    whose area holds the payer."""
     if actor.role in ("admin", "system"):
         return True
-    if actor.role != "portal" or actor.jurisdiction is None or payer_jurisdiction is None:
+    if actor.role != "portal" or payer_jurisdiction is None:
         return False
-    if payer_jurisdiction == actor.jurisdiction:
-        return True
-    # A city portal also reaches the budgets of its districts and parks.
-    return payer_jurisdiction in _places_within(catalog, actor.jurisdiction)
+    return scope_of(actor, catalog).reaches_place(payer_jurisdiction)
 
 
-def _places_within(catalog: Catalog, city: str) -> set[str]:
-    places: set[str] = set()
-    for province in catalog.vocabulary.places:
-        for c in province.cities:
-            if c.value == city:
-                for d in c.districts:
-                    places.add(d.value)
-                    places.update(p.value for p in d.parks)
-    return places
+def run_place(run: MatchingRun) -> str | None:
+    """The place a run covers (None: every stored enterprise)."""
+    area = run.parameters.get("area") or {}
+    return next(iter(area.values()), None)
 
 
-def enterprise_scope(actor: Actor) -> dict[str, str | None]:
-    """Filters that confine a list to what the actor may see."""
-    if actor.role == "enterprise":
-        return {"enterprise_id": actor.enterprise_id or "-"}
-    if actor.role == "portal":
-        return {"jurisdiction": actor.jurisdiction or "-"}
-    return {}
+def check_run(
+    actor: Actor, catalog: Catalog, run: MatchingRun | None, run_id: str, kind: str
+) -> MatchingRun:
+    """A matching run or simulation the actor may read: a portal, one whose area lies
+    within its own (a run over every enterprise is for admins and auditors); 404 otherwise."""
+    require_reader(actor, "auditor", "portal")
+    scope = scope_of(actor, catalog)
+    if run is None or run.parameters.get("kind") != kind or not scope.reaches_place(run_place(run)):
+        raise NotFound(f"no {kind} run {run_id}")
+    return run
+
+
+def shown_actor(viewer: Actor, recorded: str) -> str:
+    """How a recorded actor (``role:label#prefix``) is shown to ``viewer``: an enterprise
+    key sees only the role that acted, never another key's label or prefix."""
+    if viewer.role == "enterprise":
+        return recorded.split(":", 1)[0]
+    return recorded

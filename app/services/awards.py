@@ -16,7 +16,7 @@ from app.db.models import Award, AwardEvent, ProfileVersion
 from app.domain.engine import evaluate_in_group, group_members, select_version
 from app.domain.results import Evaluation, PriorAward, as_json
 from app.services import audit
-from app.services.access import check_award
+from app.services.access import check_award, shown_actor
 from app.services.actors import Actor
 from app.services.catalog_sync import store_policy_version
 from app.services.errors import Conflict, Invalid, NotEligible, NotFound
@@ -268,14 +268,15 @@ def compute_award(
     return award
 
 
-def visible_award(session: Session, actor: Actor, award_id: str) -> Award:
+def visible_award(session: Session, catalog: Catalog, actor: Actor, award_id: str) -> Award:
     """The award if the actor may see it (404 otherwise, as if it did not exist)."""
     award = repo.get_award(session, award_id)
     enterprise = repo.get_enterprise(session, award.enterprise_id) if award else None
-    return check_award(actor, award, enterprise, award_id)
+    return check_award(actor, catalog, award, enterprise, award_id)
 
 
-def award_json(award: Award, with_trace: bool = False) -> dict[str, Any]:
+def award_json(award: Award, viewer: Actor, with_trace: bool = False) -> dict[str, Any]:
+    """The award as ``viewer`` sees it (an enterprise key is not shown who acted by name)."""
     return {
         "id": award.id,
         "enterprise_id": award.enterprise_id,
@@ -294,7 +295,7 @@ def award_json(award: Award, with_trace: bool = False) -> dict[str, Any]:
         "supersedes_id": award.supersedes_id,
         "notice_start": award.notice_start,
         "notice_end": award.notice_end,
-        "created_by": award.created_by,
+        "created_by": shown_actor(viewer, award.created_by),
         "created_at": award.created_at,
         "updated_at": award.updated_at,
         "trace": award.trace if with_trace else None,

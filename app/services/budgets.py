@@ -83,6 +83,21 @@ def ensure_budget(
     return budget
 
 
+def _check_payer(catalog: Catalog, level: str, jurisdiction: str) -> None:
+    """The payer is a place of the catalog at the level given (portals spend by place)."""
+    place = catalog.places.get(jurisdiction)
+    if place is None:
+        raise Invalid(
+            f"`{jurisdiction}` is not a place of the catalog",
+            errors=[{"pointer": "/payer_jurisdiction", "detail": "not a known place"}],
+        )
+    if place.level != level:
+        raise Invalid(
+            f"`{jurisdiction}` is a {place.level}, not a {level}",
+            errors=[{"pointer": "/payer_level", "detail": f"`{jurisdiction}` is a {place.level}"}],
+        )
+
+
 def create_budget(
     session: Session,
     *,
@@ -99,6 +114,7 @@ def create_budget(
             f"no policy `{policy_id}`",
             errors=[{"pointer": "/policy_id", "detail": "unknown policy"}],
         )
+    _check_payer(catalog, payer_level, payer_jurisdiction)
     budget, created = repo.insert_budget_if_absent(
         session,
         policy_id=policy_id,
@@ -173,7 +189,7 @@ def visible_budgets(
     )
     if actor.role in ("admin", "auditor", "system"):
         return budgets
-    return [b for b in budgets if can_use_budget(actor, b.payer_jurisdiction, catalog)]
+    return [b for b in budgets if can_use_budget(actor, catalog, b.payer_jurisdiction)]
 
 
 def budget_json(budget: Budget) -> dict[str, Any]:

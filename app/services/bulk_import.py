@@ -42,12 +42,13 @@ from sqlalchemy.orm import Session
 from app.api.schemas.profile import EnterpriseProfile
 from app.api.schemas.types import USCC_ALPHABET, uscc_check_character
 from app.catalog.loader import Catalog, canonical_json, sha256
+from app.catalog.places import location_of
 from app.db.models import new_id
 from app.db.repositories import enterprises as enterprise_repo
 from app.db.repositories.enterprises import CurrentProfile
 from app.db.types import utcnow
 from app.services import audit
-from app.services.access import portal_reaches
+from app.services.access import scope_of
 from app.services.actors import Actor
 from app.services.errors import Invalid, ServiceError
 from app.services.import_columns import (
@@ -118,6 +119,8 @@ class Prepared:
     accepted: list[_Accepted]
     errors: list[RowError]
     location_field: str
+    #: The catalog the rows were checked against (``apply`` decides the portal's area by it).
+    catalog: Catalog
 
 
 @dataclass
@@ -518,6 +521,7 @@ class _RowChecker:
 
     def __init__(self, catalog: Catalog, cmap: ColumnMap, columns: list[Column], actor: Actor):
         self.catalog, self.cmap, self.columns, self.actor = catalog, cmap, columns, actor
+        self.scope = scope_of(actor, catalog)
         self.by_path = {c.target.path: c.header for c in columns}
         self.mapped = {c.index for c in columns}
         self.width = max(self.mapped) + 1  # cells past it are looked at one by one
@@ -587,21 +591,19 @@ class _RowChecker:
                 for item in exc.errors or []:
                     loc = [p for p in item.get("pointer", "").split("/") if p]
                     errors.append((self.field_of(loc), item.get("detail", "")))
-        if profile is not None and not errors and self.actor.role == "portal":
-            where = profile.location
-            if not portal_reaches(
-                self.actor,
-                city=where.city if where else None,
-                district=where.district if where else None,
-                park=where.park if where else None,
-            ):
-                errors.append(
-                    (
-                        self.location_field,
-                        f"this portal acts for {self.actor.jurisdiction}; "
-                        "the row's location is outside it (give the city or district)",
-                    )
+        if (
+            profile is not None
+            and not errors
+            and self.actor.role == "portal"
+            and not self.scope.sees_location(location_of(profile.location))
+        ):
+            errors.append(
+                (
+                    self.location_field,
+                    f"this portal acts for {self.actor.jurisdiction}; "
+                    "the row's location is outside it (give the city or district)",
                 )
+            )
         if errors or profile is None:
             unique = dict.fromkeys(errors)
             return None, [RowError(number, h, r) for h, r in unique]
@@ -668,7 +670,7 @@ def prepare(
             progress("read", rows, table.total)
     if progress is not None:
         progress("read", rows, rows)
-    return Prepared(source, digest, rows, accepted, errors, checker.location_field)
+    return Prepared(source, digest, rows, accepted, errors, checker.location_field, catalog)
 
 
 # ---------------------------------------------------------------------- applying
@@ -696,6 +698,7 @@ def apply(
     if not dry_run:
         audit.serialize(session)  # as the enterprises service: one writer at a time
     errors = list(prepared.errors)
+    scope = scope_of(actor, prepared.catalog)
     existing = enterprise_repo.current_profiles_by_uscc(
         session, (a.uscc for a in prepared.accepted)
     )
@@ -706,14 +709,14 @@ def apply(
         current = existing.get(row.uscc)
         if current is None:
             creates.append(row)
-        elif actor.role == "portal" and not portal_reaches(
-            actor, city=current.city, district=current.district, park=current.park
-        ):
+        elif actor.role == "portal" and not scope.sees_location(location_of(current)):
+            # Said without the enterprise's id or place: another tenant's stays unknown.
             errors.append(
                 RowError(
                     row.row,
                     prepared.location_field,
-                    "the enterprise with this USCC is registered outside this portal's area",
+                    "an enterprise with this USCC is already registered, "
+                    "and this portal cannot change it",
                 )
             )
         elif current.profile_hash == row.profile_hash:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.api.schemas.text import text_problem
 from app.catalog.loader import Catalog
 from app.db import repositories as repo
 from app.db.models import ApiKey
@@ -58,14 +59,19 @@ def issue_key(
     elif enterprise_id:
         raise Invalid("only an enterprise key is bound to an enterprise")
     if role == "portal":
-        places = catalog.words["city"] | catalog.words["district"] | catalog.words["park"]
-        if jurisdiction not in places:
+        place = catalog.places.get(jurisdiction)
+        if place is None or place.level == "province":
+            places = catalog.words["city"] | catalog.words["district"] | catalog.words["park"]
             raise Invalid(
-                "a portal key needs the city or district it acts for (--jurisdiction), "
+                "a portal key needs the city, district or park it acts for (--jurisdiction), "
                 f"one of: {', '.join(sorted(places))}"
             )
     elif jurisdiction:
         raise Invalid("only a portal key has a jurisdiction")
+    # The label is shown in `keys list` on a terminal and in the API's `created_by`.
+    problem = text_problem(label) if label else None
+    if problem is not None:
+        raise Invalid(f"the label {problem}")
     prefix = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     key = repo.add_api_key(

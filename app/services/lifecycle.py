@@ -51,21 +51,28 @@ def working_days_between(start: date, end: date) -> int:
     return days
 
 
-def _locked(session: Session, actor: Actor, award_id: str) -> Award:
+#: The steps that move the payer's money: only a key that may spend its budget takes them.
+MONEY_ACTIONS = ("approve", "disburse", "revoke")
+
+
+def _locked(session: Session, catalog: Catalog, actor: Actor, award_id: str) -> Award:
     audit.serialize(session)  # first, so every writer takes the locks in one order
     award = repo.lock_award(session, award_id)
     enterprise = repo.get_enterprise(session, award.enterprise_id) if award else None
-    return check_award(actor, award, enterprise, award_id)
+    return check_award(actor, catalog, award, enterprise, award_id)
+
+
+def _check_spender(catalog: Catalog, actor: Actor, award: Award, action: str) -> None:
+    """403 for a key that may see the award but not spend from its payer's budget,
+    whatever the award's status (which such a key has no business probing)."""
+    if action in MONEY_ACTIONS and not can_use_budget(actor, catalog, award.payer_jurisdiction):
+        raise Forbidden(f"this key cannot spend from the budget of {award.payer_jurisdiction}")
 
 
 def _money_moves(
     session: Session, catalog: Catalog, actor: Actor, award: Award, action: str
 ) -> None:
     amount = award.amount
-    if action in ("approve", "disburse", "revoke") and not can_use_budget(
-        actor, award.payer_jurisdiction, catalog
-    ):
-        raise Forbidden(f"this key cannot spend from the budget of {award.payer_jurisdiction}")
     if action == "approve":
         if award.payer_jurisdiction is None:
             raise Conflict("the award has no payer jurisdiction; it cannot be approved")
@@ -111,7 +118,8 @@ def transition(
     today: date | None = None,
 ) -> Award:
     step = TRANSITIONS[action]
-    award = _locked(session, actor, award_id)
+    award = _locked(session, catalog, actor, award_id)
+    _check_spender(catalog, actor, award, action)
     if award.status not in step.source:
         raise Conflict(
             f"cannot {action} an award that is {award.status} "
@@ -179,10 +187,10 @@ def _check_notice(start: date | None, end: date | None) -> None:
 
 
 def record_objection(
-    session: Session, actor: Actor, award_id: str, text: str, by: str | None
+    session: Session, catalog: Catalog, actor: Actor, award_id: str, text: str, by: str | None
 ) -> Award:
     """An objection raised during the public notice; the reviewer weighs it before approving."""
-    award = _locked(session, actor, award_id)
+    award = _locked(session, catalog, actor, award_id)
     if award.status != "public_notice":
         raise Conflict(
             f"objections are recorded during the public notice; the award is {award.status}"
@@ -213,7 +221,7 @@ def recompute(
     session: Session, catalog: Catalog, actor: Actor, award_id: str, amount: Decimal | None = None
 ) -> Award:
     """A new award version from the enterprise's current profile; the old one is superseded."""
-    old = _locked(session, actor, award_id)
+    old = _locked(session, catalog, actor, award_id)
     if old.status not in ("computed", "public_notice"):
         raise Conflict(
             f"an award that is {old.status} is not recomputed; revoke it first if it was wrong"

@@ -61,7 +61,7 @@ def awards_from_run(
         after = results[-1].id
         for result in results:
             enterprise = repo.get_enterprise(session, result.enterprise_id)
-            if enterprise is None or not can_see_enterprise(actor, enterprise):
+            if enterprise is None or not can_see_enterprise(actor, catalog, enterprise):
                 report["outside_your_area"] += 1
                 continue
             if any(

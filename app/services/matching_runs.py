@@ -21,11 +21,13 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.catalog.loader import Catalog
+from app.catalog.places import Area
 from app.catalog.schema import PolicyFile
 from app.db import repositories as repo
 from app.db.models import MatchingRun
 from app.db.repositories.matching import PopulationRow
 from app.domain.money import ZERO
+from app.services.access import scope_of
 from app.services.actors import Actor
 from app.services.awards import payer_of, prior_awards
 from app.services.budgets import catalog_amount
@@ -79,18 +81,25 @@ class Tally:
         }
 
 
-def _area(actor: Actor, catalog: Catalog) -> dict[str, str | None]:
-    if actor.role != "portal" or actor.jurisdiction is None:
+def _area(actor: Actor, catalog: Catalog) -> dict[str, str]:
+    """The place a portal's run covers, as {level: slug}; {} for every enterprise."""
+    if actor.role != "portal":
         return {}
-    j = actor.jurisdiction
-    level = (
-        "city"
-        if j in catalog.words["city"]
-        else "district"
-        if j in catalog.words["district"]
-        else "park"
-    )
-    return {level: j}
+    area = scope_of(actor, catalog).area
+    assert area is not None  # scope_of refuses a portal key without a place
+    return {area.place.level: area.place.slug}
+
+
+def _population_area(catalog: Catalog, parameters: Mapping[str, Any]) -> Area | None:
+    """The area a queued run reads (None: every enterprise). A place the catalog no
+    longer knows fails the run rather than widening it to everyone."""
+    place = next(iter((parameters.get("area") or {}).values()), None)
+    if place is None:
+        return None
+    area = catalog.places.area(place)
+    if area is None:
+        raise ValueError(f"the run's area `{place}` is not a place of the catalog")
+    return area
 
 
 def start_run(
@@ -146,7 +155,7 @@ def _execute(make_session: sessionmaker[Session], catalog: Catalog, run_id: str)
         assert run is not None
         run.status = "running"
         fiscal_year, parameters = run.fiscal_year, dict(run.parameters)
-    area = parameters.get("area") or {}
+    area = _population_area(catalog, parameters)
     baseline = list(catalog)
     changes = [PolicyChange.model_validate(c) for c in parameters.get("changes", [])]
     simulation = parameters.get("kind") == "simulation"
@@ -159,7 +168,7 @@ def _execute(make_session: sessionmaker[Session], catalog: Catalog, run_id: str)
     counts = {"gain": 0, "lose": 0}
     done = 0
     with make_session() as reader:
-        for batch in repo.iterate_population(reader, batch=CHUNK, **area):
+        for batch in repo.iterate_population(reader, batch=CHUNK, area=area):
             reader.rollback()  # end the read transaction: writers (and SQLite) are not held up
             rows = _rows(reader, batch)
             reader.rollback()

@@ -1,7 +1,9 @@
 """Checks a profile's words against the catalog's vocabulary.
 
 An unknown word is a 422 that lists the words the catalog knows, so a portal can fix
-its mapping rather than guess.
+its mapping rather than guess. A location's levels must also lie on one path of the
+place tree (``app.catalog.places``): a district of Wuhan in the city of Nanjing is a
+422 at the district, with the districts Nanjing has.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from collections.abc import Iterator
 
 from app.api.schemas.profile import ProfileFacts
 from app.catalog.loader import Catalog
+from app.catalog.places import location_of
 from app.services.errors import Invalid
 
 
@@ -45,3 +48,19 @@ def check_words(profile: ProfileFacts, catalog: Catalog, pointer_prefix: str = "
             )
     if errors:
         raise Invalid(f"{len(errors)} word(s) are not in the catalog's vocabulary", errors=errors)
+    check_place(profile, catalog, pointer_prefix)
+
+
+def check_place(profile: ProfileFacts, catalog: Catalog, pointer_prefix: str = "") -> None:
+    """422 unless the location's province, city, district and park lie on one path."""
+    if profile.location is None:
+        return
+    _, problems = catalog.places.resolve(location_of(profile.location))
+    if problems:
+        raise Invalid(
+            "the location's levels do not name one place: " + "; ".join(p.detail for p in problems),
+            errors=[
+                {"pointer": f"{pointer_prefix}/location/{p.level}", "detail": p.detail}
+                for p in problems
+            ],
+        )

@@ -75,6 +75,18 @@ def test_file_named_after_its_id(copy: Path) -> None:
     assert "differs from the file name" in _problems(copy)
 
 
+def test_a_place_slug_is_used_once(copy: Path) -> None:
+    # A portal key's jurisdiction is a slug alone: two places sharing one (Fuzhou has a
+    # Gulou District too) would leave the key's area ambiguous.
+    facts = copy / "facts.yaml"
+    data = yaml.safe_load(facts.read_text(encoding="utf-8"))
+    wuhan = data["places"][1]["cities"][0]
+    wuhan["districts"].append({"value": "gulou", "zh": "鼓楼区", "en": "Gulou District"})
+    facts.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    message = _problems(copy)
+    assert "facts.yaml" in message and "`gulou` names more than one place" in message
+
+
 def test_invalid_yaml_is_reported(copy: Path) -> None:
     (copy / POLICY).write_text("id: [unclosed", encoding="utf-8")
     assert "not valid YAML" in _problems(copy)

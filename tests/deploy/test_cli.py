@@ -58,3 +58,15 @@ def test_migrate_load_and_keys(env: Path, capsys: pytest.CaptureFixture[str]) ->
     assert not any(secret[i : i + 8] in listing for i in range(len(secret) - 7))
     assert cli.main(["keys", "revoke", prefix]) == 0
     assert cli.main(["keys", "create", "--role", "portal", "--jurisdiction", "atlantis"]) == 2
+
+
+def test_a_key_label_with_a_terminal_escape_is_refused(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `keys list` prints labels on a terminal: an escape sequence there would run in it.
+    assert cli.main(["migrate"]) == 0
+    label = "audit\x1b]0;owned\x07 bureau"
+    assert cli.main(["keys", "create", "--role", "auditor", "--label", label]) == 2
+    assert "U+001B" in capsys.readouterr().err
+    assert cli.main(["keys", "list"]) == 0
+    assert "owned" not in capsys.readouterr().out

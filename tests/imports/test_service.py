@@ -349,7 +349,11 @@ def test_a_portal_imports_only_its_own_area(
             "city",
             "this portal acts for jiangning; the row's location is outside it (give the city or district)",
         ),
-        (4, "city", "the enterprise with this USCC is registered outside this portal's area"),
+        (
+            4,
+            "city",
+            "an enterprise with this USCC is already registered, and this portal cannot change it",
+        ),
     ]
 
 

@@ -23,7 +23,7 @@ from app.api.schemas.awards import (
 from app.db import repositories as repo
 from app.services import awards as service
 from app.services import lifecycle
-from app.services.access import require_writer
+from app.services.access import require_writer, shown_actor
 from app.services.replay import replay
 
 router = APIRouter(prefix="/awards", tags=["award lifecycle"])
@@ -46,7 +46,7 @@ def _act(
 
     def produce() -> dict[str, Any]:
         award = lifecycle.transition(session, catalog, actor, award_id, action, **fields)
-        return service.award_json(award)
+        return service.award_json(award, actor)
 
     return Idempotency(session, actor, key, request).run(body, 200, AwardOut, produce)
 
@@ -179,6 +179,7 @@ def objection(
     body: ObjectionRequest,
     request: Request,
     session: SessionDep,
+    catalog: CatalogDep,
     actor: ActorDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
@@ -186,8 +187,8 @@ def objection(
     require_writer(actor)
 
     def produce() -> dict[str, Any]:
-        award = lifecycle.record_objection(session, actor, award_id, body.text, body.by)
-        return service.award_json(award)
+        award = lifecycle.record_objection(session, catalog, actor, award_id, body.text, body.by)
+        return service.award_json(award, actor)
 
     return Idempotency(session, actor, idempotency_key, request).run(body, 200, AwardOut, produce)
 
@@ -209,21 +210,23 @@ def recompute(
 
     def produce() -> dict[str, Any]:
         award = lifecycle.recompute(session, catalog, actor, award_id, body.amount)
-        return service.award_json(award, with_trace=True)
+        return service.award_json(award, actor, with_trace=True)
 
     return Idempotency(session, actor, idempotency_key, request).run(body, 201, AwardOut, produce)
 
 
 @router.get("/{award_id}/events", response_model=AwardEventList, responses=responses(401, 404))
-def events(award_id: str, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
+def events(
+    award_id: str, session: SessionDep, catalog: CatalogDep, actor: ActorDep
+) -> dict[str, Any]:
     """Every step of the award: who, when, from which status to which, and why."""
-    service.visible_award(session, actor, award_id)
+    service.visible_award(session, catalog, actor, award_id)
     items = [
         {
             "id": e.id,
             "from_status": e.from_status,
             "to_status": e.to_status,
-            "actor": e.actor,
+            "actor": shown_actor(actor, e.actor),
             "reason": e.reason,
             "details": e.details,
             "at": e.at,
@@ -234,6 +237,8 @@ def events(award_id: str, session: SessionDep, actor: ActorDep) -> dict[str, Any
 
 
 @router.get("/{award_id}/replay", response_model=ReplayOut, responses=responses(401, 404))
-def replay_award(award_id: str, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
+def replay_award(
+    award_id: str, session: SessionDep, catalog: CatalogDep, actor: ActorDep
+) -> dict[str, Any]:
     """Recompute the award from its stored profile and policy versions; report a match or the differences."""
-    return replay(session, service.visible_award(session, actor, award_id))
+    return replay(session, service.visible_award(session, catalog, actor, award_id))

@@ -17,7 +17,7 @@ from app.api.pagination import CursorQuery, LimitQuery, page_or_422
 from app.api.schemas.awards import AwardList, AwardOut, AwardRequest
 from app.db import repositories as repo
 from app.services import awards as service
-from app.services.access import check_enterprise, require_writer
+from app.services.access import check_enterprise, require_writer, scope_of
 
 router = APIRouter(prefix="/awards", tags=["awards"])
 
@@ -50,7 +50,9 @@ def create_award(
     Send an `Idempotency-Key` to make a retry safe.
     """
     require_writer(actor)
-    check_enterprise(actor, repo.get_enterprise(session, body.enterprise_id), body.enterprise_id)
+    check_enterprise(
+        actor, catalog, repo.get_enterprise(session, body.enterprise_id), body.enterprise_id
+    )
 
     def produce() -> dict[str, Any]:
         award = service.compute_award(
@@ -62,7 +64,7 @@ def create_award(
             amount=body.amount,
             actor=actor,
         )
-        return service.award_json(award, with_trace=True)
+        return service.award_json(award, actor, with_trace=True)
 
     return Idempotency(session, actor, idempotency_key, request).run(body, 201, AwardOut, produce)
 
@@ -70,6 +72,7 @@ def create_award(
 @router.get("", response_model=AwardList, responses=responses(401, 422))
 def list_awards(
     session: SessionDep,
+    catalog: CatalogDep,
     actor: ActorDep,
     cursor: CursorQuery = None,
     limit: LimitQuery = 50,
@@ -85,20 +88,17 @@ def list_awards(
     created_to: datetime | None = None,
 ) -> dict[str, Any]:
     """Stored awards the key may see, filtered, oldest first, a page at a time."""
-    reach = None
-    if actor.role == "enterprise":
-        if enterprise_id not in (None, actor.enterprise_id):
-            return {"items": [], "next_cursor": None}
-        enterprise_id = actor.enterprise_id
-    elif actor.role == "portal":
-        reach = actor.jurisdiction
+    within = scope_of(actor, catalog).list_filter()
+    own = within.pop("enterprise_id", None)
+    if own is not None and enterprise_id not in (None, own):
+        return {"items": [], "next_cursor": None}
     page = page_or_422(
         lambda: repo.list_awards(
             session,
             policy_id=policy_id,
-            enterprise_id=enterprise_id,
+            enterprise_id=enterprise_id or own,
             district=district,
-            reach=reach,
+            **within,
             payer_jurisdiction=payer,
             fiscal_year=fiscal_year,
             status=status,
@@ -110,10 +110,16 @@ def list_awards(
             limit=limit,
         )
     )
-    return {"items": [service.award_json(a) for a in page.items], "next_cursor": page.next_cursor}
+    return {
+        "items": [service.award_json(a, actor) for a in page.items],
+        "next_cursor": page.next_cursor,
+    }
 
 
 @router.get("/{award_id}", response_model=AwardOut, responses=responses(401, 404))
-def get_award(award_id: str, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
+def get_award(
+    award_id: str, session: SessionDep, catalog: CatalogDep, actor: ActorDep
+) -> dict[str, Any]:
     """One award with its trace: facts read, clause results, formula steps, caps."""
-    return service.award_json(service.visible_award(session, actor, award_id), with_trace=True)
+    award = service.visible_award(session, catalog, actor, award_id)
+    return service.award_json(award, actor, with_trace=True)

@@ -17,7 +17,7 @@ from app.api.schemas.profile import EnterpriseProfile
 from app.catalog.loader import Catalog
 from app.db import repositories as repo
 from app.services import enterprises as service
-from app.services.access import check_enterprise, check_portal_place, require_writer
+from app.services.access import check_enterprise, require_writer, shown_actor
 from app.services.actors import Actor
 from app.services.awards import prior_awards
 from app.services.matching import check_eligibility
@@ -28,19 +28,8 @@ FiscalYearQuery = Annotated[int, Query(ge=2000, le=2100, description="the fiscal
 Filter = Annotated[str | None, Query(max_length=64)]
 
 
-def _check_place(actor: Actor, catalog: Catalog, body: EnterpriseProfile) -> None:
-    where = body.location
-    check_portal_place(
-        actor,
-        catalog,
-        city=where.city if where else None,
-        district=where.district if where else None,
-        park=where.park if where else None,
-    )
-
-
-def _visible(session: Session, actor: Actor, enterprise_id: str) -> None:
-    check_enterprise(actor, repo.get_enterprise(session, enterprise_id), enterprise_id)
+def _visible(session: Session, catalog: Catalog, actor: Actor, enterprise_id: str) -> None:
+    check_enterprise(actor, catalog, repo.get_enterprise(session, enterprise_id), enterprise_id)
 
 
 @router.post(
@@ -54,7 +43,6 @@ def create_enterprise(
 ) -> dict[str, Any]:
     """Register an enterprise with the first version of its profile (admin, or a portal in its area)."""
     require_writer(actor)
-    _check_place(actor, catalog, body)
     enterprise, profile = service.create_enterprise(session, catalog, body, actor)
     return service.enterprise_json(enterprise, profile)
 
@@ -93,11 +81,12 @@ def list_enterprises(
 def get_enterprise(
     enterprise_id: str,
     session: SessionDep,
+    catalog: CatalogDep,
     actor: ActorDep,
     version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
 ) -> dict[str, Any]:
     """An enterprise with its current profile, or an earlier version with `?version=`."""
-    _visible(session, actor, enterprise_id)
+    _visible(session, catalog, actor, enterprise_id)
     return service.enterprise_json(*service.get_enterprise(session, enterprise_id, version))
 
 
@@ -112,9 +101,8 @@ def put_enterprise(
     actor: ActorDep,
 ) -> dict[str, Any]:
     """Replace the profile; the earlier version is kept and awards keep pointing at it."""
-    _visible(session, actor, enterprise_id)
+    _visible(session, catalog, actor, enterprise_id)
     require_writer(actor)
-    _check_place(actor, catalog, body)
     return service.enterprise_json(
         *service.update_enterprise(session, catalog, enterprise_id, body, actor)
     )
@@ -123,9 +111,11 @@ def put_enterprise(
 @router.get(
     "/{enterprise_id}/versions", response_model=ProfileVersionList, responses=responses(401, 404)
 )
-def list_versions(enterprise_id: str, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
+def list_versions(
+    enterprise_id: str, session: SessionDep, catalog: CatalogDep, actor: ActorDep
+) -> dict[str, Any]:
     """Every version of the enterprise's profile, oldest first."""
-    _visible(session, actor, enterprise_id)
+    _visible(session, catalog, actor, enterprise_id)
     versions = repo.list_profile_versions(session, enterprise_id)
     return {
         "enterprise_id": enterprise_id,
@@ -134,7 +124,7 @@ def list_versions(enterprise_id: str, session: SessionDep, actor: ActorDep) -> d
                 "version": v.version,
                 "profile_hash": v.profile_hash,
                 "created_at": v.created_at,
-                "created_by": v.created_by,
+                "created_by": shown_actor(actor, v.created_by),
                 "profile": v.profile,
             }
             for v in versions
@@ -155,8 +145,8 @@ def entitlements(
     actor: ActorDep,
 ) -> dict[str, Any]:
     """What the enterprise is entitled to, how much, and what is missing; caps read its stored awards."""
-    _visible(session, actor, enterprise_id)
+    _visible(session, catalog, actor, enterprise_id)
     enterprise, profile = service.get_enterprise(session, enterprise_id)
     history = prior_awards(repo.live_awards_for(session, enterprise.id))
     answer = check_eligibility(catalog, profile.profile, fiscal_year, history=history)
-    return {**answer, "profile_version": profile.version}
+    return {**answer, "enterprise_id": enterprise.id, "profile_version": profile.version}

@@ -51,6 +51,7 @@ class ToSettle(BaseModel):
 
 
 class GapReport(BaseModel):
+    enterprise_id: str | None = None
     fiscal_year: int
     catalog_hash: str
     next_rung: str | None
@@ -84,7 +85,10 @@ def gaps_for_enterprise(
 ) -> dict[str, Any]:
     """Each rung of the ladder (tech SME → high-tech → 专精特新 → little giant) with every criterion
     met, unmet or unknown and the distance to meet it; the facts that would settle each open policy."""
-    check_enterprise(actor, repo.get_enterprise(session, enterprise_id), enterprise_id)
+    check_enterprise(actor, catalog, repo.get_enterprise(session, enterprise_id), enterprise_id)
     _, profile = enterprise_service.get_enterprise(session, enterprise_id)
     history = prior_awards(repo.live_awards_for(session, enterprise_id))
-    return gap_analysis(catalog, profile.profile, fiscal_year, history)
+    return {
+        "enterprise_id": enterprise_id,
+        **gap_analysis(catalog, profile.profile, fiscal_year, history),
+    }

@@ -21,9 +21,8 @@ from app.catalog.loader import Catalog
 from app.db import repositories as repo
 from app.db.models import MatchingRun
 from app.services import matching_runs as runs
-from app.services.access import require_reader, require_writer
+from app.services.access import check_run, require_writer
 from app.services.actors import Actor
-from app.services.errors import NotFound
 from app.services.matching_awards import awards_from_run
 from app.services.scenarios import PolicyChange
 
@@ -110,17 +109,10 @@ def _start(
         return runs.run_json(stored)
 
 
-def _visible_run(session: Session, actor: Actor, run_id: str, kind: str) -> MatchingRun:
-    require_reader(actor, "auditor", "portal")
-    run = repo.get_matching_run(session, run_id)
-    area = (run.parameters.get("area") or {}) if run else {}
-    if (
-        run is None
-        or run.parameters.get("kind") != kind
-        or (actor.role == "portal" and actor.jurisdiction not in area.values())
-    ):
-        raise NotFound(f"no {kind} run {run_id}")
-    return run
+def _visible_run(
+    session: Session, catalog: Catalog, actor: Actor, run_id: str, kind: str
+) -> MatchingRun:
+    return check_run(actor, catalog, repo.get_matching_run(session, run_id), run_id, kind)
 
 
 @router.post(
@@ -138,9 +130,11 @@ def start_matching(
 
 
 @router.get("/matching/runs/{run_id}", response_model=RunOut, responses=responses(401, 403, 404))
-def get_matching(run_id: str, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
+def get_matching(
+    run_id: str, session: SessionDep, catalog: CatalogDep, actor: ActorDep
+) -> dict[str, Any]:
     """A run's status and progress; when done, per policy the eligible, undetermined, totals and budget gap."""
-    return runs.run_json(_visible_run(session, actor, run_id, "matching"))
+    return runs.run_json(_visible_run(session, catalog, actor, run_id, "matching"))
 
 
 def _result_json(r: Any) -> dict[str, Any]:
@@ -162,6 +156,7 @@ def _result_json(r: Any) -> dict[str, Any]:
 def matching_results(
     run_id: str,
     session: SessionDep,
+    catalog: CatalogDep,
     actor: ActorDep,
     policy_id: Annotated[str | None, Query(max_length=100)] = None,
     status: Annotated[str | None, Query(pattern="^(eligible|undetermined)$")] = None,
@@ -169,7 +164,7 @@ def matching_results(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
     """The eligible enterprises with amounts and the undetermined ones with what is missing."""
-    _visible_run(session, actor, run_id, "matching")
+    _visible_run(session, catalog, actor, run_id, "matching")
     rows = repo.list_matching_results(
         session, run_id, policy_id=policy_id, status=status, after_id=cursor, limit=limit
     )
@@ -186,10 +181,10 @@ def matching_results(
     openapi_extra={"responses": {"200": {"content": {"text/csv": {"schema": {"type": "string"}}}}}},
 )
 def matching_results_csv(
-    run_id: str, request: Request, session: SessionDep, actor: ActorDep
+    run_id: str, request: Request, session: SessionDep, catalog: CatalogDep, actor: ActorDep
 ) -> StreamingResponse:
     """The run's results as CSV (UTF-8 with BOM)."""
-    _visible_run(session, actor, run_id, "matching")
+    _visible_run(session, catalog, actor, run_id, "matching")
 
     def rows() -> Iterator[list[Any]]:
         with request.app.state.sessionmaker() as own:
@@ -229,7 +224,7 @@ def awards_from_matching(
 ) -> JSONResponse:
     """Turn a policy's eligible results into computed awards, within the remaining budgets."""
     require_writer(actor)
-    run = _visible_run(session, actor, run_id, "matching")
+    run = _visible_run(session, catalog, actor, run_id, "matching")
     return Idempotency(session, actor, idempotency_key, request).run(
         body,
         200,
@@ -258,6 +253,8 @@ def start_simulation(
 
 
 @router.get("/simulations/{run_id}", response_model=RunOut, responses=responses(401, 403, 404))
-def get_simulation(run_id: str, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
+def get_simulation(
+    run_id: str, session: SessionDep, catalog: CatalogDep, actor: ActorDep
+) -> dict[str, Any]:
     """A simulation's status and, when done, baseline against scenario per policy with gainers and losers."""
-    return runs.run_json(_visible_run(session, actor, run_id, "simulation"))
+    return runs.run_json(_visible_run(session, catalog, actor, run_id, "simulation"))

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from app.api.schemas.text import HumanText
 from app.api.schemas.types import FiscalYear, MoneyIn, MoneyOut, StrictModel
 
 
@@ -55,18 +56,18 @@ class AwardList(BaseModel):
 class NoticeRequest(StrictModel):
     notice_start: date
     notice_end: date = Field(description="at least 7 working days after the start")
-    reason: str | None = Field(default=None, max_length=2000)
+    reason: HumanText | None = Field(default=None, max_length=2000)
 
 
 class ReasonRequest(StrictModel):
-    reason: str | None = Field(
+    reason: HumanText | None = Field(
         default=None, max_length=2000, description="required to reject or revoke"
     )
 
 
 class ObjectionRequest(StrictModel):
-    text: str = Field(min_length=1, max_length=4000)
-    by: str | None = Field(default=None, max_length=200, description="who raised it")
+    text: HumanText = Field(min_length=1, max_length=4000)
+    by: HumanText | None = Field(default=None, max_length=200, description="who raised it")
 
 
 class RecomputeRequest(StrictModel):

@@ -57,6 +57,9 @@ class EligibilityRequest(StrictModel):
 class EligibilityResponse(BaseModel):
     fiscal_year: int
     catalog_hash: str
+    enterprise_id: str | None = Field(
+        default=None, description="for a stored enterprise's entitlements: its id"
+    )
     profile_version: int | None = None
     totals: Totals
     results: list[PolicyAnswer]

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from app.api.schemas.text import HumanText
 from app.api.schemas.types import FiscalYear, MoneyIn, MoneyOut, StrictModel, Word
 
 
@@ -37,7 +38,7 @@ class BudgetCreate(StrictModel):
 
 class BudgetAdjust(StrictModel):
     amount: MoneyIn
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: HumanText = Field(min_length=1, max_length=2000)
 
 
 class Utilisation(BaseModel):

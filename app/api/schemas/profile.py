@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
+from app.api.schemas.text import HumanText
 from app.api.schemas.types import (
     Area,
     Count,
@@ -125,7 +126,7 @@ class ProfileFacts(StrictModel):
 
 class EnterpriseProfile(ProfileFacts):
     uscc: Uscc | None = None
-    name: str = Field(min_length=1, max_length=200)
+    name: HumanText = Field(min_length=1, max_length=200)
 
     def facts(self) -> dict[str, Any]:
         """The profile as the engine and the database see it: JSON, money as strings."""

@@ -46,6 +46,7 @@ from app.db.repositories.budgets import (
 from app.db.repositories.enterprises import (
     add_enterprise,
     add_profile_version,
+    count_enterprises_by_place,
     get_enterprise,
     get_enterprise_by_uscc,
     get_enterprises,
@@ -99,6 +100,7 @@ __all__ = [
     "add_profile_version",
     "claim_idempotency_key",
     "complete_idempotency_record",
+    "count_enterprises_by_place",
     "decode_cursor",
     "encode_cursor",
     "find_budget",

@@ -6,11 +6,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.catalog.places import Area
 from app.db.models import DEAD_AWARD_STATUSES, Award, AwardEvent, Enterprise
 from app.db.repositories._base import add_and_flush, lock_by_id
+from app.db.repositories.areas import enterprise_in
 from app.db.repositories.pagination import DEFAULT_PAGE_SIZE, Page, paginate
 
 
@@ -35,7 +37,7 @@ def list_awards(
     policy_id: str | None = None,
     enterprise_id: str | None = None,
     district: str | None = None,
-    reach: str | None = None,
+    area: Area | None = None,
     payer_jurisdiction: str | None = None,
     fiscal_year: int | None = None,
     status: str | Sequence[str] | None = None,
@@ -51,18 +53,16 @@ def list_awards(
 
     ``amount_min``/``amount_max`` are inclusive; ``created_from`` is inclusive and
     ``created_to`` exclusive, so consecutive periods never count a row twice.
-    ``district`` is the enterprise's current district (enterprises.district).
+    ``district`` is the enterprise's current district (enterprises.district); ``area``
+    confines the awards to those of enterprises in a portal's area.
     """
     stmt = select(Award)
-    if district is not None or reach is not None:
+    if district is not None or area is not None:
         stmt = stmt.join(Enterprise, Enterprise.id == Award.enterprise_id)
     if district is not None:
         stmt = stmt.where(Enterprise.district == district)
-    if reach is not None:
-        # A portal's area: the enterprise's city, district or park.
-        stmt = stmt.where(
-            or_(Enterprise.city == reach, Enterprise.district == reach, Enterprise.park == reach)
-        )
+    if area is not None:
+        stmt = stmt.where(enterprise_in(area))
     if policy_id is not None:
         stmt = stmt.where(Award.policy_id == policy_id)
     if enterprise_id is not None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import JSON, Table, and_, insert, select, update
+from sqlalchemy import JSON, Table, and_, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from app.catalog.places import Area, Level
 from app.db.models import Enterprise, ProfileVersion
 from app.db.repositories._base import add_and_flush, lock_by_id
+from app.db.repositories.areas import enterprise_in
 from app.db.repositories.pagination import DEFAULT_PAGE_SIZE, Page, paginate
 
 
@@ -36,20 +38,24 @@ def list_enterprises(
     district: str | None = None,
     city: str | None = None,
     kind: str | None = None,
-    park: str | None = None,
+    area: Area | None = None,
+    enterprise_id: str | None = None,
     cursor: str | None = None,
     limit: int = DEFAULT_PAGE_SIZE,
     newest_first: bool = False,
 ) -> Page[Enterprise]:
+    """Enterprises matching every given filter; ``area`` confines them to a portal's."""
     stmt = select(Enterprise)
+    if area is not None:
+        stmt = stmt.where(enterprise_in(area))
+    if enterprise_id is not None:
+        stmt = stmt.where(Enterprise.id == enterprise_id)
     if district is not None:
         stmt = stmt.where(Enterprise.district == district)
     if city is not None:
         stmt = stmt.where(Enterprise.city == city)
     if kind is not None:
         stmt = stmt.where(Enterprise.kind == kind)
-    if park is not None:
-        stmt = stmt.where(Enterprise.park == park)
     return paginate(
         session,
         stmt,
@@ -59,6 +65,17 @@ def list_enterprises(
         limit=limit,
         newest_first=newest_first,
     )
+
+
+def count_enterprises_by_place(session: Session) -> list[tuple[dict[Level, str | None], int]]:
+    """Each distinct (province, city, district, park) of the stored enterprises, with how
+    many enterprises have it (a few hundred rows however many enterprises there are)."""
+    columns = (Enterprise.province, Enterprise.city, Enterprise.district, Enterprise.park)
+    stmt = select(*columns, func.count()).group_by(*columns)
+    return [
+        ({"province": p, "city": c, "district": d, "park": k}, n)
+        for p, c, d, k, n in session.execute(stmt)
+    ]
 
 
 def add_profile_version(session: Session, profile_version: ProfileVersion) -> ProfileVersion:
@@ -116,6 +133,7 @@ class CurrentProfile(NamedTuple):
     enterprise_id: str
     uscc: str
     current_version: int
+    province: str | None
     city: str | None
     district: str | None
     park: str | None
@@ -139,6 +157,7 @@ def current_profiles_by_uscc(session: Session, usccs: Iterable[str]) -> dict[str
                 Enterprise.id,
                 Enterprise.uscc,
                 Enterprise.current_version,
+                Enterprise.province,
                 Enterprise.city,
                 Enterprise.district,
                 Enterprise.park,
@@ -153,6 +172,7 @@ def current_profiles_by_uscc(session: Session, usccs: Iterable[str]) -> dict[str
                 row.id,
                 uscc,
                 row.current_version,
+                row.province,
                 row.city,
                 row.district,
                 row.park,

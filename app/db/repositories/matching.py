@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from app.catalog.places import Area
 from app.db.models import (
     DEAD_AWARD_STATUSES,
     Award,
@@ -19,6 +20,7 @@ from app.db.models import (
     ProfileVersion,
 )
 from app.db.repositories._base import add_and_flush
+from app.db.repositories.areas import enterprise_in
 
 
 def add_matching_run(session: Session, run: MatchingRun) -> MatchingRun:
@@ -99,9 +101,7 @@ class PopulationRow:
 def iterate_population(
     session: Session,
     *,
-    city: str | None = None,
-    district: str | None = None,
-    park: str | None = None,
+    area: Area | None = None,
     batch: int = 2000,
 ) -> Iterator[list[PopulationRow]]:
     """Every enterprise (optionally within an area) with its current profile, a batch at a time.
@@ -126,13 +126,8 @@ def iterate_population(
             )
             .where(Enterprise.id > after)
         )
-        for column, value in (
-            (Enterprise.city, city),
-            (Enterprise.district, district),
-            (Enterprise.park, park),
-        ):
-            if value is not None:
-                stmt = stmt.where(column == value)
+        if area is not None:
+            stmt = stmt.where(enterprise_in(area))
         rows = [
             PopulationRow(*r)
             for r in session.execute(stmt.order_by(Enterprise.id).limit(batch)).all()
