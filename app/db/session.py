@@ -28,9 +28,9 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-# The repository root holds migrations/ next to app/; resolved from this file so that
-# `migrate()` works from any working directory.
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+# The migrations ship inside the package (package data), so an installed service (the
+# Docker image's `pip install`) finds them as a checkout does, from any working directory.
+MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 

@@ -74,7 +74,6 @@ def test_dockerfile_ships_what_the_service_loads() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
     for needed in (
         "COPY app",
-        "COPY migrations",
         "COPY policy_catalog",
         "CATALOG_DIR=/srv/policy_catalog",
         "FROM python:3.11",
