@@ -17,9 +17,9 @@ from __future__ import annotations
 import json
 import shlex
 import shutil
-import site
 import subprocess
 import sys
+import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,9 +99,9 @@ def _make_python(venv: Path) -> None:
     """A virtual environment whose dependencies are the test environment's (not the
     project: the editable install's hook lives in a .pth file this one does not read)."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True)
-    (purelib,) = {Path(p) for p in site.getsitepackages() if p.endswith("site-packages")}
+    ours = dict.fromkeys(sysconfig.get_paths()[key] for key in ("purelib", "platlib"))
     own = next((venv / "lib").glob("python*/site-packages"))
-    (own / "test-dependencies.pth").write_text(f"{purelib}\n", encoding="utf-8")
+    (own / "test-dependencies.pth").write_text("".join(f"{p}\n" for p in ours), encoding="utf-8")
 
 
 def _copy(image: Image, sources: list[str], target: str) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import shutil
 import subprocess
 import time
 import uuid
@@ -67,7 +68,9 @@ def roles(postgres_admin_url: URL) -> Iterator[Roles]:
             "service": service,
             "service_password": passwords[service],
         }
-        command = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1"]
+        psql = shutil.which("psql")
+        assert psql, "psql (PostgreSQL's client) runs deploy/postgres-roles.sql: install it"
+        command = [psql, "-X", "-q", "-v", "ON_ERROR_STOP=1"]
         for name, value in variables.items():
             command += ["-v", f"{name}={value}"]
         command += ["-d", where.render_as_string(hide_password=False), "-f", str(ROLES_SCRIPT)]
