@@ -1,4 +1,4 @@
-"""The command line: ``incentives serve | migrate | catalog check | catalog load | keys …``."""
+"""The command line: ``incentives serve | migrate | catalog check | catalog load | keys | db | audit …``."""
 
 from __future__ import annotations
 
@@ -25,12 +25,13 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
+    from app.cli_db import grant
     from app.db.session import migrate
 
-    settings = get_settings()
-    migrate(settings.database_url, args.revision)
-    print(f"database at {_safe_url(settings.database_url)} is at revision {args.revision}")
-    return 0
+    url = get_settings().owner_database_url
+    migrate(url, args.revision)
+    print(f"database at {_safe_url(url)} is at revision {args.revision}")
+    return grant(url, args.grant_to) if args.grant_to else 0
 
 
 def _safe_url(url: str) -> str:
@@ -82,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     migrate = commands.add_parser("migrate", help="bring the database schema up to date (Alembic)")
     migrate.add_argument("--revision", default="head")
+    migrate.add_argument(
+        "--grant-to",
+        metavar="ROLE",
+        help="then grant the service's role what it needs (as `incentives db grant`)",
+    )
     migrate.set_defaults(handler=_migrate)
 
     catalog = commands.add_parser("catalog", help="the policy catalog").add_subparsers(
@@ -104,9 +110,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _extra_commands() -> list[Callable[[argparse._SubParsersAction], None]]:  # type: ignore[type-arg]
     """Sub-commands that live in their own modules."""
-    from app import cli_import, cli_keys, cli_population
+    from app import cli_audit, cli_db, cli_import, cli_keys, cli_population
 
-    return [cli_keys.register, cli_population.register, cli_import.register]
+    return [
+        cli_keys.register,
+        cli_population.register,
+        cli_import.register,
+        cli_db.register,
+        cli_audit.register,
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

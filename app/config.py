@@ -22,6 +22,11 @@ class Settings(BaseSettings):
         default=f"sqlite:///{REPO_ROOT / 'var' / 'incentives.db'}",
         description="SQLAlchemy URL: an SQLite file by default, PostgreSQL in production",
     )
+    migrate_database_url: str | None = Field(
+        default=None,
+        description="the URL of the role that owns the schema, for `incentives migrate` and "
+        "`incentives db grant` (PostgreSQL); DATABASE_URL when unset",
+    )
     catalog_dir: Path = Field(default=REPO_ROOT / "policy_catalog")
     host: str = "127.0.0.1"
     port: int = 8000
@@ -31,6 +36,11 @@ class Settings(BaseSettings):
         default=120, ge=1, description="calls of the open calculator per client address"
     )
     page_size_max: int = Field(default=200, ge=1)
+
+    @property
+    def owner_database_url(self) -> str:
+        """Where schema changes and grants are made: the owner's URL if one is set."""
+        return self.migrate_database_url or self.database_url
 
 
 @lru_cache

@@ -34,6 +34,7 @@ from app.api.routes import (
 from app.catalog.loader import load_catalog
 from app.catalog.places import Level
 from app.config import Settings, get_settings
+from app.db.privileges import service_can_alter_audit_log
 from app.db.repositories import purge_idempotency_records
 from app.db.session import make_engine, make_sessionmaker
 from app.services.catalog_sync import record_catalog
@@ -48,6 +49,12 @@ ledger of awards with their full trace. Money is a decimal string in yuan with t
 places; every error is `application/problem+json` (RFC 9457).
 """
 
+OWNS_AUDIT_LOG = (
+    "the service's database role owns audit_log (or is a superuser), so whoever has its "
+    "credentials can drop the append-only triggers: run the service as a role that owns "
+    "nothing (README, 'Database roles')"
+)
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
@@ -59,6 +66,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = make_engine(settings.database_url)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
+        with engine.connect() as connection:
+            if service_can_alter_audit_log(connection):
+                log.warning(OWNS_AUDIT_LOG)
         with app.state.sessionmaker.begin() as session:
             record_catalog(session, app.state.catalog, actor="service start-up")
             purge_idempotency_records(session, datetime.now(UTC) - RETENTION)

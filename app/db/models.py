@@ -1,6 +1,6 @@
 """The ORM models: every table of the service, typed with SQLAlchemy 2 ``Mapped``.
 
-The schema itself only changes through Alembic (``migrations/``); a drift test checks
+The schema itself only changes through Alembic (``app/migrations/``); a drift test checks
 that ``alembic upgrade head`` builds exactly what these models describe.
 
 Invariants the database enforces on its own, as a backstop behind the services:

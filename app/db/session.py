@@ -11,7 +11,9 @@ SQLite is configured for several worker processes writing to one file:
   also why ``SELECT ... FOR UPDATE`` is unnecessary (and ignored) there. This is
   SQLAlchemy's documented recipe: ``isolation_level = None`` on connect, our own
   ``BEGIN`` on the ``begin`` event;
-- ``foreign_keys=ON``, which SQLite leaves off by default.
+- ``foreign_keys=ON``, which SQLite leaves off by default;
+- the file is created readable and writable by its owner only (0600), see
+  ``_create_private``.
 
 PostgreSQL goes through psycopg 3; bare ``postgresql://``/``postgres://`` URLs (as
 most hosting platforms hand them out) are rewritten to ``postgresql+psycopg://``.
@@ -19,6 +21,8 @@ most hosting platforms hand them out) are rewritten to ``postgresql+psycopg://``
 
 from __future__ import annotations
 
+import os
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +32,9 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-# The repository root holds migrations/ next to app/; resolved from this file so that
-# `migrate()` works from any working directory.
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+# The migrations ship inside the package (package data), so an installed service (the
+# Docker image's `pip install`) finds them as a checkout does, from any working directory.
+MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
@@ -51,11 +55,31 @@ def make_engine(url: str | URL, *, sqlite_foreign_keys: bool = True, **kwargs: A
     """
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":
+        _create_private(parsed)
         engine = create_engine(parsed, **kwargs)
         _configure_sqlite(engine, foreign_keys=sqlite_foreign_keys)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(parsed, **kwargs)
+
+
+def _create_private(url: URL) -> None:
+    """Create a missing SQLite file with mode 0600 before SQLite creates it.
+
+    SQLite would create it with the umask's mode, usually 0644: every local user could
+    read the key hashes, the enterprises' finances and the audit log. SQLite gives the
+    ``-wal`` and ``-shm`` files beside it the database file's own mode. An existing file
+    is left as it is (``chmod 600`` it). In-memory and ``file:`` URI databases have no
+    such file.
+    """
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    if url.query.get("uri"):
+        return
+    # A missing directory is SQLite's error to report ("unable to open database file").
+    with suppress(FileExistsError, FileNotFoundError):
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _configure_sqlite(engine: Engine, *, foreign_keys: bool) -> None:

@@ -11,7 +11,7 @@ first bad one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -88,6 +88,27 @@ def record(
 
 
 @dataclass(frozen=True)
+class Checkpoint:
+    """The head of the chain at a moment: kept outside the system, it is what shows that
+    records were later cut from the tail or the log rewritten (``verify_against``)."""
+
+    seq: int
+    hash: str
+    taken_at: datetime | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        taken = self.taken_at.astimezone(UTC).isoformat() if self.taken_at else None
+        return {"seq": self.seq, "hash": self.hash, "taken_at": taken}
+
+
+def take_checkpoint(session: Session) -> Checkpoint:
+    head = repo.get_audit_head(session)
+    return Checkpoint(
+        seq=head.seq if head else 0, hash=head.hash if head else GENESIS, taken_at=datetime.now(UTC)
+    )
+
+
+@dataclass(frozen=True)
 class Verification:
     ok: bool
     records: int
@@ -95,12 +116,28 @@ class Verification:
     head_hash: str
     first_bad_seq: int | None = None
     problem: str | None = None
+    #: which of the checkpoints given to ``verify_against`` disagrees (its index)
+    checkpoint: int | None = None
 
 
 def verify(
     session: Session, checkpoint_seq: int | None = None, checkpoint_hash: str | None = None
 ) -> Verification:
     """Recompute the chain; with a kept checkpoint, also detect a truncated tail."""
+    if checkpoint_seq is None:
+        return verify_against(session, [])
+    return verify_against(session, [(checkpoint_seq, checkpoint_hash)])
+
+
+def verify_against(session: Session, checkpoints: Sequence[tuple[int, str | None]]) -> Verification:
+    """Recompute the chain once, then hold it to every kept checkpoint (seq, hash).
+
+    The chain alone cannot show that records were cut from its end: what is left is
+    still a valid chain. A checkpoint past the head shows the cut; one whose record now
+    has another hash shows a rewrite. The first problem, in chain order, is reported.
+    """
+    wanted = {seq for seq, _ in checkpoints}
+    kept: dict[int, str] = {}
     prev, expected_seq, count = GENESIS, 1, 0
     for row in repo.iterate_audit_entries(session):
         count += 1
@@ -127,27 +164,32 @@ def verify(
             return Verification(
                 False, count, row.seq, row.hash, min(row.seq, expected_seq), problem
             )
+        if row.seq in wanted:
+            kept[row.seq] = row.hash
         prev, expected_seq = row.hash, row.seq + 1
     head_seq = expected_seq - 1
-    if checkpoint_seq is not None:
-        if head_seq < checkpoint_seq:
+    kept[0] = GENESIS
+    for index in sorted(range(len(checkpoints)), key=lambda i: checkpoints[i][0]):
+        seq, digest = checkpoints[index]
+        if head_seq < seq:
             return Verification(
                 False,
                 count,
                 head_seq,
                 prev,
                 head_seq + 1,
-                f"the log ends at {head_seq} but the checkpoint has {checkpoint_seq}: "
+                f"the log ends at {head_seq} but the checkpoint has {seq}: "
                 "records were removed from the tail",
+                index,
             )
-        kept = repo.get_audit_entry(session, checkpoint_seq)
-        if checkpoint_hash is not None and (kept is None or kept.hash != checkpoint_hash):
+        if digest is not None and kept.get(seq) != digest:
             return Verification(
                 False,
                 count,
                 head_seq,
                 prev,
-                checkpoint_seq,
+                seq,
                 "the record at the checkpoint has another hash: the log was rewritten",
+                index,
             )
     return Verification(True, count, head_seq, prev)

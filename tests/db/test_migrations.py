@@ -37,7 +37,7 @@ def test_one_linear_history_from_alembic_ini() -> None:
     script = ScriptDirectory.from_config(Config(str(REPO_ROOT / "alembic.ini")))
     assert len(script.get_heads()) == 1, "one head: migrations form a single line"
     assert [r.revision for r in script.walk_revisions()][-1] == "0001_initial"
-    assert script.dir == str(REPO_ROOT / "migrations")
+    assert script.dir == str(REPO_ROOT / "app" / "migrations")
 
 
 def test_live_award_index_is_unique_and_partial(db_engine: Engine) -> None:

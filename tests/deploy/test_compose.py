@@ -2,11 +2,14 @@
 
 Docker does not run on the build machines, so this checks what can be checked: the
 services exist, every variable the compose file sets is a setting the app reads, the
-commands are real CLI commands, and the database URL points at the compose database.
+commands are real CLI commands, and the database URLs point at the compose database
+with the roles its script makes. What the image does is followed without Docker in
+test_installed_package.py, and the roles script runs in test_database_roles.py.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -58,23 +61,39 @@ def test_api_runs_several_workers_on_the_exposed_port(compose: dict) -> None:  #
     assert str(settings.catalog_dir).startswith("/srv/")
 
 
-def test_database_url_points_at_the_compose_database(compose: dict) -> None:  # type: ignore[type-arg]
-    db = compose["services"]["db"]["environment"]
-    for service in ("migrate", "api"):
-        url = make_url(compose["services"][service]["environment"]["DATABASE_URL"])
+def _roles_script_defaults() -> dict[str, str]:
+    """The role names and passwords deploy/postgres-roles.sql uses when not told others."""
+    script = (ROOT / "deploy" / "postgres-roles.sql").read_text(encoding="utf-8")
+    return dict(re.findall(r"\\set (\w+) (\S+)", script))
+
+
+def test_migrations_run_as_the_owner_and_the_api_as_the_service_role(compose: dict) -> None:  # type: ignore[type-arg]
+    """The script that makes the roles runs in the database container, the owner's URL
+    goes to `migrate` only, and `migrate` grants the API's role what it needs.
+    (tests/deploy/test_database_roles.py runs the same script on a real server.)"""
+    db, migrate, api = (compose["services"][name] for name in ("db", "migrate", "api"))
+    assert (
+        "./deploy/postgres-roles.sql:/docker-entrypoint-initdb.d/10-roles.sql:ro" in db["volumes"]
+    )
+    roles = _roles_script_defaults()
+    owner = make_url(migrate["environment"]["MIGRATE_DATABASE_URL"])
+    service = make_url(api["environment"]["DATABASE_URL"])
+    assert (owner.username, owner.password) == (roles["owner"], roles["owner_password"])
+    assert (service.username, service.password) == (roles["service"], roles["service_password"])
+    assert owner.username != service.username
+    for url in (owner, service):
         assert url.host == "db" and url.get_backend_name() == "postgresql"
-        assert (url.username, url.password, url.database) == (
-            db["POSTGRES_USER"],
-            db["POSTGRES_PASSWORD"],
-            db["POSTGRES_DB"],
-        )
+        assert url.database == db["environment"]["POSTGRES_DB"]
+    assert build_parser().parse_args(migrate["command"][1:]).grant_to == service.username
+    assert "MIGRATE_DATABASE_URL" not in api["environment"], (
+        "the API must not hold the owner's keys"
+    )
 
 
 def test_dockerfile_ships_what_the_service_loads() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
     for needed in (
         "COPY app",
-        "COPY migrations",
         "COPY policy_catalog",
         "CATALOG_DIR=/srv/policy_catalog",
         "FROM python:3.11",

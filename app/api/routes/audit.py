@@ -7,7 +7,7 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -128,14 +128,10 @@ def verify(
 
 @router.get("/checkpoint", response_model=Checkpoint, responses=responses(401, 403))
 def checkpoint(session: SessionDep, actor: ActorDep) -> dict[str, Any]:
-    """(sequence, head hash) for auditors to keep outside the system."""
+    """(sequence, head hash) for auditors to keep outside the system (`incentives audit checkpoint`)."""
     require_reader(actor, "auditor")
-    head = repo.get_audit_head(session)
-    return {
-        "seq": head.seq if head else 0,
-        "hash": head.hash if head else audit.GENESIS,
-        "taken_at": datetime.now(UTC),
-    }
+    kept = audit.take_checkpoint(session)
+    return {"seq": kept.seq, "hash": kept.hash, "taken_at": kept.taken_at}
 
 
 def csv_stream(header: list[str], rows: Iterable[list[Any]]) -> Iterator[bytes]:

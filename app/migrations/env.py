@@ -5,7 +5,9 @@ The database is, in order of precedence:
    caller (tests, or code that must migrate inside its own transaction);
 2. ``config.attributes["url"]``: set by ``app.db.session.migrate``;
 3. ``sqlalchemy.url`` if a caller or alembic.ini sets it;
-4. the ``DATABASE_URL`` environment variable (the usual way from the command line).
+4. the ``MIGRATE_DATABASE_URL`` environment variable (the schema owner, where the
+   service runs as another role), else ``DATABASE_URL`` (the usual way from the
+   command line).
 
 Engines come from ``app.db.session.make_engine`` so that the URL rewriting and SQLite
 settings are the application's own, except that SQLite foreign keys are off while
@@ -32,7 +34,7 @@ target_metadata = Base.metadata
 
 def _database_url() -> URL:
     url = config.attributes.get("url") or config.get_main_option("sqlalchemy.url")
-    url = url or os.environ.get("DATABASE_URL")
+    url = url or os.environ.get("MIGRATE_DATABASE_URL") or os.environ.get("DATABASE_URL")
     if not url:
         raise RuntimeError(
             "No database to migrate: set DATABASE_URL (e.g. "
