@@ -31,6 +31,16 @@ class Settings(BaseSettings):
         default=120, ge=1, description="calls of the open calculator per client address"
     )
     page_size_max: int = Field(default=200, ge=1)
+    max_body_bytes: int = Field(
+        default=256 * 1024,
+        ge=1024,
+        description="largest request body of an ordinary (JSON) route; past it a 413",
+    )
+    max_import_bytes: int = Field(
+        default=50 * 1024 * 1024,
+        ge=1024,
+        description="largest import: the body of POST /v1/imports and the file of `incentives import`",
+    )
 
 
 @lru_cache
