@@ -26,6 +26,7 @@ from app.services import bulk_import
 from app.services.actors import Actor
 from app.services.csv_export import write_csv
 from app.services.errors import ServiceError
+from app.services.import_source import ImportLimits
 
 _PHASES = {"read": "reading and checking rows", "write": "writing"}
 
@@ -101,7 +102,8 @@ def _run(args: argparse.Namespace) -> int:
         with path.open("rb") as data:
             file_format = bulk_import.detect_format(path.name, None, data.read(8))
             source = bulk_import.ImportFile(name=path.name, format=file_format, data=data)
-            prepared = bulk_import.prepare(catalog, source, actor, bars)
+            limits = ImportLimits.from_settings(settings)
+            prepared = bulk_import.prepare(catalog, source, actor, bars, limits)
             engine = make_engine(settings.database_url)
             try:
                 with make_sessionmaker(engine).begin() as session:

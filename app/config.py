@@ -52,6 +52,11 @@ class Settings(BaseSettings):
         ge=1024,
         description="largest import: the body of POST /v1/imports and the file of `incentives import`",
     )
+    max_import_rows: int = Field(
+        default=500_000,
+        ge=1,
+        description="most rows below the header an import file may have (empty rows count too)",
+    )
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -18,11 +18,12 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.auth import ActorDep
-from app.api.deps import CatalogDep, SessionDep
+from app.api.deps import CatalogDep, SessionDep, SettingsDep
 from app.api.errors import responses
 from app.services import bulk_import
 from app.services.access import require_writer
 from app.services.errors import Invalid
+from app.services.import_source import ImportLimits
 
 router = APIRouter(prefix="/imports", tags=["enterprises"])
 
@@ -140,6 +141,7 @@ async def import_enterprises(
     request: Request,
     session: SessionDep,
     catalog: CatalogDep,
+    settings: SettingsDep,
     actor: ActorDep,
     dry_run: Annotated[bool, Query(description="validate and count, write nothing")] = False,
 ) -> dict[str, Any]:
@@ -159,7 +161,10 @@ async def import_enterprises(
     await run_in_threadpool(session.commit)
     source = await _receive(request)
     try:
-        prepared = await run_in_threadpool(bulk_import.prepare, catalog, source, actor)
+        limits = ImportLimits.from_settings(settings)
+        prepared = await run_in_threadpool(
+            bulk_import.prepare, catalog, source, actor, None, limits
+        )
         report = await run_in_threadpool(
             lambda: bulk_import.apply(session, prepared, actor, dry_run=dry_run)
         )
