@@ -20,6 +20,10 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port or settings.port,
         workers=args.workers or settings.workers,
         log_level=settings.log_level,
+        # The application reads X-Forwarded-For itself, from TRUSTED_PROXIES only
+        # (app/api/client_address.py); uvicorn's own handling trusts 127.0.0.1 by
+        # default and would let a local peer pick its address before the app sees it.
+        proxy_headers=False,
     )
     return 0
 

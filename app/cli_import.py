@@ -2,7 +2,8 @@
 
 Reads a CSV or XLSX file (column mapping: ``policy_catalog/IMPORT.md``) with a
 progress bar on standard error, writes every accepted row or none in one transaction,
-and prints the report and the first rejected rows. Exit status: 0 when the accepted
+and prints the report and the first rejected rows (``--errors-csv FILE`` writes every
+rejected row's problems as CSV, through the service's one CSV writer). Exit status: 0 when the accepted
 rows were written (or, with ``--dry-run``, would be), 1 when no row could be applied
 (or the database refused the import: then nothing was written), 2 when the file
 cannot be imported at all (unreadable, unknown columns).
@@ -23,7 +24,9 @@ from app.config import get_settings
 from app.db.session import make_engine, make_sessionmaker
 from app.services import bulk_import
 from app.services.actors import Actor
+from app.services.csv_export import write_csv
 from app.services.errors import ServiceError
+from app.services.import_source import ImportLimits
 
 _PHASES = {"read": "reading and checking rows", "write": "writing"}
 
@@ -77,6 +80,14 @@ def _print_report(report: bulk_import.ImportReport, show: int) -> None:
         print(f"  … and {len(report.errors) - show} more (use --show-errors N or --json)")
 
 
+def _write_errors(path: Path, report: bulk_import.ImportReport) -> None:
+    """The rejected rows' problems as CSV: row (a number), column header, reason."""
+    with path.open("w", encoding="utf-8", newline="") as out:
+        write_csv(
+            out, ["row", "field", "reason"], ([e.row, e.field, e.reason] for e in report.errors)
+        )
+
+
 def _run(args: argparse.Namespace) -> int:
     path: Path = args.file
     settings = get_settings()
@@ -91,7 +102,8 @@ def _run(args: argparse.Namespace) -> int:
         with path.open("rb") as data:
             file_format = bulk_import.detect_format(path.name, None, data.read(8))
             source = bulk_import.ImportFile(name=path.name, format=file_format, data=data)
-            prepared = bulk_import.prepare(catalog, source, actor, bars)
+            limits = ImportLimits.from_settings(settings)
+            prepared = bulk_import.prepare(catalog, source, actor, bars, limits)
             engine = make_engine(settings.database_url)
             try:
                 with make_sessionmaker(engine).begin() as session:
@@ -118,6 +130,8 @@ def _run(args: argparse.Namespace) -> int:
         )
         return 1
     bars.close()
+    if args.errors_csv is not None:
+        _write_errors(args.errors_csv, report)
     if args.json:
         print(
             json.dumps(report.as_json(max_errors=len(report.errors)), ensure_ascii=False, indent=2)
@@ -137,6 +151,12 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     parser.add_argument("--actor", default="cli", help="who imports, for the audit log")
     parser.add_argument(
         "--show-errors", type=int, default=50, metavar="N", help="rejected rows to print"
+    )
+    parser.add_argument(
+        "--errors-csv",
+        type=Path,
+        metavar="FILE",
+        help="write every rejected row's problems to FILE as CSV (row, field, reason)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")

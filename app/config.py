@@ -6,11 +6,13 @@ the two in step.
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,9 +35,52 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1, le=64)
     log_level: str = "info"
     public_rate_limit_per_minute: int = Field(
-        default=120, ge=1, description="calls of the open calculator per client address"
+        default=120,
+        ge=1,
+        description="calls of the open calculator per client address and minute, all workers together",
+    )
+    trusted_proxies: Annotated[
+        tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...], NoDecode
+    ] = Field(
+        default=(),
+        description="reverse proxies whose X-Forwarded-For names the client: addresses or "
+        "CIDR networks, comma-separated; empty (the default) trusts no header",
     )
     page_size_max: int = Field(default=200, ge=1)
+    max_body_bytes: int = Field(
+        default=256 * 1024,
+        ge=1024,
+        description="largest request body of an ordinary (JSON) route; past it a 413",
+    )
+    max_import_bytes: int = Field(
+        default=50 * 1024 * 1024,
+        ge=1024,
+        description="largest import: the body of POST /v1/imports and the file of `incentives import`",
+    )
+    max_import_rows: int = Field(
+        default=500_000,
+        ge=1,
+        description="most rows below the header an import file may have (empty rows count too)",
+    )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: Any) -> Any:
+        """``10.0.0.0/8, 192.0.2.1`` (as the environment gives it) or a list, into networks."""
+        items = value.split(",") if isinstance(value, str) else value
+        networks = []
+        for item in items or ():
+            text = str(item).strip()
+            if not text:
+                continue
+            try:
+                networks.append(ipaddress.ip_network(text, strict=False))
+            except ValueError:
+                raise ValueError(
+                    f"TRUSTED_PROXIES: `{text}` is not an IP address or CIDR network "
+                    "(write e.g. `10.0.0.0/8, 192.0.2.1`)"
+                ) from None
+        return tuple(networks)
 
     @property
     def owner_database_url(self) -> str:

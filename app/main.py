@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, FastAPI
 
 from app.api import errors
+from app.api.body_limit import BodyLimit
 from app.api.gate import RequestGate
 from app.api.idempotency import RETENTION
 from app.api.routes import (
@@ -92,6 +93,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # FIX (ledger tests): queue requests beyond the database pool in the event loop;
     # see app/api/gate.py (500s after 30 s under a burst of approvals, both backends).
     app.add_middleware(RequestGate)
+    # Outermost: an oversized body is refused before it takes a place at the gate, and
+    # before FastAPI reads and parses it (see app/api/body_limit.py).
+    app.add_middleware(
+        BodyLimit,
+        default=(settings.max_body_bytes, "MAX_BODY_BYTES"),
+        larger={"/v1/imports": (settings.max_import_bytes, "MAX_IMPORT_BYTES")},
+    )
     v1 = APIRouter(prefix="/v1")
     for module in (
         policies,

@@ -200,7 +200,8 @@ def _document_problems(app: FastAPI) -> None:
     `model`, beside `application/problem+json`), and gave routes that do not list a 422
     its own `HTTPValidationError` JSON body, which the service never sends. Here every
     4xx/5xx response is documented as problem+json only; an operation with parameters
-    or a body documents its 422, and one that needs an API key its 401.
+    or a body documents its 422, one with a body its 413 and 415, and one that needs an
+    API key its 401.
     """
     generate = app.openapi
 
@@ -216,6 +217,10 @@ def _document_problems(app: FastAPI) -> None:
                 answers = operation.setdefault("responses", {})
                 if operation.get("parameters") or operation.get("requestBody"):
                     answers.setdefault("422", {"description": "Unprocessable content"})
+                if operation.get("requestBody"):
+                    # app/api/body_limit.py: a body past its limit, or a compressed one.
+                    answers.setdefault("413", {"description": _TITLES[413]})
+                    answers.setdefault("415", {"description": _TITLES[415]})
                 if operation.get("security"):
                     answers.setdefault("401", {"description": _TITLES[401]})
                 for code, answer in answers.items():

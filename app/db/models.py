@@ -319,3 +319,20 @@ class MatchingResult(Base):
     status: Mapped[str] = mapped_column(String(16))
     amount: Mapped[Decimal | None]
     missing_facts: Mapped[dict[str, Any] | None]
+
+
+class RateLimitCounter(Base):
+    """Calls of the open calculator per client address in its current one-minute window.
+
+    One row per address, counted by one atomic upsert (``app.db.repositories.rate_limits``),
+    so every worker process shares one count. Rows of windows that have ended are
+    purged; nothing else reads them.
+    """
+
+    __tablename__ = "rate_limit_counters"
+    __table_args__ = (Index(None, "window_start"),)
+
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: When the window began, in milliseconds since the Unix epoch.
+    window_start: Mapped[int] = mapped_column(BigInteger)
+    hits: Mapped[int] = mapped_column(Integer)

@@ -33,6 +33,8 @@ SERVICE_PRIVILEGES: Mapping[str, tuple[str, ...]] = {
     "matching_runs": ("INSERT", "SELECT", "UPDATE"),  # progress and result
     "policy_versions": ("INSERT", "SELECT"),  # never updated: awards refer to them
     "profile_versions": ("INSERT", "SELECT"),  # every version is kept
+    # the open calculator's shared count per address: upserted per call, old windows purged
+    "rate_limit_counters": ("DELETE", "INSERT", "SELECT", "UPDATE"),
 }
 #: Tables the service never touches.
 OWNER_ONLY = frozenset({"alembic_version"})

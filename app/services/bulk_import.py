@@ -2,7 +2,8 @@
 
 An import runs in two steps:
 
-1. ``prepare`` reads the file (no database): the header row is bound to profile fields
+1. ``prepare`` reads the file (no database; ``import_csv`` and ``import_xlsx`` stream
+   it within the limits of ``import_source``): the header row is bound to profile fields
    (``app.services.import_columns``; an unknown or duplicated header stops the import
    before anything else, naming it and listing the known ones), then every row is
    turned into an ``EnterpriseProfile``, validated like a ``POST /enterprises`` body and
@@ -24,16 +25,11 @@ and SHA-256, actor). Per-enterprise records would cost two chained appends per r
 
 from __future__ import annotations
 
-import contextlib
-import csv
 import hashlib
 import io
-import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import IO, Any, Literal
-from xml.parsers import expat
 
 from openpyxl.utils import get_column_letter
 from pydantic import ValidationError
@@ -58,14 +54,19 @@ from app.services.import_columns import (
     column_map,
     lookup_pointer,
 )
+from app.services.import_csv import csv_table
+from app.services.import_source import (
+    DEFAULT_LIMITS,
+    ImportLimits,
+    Table,
+    file_too_large,
+)
+from app.services.import_xlsx import xlsx_table
 from app.services.vocabulary import check_words
 
 FileFormat = Literal["csv", "xlsx"]
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_TYPES = frozenset({"text/csv", "application/csv", "text/plain", "text/tab-separated-values"})
-MAX_ROWS = 500_000
-MAX_COLUMNS = 2_000
-MAX_SHARED_STRINGS_BYTES = 1 << 30
 AUDIT_CHUNK = 1_000
 PROGRESS_EVERY = 1_000
 
@@ -75,10 +76,6 @@ Progress = Callable[[str, int, int | None], None]
 
 class UnsupportedFileType(ServiceError):
     status, title, slug = 415, "Unsupported media type", "unsupported-media-type"
-
-
-class FileTooLarge(ServiceError):
-    status, title, slug = 413, "Request too large", "request-too-large"
 
 
 @dataclass(frozen=True)
@@ -188,289 +185,16 @@ def detect_format(file_name: str | None, content_type: str | None, head: bytes) 
 # ---------------------------------------------------------------------- reading
 
 
-class _Table:
-    """A header row and an iterator of (row number, cell values)."""
-
-    def __init__(self, header: list[Any], rows: Iterator[tuple[int, list[Any]]]) -> None:
-        self.header = header
-        self.rows = rows
-        self.total: int | None = None  # data rows, when the file says
-
-
-def _sniff_delimiter(first_line: str) -> str:
-    if "," not in first_line:
-        for candidate in ("\t", ";"):
-            if candidate in first_line:
-                return candidate
-    return ","
-
-
-def _decode(data: bytes) -> str:
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
-    with contextlib.suppress(UnicodeDecodeError):
-        return data.decode("utf-8-sig")
-    try:
-        return data.decode("gb18030")
-    except UnicodeDecodeError:
-        raise Invalid(
-            "the CSV file is neither UTF-8 nor GB18030/GBK text: save it as CSV UTF-8"
-        ) from None
-
-
-def _csv_table(stream: IO[bytes]) -> _Table:
-    text = _decode(stream.read())
-    if "\x00" in text:
-        raise Invalid("the file is not a CSV text file (it holds binary data)")
-    first_line = text.split("\n", 1)[0]
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(first_line))
-    try:
-        header = next(reader, None)
-    except csv.Error as exc:
-        raise Invalid(f"the CSV header row cannot be read: {exc}") from None
-    if header is None:
-        raise Invalid("the file is empty: the first row must hold the column headers")
-
-    def rows() -> Iterator[tuple[int, list[Any]]]:
-        number = 1
-        while True:
-            number += 1
-            try:
-                values = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                raise Invalid(f"row {number} of the CSV file cannot be read: {exc}") from None
-            yield number, values
-
-    table = _Table(list(header), rows())
-    table.total = max(text.count("\n") - 1, 0)
-    return table
-
-
-def _column_number(letters: str) -> int:
-    number = 0
-    for ch in letters:
-        number = number * 26 + (ord(ch) - 64)
-    return number
-
-
-class _SheetParser:
-    """Streams an XLSX worksheet's cells with expat (about 3x openpyxl's per-cell speed).
-
-    Workbook structure, shared strings, styles and the date epoch come from openpyxl
-    (``_xlsx_table``); this class mirrors openpyxl's ``WorkSheetParser.parse_cell`` for
-    values only (``data_only``): numbers, shared and inline strings, booleans, errors,
-    ISO dates and numbers in a date style.
-    """
-
-    def __init__(
-        self,
-        table: _Table,
-        shared: Sequence[str],
-        date_styles: Any,
-        timedelta_styles: Any,
-        epoch: datetime,
-    ) -> None:
-        from openpyxl.utils.datetime import from_excel, from_ISO8601
-
-        self.table, self.shared, self.epoch = table, shared, epoch
-        self.date_styles, self.timedelta_styles = date_styles, timedelta_styles
-        self.from_excel, self.from_iso = from_excel, from_ISO8601
-        self.done: list[tuple[int, list[Any]]] = []
-        self.row_no = 0
-        self.cells: list[Any] = []
-        self.col = 0
-        self.ctype = "n"
-        self.style = 0
-        self.value: str | None = None
-        self.text: str | None = None
-        self.pieces: list[str] = []
-        self.in_is = self.in_rph = False
-        self.tags: dict[str, str] = {}
-        self.letters: dict[str, int] = {}
-
-    def _tag(self, name: str) -> str:
-        tag = self.tags.get(name)
-        if tag is None:
-            tag = self.tags[name] = name.rpartition("}")[2].rpartition(":")[2]
-        return tag
-
-    def start(self, name: str, attrs: dict[str, str]) -> None:
-        tag = self.tags.get(name) or self._tag(name)
-        if tag == "c":
-            ref = attrs.get("r")
-            if ref:
-                letters = ref.rstrip("0123456789")
-                col = self.letters.get(letters)
-                if col is None:
-                    col = self.letters[letters] = _column_number(letters)
-                self.col = col
-            else:
-                self.col += 1
-            self.ctype = attrs.get("t", "n")
-            style = attrs.get("s")
-            self.style = int(style) if style else 0
-            self.value = None
-        elif tag == "v":
-            self.text = ""
-        elif tag == "t":
-            if self.in_is and not self.in_rph:
-                self.text = ""
-        elif tag == "row":
-            r = attrs.get("r")
-            self.row_no = int(r) if r else self.row_no + 1
-            self.cells = []
-            self.col = 0
-        elif tag == "is":
-            self.in_is, self.pieces = True, []
-        elif tag == "rPh":
-            self.in_rph = True
-        elif tag == "dimension":
-            ref = attrs.get("ref", "")
-            last = ref.rpartition(":")[2].lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-            if last.isdigit():
-                self.table.total = max(int(last) - 1, 0)
-
-    def chars(self, data: str) -> None:
-        if self.text is not None:
-            self.text += data
-
-    def end(self, name: str) -> None:
-        tag = self.tags.get(name) or self._tag(name)
-        if tag == "c":
-            value = self._cell_value()
-            if value is not None:
-                index = self.col - 1
-                if index >= MAX_COLUMNS:
-                    raise Invalid(f"the worksheet has more than {MAX_COLUMNS} columns")
-                cells = self.cells
-                if index >= len(cells):
-                    cells.extend([None] * (index + 1 - len(cells)))
-                cells[index] = value
-        elif tag == "v":
-            self.value, self.text = self.text, None
-        elif tag == "t":
-            if self.text is not None:
-                self.pieces.append(self.text)
-                self.text = None
-        elif tag == "row":
-            self.done.append((self.row_no, self.cells))
-            self.cells = []
-        elif tag == "is":
-            self.in_is = False
-            self.value = "".join(self.pieces)
-        elif tag == "rPh":
-            self.in_rph = False
-
-    def _cell_value(self) -> Any:
-        value, ctype = self.value, self.ctype
-        if not value:  # no <v>, or an empty one: an empty cell, as openpyxl reads it
-            return None
-        if ctype == "s":
-            try:
-                return self.shared[int(value)]
-            except (ValueError, IndexError):
-                return "#REF!"
-        if ctype == "n":
-            try:
-                number: int | float = (
-                    float(value) if "." in value or "E" in value or "e" in value else int(value)
-                )
-            except ValueError:
-                return "#VALUE!"
-            if self.style in self.date_styles:
-                try:
-                    return self.from_excel(
-                        number, self.epoch, timedelta=self.style in self.timedelta_styles
-                    )
-                except (OverflowError, ValueError):
-                    return "#VALUE!"
-            return number
-        if ctype == "b":
-            return value.strip() in ("1", "true")
-        if ctype == "d":
-            try:
-                return self.from_iso(value)
-            except ValueError:
-                return "#VALUE!"
-        return value  # "str" (a formula's text), "inlineStr", "e" (an error such as #N/A)
-
-
-def _xlsx_table(stream: IO[bytes]) -> _Table:
-    from openpyxl.reader.excel import ExcelReader
-    from openpyxl.styles.stylesheet import apply_stylesheet
-
-    try:
-        reader = ExcelReader(stream, read_only=True, data_only=True)
-        reader.read_manifest()
-        strings = reader.package.find(
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
-        )
-        if strings is not None:
-            size = reader.archive.getinfo(strings.PartName[1:]).file_size
-            if size > MAX_SHARED_STRINGS_BYTES:
-                raise Invalid("the workbook's text table is too large to import")
-        reader.read_strings()
-        reader.read_workbook()
-        apply_stylesheet(reader.archive, reader.wb)
-        sheets = [
-            rel.target
-            for _sheet, rel in reader.parser.find_sheets()
-            if "worksheet" in rel.Type and rel.target in reader.valid_files
-        ]
-    except Invalid:
-        raise
-    except Exception as exc:  # a damaged workbook fails in many ways inside openpyxl
-        raise Invalid(f"the file is not a readable .xlsx workbook ({exc})") from None
-    if not sheets:
-        raise Invalid("the workbook has no worksheet")
-    wb = reader.wb
-    archive: zipfile.ZipFile = reader.archive
-    table = _Table([], iter(()))
-    sheet = _SheetParser(
-        table, reader.shared_strings, wb._date_formats, wb._timedelta_formats, wb.epoch
-    )
-    parser = expat.ParserCreate()
-    parser.buffer_text = True
-    parser.StartElementHandler = sheet.start
-    parser.EndElementHandler = sheet.end
-    parser.CharacterDataHandler = sheet.chars
-    source = archive.open(sheets[0])
-
-    def all_rows() -> Iterator[tuple[int, list[Any]]]:
-        try:
-            while True:
-                chunk = source.read(1 << 20)
-                try:
-                    parser.Parse(chunk, not chunk)
-                except expat.ExpatError as exc:
-                    raise Invalid(f"the worksheet's XML is damaged: {exc}") from None
-                if sheet.done:
-                    rows, sheet.done = sheet.done, []
-                    yield from rows
-                if not chunk:
-                    return
-        finally:
-            source.close()
-            archive.close()
-
-    rows = all_rows()
-    first = next(rows, None)
-    if first is None:
-        raise Invalid("the worksheet is empty: its first row must hold the column headers")
-    number, header = first
-    if number != 1:
-        raise Invalid(
-            f"the first row must hold the column headers; row 1 is empty (found row {number})"
-        )
-    table.header, table.rows = header, rows
-    return table
-
-
-def _open_table(source: ImportFile) -> _Table:
+def _open_table(source: ImportFile, limits: ImportLimits) -> Table:
+    """The file's header and rows, read as they stream within ``limits``
+    (``import_source``: a file past its size is a 413 before anything is parsed)."""
+    source.data.seek(0, io.SEEK_END)
+    if source.data.tell() > limits.max_bytes:
+        raise file_too_large(limits)
     source.data.seek(0)
-    return _xlsx_table(source.data) if source.format == "xlsx" else _csv_table(source.data)
+    if source.format == "xlsx":
+        return xlsx_table(source.data, limits)
+    return csv_table(source.data, limits)
 
 
 def file_sha256(stream: IO[bytes]) -> str:
@@ -626,17 +350,22 @@ class _RowChecker:
 
 
 def prepare(
-    catalog: Catalog, source: ImportFile, actor: Actor, progress: Progress | None = None
+    catalog: Catalog,
+    source: ImportFile,
+    actor: Actor,
+    progress: Progress | None = None,
+    limits: ImportLimits = DEFAULT_LIMITS,
 ) -> Prepared:
     """Read and validate the whole file; nothing touches the database.
 
     Raises ``Invalid`` (422) when the file cannot be imported at all: unreadable, no
-    header row, unknown or duplicated headers, too many rows.
+    header row, unknown or duplicated headers, past a content limit (rows, cells); and
+    ``FileTooLarge`` (413) past a size limit (``import_source``).
     """
     digest = file_sha256(source.data)
-    table = _open_table(source)
-    if len(table.header) > MAX_COLUMNS:
-        raise Invalid(f"the file has more than {MAX_COLUMNS} columns")
+    table = _open_table(source, limits)
+    if len(table.header) > limits.max_columns:
+        raise Invalid(f"the file has more than {limits.max_columns:,} columns")
     cmap = column_map(catalog)
     columns, unknown, problems = cmap.bind(table.header)
     if unknown or problems:
@@ -659,9 +388,7 @@ def prepare(
     for number, values in table.rows:
         if all(_empty(v) for v in values):
             continue
-        rows += 1
-        if rows > MAX_ROWS:
-            raise Invalid(f"the file has more than {MAX_ROWS} rows: split it")
+        rows += 1  # the readers have counted every row against the limit, empty ones too
         row, row_errors = checker.check(number, values)
         if row is not None:
             accepted.append(row)
@@ -857,7 +584,8 @@ def import_file(
     *,
     dry_run: bool = False,
     progress: Progress | None = None,
+    limits: ImportLimits = DEFAULT_LIMITS,
 ) -> ImportReport:
     """``prepare`` then ``apply``, in the caller's transaction."""
-    prepared = prepare(catalog, source, actor, progress)
+    prepared = prepare(catalog, source, actor, progress, limits)
     return apply(session, prepared, actor, dry_run=dry_run, progress=progress)

@@ -7,7 +7,6 @@ from collections.abc import Callable
 import pytest
 from fastapi.testclient import TestClient
 
-from app.api.routes import imports as route
 from app.services.bulk_import import XLSX_TYPE
 from tests.imports.support import csv_bytes, good_row, many_rows, table, xlsx_bytes
 
@@ -145,16 +144,6 @@ def test_other_file_types_are_415(
     headers = {"Content-Type": content_type} if content_type else {}
     answer = api.post("/v1/imports", files=files, content=content, headers=headers)
     assert answer.status_code == 415 and answer.headers["content-type"] == PROBLEM
-
-
-def test_files_over_the_limit_are_413(api: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(route, "MAX_UPLOAD_BYTES", 1_000)
-    data = csv_bytes(table(many_rows(20)))
-    assert len(data) > 1_000
-    raw = api.post("/v1/imports", content=data, headers={"Content-Type": "text/csv"})
-    assert raw.status_code == 413 and raw.headers["content-type"] == PROBLEM
-    upload = api.post("/v1/imports", files={"file": ("x.csv", data, "text/csv")})
-    assert upload.status_code == 413
 
 
 def test_a_multipart_body_without_the_file_field_is_422(api: TestClient) -> None:

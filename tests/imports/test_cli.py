@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -97,3 +99,23 @@ def test_exit_2_when_the_file_cannot_be_imported(
     assert "old binary Excel file" in capsys.readouterr().err
     assert cli.main(["import", str(tmp_path / "missing.csv")]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("env")
+def test_rejected_rows_as_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = many_rows(3)
+    rows[0]["revenue_2024"] = "-1"
+    rows[2]["industry"] = '=HYPERLINK("http://x","y")'
+    path = tmp_path / "企业.csv"
+    path.write_bytes(csv_bytes(table(rows, chinese=True)))
+    report_path = tmp_path / "rejected.csv"
+
+    assert cli.main(["import", str(path), "--no-progress", "--errors-csv", str(report_path)]) == 0
+
+    text = report_path.read_text(encoding="utf-8")
+    assert text.startswith("\ufeff")
+    written = list(csv.DictReader(io.StringIO(text[1:], newline="")))
+    assert [(r["row"], r["field"]) for r in written] == [("2", "营业收入_2024"), ("4", "行业")]
+    assert written[0]["reason"] == "this amount cannot be negative"
+    assert written[1]["reason"].startswith('`=HYPERLINK("http://x","y")` is not a known industry')
+    capsys.readouterr()

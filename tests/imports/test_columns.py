@@ -23,6 +23,8 @@ from app.services.import_columns import (
     mapping_rows,
     normalize_header,
 )
+from app.services.import_source import DEFAULT_LIMITS
+from app.services.import_xlsx import xlsx_table
 from tests.imports.conftest import ADMIN
 from tests.imports.support import csv_bytes, good_row, table, xlsx_bytes
 
@@ -364,7 +366,7 @@ def test_xlsx_reader_reads_what_openpyxl_reads(write_only: bool) -> None:
         ["C", "line\nbreak", 0, 0.1, date(1900, 3, 1), None, None, "", None, 7],
     ]
     data = xlsx_bytes(cells, write_only=write_only)
-    table_ = bulk_import._xlsx_table(io.BytesIO(data))
+    table_ = xlsx_table(io.BytesIO(data), DEFAULT_LIMITS)
     ours = [tuple(table_.header)]
     for number, values in table_.rows:
         while len(ours) < number - 1:
@@ -389,7 +391,7 @@ def test_xlsx_reader_with_shared_strings_styles_and_second_sheet() -> None:
     other.append(["this sheet is not read"])
     out = io.BytesIO()
     workbook.save(out)
-    table_ = bulk_import._xlsx_table(io.BytesIO(out.getvalue()))
+    table_ = xlsx_table(io.BytesIO(out.getvalue()), DEFAULT_LIMITS)
     assert table_.header == ["uscc", "name", "registered_on", "revenue_2024"]
     assert list(table_.rows) == [
         (2, ["91320115MA1W9KXT49", "南京示例科技有限公司", datetime(2021, 3, 15), 48000000])

@@ -65,6 +65,8 @@ class LedgerServer:
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     starts: int = 0
+    #: Settings for this server beyond the defaults below (e.g. a low rate limit).
+    env: dict[str, str] = field(default_factory=dict)
     engine: Engine = field(init=False)
 
     def __post_init__(self) -> None:
@@ -127,6 +129,7 @@ class LedgerServer:
             "PUBLIC_RATE_LIMIT_PER_MINUTE": "100000",
             "LOG_LEVEL": "info",
             "PYTHONUNBUFFERED": "1",
+            **self.env,
         }
         command = [
             sys.executable,
@@ -141,6 +144,9 @@ class LedgerServer:
             "--port",
             str(self.port),
             "--no-access-log",
+            # As `incentives serve` runs it: the app, not uvicorn, decides which proxy
+            # headers to believe (TRUSTED_PROXIES).
+            "--no-proxy-headers",
             # A loaded test machine can be slow to answer the supervisor's ping while
             # four workers import the app at once; do not let it kill them for that.
             "--timeout-worker-healthcheck",

@@ -1,12 +1,10 @@
 """The audit log for auditors: events, verification against the hash chain, checkpoints,
-and CSV exports (UTF-8 with BOM, so Excel shows Chinese names)."""
+and CSV exports (``app/services/csv_export.py``: UTF-8 with BOM, formulas neutralised)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -23,6 +21,7 @@ from app.db import repositories as repo
 from app.db.models import AuditLog
 from app.services import audit
 from app.services.access import require_reader
+from app.services.csv_export import csv_stream
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
@@ -134,21 +133,6 @@ def checkpoint(session: SessionDep, actor: ActorDep) -> dict[str, Any]:
     return {"seq": kept.seq, "hash": kept.hash, "taken_at": kept.taken_at}
 
 
-def csv_stream(header: list[str], rows: Iterable[list[Any]]) -> Iterator[bytes]:
-    """CSV in UTF-8 with a byte-order mark, a few hundred rows per chunk."""
-    yield "\ufeff".encode()
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(header)
-    for i, row in enumerate(rows, 1):
-        writer.writerow(row)
-        if i % 500 == 0:
-            yield buffer.getvalue().encode("utf-8")
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue().encode("utf-8")
-
-
 def _own_session(request: Request) -> Iterator[Session]:
     """A session for a streamed body: the request's own may be closed before streaming ends."""
     session: Session = request.app.state.sessionmaker()
@@ -176,7 +160,7 @@ def events_csv(request: Request, actor: ActorDep) -> StreamingResponse:
             for r in repo.iterate_audit_entries(session):
                 yield [
                     r.seq,
-                    r.occurred_at.isoformat(),
+                    r.occurred_at,
                     r.actor,
                     r.action,
                     r.object_type,
@@ -254,13 +238,13 @@ def awards_csv(
                         a.policy_version,
                         a.fiscal_year,
                         a.status,
-                        f"{a.amount:.2f}",
-                        "" if a.uncapped_amount is None else f"{a.uncapped_amount:.2f}",
+                        a.amount,  # Decimal: a number in the spreadsheet
+                        a.uncapped_amount,
                         a.amount_basis,
                         a.payer_level,
                         a.payer_jurisdiction or "",
                         a.revision,
-                        a.created_at.isoformat(),
+                        a.created_at,
                     ]
                 if page.next_cursor is None:
                     return

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 
-from app.api.auth import rate_limited
 from app.api.deps import CatalogDep
 from app.api.errors import responses
 from app.api.fastjson import json_response
+from app.api.rate_limit import open_post
 from app.api.schemas.eligibility import EligibilityRequest, EligibilityResponse
 from app.services.matching import check_eligibility
 from app.services.vocabulary import check_words
@@ -15,11 +15,8 @@ from app.services.vocabulary import check_words
 router = APIRouter(tags=["eligibility"])
 
 
-@router.post(
-    "/eligibility",
-    response_model=EligibilityResponse,
-    responses=responses(422, 429),
-    dependencies=[Depends(rate_limited)],
+@open_post(
+    router, "/eligibility", response_model=EligibilityResponse, responses=responses(422, 429)
 )
 def post_eligibility(body: EligibilityRequest, catalog: CatalogDep) -> Response:
     """Every policy's verdict, capped amount, reasons and missing facts for a profile; nothing is stored."""

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from app.api.auth import ActorDep, rate_limited
+from app.api.auth import ActorDep
 from app.api.deps import CatalogDep, SessionDep
 from app.api.errors import responses
+from app.api.rate_limit import open_post
 from app.api.schemas.eligibility import EligibilityRequest
 from app.db import repositories as repo
 from app.services import enterprises as enterprise_service
@@ -59,12 +60,7 @@ class GapReport(BaseModel):
     to_settle: list[ToSettle]
 
 
-@router.post(
-    "/gaps",
-    response_model=GapReport,
-    responses=responses(422, 429),
-    dependencies=[Depends(rate_limited)],
-)
+@open_post(router, "/gaps", response_model=GapReport, responses=responses(422, 429))
 def gaps_for_profile(body: EligibilityRequest, catalog: CatalogDep) -> dict[str, Any]:
     """Gap analysis for a profile sent in the request; nothing is stored."""
     check_words(body.profile, catalog, "/profile")

@@ -15,7 +15,6 @@ from app.api.auth import ActorDep
 from app.api.deps import CatalogDep, SessionDep
 from app.api.errors import responses
 from app.api.idempotency import Idempotency, IdempotencyKey
-from app.api.routes.audit import csv_stream
 from app.api.schemas.types import FiscalYear, StrictModel
 from app.catalog.loader import Catalog
 from app.db import repositories as repo
@@ -23,6 +22,7 @@ from app.db.models import MatchingRun
 from app.services import matching_runs as runs
 from app.services.access import check_run, require_writer
 from app.services.actors import Actor
+from app.services.csv_export import csv_stream
 from app.services.matching_awards import awards_from_run
 from app.services.scenarios import PolicyChange
 
@@ -183,7 +183,7 @@ def matching_results(
 def matching_results_csv(
     run_id: str, request: Request, session: SessionDep, catalog: CatalogDep, actor: ActorDep
 ) -> StreamingResponse:
-    """The run's results as CSV (UTF-8 with BOM)."""
+    """The run's results as CSV (UTF-8 with BOM; text that would start a formula is quoted)."""
     _visible_run(session, catalog, actor, run_id, "matching")
 
     def rows() -> Iterator[list[Any]]:
@@ -191,13 +191,12 @@ def matching_results_csv(
             after = 0
             while batch := repo.list_matching_results(own, run_id, after_id=after, limit=1000):
                 for r in batch:
-                    e = _result_json(r)
                     yield [
-                        e["enterprise_id"],
-                        e["policy_id"],
-                        e["status"],
-                        e["amount"] or "",
-                        ";".join(e["missing_facts"]),
+                        r.enterprise_id,
+                        r.policy_id,
+                        r.status,
+                        r.amount,  # Decimal (or None): a number in the spreadsheet
+                        ";".join((r.missing_facts or {}).get("paths", [])),
                     ]
                 after = batch[-1].id
 
