@@ -55,3 +55,17 @@ def test_migrate_load_and_keys(env: Path, capsys: pytest.CaptureFixture[str]) ->
     prefix = token.split("_")[1]
     assert cli.main(["keys", "revoke", prefix]) == 0
     assert cli.main(["keys", "create", "--role", "portal", "--jurisdiction", "atlantis"]) == 2
+
+
+def test_a_key_label_longer_than_the_ledger_can_name_is_refused(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A key's holder appears as "<role>:<label>#<prefix>" in 200-character columns."""
+    from app.services.keys import LABEL_MAX
+
+    assert cli.main(["migrate"]) == 0
+    too_long = "审计局" * (LABEL_MAX // 3 + 1)
+    assert cli.main(["keys", "create", "--role", "enterprise", "--label", too_long]) == 2
+    assert f"1 to {LABEL_MAX} characters" in capsys.readouterr().err
+    longest = too_long[:LABEL_MAX]
+    assert cli.main(["keys", "create", "--role", "auditor", "--label", longest]) == 0

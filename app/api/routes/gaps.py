@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from app.api.auth import ActorDep, rate_limited
 from app.api.deps import CatalogDep, SessionDep
 from app.api.errors import responses
+from app.api.schemas.bounded import EnterpriseId
 from app.api.schemas.eligibility import EligibilityRequest
 from app.db import repositories as repo
 from app.services import enterprises as enterprise_service
@@ -76,7 +77,7 @@ def gaps_for_profile(body: EligibilityRequest, catalog: CatalogDep) -> dict[str,
     responses=responses(401, 404, 422),
 )
 def gaps_for_enterprise(
-    enterprise_id: str,
+    enterprise_id: EnterpriseId,
     session: SessionDep,
     catalog: CatalogDep,
     actor: ActorDep,
