@@ -59,6 +59,10 @@ schema.app = app
 # HTTP services ignore query parameters they do not know, and OpenAPI cannot say they
 # are forbidden; do not count "an unknown parameter was accepted" as a failure.
 schema.config.generation.update(allow_extra_parameters=False)
+# An XLSX upload is sent as the bytes generated for it, like any other binary body.
+schemathesis.serializer.alias(
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "application/octet-stream"
+)
 # Hostile input is normal input: values only a database refuses (a NUL byte, a number
 # past BIGINT, an instant past year 9999 once in UTC, a string longer than any column).
 HOSTILE = (
