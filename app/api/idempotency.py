@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
+from app.api.schemas.bounded import IdempotencyKeyText
 from app.catalog.loader import canonical_json
 from app.db import repositories as repo
 from app.db.models import IdempotencyRecord
@@ -30,11 +31,9 @@ from app.services.errors import Conflict, Invalid
 RETENTION = timedelta(hours=24)
 
 IdempotencyKey = Annotated[
-    str | None,
+    IdempotencyKeyText | None,
     Header(
         alias="Idempotency-Key",
-        min_length=1,
-        max_length=255,
         description="a unique key per intended change; a retry with the same key and body replays the answer",
     ),
 ]

@@ -7,14 +7,13 @@ from typing import Annotated, TypeVar
 
 from fastapi import Query
 
+from app.api.schemas.bounded import PageCursor
 from app.db.repositories.pagination import MAX_PAGE_SIZE, InvalidCursor
 from app.services.errors import Invalid
 
 T = TypeVar("T")
 
-CursorQuery = Annotated[
-    str | None, Query(max_length=512, description="`next_cursor` of the previous page")
-]
+CursorQuery = Annotated[PageCursor | None, Query(description="`next_cursor` of the previous page")]
 LimitQuery = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="page size")]
 
 

@@ -37,6 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from app.db import bounds
 from app.db.types import JsonDoc, Money, UtcDateTime, utcnow
 
 # Deterministic constraint names, so migrations can refer to them on every database.
@@ -92,7 +93,7 @@ class _Timestamps:
 
 
 def _id() -> Mapped[str]:
-    return mapped_column(String(36), primary_key=True, default=new_id)
+    return mapped_column(String(bounds.ID), primary_key=True, default=new_id)
 
 
 class Enterprise(_Timestamps, Base):
@@ -106,13 +107,13 @@ class Enterprise(_Timestamps, Base):
     id: Mapped[str] = _id()
     # Nullable: the contract makes every profile field but `name` optional; where a
     # USCC is given it identifies the enterprise (NULLs never collide in UNIQUE).
-    uscc: Mapped[str | None] = mapped_column(String(18), unique=True)
-    name: Mapped[str] = mapped_column(String(300))
-    kind: Mapped[str | None] = mapped_column(String(32))
-    province: Mapped[str | None] = mapped_column(String(64))
-    city: Mapped[str | None] = mapped_column(String(64))
-    district: Mapped[str | None] = mapped_column(String(64))
-    park: Mapped[str | None] = mapped_column(String(128))
+    uscc: Mapped[str | None] = mapped_column(String(bounds.USCC), unique=True)
+    name: Mapped[str] = mapped_column(String(bounds.ENTERPRISE_NAME))
+    kind: Mapped[str | None] = mapped_column(String(bounds.ENTERPRISE_KIND))
+    province: Mapped[str | None] = mapped_column(String(bounds.PLACE))
+    city: Mapped[str | None] = mapped_column(String(bounds.PLACE))
+    district: Mapped[str | None] = mapped_column(String(bounds.PLACE))
+    park: Mapped[str | None] = mapped_column(String(bounds.PARK))
     current_version: Mapped[int] = mapped_column(default=1, server_default=text("1"))
 
 
@@ -124,9 +125,9 @@ class ProfileVersion(Base):
     enterprise_id: Mapped[str] = mapped_column(ForeignKey("enterprises.id"))
     version: Mapped[int]
     profile: Mapped[dict[str, Any]]
-    profile_hash: Mapped[str] = mapped_column(String(64))
+    profile_hash: Mapped[str] = mapped_column(String(bounds.HASH))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    created_by: Mapped[str] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(bounds.ACTOR))
 
 
 class PolicyVersion(Base):
@@ -136,9 +137,9 @@ class PolicyVersion(Base):
     __table_args__ = (UniqueConstraint("policy_id", "version", "content_hash"),)
 
     id: Mapped[str] = _id()
-    policy_id: Mapped[str] = mapped_column(String(100))
-    version: Mapped[str] = mapped_column(String(32))
-    content_hash: Mapped[str] = mapped_column(String(64))
+    policy_id: Mapped[str] = mapped_column(String(bounds.POLICY_ID))
+    version: Mapped[str] = mapped_column(String(bounds.POLICY_VERSION))
+    content_hash: Mapped[str] = mapped_column(String(bounds.HASH))
     document: Mapped[dict[str, Any]]
     first_loaded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -148,10 +149,10 @@ class CatalogLoad(Base):
     __table_args__ = (Index(None, "loaded_at"),)
 
     id: Mapped[str] = _id()
-    catalog_hash: Mapped[str] = mapped_column(String(64))
+    catalog_hash: Mapped[str] = mapped_column(String(bounds.HASH))
     policy_count: Mapped[int]
     loaded_at: Mapped[datetime] = mapped_column(default=utcnow)
-    loaded_by: Mapped[str] = mapped_column(String(200))
+    loaded_by: Mapped[str] = mapped_column(String(bounds.ACTOR))
 
 
 class Budget(_Timestamps, Base):
@@ -166,10 +167,10 @@ class Budget(_Timestamps, Base):
     )
 
     id: Mapped[str] = _id()
-    policy_id: Mapped[str] = mapped_column(String(100))
+    policy_id: Mapped[str] = mapped_column(String(bounds.POLICY_ID))
     fiscal_year: Mapped[int]
-    payer_level: Mapped[str] = mapped_column(String(32))
-    payer_jurisdiction: Mapped[str] = mapped_column(String(64))
+    payer_level: Mapped[str] = mapped_column(String(bounds.PAYER_LEVEL))
+    payer_jurisdiction: Mapped[str] = mapped_column(String(bounds.PLACE))
     amount: Mapped[Decimal]
     committed: Mapped[Decimal] = mapped_column(default=Decimal("0.00"), server_default="0")
     disbursed: Mapped[Decimal] = mapped_column(default=Decimal("0.00"), server_default="0")
@@ -202,28 +203,28 @@ class Award(_Timestamps, Base):
 
     id: Mapped[str] = _id()
     enterprise_id: Mapped[str] = mapped_column(ForeignKey("enterprises.id"))
-    policy_id: Mapped[str] = mapped_column(String(100))
+    policy_id: Mapped[str] = mapped_column(String(bounds.POLICY_ID))
     policy_version_id: Mapped[str] = mapped_column(ForeignKey("policy_versions.id"))
-    policy_version: Mapped[str] = mapped_column(String(32))
+    policy_version: Mapped[str] = mapped_column(String(bounds.POLICY_VERSION))
     fiscal_year: Mapped[int]
-    status: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(bounds.STATUS))
     amount: Mapped[Decimal]
     uncapped_amount: Mapped[Decimal | None]
-    amount_basis: Mapped[str] = mapped_column(String(32))
-    payer_level: Mapped[str] = mapped_column(String(32))
-    payer_jurisdiction: Mapped[str | None] = mapped_column(String(64))
+    amount_basis: Mapped[str] = mapped_column(String(bounds.AMOUNT_BASIS))
+    payer_level: Mapped[str] = mapped_column(String(bounds.PAYER_LEVEL))
+    payer_jurisdiction: Mapped[str | None] = mapped_column(String(bounds.PLACE))
     budget_id: Mapped[str | None] = mapped_column(ForeignKey("budgets.id"))
-    catalog_hash: Mapped[str] = mapped_column(String(64))
+    catalog_hash: Mapped[str] = mapped_column(String(bounds.HASH))
     profile_version_id: Mapped[str] = mapped_column(ForeignKey("profile_versions.id"))
     profile_version: Mapped[int]
     trace: Mapped[dict[str, Any]]
-    recognition_key: Mapped[str | None] = mapped_column(String(200))
-    exclusivity_group: Mapped[str | None] = mapped_column(String(100))
+    recognition_key: Mapped[str | None] = mapped_column(String(bounds.RECOGNITION_KEY))
+    exclusivity_group: Mapped[str | None] = mapped_column(String(bounds.EXCLUSIVITY_GROUP))
     supersedes_id: Mapped[str | None] = mapped_column(ForeignKey("awards.id"))
     revision: Mapped[int] = mapped_column(default=1, server_default=text("1"))
     notice_start: Mapped[date | None]
     notice_end: Mapped[date | None]
-    created_by: Mapped[str] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(bounds.ACTOR))
 
 
 class AwardEvent(Base):
@@ -232,9 +233,9 @@ class AwardEvent(Base):
 
     id: Mapped[str] = _id()
     award_id: Mapped[str] = mapped_column(ForeignKey("awards.id"))
-    from_status: Mapped[str | None] = mapped_column(String(32))
-    to_status: Mapped[str] = mapped_column(String(32))
-    actor: Mapped[str] = mapped_column(String(200))
+    from_status: Mapped[str | None] = mapped_column(String(bounds.STATUS))
+    to_status: Mapped[str] = mapped_column(String(bounds.STATUS))
+    actor: Mapped[str] = mapped_column(String(bounds.ACTOR))
     reason: Mapped[str | None] = mapped_column(Text)
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -245,13 +246,13 @@ class ApiKey(Base):
     __table_args__ = (CheckConstraint(_in("role", API_KEY_ROLES), name="role_known"),)
 
     id: Mapped[str] = _id()
-    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    prefix: Mapped[str] = mapped_column(String(bounds.KEY_PREFIX), unique=True)
     # sha256 hex of the secret part; the secret itself is shown once and never stored.
-    secret_hash: Mapped[str] = mapped_column(String(64))
-    role: Mapped[str] = mapped_column(String(16))
+    secret_hash: Mapped[str] = mapped_column(String(bounds.HASH))
+    role: Mapped[str] = mapped_column(String(bounds.KEY_ROLE))
     enterprise_id: Mapped[str | None] = mapped_column(ForeignKey("enterprises.id"))
-    jurisdiction: Mapped[str | None] = mapped_column(String(64))
-    label: Mapped[str] = mapped_column(String(200))
+    jurisdiction: Mapped[str | None] = mapped_column(String(bounds.PLACE))
+    label: Mapped[str] = mapped_column(String(bounds.ACTOR))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
 
@@ -262,10 +263,10 @@ class IdempotencyRecord(Base):
 
     id: Mapped[str] = _id()
     api_key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"))
-    key: Mapped[str] = mapped_column(String(255))
-    method: Mapped[str] = mapped_column(String(10))
-    path: Mapped[str] = mapped_column(String(2048))
-    request_hash: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(bounds.IDEMPOTENCY_KEY))
+    method: Mapped[str] = mapped_column(String(bounds.HTTP_METHOD))
+    path: Mapped[str] = mapped_column(String(bounds.REQUEST_PATH))
+    request_hash: Mapped[str] = mapped_column(String(bounds.HASH))
     status_code: Mapped[int | None]  # NULL while the first request is still in flight
     response_body: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -278,13 +279,13 @@ class AuditLog(Base):
     # Assigned as head + 1 by the application, never by a sequence: see module doc.
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
-    actor: Mapped[str] = mapped_column(String(200))
-    action: Mapped[str] = mapped_column(String(100))
-    object_type: Mapped[str] = mapped_column(String(64))
-    object_id: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(bounds.ACTOR))
+    action: Mapped[str] = mapped_column(String(bounds.AUDIT_ACTION))
+    object_type: Mapped[str] = mapped_column(String(bounds.AUDIT_OBJECT_TYPE))
+    object_id: Mapped[str] = mapped_column(String(bounds.AUDIT_OBJECT_ID))
     payload: Mapped[dict[str, Any]]
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(bounds.HASH))
+    hash: Mapped[str] = mapped_column(String(bounds.HASH))
 
 
 class MatchingRun(Base):
@@ -292,12 +293,12 @@ class MatchingRun(Base):
 
     id: Mapped[str] = _id()
     fiscal_year: Mapped[int]
-    status: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(bounds.STATUS))
     progress: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     total: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     parameters: Mapped[dict[str, Any]]
     result: Mapped[dict[str, Any] | None]
-    started_by: Mapped[str] = mapped_column(String(200))
+    started_by: Mapped[str] = mapped_column(String(bounds.ACTOR))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
@@ -315,8 +316,8 @@ class MatchingResult(Base):
     )
     run_id: Mapped[str] = mapped_column(ForeignKey("matching_runs.id"))
     enterprise_id: Mapped[str] = mapped_column(ForeignKey("enterprises.id"))
-    policy_id: Mapped[str] = mapped_column(String(100))
-    status: Mapped[str] = mapped_column(String(16))
+    policy_id: Mapped[str] = mapped_column(String(bounds.POLICY_ID))
+    status: Mapped[str] = mapped_column(String(bounds.RESULT_STATUS))
     amount: Mapped[Decimal | None]
     missing_facts: Mapped[dict[str, Any] | None]
 

@@ -27,11 +27,13 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import operators
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-CENT = Decimal("0.01")
-FEN_PER_YUAN = 100
+from app.db.bounds import MONEY_COLUMN_LIMIT, MONEY_PRECISION, MONEY_SCALE
+
+CENT = Decimal(1).scaleb(-MONEY_SCALE)  # 0.01
+FEN_PER_YUAN: int = 10**MONEY_SCALE
 # NUMERIC(18,2) holds at most 16 digits before the point; SQLite gets the same limit so
 # a value that PostgreSQL would refuse is refused everywhere.
-MONEY_LIMIT = Decimal(10) ** 16
+MONEY_LIMIT = MONEY_COLUMN_LIMIT
 
 # JSON documents: JSONB on PostgreSQL (indexable, compact), JSON (text) elsewhere.
 JsonDoc = JSON().with_variant(JSONB(), "postgresql")
@@ -65,13 +67,13 @@ def to_money(value: Decimal | int) -> Decimal:
 class Money(TypeDecorator[Decimal]):
     """Yuan as ``Decimal`` with two places; ``NUMERIC(18,2)`` or integer fen on SQLite."""
 
-    impl = Numeric(18, 2, asdecimal=True)
+    impl = Numeric(MONEY_PRECISION, MONEY_SCALE, asdecimal=True)
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "sqlite":
             return dialect.type_descriptor(Integer())
-        return dialect.type_descriptor(Numeric(18, 2, asdecimal=True))
+        return dialect.type_descriptor(Numeric(MONEY_PRECISION, MONEY_SCALE, asdecimal=True))
 
     def process_bind_param(self, value: Decimal | int | None, dialect: Dialect) -> Any:
         if value is None:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.api.schemas.text import text_problem
 from app.catalog.loader import Catalog
+from app.db import bounds
 from app.db import repositories as repo
 from app.db.models import ApiKey
 from app.services import audit
@@ -27,6 +28,10 @@ from app.services.errors import Invalid, NotFound
 
 TOKEN_PREFIX = "pik_"
 ROLES = ("admin", "portal", "enterprise", "auditor")
+PREFIX_BYTES = 6  # the prefix is their hex: 12 characters
+# The holder of a key appears in the ledger as "<role>:<label>#<prefix>" (created_by,
+# actor, started_by): the label is bounded so that the whole name fits those columns.
+LABEL_MAX = bounds.ACTOR - max(map(len, ROLES)) - len(":#") - 2 * PREFIX_BYTES
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,11 @@ def issue_key(
 ) -> IssuedKey:
     if role not in ROLES:
         raise Invalid(f"role must be one of {', '.join(ROLES)}")
+    if not label.strip() or len(label) > LABEL_MAX or "\x00" in label:
+        raise Invalid(
+            f"a key's label (who holds it, as the ledger shows it) is 1 to {LABEL_MAX} "
+            "characters: shorten it"
+        )
     if role == "enterprise":
         if not enterprise_id or repo.get_enterprise(session, enterprise_id) is None:
             raise Invalid(
@@ -72,7 +82,7 @@ def issue_key(
     problem = text_problem(label) if label else None
     if problem is not None:
         raise Invalid(f"the label {problem}")
-    prefix = secrets.token_hex(6)
+    prefix = secrets.token_hex(PREFIX_BYTES)
     secret = secrets.token_urlsafe(32)
     key = repo.add_api_key(
         session,
@@ -107,7 +117,9 @@ def authenticate(session: Session, token: str) -> ApiKey | None:
     if not token.startswith(TOKEN_PREFIX):
         return None
     prefix, _, secret = token[len(TOKEN_PREFIX) :].partition("_")
-    if not prefix or not secret or len(prefix) > 32:
+    # The prefix is looked up in a column: one it cannot hold (too long, or with a NUL,
+    # which no text column holds) matches no key.
+    if not prefix or not secret or len(prefix) > bounds.KEY_PREFIX or "\x00" in prefix:
         return None
     key = repo.get_api_key_by_prefix(session, prefix)
     if key is None or key.revoked_at is not None:

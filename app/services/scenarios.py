@@ -5,21 +5,29 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
-from app.api.schemas.types import MoneyIn, StrictModel
+from app.api.schemas.bounded import NO_NUL, PolicyId
+from app.api.schemas.types import MONEY_MAX, MoneyIn, StrictModel
 from app.catalog.schema import PolicyFile
 from app.domain.engine import select_version
 from app.services.errors import Invalid
 
+# A parameter of a policy version, and a new value for it: a cap, a rate, a threshold
+# (kept with the run's parameters). Its magnitude is bounded like an amount, so that
+# what the engine computes from it is still an amount.
+ParameterName = Annotated[str, StringConstraints(min_length=1, max_length=100), NO_NUL]
+ParameterValue = Annotated[Decimal, Field(ge=-MONEY_MAX, le=MONEY_MAX, decimal_places=6)]
+
 
 class PolicyChange(StrictModel):
-    policy_id: str = Field(min_length=1, max_length=100)
+    policy_id: PolicyId
     enabled: bool = Field(
         default=True, description="false: the policy is switched off in the scenario"
     )
-    parameters: dict[str, Decimal] = Field(
+    parameters: dict[ParameterName, ParameterValue] = Field(
         default_factory=dict,
         description="new values of the version's parameters (caps, rates, thresholds)",
     )

@@ -70,3 +70,17 @@ def test_a_key_label_with_a_terminal_escape_is_refused(
     assert "U+001B" in capsys.readouterr().err
     assert cli.main(["keys", "list"]) == 0
     assert "owned" not in capsys.readouterr().out
+
+
+def test_a_key_label_longer_than_the_ledger_can_name_is_refused(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A key's holder appears as "<role>:<label>#<prefix>" in 200-character columns."""
+    from app.services.keys import LABEL_MAX
+
+    assert cli.main(["migrate"]) == 0
+    too_long = "审计局" * (LABEL_MAX // 3 + 1)
+    assert cli.main(["keys", "create", "--role", "enterprise", "--label", too_long]) == 2
+    assert f"1 to {LABEL_MAX} characters" in capsys.readouterr().err
+    longest = too_long[:LABEL_MAX]
+    assert cli.main(["keys", "create", "--role", "auditor", "--label", longest]) == 0

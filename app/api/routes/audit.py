@@ -4,7 +4,7 @@ and CSV exports (``app/services/csv_export.py``: UTF-8 with BOM, formulas neutra
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -16,9 +16,23 @@ from sqlalchemy.orm import Session
 from app.api.auth import ActorDep
 from app.api.deps import SessionDep
 from app.api.errors import responses
+from app.api.schemas.bounded import (
+    AuditAction,
+    AuditActor,
+    AuditObjectId,
+    AuditObjectType,
+    AuditOccurredAt,
+    AuditSeq,
+    AwardStatus,
+    ChainHash,
+    EnterpriseId,
+    PayerFilter,
+    PlaceFilter,
+    PolicyId,
+)
 from app.api.schemas.ledger import AuditEventList, Checkpoint, VerifyOut
 from app.db import repositories as repo
-from app.db.models import AuditLog
+from app.db.models import AuditLog, Award
 from app.services import audit
 from app.services.access import require_reader
 from app.services.csv_export import csv_stream
@@ -70,21 +84,18 @@ def _filtered(
     return list(session.scalars(stmt.order_by(AuditLog.seq).limit(limit)).all())
 
 
-Text = Annotated[str | None, Query(max_length=200)]
-
-
 @router.get("/events", response_model=AuditEventList, responses=responses(401, 403, 422))
 def events(
     session: SessionDep,
     actor: ActorDep,
-    after_seq: Annotated[int, Query(ge=0)] = 0,
+    after_seq: Annotated[AuditSeq, Query()] = 0,
     limit: Annotated[int, Query(ge=1, le=PAGE)] = 50,
-    action: Text = None,
-    object_type: Text = None,
-    object_id: Text = None,
-    by: Text = None,
-    occurred_from: datetime | None = None,
-    occurred_to: datetime | None = None,
+    action: Annotated[AuditAction | None, Query()] = None,
+    object_type: Annotated[AuditObjectType | None, Query()] = None,
+    object_id: Annotated[AuditObjectId | None, Query()] = None,
+    by: Annotated[AuditActor | None, Query()] = None,
+    occurred_from: Annotated[AuditOccurredAt | None, Query()] = None,
+    occurred_to: Annotated[AuditOccurredAt | None, Query()] = None,
 ) -> dict[str, Any]:
     """Audit records in chain order; `next_cursor` is the `after_seq` of the next page."""
     require_reader(actor, "auditor")
@@ -109,8 +120,8 @@ def events(
 def verify(
     session: SessionDep,
     actor: ActorDep,
-    checkpoint_seq: Annotated[int | None, Query(ge=1)] = None,
-    checkpoint_hash: Annotated[str | None, Query(pattern="^[0-9a-f]{64}$")] = None,
+    checkpoint_seq: Annotated[AuditSeq | None, Query(ge=1)] = None,
+    checkpoint_hash: Annotated[ChainHash | None, Query()] = None,
 ) -> dict[str, Any]:
     """Recompute the hash chain; name the first bad record. With a kept checkpoint, a cut tail shows too."""
     require_reader(actor, "auditor")
@@ -188,6 +199,56 @@ def events_csv(request: Request, actor: ActorDep) -> StreamingResponse:
     )
 
 
+CSV_PAGE = 200
+AWARD_CSV_HEADER = [
+    "id",
+    "enterprise_id",
+    "uscc",
+    "enterprise_name",
+    "district",
+    "policy_id",
+    "policy_version",
+    "fiscal_year",
+    "status",
+    "amount",
+    "uncapped_amount",
+    "amount_basis",
+    "payer_level",
+    "payer",
+    "revision",
+    "created_at",
+]
+
+
+def _award_rows(session: Session, awards: Sequence[Award]) -> list[list[Any]]:
+    """One CSV row per award, with its enterprise's USCC, name and district."""
+    names = {e.id: e for e in repo.get_enterprises(session, {a.enterprise_id for a in awards})}
+    rows = []
+    for a in awards:
+        e = names.get(a.enterprise_id)
+        rows.append(
+            [
+                a.id,
+                a.enterprise_id,
+                e.uscc if e else "",
+                e.name if e else "",
+                e.district if e else "",
+                a.policy_id,
+                a.policy_version,
+                a.fiscal_year,
+                a.status,
+                a.amount,  # Decimal: a number in the spreadsheet
+                a.uncapped_amount,
+                a.amount_basis,
+                a.payer_level,
+                a.payer_jurisdiction or "",
+                a.revision,
+                a.created_at,
+            ]
+        )
+    return rows
+
+
 @router.get(
     "/awards.csv",
     response_class=StreamingResponse,
@@ -196,80 +257,43 @@ def events_csv(request: Request, actor: ActorDep) -> StreamingResponse:
 )
 def awards_csv(
     request: Request,
+    session: SessionDep,
     actor: ActorDep,
-    policy_id: Text = None,
-    enterprise_id: Text = None,
-    district: Text = None,
-    payer: Text = None,
+    policy_id: Annotated[PolicyId | None, Query()] = None,
+    enterprise_id: Annotated[EnterpriseId | None, Query()] = None,
+    district: Annotated[PlaceFilter | None, Query()] = None,
+    payer: Annotated[PayerFilter | None, Query()] = None,
     fiscal_year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
-    status: Text = None,
+    status: Annotated[AwardStatus | None, Query()] = None,
 ) -> StreamingResponse:
     """Awards as CSV (filtered like GET /v1/awards), with the enterprise's name and USCC."""
     require_reader(actor, "auditor")
+    filters: dict[str, Any] = {
+        "policy_id": policy_id,
+        "enterprise_id": enterprise_id,
+        "district": district,
+        "payer_jurisdiction": payer,
+        "fiscal_year": fiscal_year,
+        "status": status,
+    }
+    # Once the headers are out, a failure can only cut the download short: the
+    # parameters are checked and the first page is read before the answer starts.
+    first = repo.list_awards(session, **filters, limit=CSV_PAGE)
+    head = _award_rows(session, first.items)
 
     def rows() -> Iterator[list[Any]]:
-        for session in _own_session(request):
-            cursor = None
-            while True:
-                page = repo.list_awards(
-                    session,
-                    policy_id=policy_id,
-                    enterprise_id=enterprise_id,
-                    district=district,
-                    payer_jurisdiction=payer,
-                    fiscal_year=fiscal_year,
-                    status=status,
-                    cursor=cursor,
-                    limit=200,
-                )
-                names = {
-                    e.id: e
-                    for e in repo.get_enterprises(session, {a.enterprise_id for a in page.items})
-                }
-                for a in page.items:
-                    e = names.get(a.enterprise_id)
-                    yield [
-                        a.id,
-                        a.enterprise_id,
-                        e.uscc if e else "",
-                        e.name if e else "",
-                        e.district if e else "",
-                        a.policy_id,
-                        a.policy_version,
-                        a.fiscal_year,
-                        a.status,
-                        a.amount,  # Decimal: a number in the spreadsheet
-                        a.uncapped_amount,
-                        a.amount_basis,
-                        a.payer_level,
-                        a.payer_jurisdiction or "",
-                        a.revision,
-                        a.created_at,
-                    ]
-                if page.next_cursor is None:
-                    return
+        yield from head
+        cursor = first.next_cursor
+        if cursor is None:
+            return
+        for own in _own_session(request):
+            while cursor is not None:
+                page = repo.list_awards(own, **filters, cursor=cursor, limit=CSV_PAGE)
+                yield from _award_rows(own, page.items)
                 cursor = page.next_cursor
 
-    header = [
-        "id",
-        "enterprise_id",
-        "uscc",
-        "enterprise_name",
-        "district",
-        "policy_id",
-        "policy_version",
-        "fiscal_year",
-        "status",
-        "amount",
-        "uncapped_amount",
-        "amount_basis",
-        "payer_level",
-        "payer",
-        "revision",
-        "created_at",
-    ]
     return StreamingResponse(
-        csv_stream(header, rows()),
+        csv_stream(AWARD_CSV_HEADER, rows()),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="awards.csv"'},
     )

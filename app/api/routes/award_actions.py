@@ -20,6 +20,7 @@ from app.api.schemas.awards import (
     RecomputeRequest,
     ReplayOut,
 )
+from app.api.schemas.bounded import AwardId
 from app.db import repositories as repo
 from app.services import awards as service
 from app.services import lifecycle
@@ -37,7 +38,7 @@ def _act(
     catalog: Any,
     actor: Any,
     key: str | None,
-    award_id: str,
+    award_id: AwardId,
     action: str,
     body: Any,
     **fields: Any,
@@ -53,7 +54,7 @@ def _act(
 
 @router.post("/{award_id}/notice", response_model=AwardOut, responses=WRITE_ERRORS)
 def notice(
-    award_id: str,
+    award_id: AwardId,
     body: NoticeRequest,
     request: Request,
     session: SessionDep,
@@ -79,7 +80,7 @@ def notice(
 
 @router.post("/{award_id}/approve", response_model=AwardOut, responses=WRITE_ERRORS)
 def approve(
-    award_id: str,
+    award_id: AwardId,
     body: ReasonRequest,
     request: Request,
     session: SessionDep,
@@ -103,7 +104,7 @@ def approve(
 
 @router.post("/{award_id}/disburse", response_model=AwardOut, responses=WRITE_ERRORS)
 def disburse(
-    award_id: str,
+    award_id: AwardId,
     body: ReasonRequest,
     request: Request,
     session: SessionDep,
@@ -127,7 +128,7 @@ def disburse(
 
 @router.post("/{award_id}/reject", response_model=AwardOut, responses=WRITE_ERRORS)
 def reject(
-    award_id: str,
+    award_id: AwardId,
     body: ReasonRequest,
     request: Request,
     session: SessionDep,
@@ -151,7 +152,7 @@ def reject(
 
 @router.post("/{award_id}/revoke", response_model=AwardOut, responses=WRITE_ERRORS)
 def revoke(
-    award_id: str,
+    award_id: AwardId,
     body: ReasonRequest,
     request: Request,
     session: SessionDep,
@@ -175,7 +176,7 @@ def revoke(
 
 @router.post("/{award_id}/objections", response_model=AwardOut, responses=WRITE_ERRORS)
 def objection(
-    award_id: str,
+    award_id: AwardId,
     body: ObjectionRequest,
     request: Request,
     session: SessionDep,
@@ -197,7 +198,7 @@ def objection(
     "/{award_id}/recompute", status_code=201, response_model=AwardOut, responses=WRITE_ERRORS
 )
 def recompute(
-    award_id: str,
+    award_id: AwardId,
     body: RecomputeRequest,
     request: Request,
     session: SessionDep,
@@ -217,7 +218,7 @@ def recompute(
 
 @router.get("/{award_id}/events", response_model=AwardEventList, responses=responses(401, 404))
 def events(
-    award_id: str, session: SessionDep, catalog: CatalogDep, actor: ActorDep
+    award_id: AwardId, session: SessionDep, catalog: CatalogDep, actor: ActorDep
 ) -> dict[str, Any]:
     """Every step of the award: who, when, from which status to which, and why."""
     service.visible_award(session, catalog, actor, award_id)
@@ -238,7 +239,7 @@ def events(
 
 @router.get("/{award_id}/replay", response_model=ReplayOut, responses=responses(401, 404))
 def replay_award(
-    award_id: str, session: SessionDep, catalog: CatalogDep, actor: ActorDep
+    award_id: AwardId, session: SessionDep, catalog: CatalogDep, actor: ActorDep
 ) -> dict[str, Any]:
     """Recompute the award from its stored profile and policy versions; report a match or the differences."""
     return replay(session, service.visible_award(session, catalog, actor, award_id))

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse
@@ -14,20 +12,21 @@ from app.api.deps import CatalogDep, SessionDep
 from app.api.errors import responses
 from app.api.idempotency import Idempotency, IdempotencyKey
 from app.api.pagination import CursorQuery, LimitQuery, page_or_422
-from app.api.schemas.awards import AwardList, AwardOut, AwardRequest
+from app.api.schemas.awards import AwardAmount, AwardList, AwardOut, AwardRequest
+from app.api.schemas.bounded import (
+    AwardCreatedAt,
+    AwardId,
+    AwardStatus,
+    EnterpriseId,
+    PayerFilter,
+    PlaceFilter,
+    PolicyId,
+)
 from app.db import repositories as repo
 from app.services import awards as service
 from app.services.access import check_enterprise, require_writer, scope_of
 
 router = APIRouter(prefix="/awards", tags=["awards"])
-
-AwardStatus = Literal[
-    "computed", "public_notice", "approved", "disbursed", "rejected", "revoked", "superseded"
-]
-AmountQuery = Annotated[
-    Decimal | None, Query(ge=0, le=Decimal("99999999999999.99"), decimal_places=2)
-]
-Filter = Annotated[str | None, Query(max_length=100)]
 
 
 @router.post(
@@ -76,16 +75,16 @@ def list_awards(
     actor: ActorDep,
     cursor: CursorQuery = None,
     limit: LimitQuery = 50,
-    policy_id: Filter = None,
-    enterprise_id: Filter = None,
-    district: Filter = None,
-    payer: Annotated[str | None, Query(max_length=64, description="payer jurisdiction")] = None,
+    policy_id: Annotated[PolicyId | None, Query()] = None,
+    enterprise_id: Annotated[EnterpriseId | None, Query()] = None,
+    district: Annotated[PlaceFilter | None, Query()] = None,
+    payer: Annotated[PayerFilter | None, Query(description="payer jurisdiction")] = None,
     fiscal_year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
-    status: AwardStatus | None = None,
-    amount_min: AmountQuery = None,
-    amount_max: AmountQuery = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
+    status: Annotated[AwardStatus | None, Query()] = None,
+    amount_min: Annotated[AwardAmount | None, Query()] = None,
+    amount_max: Annotated[AwardAmount | None, Query()] = None,
+    created_from: Annotated[AwardCreatedAt | None, Query()] = None,
+    created_to: Annotated[AwardCreatedAt | None, Query()] = None,
 ) -> dict[str, Any]:
     """Stored awards the key may see, filtered, oldest first, a page at a time."""
     within = scope_of(actor, catalog).list_filter()
@@ -118,7 +117,7 @@ def list_awards(
 
 @router.get("/{award_id}", response_model=AwardOut, responses=responses(401, 404))
 def get_award(
-    award_id: str, session: SessionDep, catalog: CatalogDep, actor: ActorDep
+    award_id: AwardId, session: SessionDep, catalog: CatalogDep, actor: ActorDep
 ) -> dict[str, Any]:
     """One award with its trace: facts read, clause results, formula steps, caps."""
     award = service.visible_award(session, catalog, actor, award_id)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Path, Query, status
 
 from app.api.auth import ActorDep
 from app.api.deps import CatalogDep, SessionDep
 from app.api.errors import responses
+from app.api.schemas.bounded import BudgetId, PayerFilter, PolicyId
 from app.api.schemas.ledger import (
     BudgetAdjust,
     BudgetCreate,
@@ -22,7 +23,7 @@ from app.services.access import require_reader, require_writer
 
 router = APIRouter(prefix="/budgets", tags=["budgets"])
 
-Filter = Annotated[str | None, Query(max_length=100)]
+PolicyFilter = Annotated[PolicyId | None, Query()]
 YearFilter = Annotated[int | None, Query(ge=2000, le=2100)]
 
 
@@ -31,9 +32,9 @@ def list_budgets(
     session: SessionDep,
     catalog: CatalogDep,
     actor: ActorDep,
-    policy_id: Filter = None,
+    policy_id: PolicyFilter = None,
     fiscal_year: YearFilter = None,
-    payer: Filter = None,
+    payer: Annotated[PayerFilter | None, Query()] = None,
 ) -> dict[str, Any]:
     """Budgets the key may see: amount, committed, disbursed, released and remaining."""
     require_reader(actor, "auditor", "portal")
@@ -49,7 +50,7 @@ def utilisation(
     catalog: CatalogDep,
     actor: ActorDep,
     fiscal_year: YearFilter = None,
-    policy_id: Filter = None,
+    policy_id: PolicyFilter = None,
 ) -> dict[str, Any]:
     """Budget utilisation by policy and payer."""
     require_reader(actor, "auditor", "portal")
@@ -100,7 +101,7 @@ def create_budget(
 
 @router.put("/{budget_id}", response_model=BudgetOut, responses=responses(401, 403, 404, 409, 422))
 def adjust_budget(
-    budget_id: str, body: BudgetAdjust, session: SessionDep, actor: ActorDep
+    budget_id: Annotated[BudgetId, Path()], body: BudgetAdjust, session: SessionDep, actor: ActorDep
 ) -> dict[str, Any]:
     """Change a budget's amount (admin, audited); never below what is committed and disbursed."""
     require_writer(actor, "admin")

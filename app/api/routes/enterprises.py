@@ -11,6 +11,7 @@ from app.api.auth import ActorDep
 from app.api.deps import CatalogDep, SessionDep
 from app.api.errors import responses
 from app.api.pagination import CursorQuery, LimitQuery, page_or_422
+from app.api.schemas.bounded import EnterpriseId, KindFilter, PlaceFilter, ProfileVersionNumber
 from app.api.schemas.eligibility import EligibilityResponse
 from app.api.schemas.enterprises import EnterpriseList, EnterpriseOut, ProfileVersionList
 from app.api.schemas.profile import EnterpriseProfile
@@ -25,7 +26,7 @@ from app.services.matching import check_eligibility
 router = APIRouter(prefix="/enterprises", tags=["enterprises"])
 
 FiscalYearQuery = Annotated[int, Query(ge=2000, le=2100, description="the fiscal year evaluated")]
-Filter = Annotated[str | None, Query(max_length=64)]
+Filter = Annotated[PlaceFilter | None, Query()]
 
 
 def _visible(session: Session, catalog: Catalog, actor: Actor, enterprise_id: str) -> None:
@@ -56,7 +57,7 @@ def list_enterprises(
     limit: LimitQuery = 50,
     district: Filter = None,
     city: Filter = None,
-    kind: Filter = None,
+    kind: Annotated[KindFilter | None, Query()] = None,
 ) -> dict[str, Any]:
     """Registered enterprises the key may see, oldest first, a page at a time."""
     page = page_or_422(
@@ -79,11 +80,11 @@ def list_enterprises(
 
 @router.get("/{enterprise_id}", response_model=EnterpriseOut, responses=responses(401, 404, 422))
 def get_enterprise(
-    enterprise_id: str,
+    enterprise_id: EnterpriseId,
     session: SessionDep,
     catalog: CatalogDep,
     actor: ActorDep,
-    version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
+    version: Annotated[ProfileVersionNumber | None, Query()] = None,
 ) -> dict[str, Any]:
     """An enterprise with its current profile, or an earlier version with `?version=`."""
     _visible(session, catalog, actor, enterprise_id)
@@ -94,7 +95,7 @@ def get_enterprise(
     "/{enterprise_id}", response_model=EnterpriseOut, responses=responses(401, 403, 404, 409, 422)
 )
 def put_enterprise(
-    enterprise_id: str,
+    enterprise_id: EnterpriseId,
     body: EnterpriseProfile,
     session: SessionDep,
     catalog: CatalogDep,
@@ -112,7 +113,7 @@ def put_enterprise(
     "/{enterprise_id}/versions", response_model=ProfileVersionList, responses=responses(401, 404)
 )
 def list_versions(
-    enterprise_id: str, session: SessionDep, catalog: CatalogDep, actor: ActorDep
+    enterprise_id: EnterpriseId, session: SessionDep, catalog: CatalogDep, actor: ActorDep
 ) -> dict[str, Any]:
     """Every version of the enterprise's profile, oldest first."""
     _visible(session, catalog, actor, enterprise_id)
@@ -138,7 +139,7 @@ def list_versions(
     responses=responses(401, 404, 422),
 )
 def entitlements(
-    enterprise_id: str,
+    enterprise_id: EnterpriseId,
     fiscal_year: FiscalYearQuery,
     session: SessionDep,
     catalog: CatalogDep,

@@ -11,6 +11,7 @@ from app.api.auth import ActorDep
 from app.api.deps import CatalogDep, SessionDep
 from app.api.errors import responses
 from app.api.rate_limit import open_post
+from app.api.schemas.bounded import EnterpriseId
 from app.api.schemas.eligibility import EligibilityRequest
 from app.db import repositories as repo
 from app.services import enterprises as enterprise_service
@@ -73,7 +74,7 @@ def gaps_for_profile(body: EligibilityRequest, catalog: CatalogDep) -> dict[str,
     responses=responses(401, 404, 422),
 )
 def gaps_for_enterprise(
-    enterprise_id: str,
+    enterprise_id: EnterpriseId,
     session: SessionDep,
     catalog: CatalogDep,
     actor: ActorDep,

@@ -15,6 +15,7 @@ from app.api.auth import ActorDep
 from app.api.deps import CatalogDep, SessionDep
 from app.api.errors import responses
 from app.api.idempotency import Idempotency, IdempotencyKey
+from app.api.schemas.bounded import PolicyId, ResultCursor, ResultStatus, RunId
 from app.api.schemas.types import FiscalYear, StrictModel
 from app.catalog.loader import Catalog
 from app.db import repositories as repo
@@ -68,7 +69,7 @@ class ResultList(BaseModel):
 
 
 class AwardsFromRun(StrictModel):
-    policy_id: str = Field(min_length=1, max_length=100)
+    policy_id: PolicyId
 
 
 class AwardsFromRunOut(BaseModel):
@@ -110,7 +111,7 @@ def _start(
 
 
 def _visible_run(
-    session: Session, catalog: Catalog, actor: Actor, run_id: str, kind: str
+    session: Session, catalog: Catalog, actor: Actor, run_id: RunId, kind: str
 ) -> MatchingRun:
     return check_run(actor, catalog, repo.get_matching_run(session, run_id), run_id, kind)
 
@@ -131,7 +132,7 @@ def start_matching(
 
 @router.get("/matching/runs/{run_id}", response_model=RunOut, responses=responses(401, 403, 404))
 def get_matching(
-    run_id: str, session: SessionDep, catalog: CatalogDep, actor: ActorDep
+    run_id: RunId, session: SessionDep, catalog: CatalogDep, actor: ActorDep
 ) -> dict[str, Any]:
     """A run's status and progress; when done, per policy the eligible, undetermined, totals and budget gap."""
     return runs.run_json(_visible_run(session, catalog, actor, run_id, "matching"))
@@ -154,13 +155,13 @@ def _result_json(r: Any) -> dict[str, Any]:
     responses=responses(401, 403, 404, 422),
 )
 def matching_results(
-    run_id: str,
+    run_id: RunId,
     session: SessionDep,
     catalog: CatalogDep,
     actor: ActorDep,
-    policy_id: Annotated[str | None, Query(max_length=100)] = None,
-    status: Annotated[str | None, Query(pattern="^(eligible|undetermined)$")] = None,
-    cursor: Annotated[int, Query(ge=0, description="`next_cursor` of the previous page")] = 0,
+    policy_id: Annotated[PolicyId | None, Query()] = None,
+    status: Annotated[ResultStatus | None, Query()] = None,
+    cursor: Annotated[ResultCursor, Query(description="`next_cursor` of the previous page")] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
     """The eligible enterprises with amounts and the undetermined ones with what is missing."""
@@ -181,7 +182,7 @@ def matching_results(
     openapi_extra={"responses": {"200": {"content": {"text/csv": {"schema": {"type": "string"}}}}}},
 )
 def matching_results_csv(
-    run_id: str, request: Request, session: SessionDep, catalog: CatalogDep, actor: ActorDep
+    run_id: RunId, request: Request, session: SessionDep, catalog: CatalogDep, actor: ActorDep
 ) -> StreamingResponse:
     """The run's results as CSV (UTF-8 with BOM; text that would start a formula is quoted)."""
     _visible_run(session, catalog, actor, run_id, "matching")
@@ -213,7 +214,7 @@ def matching_results_csv(
     responses=responses(401, 403, 404, 409, 422),
 )
 def awards_from_matching(
-    run_id: str,
+    run_id: RunId,
     body: AwardsFromRun,
     request: Request,
     session: SessionDep,
@@ -253,7 +254,7 @@ def start_simulation(
 
 @router.get("/simulations/{run_id}", response_model=RunOut, responses=responses(401, 403, 404))
 def get_simulation(
-    run_id: str, session: SessionDep, catalog: CatalogDep, actor: ActorDep
+    run_id: RunId, session: SessionDep, catalog: CatalogDep, actor: ActorDep
 ) -> dict[str, Any]:
     """A simulation's status and, when done, baseline against scenario per policy with gainers and losers."""
     return runs.run_json(_visible_run(session, catalog, actor, run_id, "simulation"))

@@ -9,6 +9,7 @@ from fastapi import APIRouter
 
 from app.api.deps import CatalogDep
 from app.api.errors import responses
+from app.api.schemas.bounded import PolicyId
 from app.api.schemas.policies import PolicyDetail, PolicyList
 from app.catalog.schema import PolicyFile
 from app.services.errors import NotFound
@@ -48,7 +49,7 @@ def list_policies(catalog: CatalogDep) -> dict[str, Any]:
 
 
 @router.get("/{policy_id}", response_model=PolicyDetail, responses=responses(404))
-def get_policy(policy_id: str, catalog: CatalogDep) -> dict[str, Any]:
+def get_policy(policy_id: PolicyId, catalog: CatalogDep) -> dict[str, Any]:
     """One policy: text, source citation, rules, formula, caps, budget and worked cases."""
     policy = catalog.policies.get(policy_id)
     if policy is None:

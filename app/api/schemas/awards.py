@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
+from app.api.schemas.bounded import NO_NUL, EnterpriseId, MapsTo, PolicyId
 from app.api.schemas.text import HumanText
-from app.api.schemas.types import FiscalYear, MoneyIn, MoneyOut, StrictModel
+from app.api.schemas.types import Day, FiscalYear, MoneyIn, MoneyOut, StrictModel
+
+AwardAmount = Annotated[MoneyIn, MapsTo("awards.amount")]
+# Kept in the award's events (a TEXT column) and the audit log: bounded here, not there.
+Reason = Annotated[
+    HumanText, StringConstraints(max_length=2000), NO_NUL, MapsTo("award_events.reason")
+]
 
 
 class AwardRequest(StrictModel):
-    enterprise_id: str = Field(min_length=1, max_length=36)
-    policy_id: str = Field(min_length=1, max_length=100)
+    enterprise_id: EnterpriseId
+    policy_id: PolicyId
     fiscal_year: FiscalYear
-    amount: MoneyIn | None = Field(
+    amount: AwardAmount | None = Field(
         default=None,
         description="only where the policy's amount is set by the reviewer (within any cap)",
     )
@@ -54,24 +61,26 @@ class AwardList(BaseModel):
 
 
 class NoticeRequest(StrictModel):
-    notice_start: date
-    notice_end: date = Field(description="at least 7 working days after the start")
-    reason: HumanText | None = Field(default=None, max_length=2000)
+    notice_start: Annotated[Day, MapsTo("awards.notice_start")]
+    notice_end: Annotated[Day, MapsTo("awards.notice_end")] = Field(
+        description="at least 7 working days after the start"
+    )
+    reason: Reason | None = None
 
 
 class ReasonRequest(StrictModel):
-    reason: HumanText | None = Field(
-        default=None, max_length=2000, description="required to reject or revoke"
-    )
+    reason: Reason | None = Field(default=None, description="required to reject or revoke")
 
 
 class ObjectionRequest(StrictModel):
-    text: HumanText = Field(min_length=1, max_length=4000)
-    by: HumanText | None = Field(default=None, max_length=200, description="who raised it")
+    text: Annotated[HumanText, StringConstraints(min_length=1, max_length=4000), NO_NUL]
+    by: Annotated[HumanText, StringConstraints(max_length=200), NO_NUL] | None = Field(
+        default=None, description="who raised it"
+    )
 
 
 class RecomputeRequest(StrictModel):
-    amount: MoneyIn | None = Field(default=None, description="for a reviewer-set policy only")
+    amount: AwardAmount | None = Field(default=None, description="for a reviewer-set policy only")
 
 
 class AwardEventOut(BaseModel):

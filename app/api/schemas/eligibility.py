@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from app.api.schemas.bounded import PolicyId
 from app.api.schemas.profile import EnterpriseProfile
 from app.api.schemas.types import FiscalYear, MoneyOut, StrictModel
 
@@ -49,7 +50,7 @@ class Totals(BaseModel):
 class EligibilityRequest(StrictModel):
     profile: EnterpriseProfile
     fiscal_year: FiscalYear
-    policy_ids: list[str] | None = Field(
+    policy_ids: list[PolicyId] | None = Field(
         default=None, max_length=100, description="only these policies (default: all)"
     )
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
+from app.api.schemas.bounded import NO_NUL, MapsTo, PayerJurisdiction, PayerLevel, PolicyId
 from app.api.schemas.text import HumanText
-from app.api.schemas.types import FiscalYear, MoneyIn, MoneyOut, StrictModel, Word
+from app.api.schemas.types import FiscalYear, MoneyIn, MoneyOut, StrictModel
+
+BudgetAmount = Annotated[MoneyIn, MapsTo("budgets.amount")]
 
 
 class BudgetOut(BaseModel):
@@ -29,16 +32,17 @@ class BudgetList(BaseModel):
 
 
 class BudgetCreate(StrictModel):
-    policy_id: str = Field(min_length=1, max_length=100)
+    policy_id: PolicyId
     fiscal_year: FiscalYear
-    payer_level: Word
-    payer_jurisdiction: Word
-    amount: MoneyIn
+    payer_level: PayerLevel
+    payer_jurisdiction: PayerJurisdiction
+    amount: BudgetAmount
 
 
 class BudgetAdjust(StrictModel):
-    amount: MoneyIn
-    reason: HumanText = Field(min_length=1, max_length=2000)
+    amount: BudgetAmount
+    # Kept in the audit log's payload.
+    reason: Annotated[HumanText, StringConstraints(min_length=1, max_length=2000), NO_NUL]
 
 
 class Utilisation(BaseModel):

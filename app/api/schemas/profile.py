@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
-from app.api.schemas.text import HumanText
+from app.api.schemas.bounded import City, District, EnterpriseName, MapsTo, Park, Province
 from app.api.schemas.types import (
     Area,
     Count,
@@ -27,15 +27,15 @@ from app.api.schemas.types import (
     Years,
 )
 
-YearKey = Annotated[str, StringConstraints(pattern=r"^(19|20|21)\d{2}$")]
+YearKey = Annotated[str, StringConstraints(max_length=4, pattern=r"^(19|20|21)\d{2}$")]
 PolicyKey = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[a-z0-9]+)+$", max_length=80)]
 
 
 class Location(StrictModel):
-    province: Word | None = None
-    city: Word | None = None
-    district: Word | None = None
-    park: Word | None = None
+    province: Province | None = None
+    city: City | None = None
+    district: District | None = None
+    park: Park | None = None
 
 
 class Recognition(StrictModel):
@@ -94,7 +94,13 @@ class YearFacts(StrictModel):
 class ProfileFacts(StrictModel):
     """Everything about an enterprise except its identity."""
 
-    kind: Literal["enterprise", "incubator", "rd_institution", "platform"] | None = None
+    kind: (
+        Annotated[
+            Literal["enterprise", "incubator", "rd_institution", "platform"],
+            MapsTo("enterprises.kind"),
+        ]
+        | None
+    ) = None
     registered_on: Day | None = None
     location: Location | None = None
     industry: Word | None = None
@@ -126,7 +132,7 @@ class ProfileFacts(StrictModel):
 
 class EnterpriseProfile(ProfileFacts):
     uscc: Uscc | None = None
-    name: HumanText = Field(min_length=1, max_length=200)
+    name: EnterpriseName
 
     def facts(self) -> dict[str, Any]:
         """The profile as the engine and the database see it: JSON, money as strings."""

@@ -23,9 +23,17 @@ from pydantic import (
 )
 from pydantic import BaseModel as _BaseModel
 
-MONEY_MAX = Decimal("99999999999999.99")  # what NUMERIC(18,2) holds
-MONEY_PATTERN = r"^\d{1,14}(\.\d{1,2})?$"
-SIGNED_MONEY_PATTERN = r"^-?\d{1,14}(\.\d{1,2})?$"
+from app.api.schemas.bounded import MapsTo, slug_pattern
+from app.db import bounds
+
+# Two places, as in the NUMERIC(18,2) columns; see app.db.bounds for why a request
+# carries two digits fewer before the point than a column holds.
+MONEY_MAX = bounds.MONEY_INPUT_MAX
+_DIGITS, _PLACES = bounds.MONEY_INPUT_DIGITS, bounds.MONEY_SCALE
+MONEY_PATTERN = rf"^\d{{1,{_DIGITS}}}(\.\d{{1,{_PLACES}}})?$"
+SIGNED_MONEY_PATTERN = rf"^-?\d{{1,{_DIGITS}}}(\.\d{{1,{_PLACES}}})?$"
+# The longest word of the catalog's vocabulary (industries, recognition kinds, places).
+WORD_LENGTH = 64
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 
@@ -52,7 +60,7 @@ def _money(signed: bool) -> Any:
             raise ValueError(f'{value!r} is not an amount: write it like "1000.00"') from None
         if not amount.is_finite():
             raise ValueError("NaN and Infinity are not amounts")
-        if amount.as_tuple().exponent < -2:  # type: ignore[operator]
+        if amount.as_tuple().exponent < -_PLACES:  # type: ignore[operator]
             raise ValueError("an amount has at most two decimal places (fen)")
         if not signed and amount < 0:
             raise ValueError("this amount cannot be negative")
@@ -62,7 +70,7 @@ def _money(signed: bool) -> Any:
         # digits, none of which the documented pattern (a plain decimal) allows.
         if not re.fullmatch(SIGNED_MONEY_PATTERN if signed else MONEY_PATTERN, value, re.ASCII):
             raise ValueError(f'{value!r} is not an amount: write it like "1000.00"')
-        return amount.quantize(Decimal("0.01"))
+        return amount.quantize(Decimal(1).scaleb(-_PLACES))
 
     return parse
 
@@ -70,14 +78,14 @@ def _money(signed: bool) -> Any:
 _MONEY_SCHEMA = {
     "anyOf": [
         {"type": "string", "pattern": MONEY_PATTERN},
-        {"type": "integer", "minimum": 0, "maximum": 99999999999999},
+        {"type": "integer", "minimum": 0, "maximum": int(MONEY_MAX)},
     ],
     "description": "yuan: a decimal string with at most two places, or an integer",
 }
 _SIGNED_SCHEMA = {
     "anyOf": [
         {"type": "string", "pattern": SIGNED_MONEY_PATTERN},
-        {"type": "integer", "minimum": -99999999999999, "maximum": 99999999999999},
+        {"type": "integer", "minimum": -int(MONEY_MAX), "maximum": int(MONEY_MAX)},
     ],
     "description": "yuan, may be negative (a loss)",
 }
@@ -172,8 +180,9 @@ FiscalYear = Annotated[
     Strict(),
     AfterValidator(lambda v: _bounded(v, 2000, 2100)),
     WithJsonSchema({"type": "integer", "minimum": 2000, "maximum": 2100}),  # FIX: as Count
+    MapsTo("awards.fiscal_year", "budgets.fiscal_year", "matching_runs.fiscal_year"),
 ]
-Word = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,63}$")]
+Word = Annotated[str, StringConstraints(max_length=WORD_LENGTH, pattern=slug_pattern(WORD_LENGTH))]
 
 
 def _bounded(value: int, low: int, high: int) -> int:
@@ -204,7 +213,7 @@ def uscc_check_character(first17: str) -> str:
 
 def _uscc(value: str) -> str:
     code = value.strip().upper()
-    if len(code) != 18:
+    if len(code) != bounds.USCC:
         raise ValueError("a Unified Social Credit Code has 18 characters (GB 32100-2015)")
     bad = sorted({ch for ch in code if ch not in USCC_ALPHABET})
     if bad:
@@ -227,9 +236,12 @@ Uscc = Annotated[
     WithJsonSchema(
         {
             "type": "string",
+            "minLength": bounds.USCC,
+            "maxLength": bounds.USCC,
             "pattern": "^[0-9A-HJ-NP-RTUWXY]{18}$",
             "examples": ["91320115MA1W9KXT49"],
             "description": "Unified Social Credit Code; the check character is verified",
         }
     ),
+    MapsTo("enterprises.uscc"),
 ]

@@ -13,11 +13,13 @@ import binascii
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import Select, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from app.db import bounds
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -59,8 +61,18 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         created_at = datetime.fromisoformat(created)
     except (binascii.Error, UnicodeError, ValueError, TypeError) as exc:
         raise InvalidCursor(f"invalid cursor: {cursor!r}") from exc
-    if created_at.tzinfo is None or not isinstance(row_id, str) or len(row_id) > 36:
+    if (
+        created_at.tzinfo is None
+        or not isinstance(row_id, str)
+        or len(row_id) > bounds.ID
+        or "\x00" in row_id  # no text column holds a NUL
+    ):
         raise InvalidCursor(f"invalid cursor: {cursor!r}")
+    try:
+        # Compared with a timestamp column in UTC: an offset can push it past year 9999.
+        created_at.astimezone(UTC)
+    except OverflowError:
+        raise InvalidCursor(f"invalid cursor: {cursor!r}") from None
     return created_at, row_id
 
 
