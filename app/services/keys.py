@@ -17,11 +17,11 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.api.schemas.text import text_problem
 from app.catalog.loader import Catalog
 from app.db import bounds
 from app.db import repositories as repo
 from app.db.models import ApiKey
+from app.domain.human_text import text_problem
 from app.services import audit
 from app.services.actors import Actor
 from app.services.errors import Invalid, NotFound

@@ -173,6 +173,9 @@ def test_names_and_reasons_refuse_invisible_and_blank_text(
         ("POST", f"{award}/objections", {"text": "objection", "by": text}, "/by"),
         ("PUT", f"/v1/budgets/{UNKNOWN_ID}", {"amount": "1.00", "reason": text}, "/reason"),
     ]
+    if named == "U+000A":
+        # Reasons and objections are prose: a line break is theirs to use (tested below).
+        requests = [r for r in requests if r[3] not in ("/reason", "/text")]
     for method, path, body, pointer in requests:
         problem = assert_problem(client.request(method, path, json=body), 422)
         assert pointers(problem) == [pointer], (method, path)
@@ -184,3 +187,31 @@ def test_names_and_reasons_refuse_invisible_and_blank_text(
 def test_ordinary_names_in_any_script_are_accepted(client: TestClient, text: str) -> None:
     created = create_enterprise(client, profile(text, location=JIANGNING))
     assert created["name"] == text
+
+
+def test_reasons_and_objections_keep_their_line_breaks(client: TestClient) -> None:
+    enterprise = create_enterprise(client, _platform(JIANGNING))
+    award = client.post(
+        "/v1/awards",
+        json={
+            "enterprise_id": enterprise["id"],
+            "policy_id": PLATFORM,
+            "fiscal_year": 2024,
+            "amount": "10000.00",
+        },
+    )
+    assert award.status_code == 201, award.text
+    aid = award.json()["id"]
+    notice = {"notice_start": "2024-01-02", "notice_end": "2024-01-12"}
+    assert client.post(f"/v1/awards/{aid}/notice", json=notice).status_code == 200
+    objection = client.post(
+        f"/v1/awards/{aid}/objections",
+        json={"text": "一、面积有误;\r\n二、租金发票缺失。\r\n", "by": "市民"},
+    )
+    assert objection.status_code == 200, objection.text
+    events = client.get(f"/v1/awards/{aid}/events").json()["items"]
+    assert events[-1]["reason"] == "一、面积有误;\n二、租金发票缺失。\n"
+    # ... but a control character inside a line is still refused.
+    refused = client.post(f"/v1/awards/{aid}/objections", json={"text": "一\n二\x1b[2J"})
+    [error] = assert_problem(refused, 422)["errors"]
+    assert error["pointer"] == "/text" and "U+001B" in error["detail"]

@@ -8,13 +8,13 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, StringConstraints
 
 from app.api.schemas.bounded import NO_NUL, EnterpriseId, MapsTo, PolicyId
-from app.api.schemas.text import HumanText
+from app.api.schemas.text import HumanProse, HumanText
 from app.api.schemas.types import Day, FiscalYear, MoneyIn, MoneyOut, StrictModel
 
 AwardAmount = Annotated[MoneyIn, MapsTo("awards.amount")]
 # Kept in the award's events (a TEXT column) and the audit log: bounded here, not there.
 Reason = Annotated[
-    HumanText, StringConstraints(max_length=2000), NO_NUL, MapsTo("award_events.reason")
+    HumanProse, StringConstraints(max_length=2000), NO_NUL, MapsTo("award_events.reason")
 ]
 
 
@@ -73,7 +73,7 @@ class ReasonRequest(StrictModel):
 
 
 class ObjectionRequest(StrictModel):
-    text: Annotated[HumanText, StringConstraints(min_length=1, max_length=4000), NO_NUL]
+    text: Annotated[HumanProse, StringConstraints(min_length=1, max_length=4000), NO_NUL]
     by: Annotated[HumanText, StringConstraints(max_length=200), NO_NUL] | None = Field(
         default=None, description="who raised it"
     )

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, StringConstraints
 
 from app.api.schemas.bounded import NO_NUL, MapsTo, PayerJurisdiction, PayerLevel, PolicyId
-from app.api.schemas.text import HumanText
+from app.api.schemas.text import HumanProse
 from app.api.schemas.types import FiscalYear, MoneyIn, MoneyOut, StrictModel
 
 BudgetAmount = Annotated[MoneyIn, MapsTo("budgets.amount")]
@@ -42,7 +42,7 @@ class BudgetCreate(StrictModel):
 class BudgetAdjust(StrictModel):
     amount: BudgetAmount
     # Kept in the audit log's payload.
-    reason: Annotated[HumanText, StringConstraints(min_length=1, max_length=2000), NO_NUL]
+    reason: Annotated[HumanProse, StringConstraints(min_length=1, max_length=2000), NO_NUL]
 
 
 class Utilisation(BaseModel):
