@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 from fastapi.testclient import TestClient
 
+from app.db import repositories as repo
+from app.db.models import Enterprise, ProfileVersion
 from tests.helpers import random_uscc
 
 PROBLEM = "application/problem+json"
@@ -102,3 +104,31 @@ def post_award(
 def reason_texts(reasons: list[dict[str, Any]], met: bool | None = False) -> list[str]:
     """The English text of the reasons with ``met`` as given."""
     return [r["text"]["en"] for r in reasons if r["met"] is met]
+
+
+def store_as_before(app: Any, profile: dict[str, Any]) -> Enterprise:
+    """Write an enterprise and its first profile version straight to the database, as
+    the service stored any location before its levels were checked (detached)."""
+    with app.state.sessionmaker.begin() as session:
+        enterprise = repo.add_enterprise(
+            session,
+            Enterprise(
+                uscc=profile["uscc"],
+                name=profile["name"],
+                kind=profile["kind"],
+                current_version=1,
+                **profile["location"],
+            ),
+        )
+        repo.add_profile_version(
+            session,
+            ProfileVersion(
+                enterprise_id=enterprise.id,
+                version=1,
+                profile=profile,
+                profile_hash="0" * 64,
+                created_by="portal:before",
+            ),
+        )
+        session.expunge(enterprise)
+    return enterprise

@@ -15,10 +15,16 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.db import repositories as repo
-from app.db.models import ApiKey, Enterprise, ProfileVersion
+from app.db.models import ApiKey, Enterprise
 from app.main import create_app
 from tests.api.conftest import issue_token, make_settings
-from tests.api.support import assert_problem, create_enterprise, pointers, profile
+from tests.api.support import (
+    assert_problem,
+    create_enterprise,
+    pointers,
+    profile,
+    store_as_before,
+)
 
 GREEN = "nj-green-manufacturing"  # 500,000.00 from Nanjing's budget
 
@@ -104,35 +110,7 @@ def test_the_calculator_refuses_a_place_that_is_not_one(client: TestClient) -> N
 def misfiled(client: TestClient) -> Enterprise:
     """An enterprise stored with Nanjing as its city and Hongshan as its district, as the
     service accepted before locations were checked (written to the database directly)."""
-    return _store_as_before(client, _green({"city": "nanjing", "district": "hongshan"}))
-
-
-def _store_as_before(client: TestClient, body: dict[str, Any]) -> Enterprise:
-    """Write an enterprise and its first profile version straight to the database, as
-    the service stored any location before its levels were checked."""
-    with client.app.state.sessionmaker.begin() as session:  # type: ignore[attr-defined]
-        enterprise = repo.add_enterprise(
-            session,
-            Enterprise(
-                uscc=body["uscc"],
-                name=body["name"],
-                kind=body["kind"],
-                current_version=1,
-                **body["location"],
-            ),
-        )
-        repo.add_profile_version(
-            session,
-            ProfileVersion(
-                enterprise_id=enterprise.id,
-                version=1,
-                profile=body,
-                profile_hash="0" * 64,
-                created_by="portal:before",
-            ),
-        )
-        session.expunge(enterprise)
-    return enterprise
+    return store_as_before(client.app, _green({"city": "nanjing", "district": "hongshan"}))
 
 
 def test_a_misfiled_enterprise_is_no_portals_own(
@@ -160,7 +138,7 @@ def test_a_misfiled_enterprise_is_no_portals_own(
 def test_start_up_names_stored_locations_that_are_not_one_place(
     client: TestClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    _store_as_before(client, _green({"city": "wuhan", "district": "jiangning"}))
+    store_as_before(client.app, _green({"city": "wuhan", "district": "jiangning"}))
     url = client.app.state.settings.database_url  # type: ignore[attr-defined]
     with caplog.at_level(logging.WARNING, "incentives"), TestClient(create_app(make_settings(url))):
         pass

@@ -33,11 +33,10 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
-from app.db import repositories as repo
-from app.db.models import Enterprise, ProfileVersion
 from app.db.session import migrate
 from app.main import create_app
 from tests.api.conftest import CATALOG_DIR, issue_token, make_settings
+from tests.api.support import store_as_before
 from tests.conftest import _empty_database
 from tests.helpers import random_uscc
 
@@ -167,39 +166,12 @@ def world(
             yield w
 
 
-def _store_as_before(app: Any, profile: dict[str, Any]) -> str:
-    """Write an enterprise straight to the database, as the service stored any location
-    before its levels were checked; its id."""
-    with app.state.sessionmaker.begin() as session:
-        enterprise = repo.add_enterprise(
-            session,
-            Enterprise(
-                uscc=profile["uscc"],
-                name=profile["name"],
-                kind=profile["kind"],
-                current_version=1,
-                **profile["location"],
-            ),
-        )
-        repo.add_profile_version(
-            session,
-            ProfileVersion(
-                enterprise_id=enterprise.id,
-                version=1,
-                profile=profile,
-                profile_hash="0" * 64,
-                created_by="portal:before",
-            ),
-        )
-        return enterprise.id
-
-
 def _populate(w: World, app: Any) -> None:
     for home in HOMES:
         profile = _platform(home)
         w.profiles[home] = profile
         if home == "MIX":
-            w.ids[f"enterprise:{home}"] = _store_as_before(app, profile)
+            w.ids[f"enterprise:{home}"] = store_as_before(app, profile).id
         else:
             enterprise = w.ok("POST", "/v1/enterprises", profile, 201)
             w.ids[f"enterprise:{home}"] = enterprise["id"]
