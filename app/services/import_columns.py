@@ -88,6 +88,13 @@ ZH_ALIASES: dict[str, tuple[str, ...]] = {
     "years.*.rent_paid": ("房租", "实付房租"),
     "years.*.incubated_high_tech_enterprises": ("孵育高新技术企业数",),
     "years.*.incubated_tech_smes": ("孵育科技型中小企业数",),
+    "years.*.gross_income": ("收入总额",),
+    "years.*.non_taxable_income": ("不征税收入",),
+    "years.*.national_science_award_top3": ("国家级科技奖励前三",),
+    "years.*.provincial_rd_institution": ("省部级以上研发机构",),
+    "years.*.standard_lead_top5": ("主导制定标准",),
+    "years.*.research_misconduct": ("科研严重失信",),
+    "restricted_products": ("禁止限制淘汰类产品",),
 }
 
 # Words for an empty recognitions list ("holds none"), as opposed to an empty cell
