@@ -51,6 +51,7 @@ PERFORMANCE_PREFIXES = ("performance", "绩效评分", "绩效得分")
 ZH_ALIASES: dict[str, tuple[str, ...]] = {
     "kind": ("主体类型",),
     "registered_on": ("成立日期", "注册日期"),
+    "application_date": ("申报日期", "拟申报日期"),
     "location.province": ("省", "省份", "所在省"),
     "location.city": ("市", "城市", "所在市"),
     "location.district": ("区", "区县", "所在区"),
@@ -95,6 +96,8 @@ ZH_ALIASES: dict[str, tuple[str, ...]] = {
     "years.*.standard_lead_top5": ("主导制定标准",),
     "years.*.research_misconduct": ("科研严重失信",),
     "restricted_products": ("禁止限制淘汰类产品",),
+    "years.*.major_incident": ("重大事故",),
+    "years.*.tax_evasion": ("偷税漏税",),
 }
 
 # Words for an empty recognitions list ("holds none"), as opposed to an empty cell

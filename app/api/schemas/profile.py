@@ -108,6 +108,11 @@ class YearFacts(StrictModel):
     research_misconduct: bool | None = Field(
         default=None, description="serious research misconduct (科研严重失信) in the year"
     )
+    # Look-backs by fiscal year (the industry ministry's helper adds the same two).
+    major_incident: bool | None = Field(
+        default=None, description="a major safety or quality incident or environmental violation"
+    )
+    tax_evasion: bool | None = Field(default=None, description="tax evasion in the year")
 
 
 class ProfileFacts(StrictModel):
@@ -121,6 +126,13 @@ class ProfileFacts(StrictModel):
         | None
     ) = None
     registered_on: Day | None = None
+    application_date: Day | None = Field(
+        default=None,
+        description=(
+            "the day the enterprise applies (or will apply) for a recognition: picks the "
+            "version of the measures in force then and counts the days since registration"
+        ),
+    )
     location: Location | None = None
     industry: Word | None = None
     industry_chain: Word | None = Field(
