@@ -92,6 +92,15 @@ ZH_ALIASES: dict[str, tuple[str, ...]] = {
     "years.*.rd_expense_q4": ("第四季度研发费用", "四季度研发费用"),
     "years.*.ic_rd_list": ("集成电路企业清单",),
     "years.*.machine_tool_rd_list": ("工业母机企业清单",),
+    "years.*.gross_income": ("收入总额",),
+    "years.*.non_taxable_income": ("不征税收入",),
+    "years.*.national_science_award_top3": ("国家级科技奖励前三",),
+    "years.*.provincial_rd_institution": ("省部级以上研发机构",),
+    "years.*.standard_lead_top5": ("主导制定标准",),
+    "years.*.research_misconduct": ("科研严重失信",),
+    "restricted_products": ("禁止限制淘汰类产品",),
+    "years.*.major_incident": ("重大事故",),
+    "years.*.tax_evasion": ("偷税漏税",),
 }
 
 # Words for an empty recognitions list ("holds none"), as opposed to an empty cell
