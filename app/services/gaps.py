@@ -15,6 +15,7 @@ from typing import Any
 
 from app.catalog.loader import Catalog
 from app.domain.engine import evaluate_catalog
+from app.domain.findings import NO_FINDINGS, Findings
 from app.domain.results import ClauseResult, PriorAward
 from app.domain.text import show
 
@@ -74,10 +75,11 @@ def gap_analysis(
     profile: Mapping[str, Any],
     fiscal_year: int,
     history: Sequence[PriorAward] = (),
+    findings: Findings = NO_FINDINGS,
 ) -> dict[str, Any]:
     policies = list(catalog)
     evaluations = {
-        e.policy_id: e for e in evaluate_catalog(policies, profile, fiscal_year, history)
+        e.policy_id: e for e in evaluate_catalog(policies, profile, fiscal_year, history, findings)
     }
     rungs = []
     for policy_id in LADDER:
