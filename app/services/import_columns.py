@@ -89,6 +89,9 @@ ZH_ALIASES: dict[str, tuple[str, ...]] = {
     "years.*.rent_paid": ("房租", "实付房租"),
     "years.*.incubated_high_tech_enterprises": ("孵育高新技术企业数",),
     "years.*.incubated_tech_smes": ("孵育科技型中小企业数",),
+    "years.*.rd_expense_q4": ("第四季度研发费用", "四季度研发费用"),
+    "years.*.ic_rd_list": ("集成电路企业清单",),
+    "years.*.machine_tool_rd_list": ("工业母机企业清单",),
 }
 
 # Words for an empty recognitions list ("holds none"), as opposed to an empty cell
