@@ -301,6 +301,9 @@ def test_an_unknown_key_is_a_422_that_lists_the_known_keys(world: World) -> None
     assert KEY in problem["errors"][0]["detail"]
     assert "market_rank" in problem["detail"]
     assert world.findings("admin", enterprise_id) == []
+    # The keys are the vocabulary's.
+    vocabulary = world.client.get("/v1/vocabulary").json()
+    assert KEY in {f["key"] for f in vocabulary["findings"]}
 
 
 @pytest.mark.parametrize(
