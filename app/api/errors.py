@@ -43,6 +43,10 @@ class Problem(BaseModel):
         default=None, description="for an ineligible award: the clause-by-clause reasons"
     )
     missing_facts: list[str] | None = None
+    findings_required: list[str] | None = Field(
+        default=None,
+        description="for an undetermined award: the findings a reviewer must record first",
+    )
 
 
 def problem_response(

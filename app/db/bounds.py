@@ -42,6 +42,8 @@ KEY_ROLE = 16
 IDEMPOTENCY_KEY = 255
 HTTP_METHOD = 10
 REQUEST_PATH = 2048
+FINDING_KEY = 64  # a key of facts.yaml `findings` (a lower-case word)
+FINDING_NOTE = 2000  # what a reviewer writes with a finding
 
 # ---------------------------------------------------------------- integers
 

@@ -130,6 +130,26 @@ class ProfileVersion(Base):
     created_by: Mapped[str] = mapped_column(String(bounds.ACTOR))
 
 
+class EnterpriseFinding(Base):
+    """A reviewer's finding on an enterprise for a fiscal year: a criterion no data
+    settles (facts.yaml ``findings``). Append-only: a correction is a new record, and
+    the latest per enterprise, fiscal year and key is the one evaluations use.
+    ``recorded_at`` rises strictly per enterprise (``app.services.findings``), so
+    "the latest" is never a tie."""
+
+    __tablename__ = "enterprise_findings"
+    __table_args__ = (Index(None, "enterprise_id", "fiscal_year", "recorded_at"),)
+
+    id: Mapped[str] = _id()
+    enterprise_id: Mapped[str] = mapped_column(ForeignKey("enterprises.id"))
+    fiscal_year: Mapped[int]
+    key: Mapped[str] = mapped_column(String(bounds.FINDING_KEY))
+    met: Mapped[bool]
+    note: Mapped[str | None] = mapped_column(String(bounds.FINDING_NOTE))
+    reviewer: Mapped[str] = mapped_column(String(bounds.ACTOR))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class PolicyVersion(Base):
     """A policy version exactly as validated, kept so an award can be replayed later."""
 

@@ -28,6 +28,8 @@ SERVICE_PRIVILEGES: Mapping[str, tuple[str, ...]] = {
     "budgets": ("INSERT", "SELECT", "UPDATE"),  # commitments and adjustments
     "catalog_loads": ("INSERT", "SELECT"),  # a record per start-up
     "enterprises": ("INSERT", "SELECT", "UPDATE"),  # a changed profile updates the row
+    # a reviewer's findings: never changed or removed, a correction is a new record
+    "enterprise_findings": ("INSERT", "SELECT"),
     "idempotency_records": ("DELETE", "INSERT", "SELECT", "UPDATE"),  # purged after 24 hours
     "matching_results": ("INSERT", "SELECT"),  # written once per run
     "matching_runs": ("INSERT", "SELECT", "UPDATE"),  # progress and result

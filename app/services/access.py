@@ -17,7 +17,7 @@ Every route and use case asks here; the repositories run ``Area.contains`` as SQ
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -157,3 +157,30 @@ def shown_actor(viewer: Actor, recorded: str) -> str:
     if viewer.role == "enterprise":
         return recorded.split(":", 1)[0]
     return recorded
+
+
+def hide_labels(viewer: Actor, value: Any, recorded: Iterable[str]) -> Any:
+    """``value`` (a JSON document) with each of the ``recorded`` actors shown as
+    ``shown_actor`` shows it to ``viewer``, wherever the document names them (a
+    reviewer's label in a finding, and in the reasons that quote it)."""
+    # Longest first, so that no label is replaced inside a longer one.
+    hidden = [
+        (label, shown)
+        for label in sorted(set(recorded), key=len, reverse=True)
+        if (shown := shown_actor(viewer, label)) != label
+    ]
+    if not hidden:
+        return value
+
+    def scrub(item: Any) -> Any:
+        if isinstance(item, str):
+            for label, shown in hidden:
+                item = item.replace(label, shown)
+            return item
+        if isinstance(item, dict):
+            return {k: scrub(v) for k, v in item.items()}
+        if isinstance(item, list):
+            return [scrub(v) for v in item]
+        return item
+
+    return scrub(value)

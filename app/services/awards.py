@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -14,12 +14,14 @@ from app.catalog.schema import PolicyFile
 from app.db import repositories as repo
 from app.db.models import Award, AwardEvent, ProfileVersion
 from app.domain.engine import evaluate_in_group, group_members, select_version
+from app.domain.findings import NO_FINDINGS, Findings
 from app.domain.results import Evaluation, PriorAward, as_json
 from app.services import audit
-from app.services.access import check_award, shown_actor
+from app.services.access import check_award, hide_labels, shown_actor
 from app.services.actors import Actor
 from app.services.catalog_sync import store_policy_version
 from app.services.errors import Conflict, Invalid, NotEligible, NotFound
+from app.services.findings import current_findings, trace_findings
 from app.services.matching import reason_json
 
 
@@ -65,10 +67,19 @@ def _refuse(ev: Evaluation) -> None:
             reasons=reasons,
             missing_facts=[],
         )
+    waiting = []
+    if ev.missing_facts:
+        waiting.append("these facts are given: " + ", ".join(ev.missing_facts))
+    if ev.findings_required:
+        waiting.append(
+            "a reviewer records these findings (POST /v1/enterprises/{id}/findings): "
+            + ", ".join(ev.findings_required)
+        )
     raise NotEligible(
-        "eligibility cannot be settled until these facts are given: " + ", ".join(ev.missing_facts),
+        "eligibility cannot be settled until " + " and ".join(waiting or ["more is known"]),
         reasons=reasons,
         missing_facts=list(ev.missing_facts),
+        findings_required=list(ev.findings_required),
     )
 
 
@@ -105,6 +116,7 @@ def trace_of(
     reviewer: Decimal | None,
     history: Sequence[PriorAward] = (),
     group_versions: dict[str, str] | None = None,
+    findings: Findings = NO_FINDINGS,
 ) -> dict[str, Any]:
     """Everything needed to explain the award and to replay it from the database alone."""
     trace: dict[str, Any] = as_json(
@@ -148,6 +160,10 @@ def trace_of(
                 for h in history
             ],
             "group_policy_versions": group_versions or {},
+            # The reviewers' findings the answer rests on (who found what, and when), and
+            # every current finding the evaluation was given, which replay reads back.
+            "findings_used": dict(ev.findings_used),
+            "findings": trace_findings(findings),
         }
     )
     return trace
@@ -198,17 +214,20 @@ def compute_award(
     assert profile is not None, "every enterprise has a profile version"
     history = prior_awards([a for a in live if supersedes is None or a.id != supersedes.id])
     members = group_members(catalog, policy, fiscal_year)
-    ev = evaluate_in_group(policy, members, profile.profile, fiscal_year, history, amount)
+    findings = current_findings(session, enterprise.id, fiscal_year)
+    ev = evaluate_in_group(policy, members, profile.profile, fiscal_year, history, amount, findings)
     if ev.status != "eligible":
         _refuse(ev)
     award_amount = _amount(policy, ev, amount)
-    version = select_version(policy, fiscal_year)
+    # The version the evaluation used (one chosen by application date follows the profile).
+    version = select_version(policy, fiscal_year, profile.profile)
     assert version is not None
     stored_version = store_policy_version(session, policy, version)
     group_versions = {}
     for member in members:
-        member_version = select_version(member, fiscal_year)
-        assert member_version is not None
+        member_version = select_version(member, fiscal_year, profile.profile)
+        if member_version is None:
+            continue  # not in force for this application: it took no part in the group
         group_versions[member.id] = store_policy_version(session, member, member_version).id
     payer_level, payer_jurisdiction = payer_of(policy, enterprise)
     award = repo.add_award(
@@ -228,7 +247,7 @@ def compute_award(
             catalog_hash=catalog.hash,
             profile_version_id=profile.id,
             profile_version=profile.version,
-            trace=trace_of(ev, profile, catalog.hash, amount, history, group_versions),
+            trace=trace_of(ev, profile, catalog.hash, amount, history, group_versions, findings),
             recognition_key=ev.recognition_key,
             exclusivity_group=ev.exclusivity_group,
             created_by=actor.label,
@@ -298,5 +317,22 @@ def award_json(award: Award, viewer: Actor, with_trace: bool = False) -> dict[st
         "created_by": shown_actor(viewer, award.created_by),
         "created_at": award.created_at,
         "updated_at": award.updated_at,
-        "trace": award.trace if with_trace else None,
+        "trace": trace_for(viewer, award.trace) if with_trace else None,
+    }
+
+
+def trace_for(viewer: Actor, trace: dict[str, Any]) -> dict[str, Any]:
+    """The trace as ``viewer`` sees it: an enterprise key sees the role of the reviewers
+    whose findings it names, never their key's label or prefix."""
+    shown: dict[str, Any] = hide_labels(viewer, trace, reviewers_in(trace))
+    return shown
+
+
+def reviewers_in(trace: Mapping[str, Any]) -> set[str]:
+    """The reviewers named by a trace's findings."""
+    return {
+        f["reviewer"]
+        for part in ("findings", "findings_used")
+        for f in (trace.get(part) or {}).values()
+        if isinstance(f, dict) and isinstance(f.get("reviewer"), str)
     }

@@ -26,11 +26,13 @@ from app.catalog.schema import PolicyFile
 from app.db import repositories as repo
 from app.db.models import MatchingRun
 from app.db.repositories.matching import PopulationRow
+from app.domain.findings import NO_FINDINGS
 from app.domain.money import ZERO
 from app.services.access import scope_of
 from app.services.actors import Actor
 from app.services.awards import payer_of, prior_awards
 from app.services.budgets import catalog_amount
+from app.services.findings import findings_of
 from app.services.population import Answer, Row, evaluate_rows
 from app.services.scenarios import PolicyChange, apply_changes, budget_overrides
 
@@ -128,9 +130,21 @@ def start_run(
     )
 
 
-def _rows(session: Session, batch: list[PopulationRow]) -> list[Row]:
-    awards = repo.live_awards_of(session, [e.id for e in batch])
-    return [Row(e.id, e.profile, prior_awards(awards.get(e.id, []))) for e in batch]
+def _rows(session: Session, batch: list[PopulationRow], fiscal_year: int) -> list[Row]:
+    """The batch's rows with their award histories and the reviewers' current findings
+    for the fiscal year (rows with either are settled by the per-profile engine)."""
+    ids = [e.id for e in batch]
+    awards = repo.live_awards_of(session, ids)
+    found = findings_of(session, ids, fiscal_year)
+    return [
+        Row(
+            e.id,
+            e.profile,
+            prior_awards(awards.get(e.id, [])),
+            findings=found.get(e.id, NO_FINDINGS),
+        )
+        for e in batch
+    ]
 
 
 def execute_run(make_session: sessionmaker[Session], catalog: Catalog, run_id: str) -> None:
@@ -170,7 +184,7 @@ def _execute(make_session: sessionmaker[Session], catalog: Catalog, run_id: str)
     with make_session() as reader:
         for batch in repo.iterate_population(reader, batch=CHUNK, area=area):
             reader.rollback()  # end the read transaction: writers (and SQLite) are not held up
-            rows = _rows(reader, batch)
+            rows = _rows(reader, batch, fiscal_year)
             reader.rollback()
             enterprises = {e.id: e for e in batch}
             answers = evaluate_rows(baseline, rows, fiscal_year)

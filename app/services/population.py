@@ -8,7 +8,7 @@ engine's answers (a test holds the two to that).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -21,6 +21,7 @@ from app.domain.batch import (
     table_from_profiles,
 )
 from app.domain.engine import evaluate_catalog
+from app.domain.findings import Findings
 from app.domain.results import PriorAward
 
 
@@ -39,6 +40,8 @@ class Row:
     profile: Mapping[str, Any]
     history: Sequence[PriorAward] = ()
     payer_places: Mapping[str, str | None] | None = None
+    #: The reviewers' findings on the enterprise for the fiscal year evaluated.
+    findings: Findings = field(default_factory=dict)
 
 
 def evaluate_rows(
@@ -55,7 +58,10 @@ def evaluate_rows(
         [row.profile for row in rows], required_columns(policies, fiscal_year)
     )
     histories = {i: list(row.history) for i, row in enumerate(rows) if row.history}
-    result = evaluate_population(policies, table, fiscal_year, histories=histories or None)
+    findings = {i: row.findings for i, row in enumerate(rows) if row.findings}
+    result = evaluate_population(
+        policies, table, fiscal_year, histories=histories or None, findings=findings or None
+    )
     out: list[list[Answer]] = [[] for _ in rows]
     for policy in policies:
         pid = policy.id
@@ -81,7 +87,9 @@ def evaluate_rows_one_by_one(
     """The same answers from the per-profile engine (the reference the batch engine is held to)."""
     out = []
     for row in rows:
-        evaluations = evaluate_catalog(policies, row.profile, fiscal_year, row.history)
+        evaluations = evaluate_catalog(
+            policies, row.profile, fiscal_year, row.history, row.findings
+        )
         out.append(
             [
                 Answer(e.policy_id, e.status, e.amount, e.amount_basis, e.missing_facts)

@@ -1,5 +1,6 @@
 """Replaying an award from what the database holds: its profile version, its policy
-version (and those of its exclusivity group), and the award history it saw.
+version (and those of its exclusivity group), the award history it saw and the
+reviewers' findings it was computed with.
 
 Nothing is read from the catalog files, so a changed file can never change a replay.
 """
@@ -16,6 +17,7 @@ from app.db import repositories as repo
 from app.db.models import Award
 from app.domain.engine import evaluate_in_group
 from app.domain.results import PriorAward, as_json
+from app.services.findings import from_trace
 
 
 def _stored_policy(session: Session, policy_version_id: str) -> PolicyFile:
@@ -49,6 +51,9 @@ def replay(session: Session, award: Award) -> dict[str, Any]:
         )
         for h in trace.get("history", [])
     ]
+    # The reviewers' findings the award was computed with, as its trace kept them (an
+    # award stored before findings existed had none).
+    findings = from_trace(trace.get("findings"))
     ev = evaluate_in_group(
         policy,
         members,
@@ -56,6 +61,7 @@ def replay(session: Session, award: Award) -> dict[str, Any]:
         award.fiscal_year,
         history,
         _decimal(trace.get("reviewer_amount")),
+        findings,
     )
     recomputed = as_json(
         {
@@ -67,6 +73,7 @@ def replay(session: Session, award: Award) -> dict[str, Any]:
                 {"cap": c.cap, "limit": c.limit, "before": c.before, "after": c.after}
                 for c in ev.caps_applied
             ],
+            "findings_used": dict(ev.findings_used),
         }
     )
     stored = {
@@ -80,6 +87,7 @@ def replay(session: Session, award: Award) -> dict[str, Any]:
             {k: c[k] for k in ("cap", "limit", "before", "after")}
             for c in trace.get("caps_applied", [])
         ],
+        "findings_used": trace.get("findings_used") or {},
     }
     differences = [
         {"field": key, "stored": stored[key], "recomputed": recomputed[key]}

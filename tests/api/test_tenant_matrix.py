@@ -295,6 +295,15 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/v1/enterprises/{enterprise_id}/gaps"): Route(
         "enterprise", query=f"?fiscal_year={YEAR}", shows=_own_id("enterprise_id")
     ),
+    ("GET", "/v1/enterprises/{enterprise_id}/findings"): Route(
+        "enterprise", shows=_own_id("enterprise_id")
+    ),
+    # Enterprises and auditors never record findings (403 whatever the enterprise).
+    ("POST", "/v1/enterprises/{enterprise_id}/findings"): Route(
+        "enterprise",
+        write="role first",
+        body=lambda w, o: {"fiscal_year": YEAR, "key": "matrix", "met": True},
+    ),
     ("GET", "/v1/awards/{award_id}"): Route("award", shows=_own_id("id")),
     ("GET", "/v1/awards/{award_id}/events"): Route("award", shows=_own_id("award_id")),
     ("GET", "/v1/awards/{award_id}/replay"): Route("award", shows=_own_id("award_id")),

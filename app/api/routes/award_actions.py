@@ -24,7 +24,7 @@ from app.api.schemas.bounded import AwardId
 from app.db import repositories as repo
 from app.services import awards as service
 from app.services import lifecycle
-from app.services.access import require_writer, shown_actor
+from app.services.access import hide_labels, require_writer, shown_actor
 from app.services.replay import replay
 
 router = APIRouter(prefix="/awards", tags=["award lifecycle"])
@@ -242,4 +242,8 @@ def replay_award(
     award_id: AwardId, session: SessionDep, catalog: CatalogDep, actor: ActorDep
 ) -> dict[str, Any]:
     """Recompute the award from its stored profile and policy versions; report a match or the differences."""
-    return replay(session, service.visible_award(session, catalog, actor, award_id))
+    award = service.visible_award(session, catalog, actor, award_id)
+    shown: dict[str, Any] = hide_labels(
+        actor, replay(session, award), service.reviewers_in(award.trace)
+    )
+    return shown

@@ -21,6 +21,7 @@ from app.services import enterprises as service
 from app.services.access import check_enterprise, require_writer, shown_actor
 from app.services.actors import Actor
 from app.services.awards import prior_awards
+from app.services.findings import current_findings
 from app.services.matching import check_eligibility
 
 router = APIRouter(prefix="/enterprises", tags=["enterprises"])
@@ -145,9 +146,14 @@ def entitlements(
     catalog: CatalogDep,
     actor: ActorDep,
 ) -> dict[str, Any]:
-    """What the enterprise is entitled to, how much, and what is missing; caps read its stored awards."""
+    """What the enterprise is entitled to, how much, and what is missing; caps read its stored
+    awards, and the findings reviewers recorded for the fiscal year settle the criteria no data
+    settles (`findings_used`: who found what, and when; `findings_required`: those still open)."""
     _visible(session, catalog, actor, enterprise_id)
     enterprise, profile = service.get_enterprise(session, enterprise_id)
     history = prior_awards(repo.live_awards_for(session, enterprise.id))
-    answer = check_eligibility(catalog, profile.profile, fiscal_year, history=history)
+    findings = current_findings(session, enterprise.id, fiscal_year, viewer=actor)
+    answer = check_eligibility(
+        catalog, profile.profile, fiscal_year, history=history, findings=findings
+    )
     return {**answer, "enterprise_id": enterprise.id, "profile_version": profile.version}

@@ -17,6 +17,7 @@ from app.db import repositories as repo
 from app.services import enterprises as enterprise_service
 from app.services.access import check_enterprise
 from app.services.awards import prior_awards
+from app.services.findings import current_findings
 from app.services.gaps import gap_analysis
 from app.services.vocabulary import check_words
 
@@ -119,7 +120,8 @@ def gaps_for_enterprise(
     check_enterprise(actor, catalog, repo.get_enterprise(session, enterprise_id), enterprise_id)
     _, profile = enterprise_service.get_enterprise(session, enterprise_id)
     history = prior_awards(repo.live_awards_for(session, enterprise_id))
+    findings = current_findings(session, enterprise_id, fiscal_year, viewer=actor)
     return {
         "enterprise_id": enterprise_id,
-        **gap_analysis(catalog, profile.profile, fiscal_year, history),
+        **gap_analysis(catalog, profile.profile, fiscal_year, history, findings=findings),
     }

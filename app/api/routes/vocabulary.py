@@ -13,5 +13,6 @@ router = APIRouter(tags=["policies"])
 
 @router.get("/vocabulary")
 def get_vocabulary(catalog: CatalogDep) -> dict[str, Any]:
-    """Profile facts with type, unit and description; enumerations; places."""
+    """Profile facts with type, unit and description; enumerations; places; and the findings
+    only an official can make (POST /v1/enterprises/{enterprise_id}/findings)."""
     return catalog.vocabulary.model_dump(mode="json")

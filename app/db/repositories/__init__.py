@@ -57,6 +57,12 @@ from app.db.repositories.enterprises import (
     list_profile_versions,
     lock_enterprise,
 )
+from app.db.repositories.findings import (
+    add_finding,
+    findings_of,
+    last_finding_at,
+    list_findings,
+)
 from app.db.repositories.matching import (
     add_matching_results,
     add_matching_run,
@@ -94,6 +100,7 @@ __all__ = [
     "add_budget",
     "add_catalog_load",
     "add_enterprise",
+    "add_finding",
     "add_idempotency_record",
     "add_matching_results",
     "add_matching_run",
@@ -105,6 +112,7 @@ __all__ = [
     "encode_cursor",
     "find_budget",
     "find_policy_version",
+    "findings_of",
     "get_api_key",
     "get_api_key_by_prefix",
     "get_audit_entry",
@@ -123,12 +131,14 @@ __all__ = [
     "insert_budget_if_absent",
     "iterate_audit_entries",
     "iterate_population",
+    "last_finding_at",
     "latest_catalog_load",
     "list_audit_entries",
     "list_award_events",
     "list_awards",
     "list_budgets",
     "list_enterprises",
+    "list_findings",
     "list_matching_results",
     "list_profile_versions",
     "live_awards_for",

@@ -6,7 +6,7 @@ Where the vectorised path cannot vouch for a row, that row is handed to the
 per-profile engine, so correctness never depends on it being right there:
 
 * rows with an award history (caps over years, once-per limits, top-ups against prior
-  awards): the whole row, exclusivity included;
+  awards) or with reviewers' findings: the whole row, exclusivity included;
 * a policy's rows whose arithmetic is ``unsure`` (a float within its error bound of a
   threshold or of half a fen, an integer that would overflow, a value with more
   decimals than a column keeps): that policy for that row, before exclusivity;
@@ -40,6 +40,7 @@ from app.domain.batch.settle import (
 )
 from app.domain.engine import evaluate, evaluate_catalog, parameters, select_version
 from app.domain.expressions import Params, constant
+from app.domain.findings import NO_FINDINGS, Findings
 from app.domain.results import PriorAward
 
 
@@ -121,20 +122,25 @@ def evaluate_population(
     fiscal_year: int,
     histories: Mapping[int, Sequence[PriorAward]] | Sequence[Sequence[PriorAward]] | None = None,
     workers: int | None = None,
+    findings: Mapping[int, Findings] | None = None,
 ) -> PopulationResult:
     """Every policy's answer for every row, exclusivity groups settled.
 
     ``histories`` gives award histories by row (a mapping for the few rows that have
     one, or a sequence with one entry per row); rows with a non-empty history are
-    evaluated by the per-profile engine. ``workers`` threads evaluate policies side by
-    side (numpy releases the GIL on whole-column operations); the default is one per
+    evaluated by the per-profile engine. ``findings`` gives the reviewers' findings by
+    row (for the rows that have some); those rows too are evaluated by the per-profile
+    engine, with their findings. ``workers`` threads evaluate policies side by side
+    (numpy releases the GIL on whole-column operations); the default is one per
     available core.
     """
     policies = list(policies)
     fy = fiscal_year
     history = _histories(histories)
+    found = {int(row): f for row, f in (findings or {}).items() if f}
     full = np.zeros(table.n, dtype=bool)
     full[list(history)] = True
+    full[list(found)] = True
     ctx = Context(table, fy)
     plans = [compile_policy(p, fy) for p in policies]
     threads = max(1, min(workers or len(os.sched_getaffinity(0)), len(plans)))
@@ -168,10 +174,14 @@ def evaluate_population(
     _settle_exclusivity(plans, columns)
     full_rows = tuple(int(r) for r in np.flatnonzero(full))
     for row in full_rows:
-        evaluations = evaluate_catalog(policies, table.profile(row), fy, history.get(row, ()))
+        evaluations = evaluate_catalog(
+            policies, table.profile(row), fy, history.get(row, ()), found.get(row, NO_FINDINGS)
+        )
         for ev in evaluations:
             columns[ev.policy_id].write(row, ev)
-    return PopulationResult(fy, policies, table, columns, history, full_rows, unsupported)
+    return PopulationResult(
+        fy, policies, table, columns, history, full_rows, unsupported, findings=found
+    )
 
 
 def _histories(

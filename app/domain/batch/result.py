@@ -22,6 +22,7 @@ from app.domain.batch.columns import ProfileTable
 from app.domain.batch.context import Bits, PathIndex, Rows
 from app.domain.batch.settle import ELIGIBLE, NO_AMOUNT, UNDETERMINED
 from app.domain.engine import evaluate_catalog
+from app.domain.findings import NO_FINDINGS, Findings
 from app.domain.results import AmountBasis, Evaluation, PriorAward, Status
 
 STATUSES: tuple[Status, ...] = ("ineligible", "eligible", "undetermined")
@@ -161,6 +162,8 @@ class PopulationResult:
     full_rows: tuple[int, ...] = ()
     #: Why a policy is evaluated by the per-profile engine for every row, if it is.
     unsupported: Mapping[str, str] = field(default_factory=dict)
+    #: The reviewers' findings of the rows that have some (settled whole, like histories).
+    findings: Mapping[int, Findings] = field(default_factory=dict)
 
     def status(self, policy_id: str) -> npt.NDArray[np.int8]:
         """0 ineligible, 1 eligible, 2 undetermined (``STATUSES``), per row."""
@@ -186,7 +189,13 @@ class PopulationResult:
     def explain(self, row: int) -> list[Evaluation]:
         """Full evaluations with reasons for one row, from the per-profile engine."""
         history = self.histories.get(row, ())
-        return evaluate_catalog(self.policies, self.table.profile(row), self.fiscal_year, history)
+        return evaluate_catalog(
+            self.policies,
+            self.table.profile(row),
+            self.fiscal_year,
+            history,
+            self.findings.get(row, NO_FINDINGS),
+        )
 
     def totals(self) -> dict[str, Totals]:
         return {
