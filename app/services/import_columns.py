@@ -89,6 +89,10 @@ ZH_ALIASES: dict[str, tuple[str, ...]] = {
     "years.*.rent_paid": ("房租", "实付房租"),
     "years.*.incubated_high_tech_enterprises": ("孵育高新技术企业数",),
     "years.*.incubated_tech_smes": ("孵育科技型中小企业数",),
+    "foreign_invested": ("外商投资企业", "外资企业"),
+    "overseas_rd_institution": ("境外研发机构",),
+    "innovation_center_bid": ("争创创新中心",),
+    "years.*.loan_interest_paid": ("贷款利息", "实付贷款利息"),
 }
 
 # Words for an empty recognitions list ("holds none"), as opposed to an empty cell
