@@ -243,6 +243,18 @@ def _expand_version(
     return expanded, problems
 
 
+def _gates_without_id(node: Any) -> Iterator[Any]:
+    """Clauses marked ``gate`` that have no ``id``: the gap analysis finds gates by id."""
+    if isinstance(node, Mapping):
+        if "gate" in node and not node.get("id"):
+            yield node["gate"]
+        for value in node.values():
+            yield from _gates_without_id(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _gates_without_id(item)
+
+
 def _check_findings(path: Path, raw: Any, keys: set[str]) -> list[str]:
     return [
         f"{path}: {key}: `{value}` is not a finding of facts.yaml `findings`: add it there"
@@ -280,6 +292,10 @@ def load_catalog(directory: Path) -> Catalog:
                 problems += found
             raw = {**raw, "versions": versions}
         problems += _check_findings(path, raw, finding_keys)
+        problems += [
+            f"{path}: gate: a clause marked `gate: {gate}` needs an `id`: add one"
+            for gate in _gates_without_id(raw)
+        ]
         try:
             policy: PolicyFile = _validate(PolicyFile, path, raw)
         except CatalogError as exc:

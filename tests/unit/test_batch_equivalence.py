@@ -531,6 +531,18 @@ def _inline_policies() -> list[PolicyFile]:
                 "tax_estimate": {
                     "base": {"fact": "years.{fy}.taxable_income"},
                     "share": "0.5",
+                    "share_when": [
+                        {
+                            "when": {
+                                "any": [
+                                    {"fact": "industry", "op": "eq", "value": "manufacturing"},
+                                    {"recognition": {"kind": "tech_sme", "valid_in_year": True}},
+                                ]
+                            },
+                            "share": "1",
+                        },
+                        {"when": {"fact": "niche_years", "op": "ge", "value": 3}, "share": "1.2"},
+                    ],
                     "tax_rate": "0.25",
                     "tax_rate_when": [
                         {

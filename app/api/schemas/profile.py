@@ -92,6 +92,15 @@ class YearFacts(StrictModel):
     performance: dict[PolicyKey, Score] | None = Field(
         default=None, description="performance score (0–100) given under a policy, by policy id"
     )
+    rd_expense_q4: MoneyIn | None = Field(
+        default=None, description="R&D expense of 1 October–31 December (2022: 2022年第28号)"
+    )
+    ic_rd_list: bool | None = Field(
+        default=None, description="on the year's integrated-circuit list of 2023年第44号 (120%)"
+    )
+    machine_tool_rd_list: bool | None = Field(
+        default=None, description="on the year's machine-tool (工业母机) list of 2023年第44号"
+    )
 
 
 class ProfileFacts(StrictModel):
