@@ -101,6 +101,30 @@ class YearFacts(StrictModel):
     machine_tool_rd_list: bool | None = Field(
         default=None, description="on the year's machine-tool (工业母机) list of 2023年第44号"
     )
+    # The science ministry's ladder (国科发政〔2017〕115号, 国科发火〔2016〕195号).
+    gross_income: MoneyIn | None = Field(
+        default=None, description="收入总额 as the Corporate Income Tax Law defines it"
+    )
+    non_taxable_income: MoneyIn | None = Field(default=None, description="不征税收入 (0 when none)")
+    national_science_award_top3: bool | None = Field(
+        default=None,
+        description="a national S&T award in the last five years, among the first three winners",
+    )
+    provincial_rd_institution: bool | None = Field(
+        default=None, description="a recognised R&D institution of provincial level or above"
+    )
+    standard_lead_top5: bool | None = Field(
+        default=None,
+        description="led an international, national or industry standard in the last five years",
+    )
+    research_misconduct: bool | None = Field(
+        default=None, description="serious research misconduct (科研严重失信) in the year"
+    )
+    # Look-backs by fiscal year (the industry ministry's helper adds the same two).
+    major_incident: bool | None = Field(
+        default=None, description="a major safety or quality incident or environmental violation"
+    )
+    tax_evasion: bool | None = Field(default=None, description="tax evasion in the year")
 
 
 class ProfileFacts(StrictModel):
@@ -146,6 +170,9 @@ class ProfileFacts(StrictModel):
     compliance: Compliance | None = None
     lease: Lease | None = None
     tax: Tax | None = None
+    restricted_products: bool | None = Field(
+        default=None, description="products in the state's prohibited or restricted categories"
+    )
     foreign_invested: bool | None = Field(
         default=None, description="a foreign-invested enterprise (HK, Macao, Taiwan included)"
     )
