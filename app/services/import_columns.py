@@ -101,6 +101,10 @@ ZH_ALIASES: dict[str, tuple[str, ...]] = {
     "restricted_products": ("禁止限制淘汰类产品",),
     "years.*.major_incident": ("重大事故",),
     "years.*.tax_evasion": ("偷税漏税",),
+    "foreign_invested": ("外商投资企业", "外资企业"),
+    "overseas_rd_institution": ("境外研发机构",),
+    "innovation_center_bid": ("争创创新中心",),
+    "years.*.loan_interest_paid": ("贷款利息", "实付贷款利息"),
 }
 
 # Words for an empty recognitions list ("holds none"), as opposed to an empty cell

@@ -398,8 +398,13 @@ def test_batch_matches_per_profile_engine(policies: list[PolicyFile], fiscal_yea
     assert not mismatches, f"{len(mismatches)} differences, first: {mismatches[:5]}"
 
     # The comparison must exercise the vectorised path, not only the fallback: only the
-    # policies whose version follows each profile's application date run per profile.
-    assert set(result.unsupported.values()) <= {"version chosen by application date"}
+    # policies whose version follows each profile's application date, or that read a
+    # reviewer's finding or the application date, run per profile.
+    assert set(result.unsupported.values()) <= {
+        "version chosen by application date",
+        "rule FindingRule",
+        "rule DaysBeforeApplicationRule",
+    }
     vectorised = [p.id for p in policies if p.id not in result.unsupported]
     fallback = sum(n for pid, n in result.fallback_counts().items() if pid in vectorised)
     assert len(result.full_rows) < 0.1 * ROWS_PER_YEAR

@@ -86,6 +86,9 @@ class YearFacts(StrictModel):
         default=None,
         description="for an incubation carrier: technology-based SMEs it incubated that year",
     )
+    loan_interest_paid: MoneyIn | None = Field(
+        default=None, description="bank loan interest actually paid in the fiscal year"
+    )
     performance: dict[PolicyKey, Score] | None = Field(
         default=None, description="performance score (0–100) given under a policy, by policy id"
     )
@@ -169,6 +172,16 @@ class ProfileFacts(StrictModel):
     tax: Tax | None = None
     restricted_products: bool | None = Field(
         default=None, description="products in the state's prohibited or restricted categories"
+    )
+    foreign_invested: bool | None = Field(
+        default=None, description="a foreign-invested enterprise (HK, Macao, Taiwan included)"
+    )
+    overseas_rd_institution: bool | None = Field(
+        default=None, description="has built, or is building, an R&D institution abroad"
+    )
+    innovation_center_bid: bool | None = Field(
+        default=None,
+        description="bidding to become a national or provincial innovation centre",
     )
     years: dict[YearKey, YearFacts] | None = Field(default=None, max_length=30)
 
