@@ -202,9 +202,7 @@ def _execute(make_session: sessionmaker[Session], catalog: Catalog, run_id: str)
                         "policy_id": a.policy_id,
                         "status": a.status,
                         "amount": a.amount,
-                        "missing_facts": {"paths": list(a.missing_facts)}
-                        if a.missing_facts
-                        else None,
+                        "missing_facts": _what_is_missing(a),
                     }
                     for row, row_answers in zip(rows, answers, strict=True)
                     for a in row_answers
@@ -235,6 +233,16 @@ def _execute(make_session: sessionmaker[Session], catalog: Catalog, run_id: str)
         assert run is not None
         run.status, run.total, run.progress = "done", done, done
         run.result, run.finished_at = result, datetime.now(UTC)
+
+
+def _what_is_missing(answer: Answer) -> dict[str, list[str]] | None:
+    """What would settle an undetermined result: facts, and findings a reviewer must make."""
+    if not (answer.missing_facts or answer.findings_required):
+        return None
+    found: dict[str, list[str]] = {"paths": list(answer.missing_facts)}
+    if answer.findings_required:
+        found["findings"] = list(answer.findings_required)
+    return found
 
 
 def _tally(

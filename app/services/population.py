@@ -32,6 +32,7 @@ class Answer:
     amount: Decimal | None
     amount_basis: str
     missing_facts: tuple[str, ...]
+    findings_required: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -76,8 +77,12 @@ def evaluate_rows(
                 amount = Decimal(fen).scaleb(-2)
             else:  # beyond int64: the exact value is kept aside
                 amount = result.amount(pid, i)
-            missing = result.missing_facts(pid, i) if status == "undetermined" else ()
-            out[i].append(Answer(pid, status, amount, basis, missing))
+            missing, required = (
+                (result.missing_facts(pid, i), result.findings_required(pid, i))
+                if status == "undetermined"
+                else ((), ())
+            )
+            out[i].append(Answer(pid, status, amount, basis, missing, required))
     return out
 
 
@@ -92,7 +97,14 @@ def evaluate_rows_one_by_one(
         )
         out.append(
             [
-                Answer(e.policy_id, e.status, e.amount, e.amount_basis, e.missing_facts)
+                Answer(
+                    e.policy_id,
+                    e.status,
+                    e.amount,
+                    e.amount_basis,
+                    e.missing_facts,
+                    e.findings_required,
+                )
                 for e in evaluations
             ]
         )

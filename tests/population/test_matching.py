@@ -78,18 +78,20 @@ def test_undetermined_results_say_what_is_missing(population: Population) -> Non
             session, run["id"], status="undetermined", limit=50
         )
     assert undetermined
-    for r in undetermined:
-        if r.missing_facts and r.missing_facts["paths"]:
-            continue
-        # Undetermined only for a finding a reviewer must record: the stored result does
-        # not name findings yet, so the per-profile engine must.
+    # Each names the facts, or the findings a reviewer must record, that would settle it.
+    assert all(
+        r.missing_facts and (r.missing_facts["paths"] or r.missing_facts.get("findings"))
+        for r in undetermined
+    )
+    waiting = [r for r in undetermined if r.missing_facts and r.missing_facts.get("findings")]
+    for r in waiting:
         with make_session() as session:
             enterprise = repo.get_enterprise(session, r.enterprise_id)
             assert enterprise is not None
             profile = repo.get_profile_version(session, r.enterprise_id, enterprise.current_version)
             assert profile is not None
-            answer = evaluate(catalog.policies[r.policy_id], profile.profile, 2024)
-        assert answer.status == "undetermined" and answer.findings_required, r.policy_id
+        answer = evaluate(catalog.policies[r.policy_id], profile.profile, 2024)
+        assert list(answer.findings_required) == r.missing_facts["findings"], r.policy_id
 
 
 def test_what_if_lower_cap_is_confirmed_by_recomputation(population: Population) -> None:

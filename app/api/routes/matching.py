@@ -61,6 +61,10 @@ class ResultOut(BaseModel):
     status: str
     amount: str | None
     missing_facts: list[str]
+    findings_required: list[str] = Field(
+        default_factory=list,
+        description="keys of the findings a reviewer must record before the answer settles",
+    )
 
 
 class ResultList(BaseModel):
@@ -146,6 +150,7 @@ def _result_json(r: Any) -> dict[str, Any]:
         "status": r.status,
         "amount": None if r.amount is None else f"{r.amount:.2f}",
         "missing_facts": (r.missing_facts or {}).get("paths", []),
+        "findings_required": (r.missing_facts or {}).get("findings", []),
     }
 
 
@@ -198,11 +203,22 @@ def matching_results_csv(
                         r.status,
                         r.amount,  # Decimal (or None): a number in the spreadsheet
                         ";".join((r.missing_facts or {}).get("paths", [])),
+                        ";".join((r.missing_facts or {}).get("findings", [])),
                     ]
                 after = batch[-1].id
 
     return StreamingResponse(
-        csv_stream(["enterprise_id", "policy_id", "status", "amount", "missing_facts"], rows()),
+        csv_stream(
+            [
+                "enterprise_id",
+                "policy_id",
+                "status",
+                "amount",
+                "missing_facts",
+                "findings_required",
+            ],
+            rows(),
+        ),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="matching-{run_id}.csv"'},
     )

@@ -53,6 +53,9 @@ class PolicyColumns:
     missing_bits: Bits = field(default_factory=lambda: np.zeros(0, dtype=np.uint8))
     #: Missing facts of rows the per-profile engine settled.
     exact_missing: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    #: Findings a reviewer must record, by row: only the per-profile engine reads
+    #: findings, so every row that needs one was written by it.
+    findings_required: dict[int, tuple[str, ...]] = field(default_factory=dict)
     #: Rows settled by the per-profile engine for this policy alone.
     fallback_rows: int = 0
 
@@ -94,6 +97,10 @@ class PolicyColumns:
         self.basis[row] = BASES.index(ev.amount_basis)
         self.written[row] = ev.amount
         self.exact_missing[row] = ev.missing_facts
+        if ev.findings_required:
+            self.findings_required[row] = ev.findings_required
+        else:
+            self.findings_required.pop(row, None)
 
     def exclude(self, rows: Rows) -> None:
         """Rows lost to a policy of the same exclusivity group: ineligible, no amount."""
@@ -101,6 +108,7 @@ class PolicyColumns:
         for row in rows.tolist():
             self.written[row] = None
             self.exact_missing.pop(row, None)
+            self.findings_required.pop(row, None)
 
     def missing_facts(self, row: int) -> tuple[str, ...]:
         if row in self.exact_missing:
@@ -181,6 +189,10 @@ class PopulationResult:
 
     def basis(self, policy_id: str, row: int) -> AmountBasis:
         return BASES[int(self.columns[policy_id].basis[row])]
+
+    def findings_required(self, policy_id: str, row: int) -> tuple[str, ...]:
+        """The findings an undetermined answer waits for, as ``Evaluation.findings_required``."""
+        return self.columns[policy_id].findings_required.get(row, ())
 
     def missing_facts(self, policy_id: str, row: int) -> tuple[str, ...]:
         """What would settle an undetermined answer, as ``Evaluation.missing_facts``."""
