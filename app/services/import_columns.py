@@ -88,6 +88,18 @@ ZH_ALIASES: dict[str, tuple[str, ...]] = {
     "years.*.rent_paid": ("房租", "实付房租"),
     "years.*.incubated_high_tech_enterprises": ("孵育高新技术企业数",),
     "years.*.incubated_tech_smes": ("孵育科技型中小企业数",),
+    # The industry ministry's ladder (issue 8).
+    "years.*.major_incident": ("重大事故",),
+    "years.*.tax_evasion": ("偷漏税",),
+    "years.*.national_science_award_rank": ("国家级科技奖励排名",),
+    "years.*.provincial_science_award_rank": ("省部级科技奖励排名",),
+    "years.*.maker_china": ("创客中国名单",),
+    "years.*.provincial_rd_institution": ("省部级以上研发机构",),
+    "restricted_products": ("禁止限制淘汰类产品",),
+    "innovative_sme_score.innovation": ("创新型中小企业创新能力得分",),
+    "innovative_sme_score.growth": ("创新型中小企业成长性得分",),
+    "innovative_sme_score.specialization": ("创新型中小企业专业化得分",),
+    "specialized_development_score": ("专精特新发展评价得分",),
 }
 
 # Words for an empty recognitions list ("holds none"), as opposed to an empty cell

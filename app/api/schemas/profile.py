@@ -89,6 +89,37 @@ class YearFacts(StrictModel):
     performance: dict[PolicyKey, Score] | None = Field(
         default=None, description="performance score (0–100) given under a policy, by policy id"
     )
+    # The industry ministry's ladder (工信部企业〔2022〕63号, 工信部企业〔2026〕2号).
+    major_incident: bool | None = Field(
+        default=None,
+        description="a major safety (incl. cyber and data security), quality or environmental"
+        " incident in the year",
+    )
+    tax_evasion: bool | None = Field(default=None, description="tax evasion (偷漏税) in the year")
+    national_science_award_rank: Count | None = Field(
+        default=None,
+        description="best rank among the winning units of a national S&T award won in the year"
+        " (0 when none)",
+    )
+    provincial_science_award_rank: Count | None = Field(
+        default=None,
+        description="best rank among the winning units of a provincial or ministerial S&T award"
+        " won in the year (0 when none)",
+    )
+    maker_china: Word | None = Field(
+        default=None, description="place in the national enterprise group of Maker China (创客中国)"
+    )
+    provincial_rd_institution: bool | None = Field(
+        default=None, description="a recognised R&D institution of provincial level or above"
+    )
+
+
+class InnovativeSmeScore(StrictModel):
+    """The three parts of the innovative-SME evaluation score (工信部企业〔2022〕63号 annex 1)."""
+
+    innovation: Score | None = Field(default=None, description="innovation capability (0–40)")
+    growth: Score | None = Field(default=None, description="growth (0–30)")
+    specialization: Score | None = Field(default=None, description="specialization (0–30)")
 
 
 class ProfileFacts(StrictModel):
@@ -127,6 +158,13 @@ class ProfileFacts(StrictModel):
     compliance: Compliance | None = None
     lease: Lease | None = None
     tax: Tax | None = None
+    restricted_products: bool | None = Field(
+        default=None, description="products in the state's prohibited or restricted categories"
+    )
+    innovative_sme_score: InnovativeSmeScore | None = None
+    specialized_development_score: Score | None = Field(
+        default=None, description="专精特新 development score computed on the ministry's platform"
+    )
     years: dict[YearKey, YearFacts] | None = Field(default=None, max_length=30)
 
 
