@@ -21,7 +21,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from app.catalog.places import Places
-from app.catalog.schema import PolicyFile, Version
+from app.catalog.schema import PolicyFile, SharedRule, Version
 from app.catalog.vocabulary import VocabularyFile
 
 
@@ -135,6 +135,8 @@ def _fact_of(parent: str, key: str, value: Any) -> str | None:
         return None
     if key in ("sum_years", "growth") or (parent == "first_time_above" and key == "fact"):
         return f"years.*.{value}"
+    if parent == "days_before_application" and key == "since":
+        return value
     return value if key in _FACT_KEYS else None
 
 
@@ -181,6 +183,86 @@ def _check_version(
     return problems
 
 
+def load_shared_rules(directory: Path) -> tuple[dict[str, SharedRule], list[str]]:
+    """``rules/<name>.yaml``: rules several policies apply, by name."""
+    rules: dict[str, SharedRule] = {}
+    problems: list[str] = []
+    for path in sorted((directory / "rules").glob("*.yaml")):
+        try:
+            rules[path.stem] = _validate(SharedRule, path, _load_yaml(path))
+        except CatalogError as exc:
+            problems.extend(exc.problems)
+    return rules, problems
+
+
+def _inline_shared(node: Any, shared: Mapping[str, SharedRule], used: set[str]) -> Any:
+    """The YAML tree with each ``{use: name}`` replaced by the shared rule it names.
+
+    Inlined before validation, so a stored policy version is whole on its own and an
+    auditor replays it without the rules directory.
+    """
+    if isinstance(node, list):
+        return [_inline_shared(item, shared, used) for item in node]
+    if not isinstance(node, Mapping):
+        return node
+    if "use" in node and isinstance(node["use"], str) and node["use"] in shared:
+        rule = shared[node["use"]]
+        used.add(node["use"])
+        inlined = rule.rule.model_dump(mode="json", by_alias=True, exclude_none=True)
+        inlined["id"] = node.get("id", rule.id)
+        inlined["text"] = node.get("text", rule.text.model_dump())
+        return inlined
+    return {key: _inline_shared(value, shared, used) for key, value in node.items()}
+
+
+def _expand_version(
+    path: Path, index: int, raw: Any, shared: Mapping[str, SharedRule]
+) -> tuple[Any, list[str]]:
+    """A version's YAML with shared rules inlined and their parameters joined to its own."""
+    if not isinstance(raw, Mapping):
+        return raw, []
+    problems = [
+        f"{path}: versions.{index}: use: `{value}` is not a file of the catalog's rules/ "
+        "directory: add it there or fix the name"
+        for _, key, value in _walk(raw)
+        if key == "use" and not (isinstance(value, str) and value in shared)
+    ]
+    used: set[str] = set()
+    expanded = dict(_inline_shared(raw, shared, used))
+    params = dict(expanded.get("parameters") or {})
+    for name in sorted(used):
+        for pname, param in shared[name].parameters.items():
+            if pname in params:
+                problems.append(
+                    f"{path}: versions.{index}: parameters.{pname}: also defined by the shared "
+                    f"rule `{name}`: rename one of them"
+                )
+            params[pname] = param.model_dump(mode="json", exclude_none=True)
+    if used:
+        expanded["parameters"] = params
+    return expanded, problems
+
+
+def _gates_without_id(node: Any) -> Iterator[Any]:
+    """Clauses marked ``gate`` that have no ``id``: the gap analysis finds gates by id."""
+    if isinstance(node, Mapping):
+        if "gate" in node and not node.get("id"):
+            yield node["gate"]
+        for value in node.values():
+            yield from _gates_without_id(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _gates_without_id(item)
+
+
+def _check_findings(path: Path, raw: Any, keys: set[str]) -> list[str]:
+    return [
+        f"{path}: {key}: `{value}` is not a finding of facts.yaml `findings`: add it there"
+        for _, key, value in _walk(raw)
+        if key == "finding" and value not in keys
+    ]
+
+
 def load_catalog(directory: Path) -> Catalog:
     """Read ``facts.yaml`` and ``policies/**/*.yaml``; raise ``CatalogError`` on any problem."""
     directory = Path(directory)
@@ -197,8 +279,23 @@ def load_catalog(directory: Path) -> Catalog:
         for slug in dict.fromkeys(Places(vocabulary.places).duplicates)
     ]
     provisional = Catalog({}, vocabulary, "")
+    shared, shared_problems = load_shared_rules(directory)
+    problems += shared_problems
+    finding_keys = {f.key for f in vocabulary.findings}
     for path in sorted((directory / "policies").rglob("*.yaml")):
         raw = _load_yaml(path)
+        if isinstance(raw, dict) and isinstance(raw.get("versions"), list):
+            versions = []
+            for i, version_raw in enumerate(raw["versions"]):
+                expanded, found = _expand_version(path, i, version_raw, shared)
+                versions.append(expanded)
+                problems += found
+            raw = {**raw, "versions": versions}
+        problems += _check_findings(path, raw, finding_keys)
+        problems += [
+            f"{path}: gate: a clause marked `gate: {gate}` needs an `id`: add one"
+            for gate in _gates_without_id(raw)
+        ]
         try:
             policy: PolicyFile = _validate(PolicyFile, path, raw)
         except CatalogError as exc:

@@ -106,6 +106,18 @@ class ProductExpr(Strict):
     product: list[Expr | Number] = Field(min_length=2)
 
 
+class SumExpr(Strict):
+    """a + b + …: e.g. R&D over the years an enterprise has operated."""
+
+    sum: list[Expr | Number] = Field(min_length=2)
+
+
+class DifferenceExpr(Strict):
+    """a − b: e.g. total income less non-taxable income."""
+
+    difference: tuple[Expr | Number, Expr | Number]
+
+
 def _tag_by_key(*keys: str) -> Any:
     """Pick a union member by the first of ``keys`` present in the mapping.
 
@@ -137,8 +149,12 @@ Expr = Annotated[
     | Annotated[GrowthExpr, Tag("growth")]
     | Annotated[MonthsInYearExpr, Tag("months_in_year")]
     | Annotated[RatioExpr, Tag("ratio")]
-    | Annotated[ProductExpr, Tag("product")],
-    _tag_by_key("fact", "sum_years", "growth", "months_in_year", "ratio", "product"),
+    | Annotated[ProductExpr, Tag("product")]
+    | Annotated[SumExpr, Tag("sum")]
+    | Annotated[DifferenceExpr, Tag("difference")],
+    _tag_by_key(
+        "fact", "sum_years", "growth", "months_in_year", "ratio", "product", "sum", "difference"
+    ),
 ]
 
 Op = Literal["eq", "ne", "gt", "ge", "lt", "le", "in", "not_in"]
@@ -150,6 +166,10 @@ Op = Literal["eq", "ne", "gt", "ge", "lt", "le", "in", "not_in"]
 class Labelled(Strict):
     id: str | None = Field(default=None, description="clause id shown in reasons")
     text: Text | None = Field(default=None, description="what the clause means, zh and en")
+    gate: Literal["size"] | None = Field(
+        default=None,
+        description="size: a size cap; when it fails the rung is out of reach, not a next step",
+    )
 
 
 class AllRule(Labelled):
@@ -228,6 +248,26 @@ class DateWithinRule(Labelled):
     to_year: int | None = Field(default=None, description="on or before Dec 31 of fy+to_year")
 
 
+class FindingRule(Labelled):
+    """A criterion only an official can settle (a market position "较为靠前", whether IP
+    supports the main products): true or false once a reviewer has recorded a finding
+    for the enterprise and fiscal year, unknown until then. Profiles cannot carry it."""
+
+    finding: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="a key of facts.yaml `findings`")
+
+
+class DaysBeforeApplicationRule(Labelled):
+    """At least ``min`` days from a date fact to the application date (``application_date``,
+    or the whole of year fy+1 when the profile does not give it)."""
+
+    days_before_application: DaysBeforeApplication
+
+
+class DaysBeforeApplication(Strict):
+    since: str = Field(description="a date fact, e.g. registered_on")
+    min: Number
+
+
 Rule = Annotated[
     Annotated[AllRule, Tag("all")]
     | Annotated[AnyRule, Tag("any")]
@@ -237,7 +277,9 @@ Rule = Annotated[
     | Annotated[RecognitionRule, Tag("recognition")]
     | Annotated[FirstTimeAboveRule, Tag("first_time_above")]
     | Annotated[YearsSinceRule, Tag("years_since")]
-    | Annotated[DateWithinRule, Tag("date_within")],
+    | Annotated[DateWithinRule, Tag("date_within")]
+    | Annotated[FindingRule, Tag("finding")]
+    | Annotated[DaysBeforeApplicationRule, Tag("days_before_application")],
     _tag_by_key(
         "all",
         "any",
@@ -248,8 +290,20 @@ Rule = Annotated[
         "first_time_above",
         "years_since",
         "date_within",
+        "finding",
+        "days_before_application",
     ),
 ]
+
+
+class SharedRule(Strict):
+    """``policy_catalog/rules/<name>.yaml``: a rule several policies apply (``- use: name``),
+    such as the SME size test; the loader inlines it with its parameters."""
+
+    id: str
+    text: Text
+    parameters: dict[str, Parameter] = Field(default_factory=dict)
+    rule: Rule
 
 
 # --------------------------------------------------------------------------- formulas
@@ -444,6 +498,7 @@ class CaseExpect(Strict):
     amount: Decimal | None = None
     amount_at_most: Decimal | None = None
     missing_facts: list[str] | None = None
+    findings_required: list[str] | None = None
     reason_contains: str | None = None
 
 
@@ -452,6 +507,9 @@ class Case(Strict):
     fiscal_year: int
     profile: dict[str, Any]
     history: list[CaseHistory] = Field(default_factory=list)
+    findings: dict[str, bool] = Field(
+        default_factory=dict, description="findings a reviewer has recorded, by key"
+    )
     expect: CaseExpect
 
 
@@ -466,9 +524,28 @@ class PolicyFile(Strict):
     source: Source
     jurisdiction: str = Field(description="slug of the issuing jurisdiction")
     payer: Payer | None = None
+    versions_by: Literal["fiscal_year", "application"] = Field(
+        default="fiscal_year",
+        description=(
+            "application: the version in force on the profile's application_date, or "
+            "without one the latest in force during year fy+1 (for recognitions whose "
+            "fiscal year is the last complete accounting year before the application)"
+        ),
+    )
     versions: list[Version] = Field(min_length=1)
     cases: list[Case] = Field(min_length=1)
 
 
-for _model in (AllRule, AnyRule, NotRule, RatioExpr, ProductExpr, TaxRateWhen, Version):
+for _model in (
+    AllRule,
+    AnyRule,
+    NotRule,
+    RatioExpr,
+    ProductExpr,
+    SumExpr,
+    DifferenceExpr,
+    TaxRateWhen,
+    Version,
+    SharedRule,
+):
     _model.model_rebuild()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class _Strict(BaseModel):
@@ -50,7 +50,22 @@ class Province(Word):
     cities: list[City] = Field(default_factory=list)
 
 
+class FindingSpec(_Strict):
+    """A criterion no data settles, which a reviewer records on an enterprise."""
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    zh: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+
+
 class VocabularyFile(_Strict):
     facts: list[FactSpec] = Field(min_length=1)
+    findings: list[FindingSpec] = Field(default_factory=list)
     enumerations: dict[str, list[Word]]
     places: list[Province] = Field(min_length=1)
+
+    @field_validator("findings", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: object) -> object:
+        # `findings:` with no entries yet reads as null in YAML.
+        return [] if value is None else value

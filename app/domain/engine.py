@@ -8,6 +8,7 @@ passed in, never read here.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -20,7 +21,8 @@ from app.domain.caps import (
     rewarded_levels,
 )
 from app.domain.exclusivity import apply_exclusivity
-from app.domain.facts import Facts
+from app.domain.facts import Facts, as_day
+from app.domain.findings import NO_FINDINGS, Findings
 from app.domain.formulas import evaluate_formula
 from app.domain.money import ZERO, to_fen
 from app.domain.results import (
@@ -35,10 +37,30 @@ from app.domain.results import (
 from app.domain.rules import evaluate_rule
 
 
-def select_version(policy: PolicyFile, fiscal_year: int) -> Version | None:
-    """The version in force in the fiscal year: the latest one that overlaps it."""
+def select_version(
+    policy: PolicyFile, fiscal_year: int, profile: Mapping[str, Any] | None = None
+) -> Version | None:
+    """The version in force in the fiscal year: the latest one that overlaps it.
+
+    A recognition applied for on last year's accounts (``versions_by: application``)
+    takes the version in force on the profile's ``application_date``, or without one
+    the latest in force during the year of application, fy+1.
+    """
+    year = fiscal_year
+    if policy.versions_by == "application":
+        applied = as_day(profile.get("application_date")) if profile is not None else None
+        if applied is not None:
+            return _in_force_on(policy, applied)
+        year = fiscal_year + 1
+    candidates = [v for v in policy.versions if in_force(v.effective.from_, v.effective.to, year)]
+    return max(candidates, key=lambda v: v.effective.from_, default=None)
+
+
+def _in_force_on(policy: PolicyFile, day: date) -> Version | None:
     candidates = [
-        v for v in policy.versions if in_force(v.effective.from_, v.effective.to, fiscal_year)
+        v
+        for v in policy.versions
+        if v.effective.from_ <= day and (v.effective.to is None or day <= v.effective.to)
     ]
     return max(candidates, key=lambda v: v.effective.from_, default=None)
 
@@ -53,24 +75,18 @@ def evaluate(
     fiscal_year: int,
     history: Sequence[PriorAward] = (),
     reviewer_amount: Decimal | None = None,
+    findings: Findings = NO_FINDINGS,
 ) -> Evaluation:
     """One policy's verdict, amount and reasons for a profile in a fiscal year."""
-    version = select_version(policy, fiscal_year)
+    version = select_version(policy, fiscal_year, profile)
     if version is None:
-        reason = ClauseResult(
-            "effective",
-            Tri.FALSE,
-            Bilingual(
-                f"该政策在 {fiscal_year} 年度不适用",
-                f"the policy is not in force in fiscal year {fiscal_year}",
-            ),
-        )
+        reason = ClauseResult("effective", Tri.FALSE, _not_in_force(policy, fiscal_year))
         return Evaluation(
             policy.id, None, fiscal_year, "ineligible", None, "none", None, (reason,), ()
         )
 
     params = parameters(version)
-    facts = Facts(profile, fiscal_year)
+    facts = Facts(profile, fiscal_year, findings)
     eligibility = evaluate_rule(version.eligibility, facts, params)
     own = [a for a in history if a.policy_id == policy.id]
     kind = version.caps.recognition_kind
@@ -87,6 +103,7 @@ def evaluate(
         basis: AmountBasis = "none",
         uncapped: Decimal | None = None,
         missing: Iterable[str] = (),
+        required: Iterable[str] = (),
         **extra: Any,
     ) -> Evaluation:
         return Evaluation(
@@ -102,6 +119,8 @@ def evaluate(
             facts_read=dict(facts.read),
             recognition_key=key,
             exclusivity_group=group,
+            findings_required=tuple(sorted(set(required))),
+            findings_used={k: f.as_trace() for k, f in sorted(facts.findings_used.items())},
             **extra,
         )
 
@@ -116,7 +135,10 @@ def evaluate(
             *(eligibility.missing if eligibility.truth is Tri.UNKNOWN else ()),
             *formula.missing,
         ]
-        return answer("undetermined", basis=formula.basis, missing=missing, steps=steps)
+        required = eligibility.findings if eligibility.truth is Tri.UNKNOWN else ()
+        return answer(
+            "undetermined", basis=formula.basis, missing=missing, required=required, steps=steps
+        )
     if formula.nothing_due is not None:
         reasons.append(formula.nothing_due)
         return answer("ineligible", basis=formula.basis, steps=steps)
@@ -143,18 +165,34 @@ def evaluate(
     )
 
 
+def _not_in_force(policy: PolicyFile, fiscal_year: int) -> Bilingual:
+    if policy.versions_by == "application":
+        return Bilingual(
+            f"该认定在依据 {fiscal_year} 年度数据申报时不适用(申报年份 {fiscal_year + 1})",
+            f"the recognition is not in force for an application on fiscal year {fiscal_year}'s"
+            f" accounts (applied for in {fiscal_year + 1})",
+        )
+    known = sorted(v.effective.from_.year for v in policy.versions)
+    return Bilingual(
+        f"该政策在 {fiscal_year} 年度不适用(目录收录的版本自 {known[0]} 年起)",
+        f"the policy is not in force in fiscal year {fiscal_year}"
+        f" (the catalog holds versions from {known[0]})",
+    )
+
+
 def evaluate_catalog(
     policies: Iterable[PolicyFile],
     profile: Mapping[str, Any],
     fiscal_year: int,
     history: Sequence[PriorAward] = (),
+    findings: Findings = NO_FINDINGS,
 ) -> list[Evaluation]:
     """Every policy's answer, with exclusivity groups settled between them."""
     policies = list(policies)
-    evaluations = [evaluate(p, profile, fiscal_year, history) for p in policies]
+    evaluations = [evaluate(p, profile, fiscal_year, history, findings=findings) for p in policies]
     modes: dict[str, str] = {}
     for policy in policies:
-        version = select_version(policy, fiscal_year)
+        version = select_version(policy, fiscal_year, profile)
         if version is not None and version.exclusivity is not None:
             modes[version.exclusivity.group] = version.exclusivity.mode
     return apply_exclusivity(evaluations, modes, history)
@@ -167,6 +205,7 @@ def evaluate_in_group(
     fiscal_year: int,
     history: Sequence[PriorAward] = (),
     reviewer_amount: Decimal | None = None,
+    findings: Findings = NO_FINDINGS,
 ) -> Evaluation:
     """One policy's answer with its exclusivity group settled, as the whole catalog would.
 
@@ -174,8 +213,8 @@ def evaluate_in_group(
     is the reviewer's decision, so it is not re-ranked against the group.
     """
     if reviewer_amount is not None or len(members) <= 1:
-        return evaluate(policy, profile, fiscal_year, history, reviewer_amount)
-    evaluations = evaluate_catalog(members, profile, fiscal_year, history)
+        return evaluate(policy, profile, fiscal_year, history, reviewer_amount, findings)
+    evaluations = evaluate_catalog(members, profile, fiscal_year, history, findings)
     return next(e for e in evaluations if e.policy_id == policy.id)
 
 

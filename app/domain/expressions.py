@@ -14,12 +14,14 @@ from datetime import date
 from decimal import Decimal
 
 from app.catalog.schema import (
+    DifferenceExpr,
     Expr,
     FactExpr,
     GrowthExpr,
     MonthsInYearExpr,
     ProductExpr,
     RatioExpr,
+    SumExpr,
     SumYearsExpr,
 )
 from app.domain.facts import MISSING, Facts
@@ -66,6 +68,10 @@ def evaluate_expr(expr: Expr | Decimal | str, facts: Facts, params: Params) -> V
         return _ratio(expr, facts, params)
     if isinstance(expr, ProductExpr):
         return _product(expr, facts, params)
+    if isinstance(expr, SumExpr):
+        return _add(expr.sum, facts, params, " + ", negate_rest=False)
+    if isinstance(expr, DifferenceExpr):
+        return _add(list(expr.difference), facts, params, " − ", negate_rest=True)
     raise TypeError(f"unknown expression {expr!r}")
 
 
@@ -145,3 +151,22 @@ def _product(expr: ProductExpr, facts: Facts, params: Params) -> Value:
         assert p.number is not None
         result *= p.number
     return Value(result, label)
+
+
+def _add(
+    operands: list[Expr | Decimal | str],
+    facts: Facts,
+    params: Params,
+    joiner: str,
+    negate_rest: bool,
+) -> Value:
+    """a + b + … or, with ``negate_rest``, a − b."""
+    parts = [evaluate_expr(e, facts, params) for e in operands]
+    label = "(" + joiner.join(p.label for p in parts) + ")"
+    if any(not p.known for p in parts):
+        return Value(None, label, _combine_missing(parts), _first_undefined(parts))
+    numbers = [p.number for p in parts if p.number is not None]
+    total = numbers[0]
+    for n in numbers[1:]:
+        total = total - n if negate_rest else total + n
+    return Value(total, label)

@@ -14,6 +14,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Final
 
+from app.domain.findings import NO_FINDINGS, Findings, RecordedFinding
 from app.domain.money import as_decimal
 
 
@@ -67,9 +68,14 @@ def as_day(value: Any) -> date | None:
 class Facts:
     """The profile seen from one fiscal year, recording each fact it hands out."""
 
-    def __init__(self, profile: Mapping[str, Any], fiscal_year: int) -> None:
+    def __init__(
+        self, profile: Mapping[str, Any], fiscal_year: int, findings: Findings = NO_FINDINGS
+    ) -> None:
         self.profile = profile
         self.fiscal_year = fiscal_year
+        self.findings = findings
+        #: The reviewers' findings the rules used, for the trace.
+        self.findings_used: dict[str, RecordedFinding] = {}
         self.read: dict[str, Any] = {}
         # Many policies read the same facts (the city, the revenue…): look each up once.
         self._seen: dict[str, Any] = {}
@@ -114,6 +120,12 @@ class Facts:
     def day(self, template: str) -> date | _Missing:
         day = as_day(self.get(template))
         return MISSING if day is None else day
+
+    def finding(self, key: str) -> RecordedFinding | None:
+        found = self.findings.get(key)
+        if found is not None:
+            self.findings_used[key] = found
+        return found
 
     def recognitions(self) -> list[Mapping[str, Any]] | _Missing:
         value = self.get("recognitions")

@@ -115,6 +115,10 @@ class Evaluation:
     facts_read: Mapping[str, Any] = field(default_factory=dict)
     recognition_key: str | None = None
     exclusivity_group: str | None = None
+    #: Findings a reviewer must record before the answer can settle (keys, sorted).
+    findings_required: tuple[str, ...] = ()
+    #: The recorded findings the answer used: who found what, and when.
+    findings_used: Mapping[str, Any] = field(default_factory=dict)
 
 
 def as_json(value: Any) -> Any:

@@ -22,7 +22,9 @@ from app.catalog.schema import (
     AnyRule,
     CompareRule,
     DateWithinRule,
+    DaysBeforeApplicationRule,
     FactRule,
+    FindingRule,
     FirstTimeAboveRule,
     Labelled,
     NotRule,
@@ -46,6 +48,8 @@ class RuleOutcome:
     truth: Tri
     clauses: tuple[ClauseResult, ...]
     missing: tuple[str, ...]
+    #: Keys of the findings a reviewer has yet to record (unknown outcomes only).
+    findings: tuple[str, ...] = ()
 
 
 def evaluate_rule(
@@ -86,14 +90,15 @@ def _composite(
     keep: list[RuleOutcome],
 ) -> RuleOutcome:
     missing: tuple[str, ...] = ()
+    findings: tuple[str, ...] = ()
     if truth is Tri.UNKNOWN:
-        missing = tuple(
-            dict.fromkeys(p for c in children if c.truth is Tri.UNKNOWN for p in c.missing)
-        )
+        unknown = [c for c in children if c.truth is Tri.UNKNOWN]
+        missing = tuple(dict.fromkeys(p for c in unknown for p in c.missing))
+        findings = tuple(dict.fromkeys(k for c in unknown for k in c.findings))
     clauses = [r for c in keep for r in c.clauses]
     if node.text is not None:
         clauses.append(ClauseResult(clause, truth, _label(node, Bilingual("", "")), missing))
-    return RuleOutcome(truth, tuple(clauses), missing)
+    return RuleOutcome(truth, tuple(clauses), missing, findings)
 
 
 def _settle(children: list[RuleOutcome], decisive: Tri, otherwise: Tri) -> Tri:
@@ -378,6 +383,65 @@ def _date_within(node: DateWithinRule, facts: Facts, params: Params, clause: str
     )
 
 
+def _finding(node: FindingRule, facts: Facts, params: Params, clause: str) -> RuleOutcome:
+    fallback = Bilingual(f"主管部门认定:{node.finding}", f"an official's finding: {node.finding}")
+    found = facts.finding(node.finding)
+    if found is None:
+        detail = Bilingual("(待主管部门认定)", " (awaits an official's finding)")
+        outcome = _leaf(node, clause, Tri.UNKNOWN, fallback, detail)
+        return replace(outcome, findings=(node.finding,))
+    verdict = Bilingual("符合", "met") if found.met else Bilingual("不符合", "not met")
+    detail = Bilingual(
+        f"({found.reviewer} 于 {found.recorded_on} 认定:{verdict.zh})",
+        f" ({verdict.en}: found by {found.reviewer} on {found.recorded_on})",
+    )
+    return _leaf(node, clause, Tri.of(found.met), fallback, detail)
+
+
+def _days_before_application(
+    node: DaysBeforeApplicationRule, facts: Facts, params: Params, clause: str
+) -> RuleOutcome:
+    test = node.days_before_application
+    need = constant(test.min, params)
+    since_path = facts.path(test.since)
+    fallback = Bilingual(
+        f"申报时距 {since_path} 不少于 {show(need)} 天",
+        f"at least {show(need)} days from {since_path} to the application",
+    )
+    since = facts.day(test.since)
+    if not isinstance(since, date):
+        return _leaf(
+            node, clause, Tri.UNKNOWN, fallback, unknown_detail([since_path]), [since_path]
+        )
+    applied = facts.day("application_date")
+    if isinstance(applied, date):
+        days = Decimal((applied - since).days)
+        detail = Bilingual(f"(实际 {days} 天)", f" (actual {days} days)")
+        return _leaf(node, clause, Tri.of(days >= need), fallback, detail, (), days, need, "ge")
+    # Without the date the application falls somewhere in the year after the fiscal year.
+    year = facts.fiscal_year + 1
+    earliest = Decimal((date(year, 1, 1) - since).days)
+    latest = Decimal((date(year, 12, 31) - since).days)
+    if earliest >= need:
+        detail = Bilingual(
+            f"({year} 年任一申报日均满足)", f" (met on any application day of {year})"
+        )
+        return _leaf(node, clause, Tri.TRUE, fallback, detail)
+    if latest < need:
+        detail = Bilingual(
+            f"({year} 年内申报均不满足)", f" (not met on any application day of {year})"
+        )
+        return _leaf(node, clause, Tri.FALSE, fallback, detail, (), latest, need, "ge")
+    return _leaf(
+        node,
+        clause,
+        Tri.UNKNOWN,
+        fallback,
+        unknown_detail(["application_date"]),
+        ["application_date"],
+    )
+
+
 _HANDLERS: dict[type, Callable[..., RuleOutcome]] = {
     AllRule: _all,
     AnyRule: _any,
@@ -388,4 +452,6 @@ _HANDLERS: dict[type, Callable[..., RuleOutcome]] = {
     FirstTimeAboveRule: _first_time_above,
     YearsSinceRule: _years_since,
     DateWithinRule: _date_within,
+    FindingRule: _finding,
+    DaysBeforeApplicationRule: _days_before_application,
 }

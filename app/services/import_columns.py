@@ -51,6 +51,7 @@ PERFORMANCE_PREFIXES = ("performance", "绩效评分", "绩效得分")
 ZH_ALIASES: dict[str, tuple[str, ...]] = {
     "kind": ("主体类型",),
     "registered_on": ("成立日期", "注册日期"),
+    "application_date": ("申报日期", "拟申报日期"),
     "location.province": ("省", "省份", "所在省"),
     "location.city": ("市", "城市", "所在市"),
     "location.district": ("区", "区县", "所在区"),

@@ -9,6 +9,7 @@ from typing import Any
 from app.catalog.loader import Catalog
 from app.catalog.schema import PolicyFile
 from app.domain.engine import evaluate_catalog
+from app.domain.findings import NO_FINDINGS, Findings
 from app.domain.money import ZERO
 from app.domain.results import ClauseResult, Evaluation, PriorAward
 from app.services.errors import Invalid
@@ -40,7 +41,18 @@ def reason_json(result: ClauseResult) -> dict[str, Any]:
     }
 
 
-def answer_json(policy: PolicyFile, ev: Evaluation) -> dict[str, Any]:
+def findings_json(catalog: Catalog, keys: Iterable[str]) -> list[dict[str, str]]:
+    """Each finding a reviewer must record, with what it asks in both languages."""
+    specs = {f.key: f for f in catalog.vocabulary.findings}
+    return [
+        {"key": k, "zh": specs[k].zh, "en": specs[k].en}
+        if k in specs
+        else {"key": k, "zh": k, "en": k}
+        for k in keys
+    ]
+
+
+def answer_json(policy: PolicyFile, ev: Evaluation, catalog: Catalog) -> dict[str, Any]:
     payer = None
     if policy.payer is not None:
         payer = {"level": policy.payer.level, "jurisdiction": policy.payer.jurisdiction}
@@ -55,6 +67,8 @@ def answer_json(policy: PolicyFile, ev: Evaluation) -> dict[str, Any]:
         "uncapped_amount": ev.uncapped_amount,
         "reasons": [reason_json(r) for r in ev.reasons],
         "missing_facts": list(ev.missing_facts),
+        "findings_required": findings_json(catalog, ev.findings_required),
+        "findings_used": [{"key": k, **v} for k, v in ev.findings_used.items()],
         "payer": payer,
     }
 
@@ -85,13 +99,15 @@ def check_eligibility(
     fiscal_year: int,
     policy_ids: Iterable[str] | None = None,
     history: Sequence[PriorAward] = (),
+    findings: Findings = NO_FINDINGS,
 ) -> dict[str, Any]:
-    """The eligibility answer for a profile (stateless, or with a stored award history)."""
+    """The eligibility answer for a profile (stateless, or with a stored award history and
+    the findings reviewers recorded on the enterprise)."""
     policies = select_policies(catalog, policy_ids)
-    evaluations = evaluate_catalog(policies, facts, fiscal_year, history)
+    evaluations = evaluate_catalog(policies, facts, fiscal_year, history, findings)
     return {
         "fiscal_year": fiscal_year,
         "catalog_hash": catalog.hash,
         "totals": totals(evaluations),
-        "results": [answer_json(p, e) for p, e in zip(policies, evaluations, strict=True)],
+        "results": [answer_json(p, e, catalog) for p, e in zip(policies, evaluations, strict=True)],
     }

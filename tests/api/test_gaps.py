@@ -10,10 +10,9 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from app.services.gaps import LADDER
 from tests.api.support import assert_problem, create_enterprise, profile
 from tests.unit.test_gaps import PROFILE
-
-LADDER = ["cn-tech-sme", "cn-high-tech-enterprise", "cn-specialized-sme", "cn-little-giant"]
 
 
 def _criterion(report: dict[str, Any], policy_id: str, clause: str) -> dict[str, Any]:
@@ -32,7 +31,11 @@ def test_gaps_for_a_sent_profile(client: TestClient) -> None:
     )
     assert response.status_code == 200, response.text
     report = response.json()
-    assert [r["policy_id"] for r in report["ladder"]] == LADDER
+    assert [r["policy_id"] for r in report["ladder"]] == [
+        p for ladder in report["ladders"] for p in (r["policy_id"] for r in ladder["rungs"])
+    ]
+    assert {r["policy_id"] for r in report["ladder"]} <= set(LADDER)
+    assert [ladder["id"] for ladder in report["ladders"]] == ["science", "industry"]
     # 5% of 96,000,000 of revenue over three years, 3,072,000 spent on R&D.
     assert _rd_gap(report)["met"] is False
     assert _rd_gap(report)["distance"] == "1728000.00"

@@ -102,3 +102,60 @@ def test_hash_is_stable_and_follows_content(copy: Path) -> None:
 def test_python_is_never_evaluated_from_yaml(copy: Path) -> None:
     (copy / POLICY).write_text("!!python/object/apply:os.system ['true']\n", encoding="utf-8")
     assert "not valid YAML" in _problems(copy)
+
+
+SHARED_RULE = {
+    "id": "size-test",
+    "text": {"zh": "规模测试", "en": "a size test"},
+    "parameters": {
+        "size_max_staff": {
+            "value": 1000,
+            "unit": "persons",
+            "basis": "national_rule",
+            "reference": "test document",
+        }
+    },
+    "rule": {"fact": "employees", "op": "lt", "value": "$size_max_staff", "gate": "size"},
+}
+
+
+def _use_shared(
+    root: Path, rule: dict[str, object], params: dict[str, object] | None = None
+) -> None:
+    (root / "rules").mkdir(exist_ok=True)
+    (root / "rules" / "size-test.yaml").write_text(
+        yaml.safe_dump(rule, allow_unicode=True), encoding="utf-8"
+    )
+
+    def change(d: dict) -> None:  # type: ignore[type-arg]
+        v = d["versions"][0]
+        v["eligibility"] = {"all": [v["eligibility"], {"use": "size-test"}]}
+        v["parameters"].update(params or {})
+
+    _edit(root, change)
+
+
+def test_a_shared_rule_is_inlined_with_its_parameters(copy: Path) -> None:
+    _use_shared(copy, SHARED_RULE)
+    policy = load_catalog(copy).policies["nj-green-manufacturing"]
+    version = policy.versions[0]
+    assert version.parameters["size_max_staff"].value == 1000
+    inlined = version.eligibility.all[-1]  # type: ignore[union-attr]
+    assert inlined.id == "size-test" and inlined.gate == "size"
+    assert inlined.text is not None and inlined.text.en == "a size test"
+
+
+def test_a_shared_rule_parameter_may_not_shadow_the_policys(copy: Path) -> None:
+    clash = {"size_max_staff": {"value": 5, "unit": "persons", "basis": "local_rule", "note": "x"}}
+    _use_shared(copy, SHARED_RULE, clash)
+    assert "also defined by the shared rule `size-test`" in _problems(copy)
+
+
+def test_an_unknown_shared_rule_is_refused(copy: Path) -> None:
+    _edit(copy, lambda d: d["versions"][0].update(eligibility={"use": "no-such-rule"}))
+    assert "`no-such-rule` is not a file of the catalog's rules/ directory" in _problems(copy)
+
+
+def test_an_unknown_finding_is_refused(copy: Path) -> None:
+    _edit(copy, lambda d: d["versions"][0].update(eligibility={"finding": "no_such_finding"}))
+    assert "`no_such_finding` is not a finding of facts.yaml" in _problems(copy)

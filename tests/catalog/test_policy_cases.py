@@ -7,6 +7,7 @@ client could ever send.
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from app.api.schemas.profile import EnterpriseProfile
 from app.catalog.loader import Catalog, load_catalog
 from app.catalog.schema import Case, PolicyFile
 from app.domain.engine import evaluate
+from app.domain.findings import RecordedFinding
 from app.domain.results import PriorAward
 from app.services.vocabulary import check_words
 
@@ -54,7 +56,13 @@ def _history(policy: PolicyFile, case: Case) -> list[PriorAward]:
 def test_policy_case(loaded: Catalog, policy_id: str, index: int, name: str) -> None:
     policy = loaded.policies[policy_id]
     case = policy.cases[index]
-    result = evaluate(policy, case.profile, case.fiscal_year, _history(policy, case))
+    findings = {
+        key: RecordedFinding(key, met, "case reviewer", date(2026, 11, 30))
+        for key, met in case.findings.items()
+    }
+    result = evaluate(
+        policy, case.profile, case.fiscal_year, _history(policy, case), findings=findings
+    )
     expect = case.expect
     reasons = "\n".join(f"{r.met}: {r.text.en}" for r in result.reasons)
     assert result.status == expect.status, f"{policy_id} / {name}: got {result.status}\n{reasons}"
@@ -64,6 +72,11 @@ def test_policy_case(loaded: Catalog, policy_id: str, index: int, name: str) -> 
         assert result.amount is not None and result.amount <= expect.amount_at_most
     if expect.missing_facts is not None:
         assert sorted(result.missing_facts) == sorted(expect.missing_facts)
+    if expect.findings_required is not None:
+        assert list(result.findings_required) == sorted(expect.findings_required)
+    for key in case.findings:
+        if result.status != "ineligible":
+            assert key in result.findings_used, f"the case's finding {key} was not read"
     if expect.reason_contains is not None:
         texts = [r.text.en for r in result.reasons] + [r.text.zh for r in result.reasons]
         assert any(expect.reason_contains in t for t in texts), (

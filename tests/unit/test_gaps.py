@@ -60,7 +60,9 @@ def _criterion(report: dict[str, Any], policy_id: str, clause: str) -> dict[str,
 
 def test_every_rung_is_reported_in_ladder_order(catalog: Catalog) -> None:
     report = gap_analysis(catalog, PROFILE, 2024)
-    assert [r["policy_id"] for r in report["ladder"]] == list(LADDER)
+    assert [r["policy_id"] for r in report["ladder"]] == [
+        p for p in LADDER if p in catalog.policies
+    ]
     for rung in report["ladder"]:
         assert rung["criteria"], rung["policy_id"]
         assert all(c["text"]["zh"] and c["text"]["en"] for c in rung["criteria"])

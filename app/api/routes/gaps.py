@@ -1,18 +1,18 @@
-"""Gap analysis: the recognition ladder rung by rung, and the facts still missing."""
+"""Gap analysis: the two recognition ladders rung by rung, and what is still missing."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.api.auth import ActorDep
 from app.api.deps import CatalogDep, SessionDep
 from app.api.errors import responses
 from app.api.rate_limit import open_post
 from app.api.schemas.bounded import EnterpriseId
-from app.api.schemas.eligibility import EligibilityRequest
+from app.api.schemas.eligibility import EligibilityRequest, FindingRequired
 from app.db import repositories as repo
 from app.services import enterprises as enterprise_service
 from app.services.access import check_enterprise
@@ -36,28 +36,61 @@ class Criterion(BaseModel):
     missing_facts: list[str]
 
 
+class OutOfReach(BaseModel):
+    clause: str
+    zh: str
+    en: str
+
+
 class Rung(BaseModel):
     policy_id: str
     title: dict[str, str]
+    policy_version: str | None = None
     status: str
+    reachable: bool = Field(
+        description="false when the enterprise fails a size cap of this rung (e.g. the SME "
+        "size test): it is shown, but never offered as the next step"
+    )
+    out_of_reach: list[OutOfReach] = Field(description="the size caps it fails")
     criteria: list[Criterion]
     unmet: int
     unknown: int
     missing_facts: list[dict[str, str]]
+    findings_required: list[FindingRequired] = Field(
+        description="criteria an official must confirm before the rung can be settled"
+    )
+
+
+class LadderReport(BaseModel):
+    id: str = Field(description="science or industry")
+    title: dict[str, str]
+    next_rung: str | None = Field(
+        description="the lowest rung not yet met that the enterprise can climb"
+    )
+    rungs: list[Rung]
 
 
 class ToSettle(BaseModel):
     policy_id: str
     title: dict[str, str]
     missing_facts: list[dict[str, str]]
+    findings_required: list[FindingRequired]
 
 
 class GapReport(BaseModel):
     enterprise_id: str | None = None
     fiscal_year: int
     catalog_hash: str
-    next_rung: str | None
-    ladder: list[Rung]
+    next_rung: str | None = Field(
+        description="the science ladder's next rung, else the industry ladder's "
+        "(see next_rungs for both)"
+    )
+    next_rungs: dict[str, str | None] = Field(description="each ladder's next rung, by ladder id")
+    ladders: list[LadderReport] = Field(
+        description="the science ministry's ladder (technology-based SME → high-tech "
+        "enterprise) and the industry ministry's (innovative SME → 专精特新 → little giant)"
+    )
+    ladder: list[Rung] = Field(description="every rung of both ladders in one list")
     to_settle: list[ToSettle]
 
 
@@ -80,8 +113,9 @@ def gaps_for_enterprise(
     actor: ActorDep,
     fiscal_year: Annotated[int, Query(ge=2000, le=2100)],
 ) -> dict[str, Any]:
-    """Each rung of the ladder (tech SME → high-tech → 专精特新 → little giant) with every criterion
-    met, unmet or unknown and the distance to meet it; the facts that would settle each open policy."""
+    """Each rung of the two ladders (technology-based SME → high-tech enterprise; innovative SME
+    → 专精特新 → little giant) with every criterion met, unmet or unknown and the distance to
+    meet it; the facts and findings that would settle each open policy."""
     check_enterprise(actor, catalog, repo.get_enterprise(session, enterprise_id), enterprise_id)
     _, profile = enterprise_service.get_enterprise(session, enterprise_id)
     history = prior_awards(repo.live_awards_for(session, enterprise_id))

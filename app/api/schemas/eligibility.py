@@ -23,6 +23,20 @@ class Reason(BaseModel):
     missing_facts: list[str] = Field(default_factory=list)
 
 
+class FindingRequired(BaseModel):
+    key: str = Field(description="the finding's key (facts.yaml `findings`)")
+    zh: str
+    en: str
+
+
+class FindingUsed(BaseModel):
+    key: str
+    met: bool
+    reviewer: str = Field(description="who recorded the finding")
+    recorded_on: str = Field(description="the day it was recorded (ISO date)")
+    note: str | None = None
+
+
 class PolicyAnswer(BaseModel):
     policy_id: str
     policy_version: str | None
@@ -36,6 +50,17 @@ class PolicyAnswer(BaseModel):
     uncapped_amount: MoneyOut | None = None
     reasons: list[Reason]
     missing_facts: list[str]
+    findings_required: list[FindingRequired] = Field(
+        default_factory=list,
+        description=(
+            "criteria no data settles that an official must confirm (undetermined answers): "
+            "a reviewer records them on the enterprise (POST /v1/enterprises/{id}/findings) "
+            "and the next evaluation uses them"
+        ),
+    )
+    findings_used: list[FindingUsed] = Field(
+        default_factory=list, description="the recorded findings the answer used"
+    )
     payer: dict[str, str | None] | None = None
 
 

@@ -133,6 +133,13 @@ class ProfileFacts(StrictModel):
         | None
     ) = None
     registered_on: Day | None = None
+    application_date: Day | None = Field(
+        default=None,
+        description=(
+            "the day the enterprise applies (or will apply) for a recognition: picks the "
+            "version of the measures in force then and counts the days since registration"
+        ),
+    )
     location: Location | None = None
     industry: Word | None = None
     industry_chain: Word | None = Field(

@@ -78,8 +78,12 @@ def compile_policy(policy: PolicyFile, fiscal_year: int) -> PolicyPlan:
 
 def _compile(policy: PolicyFile, fiscal_year: int) -> PolicyPlan:
     version = select_version(policy, fiscal_year)
-    if version is None:
+    if version is None and policy.versions_by == "fiscal_year":
         return PolicyPlan(policy, None)
+    if policy.versions_by == "application":
+        # The version follows each row's application date: the per-profile engine picks it.
+        return PolicyPlan(policy, version, unsupported="version chosen by application date")
+    assert version is not None
     params = parameters(version)
     try:
         eligibility = compile_rule(version.eligibility, params, fiscal_year)
@@ -184,6 +188,8 @@ def _evaluate_plan(plan: PolicyPlan, ctx: Context) -> tuple[PolicyColumns, Bools
     version = plan.version.version if plan.version else None
     col = PolicyColumns.empty(plan.policy, version, ctx.n)
     col.index = plan.index
+    if plan.unsupported is not None:
+        return col, True
     if plan.version is None:
         return col, None
     if plan.eligibility is None or plan.formula is None:

@@ -17,12 +17,14 @@ from typing import Any
 import numpy as np
 
 from app.catalog.schema import (
+    DifferenceExpr,
     Expr,
     FactExpr,
     GrowthExpr,
     MonthsInYearExpr,
     ProductExpr,
     RatioExpr,
+    SumExpr,
     SumYearsExpr,
 )
 from app.domain.batch.columns import Spec
@@ -189,6 +191,28 @@ class Product(ExprNode):
         return approx_multiply(values)
 
 
+class Added(ExprNode):
+    """a + b + … (``sum``) or a − b (``difference``), exact over exact parts.
+
+    Parts that are approximations (a ratio, a growth) are left to the per-profile engine.
+    """
+
+    def __init__(self, parts: list[ExprNode], negate_rest: bool) -> None:
+        self.parts, self.negate_rest = parts, negate_rest
+        self.key = ("added", negate_rest, *(p.key for p in parts))
+        self.may_be_undefined = any(p.may_be_undefined for p in parts)
+        self.leaves = tuple(leaf for p in parts for leaf in p.leaves)
+
+    def _eval(self, ctx: Context) -> Num:
+        values = [p.eval(ctx) for p in self.parts]
+        fixed = [v for v in values if isinstance(v, Fixed) and v.undef is None]
+        if len(fixed) != len(values):
+            raise Unsupported("a sum over approximate or undefined parts")
+        if self.negate_rest:
+            fixed = [fixed[0], *(_negate(v) for v in fixed[1:])]
+        return add(fixed)
+
+
 def compile_expr(expr: Expr | Decimal | str | int, params: Params, fiscal_year: int) -> ExprNode:
     """The node for a catalog expression (or number), paths resolved for the year."""
     fy = fiscal_year
@@ -211,4 +235,8 @@ def compile_expr(expr: Expr | Decimal | str | int, params: Params, fiscal_year: 
         return RatioNode(num, den)
     if isinstance(expr, ProductExpr):
         return Product([compile_expr(e, params, fy) for e in expr.product])
+    if isinstance(expr, SumExpr):
+        return Added([compile_expr(e, params, fy) for e in expr.sum], negate_rest=False)
+    if isinstance(expr, DifferenceExpr):
+        return Added([compile_expr(e, params, fy) for e in expr.difference], negate_rest=True)
     raise Unsupported(f"expression {type(expr).__name__}")

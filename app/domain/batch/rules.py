@@ -96,4 +96,6 @@ def compile_rule(rule: Rule, params: Params, fiscal_year: int) -> RuleNode:
         earliest = None if rule.from_year is None else _year_date(fy + rule.from_year, 1, 1)
         latest = None if rule.to_year is None else _year_date(fy + rule.to_year, 12, 31)
         return DateWithin(year_path(rule.date_within, fy), earliest, latest)
+    # Findings and application dates (FindingRule, DaysBeforeApplicationRule) are read
+    # per enterprise: the per-profile engine answers those policies.
     raise Unsupported(f"rule {type(rule).__name__}")
