@@ -383,6 +383,16 @@ class TaxRateWhen(Strict):
     rate: Number
 
 
+class ShareWhen(Strict):
+    """A share (and, if given, a base) for the enterprises a rule picks out."""
+
+    when: Rule
+    share: Number
+    base: Expr | None = Field(
+        default=None, description="the base for these enterprises when it is not `base`"
+    )
+
+
 class TaxEstimateFormula(Strict):
     tax_estimate: TaxEstimate
 
@@ -390,6 +400,10 @@ class TaxEstimateFormula(Strict):
 class TaxEstimate(Strict):
     base: Expr
     share: Number = Field(description="share of the base that is deducted or taxed less")
+    share_when: list[ShareWhen] = Field(
+        default_factory=list,
+        description="the first that holds gives the share (and base); none: `share` of `base`",
+    )
     tax_rate: Number = Field(description="the enterprise's rate when no `tax_rate_when` holds")
     tax_rate_when: list[TaxRateWhen] = Field(default_factory=list)
 

@@ -172,11 +172,24 @@ def _not_in_force(policy: PolicyFile, fiscal_year: int) -> Bilingual:
             f"the recognition is not in force for an application on fiscal year {fiscal_year}'s"
             f" accounts (applied for in {fiscal_year + 1})",
         )
-    known = sorted(v.effective.from_.year for v in policy.versions)
+    first = min(v.effective.from_ for v in policy.versions)
+    ends = [v.effective.to for v in policy.versions]
+    last = None if None in ends else max(e for e in ends if e is not None)
+    if fiscal_year < first.year:
+        return Bilingual(
+            f"该政策在 {fiscal_year} 年度不适用:目录收录的最早版本自 {first} 起施行",
+            f"the policy is not in force in fiscal year {fiscal_year}: the earliest version"
+            f" the catalog holds took effect on {first}",
+        )
+    if last is not None and fiscal_year > last.year:
+        return Bilingual(
+            f"该政策在 {fiscal_year} 年度不适用:目录收录的最新版本已于 {last} 到期",
+            f"the policy is not in force in fiscal year {fiscal_year}: the latest version"
+            f" the catalog holds ended on {last}",
+        )
     return Bilingual(
-        f"该政策在 {fiscal_year} 年度不适用(目录收录的版本自 {known[0]} 年起)",
-        f"the policy is not in force in fiscal year {fiscal_year}"
-        f" (the catalog holds versions from {known[0]})",
+        f"该政策在 {fiscal_year} 年度不适用",
+        f"the policy is not in force in fiscal year {fiscal_year}",
     )
 
 

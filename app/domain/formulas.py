@@ -7,7 +7,7 @@ paths that would settle it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -20,7 +20,9 @@ from app.catalog.schema import (
     RateSchedule,
     ReviewerFormula,
     ShareFormula,
+    ShareWhen,
     TaxEstimateFormula,
+    TaxRateWhen,
 )
 from app.domain.expressions import Params, Value, constant, evaluate_expr
 from app.domain.facts import Facts
@@ -211,28 +213,55 @@ def _reviewer(formula: ReviewerFormula, facts: Facts, params: Params, year: int)
     return FormulaOutcome("set_by_reviewer", None, (step,))
 
 
-def _tax(formula: TaxEstimateFormula, facts: Facts, params: Params, year: int) -> FormulaOutcome:
-    spec = formula.tax_estimate
-    base = evaluate_expr(spec.base, facts, params)
-    rate = constant(spec.tax_rate, params)
-    rate_text = ("适用一般税率", "the enterprise's ordinary rate")
-    for i, option in enumerate(spec.tax_rate_when):
-        outcome = evaluate_rule(option.when, facts, params, f"formula.tax_rate_when.{i}")
+def _first_holding(
+    options: Sequence[ShareWhen | TaxRateWhen], facts: Facts, params: Params, clause: str
+) -> tuple[int | None, tuple[str, ...]]:
+    """The first option whose rule holds, or the facts that would settle the one stuck."""
+    for i, option in enumerate(options):
+        outcome = evaluate_rule(option.when, facts, params, f"{clause}.{i}")
         if outcome.truth is Tri.UNKNOWN:
-            return FormulaOutcome(
-                "estimate", missing=tuple(dict.fromkeys([*base.missing, *outcome.missing]))
-            )
+            return None, tuple(outcome.missing)
         if outcome.truth is Tri.TRUE:
-            rate = constant(option.rate, params)
-            rate_text = ("适用优惠税率", "the preferential rate that applies")
-            break
-    if base.number is None:
-        return _unknown("estimate", base)
-    share = constant(spec.share, params)
+            return i, ()
+    return None, ()
+
+
+def _tax(formula: TaxEstimateFormula, facts: Facts, params: Params, year: int) -> FormulaOutcome:
+    """base × share × rate: the share and the rate of the first option that holds.
+
+    An option that cannot be settled makes the estimate unknown; the answer then names
+    what would settle it, with the base's missing facts (the default base while the
+    share is not settled).
+    """
+    spec = formula.tax_estimate
+    shared, share_missing = _first_holding(spec.share_when, facts, params, "formula.share_when")
+    rated, rate_missing = _first_holding(spec.tax_rate_when, facts, params, "formula.tax_rate_when")
+    share_option = None if shared is None else spec.share_when[shared]
+    base_expr = (
+        spec.base if share_option is None or share_option.base is None else share_option.base
+    )
+    base = evaluate_expr(base_expr, facts, params)
+    missing = (*share_missing, *base.missing, *rate_missing)
+    if missing or base.number is None:
+        return FormulaOutcome("estimate", missing=tuple(dict.fromkeys(missing)))
+    share = constant(spec.share if share_option is None else share_option.share, params)
+    share_text = ("加计或减免比例", "share deducted or taxed less")
+    if share_option is not None:
+        label = share_option.when.text
+        share_text = (
+            f"加计或减免比例({label.zh})" if label else "适用的加计或减免比例",
+            f"share deducted or taxed less ({label.en})" if label else "the share that applies",
+        )
+    rate = constant(spec.tax_rate if rated is None else spec.tax_rate_when[rated].rate, params)
+    rate_text = (
+        ("适用一般税率", "the enterprise's ordinary rate")
+        if rated is None
+        else ("适用优惠税率", "the preferential rate that applies")
+    )
     amount = base.number * share * rate
     steps = (
         _step("base", base.number, f"基数 {base.label}", f"base {base.label}"),
-        _step("share", share, "加计或减免比例", "share deducted or taxed less"),
+        _step("share", share, *share_text),
         _step("tax_rate", rate, *rate_text),
         _step(
             "amount",

@@ -397,14 +397,11 @@ def test_batch_matches_per_profile_engine(policies: list[PolicyFile], fiscal_yea
                 mismatches.append((row, policy_id, got, want))
     assert not mismatches, f"{len(mismatches)} differences, first: {mismatches[:5]}"
 
-    # The comparison must exercise the vectorised path, not only the fallback. A policy
-    # whose version follows the application date (versions_by: application) is answered
-    # by the per-profile engine by design; every other policy must be vectorised.
+    # The comparison must exercise the vectorised path, not only the fallback: only the
+    # policies whose version follows each profile's application date run per profile.
     assert set(result.unsupported.values()) <= {"version chosen by application date"}
-    vectorised = [p for p in policies if p.id not in result.unsupported]
-    fallback = sum(
-        n for pid, n in result.fallback_counts().items() if pid not in result.unsupported
-    )
+    vectorised = [p.id for p in policies if p.id not in result.unsupported]
+    fallback = sum(n for pid, n in result.fallback_counts().items() if pid in vectorised)
     assert len(result.full_rows) < 0.1 * ROWS_PER_YEAR
     assert fallback < 0.02 * ROWS_PER_YEAR * len(vectorised)
     statuses = {s for pid in result.columns for s in result.status(pid).tolist()}
@@ -530,6 +527,18 @@ def _inline_policies() -> list[PolicyFile]:
                 "tax_estimate": {
                     "base": {"fact": "years.{fy}.taxable_income"},
                     "share": "0.5",
+                    "share_when": [
+                        {
+                            "when": {
+                                "any": [
+                                    {"fact": "industry", "op": "eq", "value": "manufacturing"},
+                                    {"recognition": {"kind": "tech_sme", "valid_in_year": True}},
+                                ]
+                            },
+                            "share": "1",
+                        },
+                        {"when": {"fact": "niche_years", "op": "ge", "value": 3}, "share": "1.2"},
+                    ],
                     "tax_rate": "0.25",
                     "tax_rate_when": [
                         {

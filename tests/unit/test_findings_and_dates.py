@@ -153,7 +153,13 @@ def test_versions_by_fiscal_year_ignore_the_application_date() -> None:
     assert chosen is not None and chosen.version == "old"
     gone = engine.evaluate(pol, {}, 2019)
     assert gone.status == "ineligible"
-    assert "versions from 2020" in reason_text(gone)
+    assert "the earliest version the catalog holds took effect on 2020-01-01" in reason_text(gone)
+
+
+def test_a_year_after_the_last_version_says_when_it_ended() -> None:
+    pol = policy(versions=[version(effective_from="2023-01-01", effective_to="2027-12-31")])
+    gone = engine.evaluate(pol, {}, 2028)
+    assert "the latest version the catalog holds ended on 2027-12-31" in reason_text(gone)
 
 
 # --------------------------------------------------------------------------- sum, difference

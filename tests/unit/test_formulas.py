@@ -374,6 +374,82 @@ def test_tax_estimate_first_option_that_holds_wins() -> None:
     assert ev.missing_facts == ("small",)
 
 
+SHARE_WHEN = {
+    "tax_estimate": {
+        "base": {"fact": "x"},
+        "share": "0.75",
+        "share_when": [
+            {
+                "when": {
+                    "id": "maker",
+                    "text": {"zh": "制造业企业", "en": "a manufacturer"},
+                    "fact": "maker",
+                    "op": "eq",
+                    "value": True,
+                },
+                "share": "1",
+            },
+            {
+                "when": {"fact": "listed", "op": "eq", "value": True},
+                "share": "1.2",
+                "base": {"fact": "y"},
+            },
+        ],
+        "tax_rate": "0.25",
+        "tax_rate_when": [{"when": {"fact": "small", "op": "eq", "value": True}, "rate": "0.05"}],
+    }
+}
+
+
+def test_share_when_default_share() -> None:
+    ev = run(
+        policy(formula=SHARE_WHEN), {"x": 100, "maker": False, "listed": False, "small": False}
+    )
+    assert ev.status == "eligible"
+    assert ev.amount == Decimal("18.75")
+    assert ev.steps[1].value == Decimal("0.75")
+
+
+def test_share_when_first_that_holds_gives_the_share() -> None:
+    profile = {"x": 100, "maker": True, "small": True}
+    ev = run(policy(formula=SHARE_WHEN), profile)
+    assert ev.amount == Decimal("5.00")
+    assert ev.steps[1].value == Decimal("1")
+    assert "a manufacturer" in ev.steps[1].text.en and "制造业企业" in ev.steps[1].text.zh
+
+
+def test_share_when_may_bring_its_own_base() -> None:
+    profile = {"x": 100, "y": 1000, "maker": False, "listed": True, "small": False}
+    ev = run(policy(formula=SHARE_WHEN), profile)
+    assert ev.amount == Decimal("300.00")
+    assert ev.steps[0].value == Decimal("1000")
+    # the default base is not needed once another base is chosen
+    del profile["x"]
+    assert run(policy(formula=SHARE_WHEN), profile).amount == Decimal("300.00")
+    # the option's own base missing makes the estimate unknown
+    del profile["y"]
+    ev = run(policy(formula=SHARE_WHEN), profile)
+    assert ev.status == "undetermined"
+    assert ev.missing_facts == ("y",)
+
+
+def test_share_when_unknown_is_undetermined_never_a_guess() -> None:
+    # whether the share is 100% or 75% is unknown: no amount, the fact is named
+    ev = run(policy(formula=SHARE_WHEN), {"x": 100, "small": False})
+    assert ev.status == "undetermined"
+    assert ev.amount is None
+    assert ev.missing_facts == ("maker",)
+    # an unsettled share and an unsettled rate are both named, with the default base
+    ev = run(policy(formula=SHARE_WHEN), {"maker": False})
+    assert ev.missing_facts == ("listed", "small", "x")
+
+
+def test_share_when_later_option_not_needed_once_one_holds() -> None:
+    ev = run(policy(formula=SHARE_WHEN), {"x": 100, "maker": True, "small": False})
+    assert ev.status == "eligible"
+    assert ev.amount == Decimal("25.00")
+
+
 # --------------------------------------------------------------------------- no amount
 
 

@@ -317,7 +317,7 @@ def check(ev: Evaluation, pol: PolicyFile, fiscal_year: int) -> None:
     assert ev.policy_id == pol.id
     assert ev.fiscal_year == fiscal_year
     assert ev.status in ("eligible", "ineligible", "undetermined")
-    # Undetermined: a fact to give or a finding a reviewer must record.
+    # Undetermined: a fact is missing or a reviewer's finding is still to be recorded.
     assert (ev.status == "undetermined") == bool(ev.missing_facts or ev.findings_required), ev
     if ev.status == "ineligible":
         assert ev.missing_facts == ()

@@ -89,13 +89,40 @@ class YearFacts(StrictModel):
     performance: dict[PolicyKey, Score] | None = Field(
         default=None, description="performance score (0–100) given under a policy, by policy id"
     )
-    # The industry ministry's ladder (工信部企业〔2022〕63号, 工信部企业〔2026〕2号).
-    major_incident: bool | None = Field(
-        default=None,
-        description="a major safety (incl. cyber and data security), quality or environmental"
-        " incident in the year",
+    rd_expense_q4: MoneyIn | None = Field(
+        default=None, description="R&D expense of 1 October–31 December (2022: 2022年第28号)"
     )
-    tax_evasion: bool | None = Field(default=None, description="tax evasion (偷漏税) in the year")
+    ic_rd_list: bool | None = Field(
+        default=None, description="on the year's integrated-circuit list of 2023年第44号 (120%)"
+    )
+    machine_tool_rd_list: bool | None = Field(
+        default=None, description="on the year's machine-tool (工业母机) list of 2023年第44号"
+    )
+    # The science ministry's ladder (国科发政〔2017〕115号, 国科发火〔2016〕195号).
+    gross_income: MoneyIn | None = Field(
+        default=None, description="收入总额 as the Corporate Income Tax Law defines it"
+    )
+    non_taxable_income: MoneyIn | None = Field(default=None, description="不征税收入 (0 when none)")
+    national_science_award_top3: bool | None = Field(
+        default=None,
+        description="a national S&T award in the last five years, among the first three winners",
+    )
+    provincial_rd_institution: bool | None = Field(
+        default=None, description="a recognised R&D institution of provincial level or above"
+    )
+    standard_lead_top5: bool | None = Field(
+        default=None,
+        description="led an international, national or industry standard in the last five years",
+    )
+    research_misconduct: bool | None = Field(
+        default=None, description="serious research misconduct (科研严重失信) in the year"
+    )
+    # Look-backs by fiscal year (the industry ministry's helper adds the same two).
+    major_incident: bool | None = Field(
+        default=None, description="a major safety or quality incident or environmental violation"
+    )
+    tax_evasion: bool | None = Field(default=None, description="tax evasion in the year")
+    # The industry ministry's ladder (工信部企业〔2022〕63号, 工信部企业〔2026〕2号).
     national_science_award_rank: Count | None = Field(
         default=None,
         description="best rank among the winning units of a national S&T award won in the year"
@@ -108,9 +135,6 @@ class YearFacts(StrictModel):
     )
     maker_china: Word | None = Field(
         default=None, description="place in the national enterprise group of Maker China (创客中国)"
-    )
-    provincial_rd_institution: bool | None = Field(
-        default=None, description="a recognised R&D institution of provincial level or above"
     )
 
 

@@ -234,35 +234,53 @@ class PerUnit(FormulaNode):
 
 
 class TaxEstimate(FormulaNode):
+    """base × share × rate, the share and the rate of the first option that holds.
+
+    A ``share_when`` with a base of its own is left to the per-profile engine.
+    """
+
     basis: AmountBasis = "estimate"
 
     def __init__(self, formula: TaxEstimateFormula, params: Params, fiscal_year: int) -> None:
         spec = formula.tax_estimate
+        if any(o.base is not None for o in spec.share_when):
+            raise Unsupported("a share_when with a base of its own")
         self.base = compile_expr(spec.base, params, fiscal_year)
         self.share = catalog_constant(spec.share, params)
         self.default = catalog_constant(spec.tax_rate, params)
+        self.shares: list[tuple[RuleNode, Decimal]] = [
+            (compile_rule(o.when, params, fiscal_year), catalog_constant(o.share, params))
+            for o in spec.share_when
+        ]
         self.options: list[tuple[RuleNode, Decimal]] = [
             (compile_rule(o.when, params, fiscal_year), catalog_constant(o.rate, params))
             for o in spec.tax_rate_when
         ]
         self.parts = (self.base,)
 
+    def _all_options(self) -> Iterator[RuleNode]:
+        for option, _ in (*self.shares, *self.options):
+            yield option
+
     def specs(self) -> Iterator[Spec]:
         yield from self.leaves()
-        for option, _ in self.options:
+        for option in self._all_options():
             yield from option.specs()
 
     def paths(self) -> Iterator[str]:
         yield from (path for path, _ in self.leaves())
-        for option, _ in self.options:
+        for option in self._all_options():
             yield from option.paths()
 
-    def _choice(self, ctx: Context) -> tuple[list[Bools], Any, Bools | None]:
-        """Rows taking each option's rate, the option each row is stuck on (-1: none)."""
+    @staticmethod
+    def _choice(
+        ctx: Context, options: list[tuple[RuleNode, Decimal]]
+    ) -> tuple[list[Bools], Any, Bools | None]:
+        """Rows taking each option, the option each row is stuck on (-1: none)."""
         pending = np.ones(ctx.n, dtype=bool)
         stuck = np.full(ctx.n, -1, dtype=np.int16)
         chosen, unsure = [], None
-        for i, (option, _) in enumerate(self.options):
+        for i, (option, _) in enumerate(options):
             truth = option.truth(ctx)
             unknown = pending & truth.u
             stuck[unknown] = i
@@ -271,35 +289,49 @@ class TaxEstimate(FormulaNode):
             unsure = either(unsure, truth.unsure)
         return chosen, stuck, unsure
 
+    def _choices(self, ctx: Context) -> Any:
+        """The share choice and the rate choice, settled once over all rows."""
+
+        def settle() -> Any:
+            return self._choice(ctx, self.shares), self._choice(ctx, self.options)
+
+        return ctx.cached(("tax-choice", id(self)), settle)
+
     def evaluate(self, ctx: Context) -> FormulaResult:
         if ctx.parent is not None and ctx.rows is not None:
             # The options were settled over all rows already (for ``known``): take them.
             parent, rows = ctx.parent, ctx.rows
-            full = parent.cached(("tax-choice", id(self)), lambda: self._choice(parent))
-            chosen = [c[rows] for c in full[0]]
-            unsure = None if full[2] is None else full[2][rows]
+            full = self._choices(parent)
+            picked = [
+                ([c[rows] for c in chosen], None if unsure is None else unsure[rows])
+                for chosen, _, unsure in full
+            ]
         else:
-            chosen, _, unsure = ctx.cached(("tax-choice", id(self)), lambda: self._choice(ctx))
+            picked = [(chosen, unsure) for chosen, _, unsure in self._choices(ctx)]
+        (share_chosen, share_unsure), (rate_chosen, rate_unsure) = picked
         base = self.base.eval(ctx)
-        rate = _choose(ctx, chosen, [r for _, r in self.options], self.default)
+        share = _choose(ctx, share_chosen, [s for _, s in self.shares], self.share)
+        rate = _choose(ctx, rate_chosen, [r for _, r in self.options], self.default)
         # ``max(amount, 0)`` of the engine: the clamp below zero happens with the caps.
-        amount = _product([base, constant(self.share), rate])
-        return FormulaResult(amount, _no_amount(amount), None, unsure)
+        amount = _product([base, share, rate])
+        return FormulaResult(amount, _no_amount(amount), None, either(share_unsure, rate_unsure))
 
     def known(self, ctx: Context) -> tuple[Bools, Bools | None]:
-        _, stuck, unsure = ctx.cached(("tax-choice", id(self)), lambda: self._choice(ctx))
-        return self.settled(ctx) & (stuck < 0), unsure
+        (_, share_stuck, share_unsure), (_, rate_stuck, rate_unsure) = self._choices(ctx)
+        known = self.settled(ctx) & (share_stuck < 0) & (rate_stuck < 0)
+        return known, either(share_unsure, rate_unsure)
 
     def missing(self, ctx: Context, rows: Rows, index: PathIndex) -> Bits:
-        _, stuck, _ = ctx.cached(("tax-choice", id(self)), lambda: self._choice(ctx))
+        (_, share_stuck, _), (_, rate_stuck, _) = self._choices(ctx)
         bits = leaf_bits(ctx, self.leaves(), rows, index)
-        at = stuck[rows]
-        for i, (option, _) in enumerate(self.options):
-            here = at == i
-            if here.any():
-                part = index.none(len(rows))
-                part[here] = option.missing(ctx, rows[here], index)
-                bits |= part
+        for stuck, options in ((share_stuck, self.shares), (rate_stuck, self.options)):
+            at = stuck[rows]
+            for i, (option, _) in enumerate(options):
+                here = at == i
+                if here.any():
+                    part = index.none(len(rows))
+                    part[here] = option.missing(ctx, rows[here], index)
+                    bits |= part
         return bits
 
 
