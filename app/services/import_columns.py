@@ -105,6 +105,14 @@ ZH_ALIASES: dict[str, tuple[str, ...]] = {
     "overseas_rd_institution": ("境外研发机构",),
     "innovation_center_bid": ("争创创新中心",),
     "years.*.loan_interest_paid": ("贷款利息", "实付贷款利息"),
+    # The industry ministry's ladder (issue 8).
+    "years.*.national_science_award_rank": ("国家级科技奖励排名",),
+    "years.*.provincial_science_award_rank": ("省部级科技奖励排名",),
+    "years.*.maker_china": ("创客中国名单",),
+    "innovative_sme_score.innovation": ("创新型中小企业创新能力得分",),
+    "innovative_sme_score.growth": ("创新型中小企业成长性得分",),
+    "innovative_sme_score.specialization": ("创新型中小企业专业化得分",),
+    "specialized_development_score": ("专精特新发展评价得分",),
 }
 
 # Words for an empty recognitions list ("holds none"), as opposed to an empty cell

@@ -29,6 +29,9 @@ def _words_used(profile: ProfileFacts) -> Iterator[tuple[str, str, str]]:
             word = getattr(profile.location, level)
             if word is not None:
                 yield f"/location/{level}", level, word
+    for year, figures in (profile.years or {}).items():
+        if figures.maker_china is not None:
+            yield f"/years/{year}/maker_china", "maker_china_list", figures.maker_china
     for i, recognition in enumerate(profile.recognitions or []):
         yield f"/recognitions/{i}/kind", "recognition_kind", recognition.kind
         if recognition.level is not None:

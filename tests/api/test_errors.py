@@ -194,6 +194,15 @@ def test_unknown_industry_lists_the_known_words(client: TestClient) -> None:
     assert pointers(problem) == ["/industry"]
 
 
+def test_unknown_maker_china_word_of_a_year_lists_the_known_words(client: TestClient) -> None:
+    body = {"profile": profile(years={"2024": {"maker_china": "top_1000"}}), "fiscal_year": 2024}
+    problem = assert_problem(client.post("/v1/eligibility", json=body), 422)
+    [error] = problem["errors"]
+    assert error["pointer"] == "/profile/years/2024/maker_china"
+    for known in ("none", "national_top500", "national_top50"):
+        assert known in error["detail"]
+
+
 def test_unknown_recognition_kind_lists_the_known_words(client: TestClient) -> None:
     body = {
         "profile": profile(recognitions=[{"kind": "gold_star", "level": "national"}]),

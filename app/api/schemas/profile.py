@@ -125,6 +125,28 @@ class YearFacts(StrictModel):
         default=None, description="a major safety or quality incident or environmental violation"
     )
     tax_evasion: bool | None = Field(default=None, description="tax evasion in the year")
+    # The industry ministry's ladder (工信部企业〔2022〕63号, 工信部企业〔2026〕2号).
+    national_science_award_rank: Count | None = Field(
+        default=None,
+        description="best rank among the winning units of a national S&T award won in the year"
+        " (0 when none)",
+    )
+    provincial_science_award_rank: Count | None = Field(
+        default=None,
+        description="best rank among the winning units of a provincial or ministerial S&T award"
+        " won in the year (0 when none)",
+    )
+    maker_china: Word | None = Field(
+        default=None, description="place in the national enterprise group of Maker China (创客中国)"
+    )
+
+
+class InnovativeSmeScore(StrictModel):
+    """The three parts of the innovative-SME evaluation score (工信部企业〔2022〕63号 annex 1)."""
+
+    innovation: Score | None = Field(default=None, description="innovation capability (0–40)")
+    growth: Score | None = Field(default=None, description="growth (0–30)")
+    specialization: Score | None = Field(default=None, description="specialization (0–30)")
 
 
 class ProfileFacts(StrictModel):
@@ -182,6 +204,10 @@ class ProfileFacts(StrictModel):
     innovation_center_bid: bool | None = Field(
         default=None,
         description="bidding to become a national or provincial innovation centre",
+    )
+    innovative_sme_score: InnovativeSmeScore | None = None
+    specialized_development_score: Score | None = Field(
+        default=None, description="专精特新 development score computed on the ministry's platform"
     )
     years: dict[YearKey, YearFacts] | None = Field(default=None, max_length=30)
 
