@@ -443,8 +443,12 @@ class Caps(Strict):
     per_award: Number | None = None
     max_years: Number | None = Field(default=None, description="fiscal years with an award")
     once_per: Literal["enterprise", "recognition"] | None = None
-    recognition_kind: str | None = Field(
-        default=None, description="with once_per: recognition, the recognition that keys it"
+    recognition_kind: str | list[str] | None = Field(
+        default=None,
+        description=(
+            "with once_per: recognition, the recognition that keys it; a list pays each "
+            "listing once (keyed by the latest grant among the kinds)"
+        ),
     )
 
     @model_validator(mode="before")

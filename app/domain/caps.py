@@ -42,6 +42,23 @@ def recognition_key(
     return f"{kind}:{dates[-1]}" if dates else None
 
 
+def award_recognition_key(
+    profile: Mapping[str, Any], kinds: str | Sequence[str], rule: Any
+) -> str | None:
+    """The key of the recognition an award pays: the latest grant among ``kinds``.
+
+    With several kinds (a green factory, then a green supply chain a year later), each
+    new listing is a new recognition to pay once; an award keyed by one never blocks
+    the next.
+    """
+    keys = [
+        key
+        for kind in ([kinds] if isinstance(kinds, str) else kinds)
+        if (key := recognition_key(profile, kind, rewarded_levels(rule, kind))) is not None
+    ]
+    return max(keys, key=lambda k: (k.rsplit(":", 1)[1], k), default=None)
+
+
 def history_limits(
     caps: Caps,
     params: Params,

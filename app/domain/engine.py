@@ -15,10 +15,9 @@ from typing import Any
 from app.catalog.schema import PolicyFile, Version
 from app.domain.caps import (
     apply_ceilings,
+    award_recognition_key,
     history_limits,
     in_force,
-    recognition_key,
-    rewarded_levels,
 )
 from app.domain.exclusivity import apply_exclusivity
 from app.domain.facts import Facts, as_day
@@ -89,10 +88,8 @@ def evaluate(
     facts = Facts(profile, fiscal_year, findings)
     eligibility = evaluate_rule(version.eligibility, facts, params)
     own = [a for a in history if a.policy_id == policy.id]
-    kind = version.caps.recognition_kind
-    key = (
-        recognition_key(profile, kind, rewarded_levels(version.eligibility, kind)) if kind else None
-    )
+    kinds = version.caps.recognition_kind
+    key = award_recognition_key(profile, kinds, version.eligibility) if kinds else None
     limits = history_limits(version.caps, params, policy.id, fiscal_year, own, key)
     reasons = [*eligibility.clauses, *limits]
     group = version.exclusivity.group if version.exclusivity else None

@@ -31,7 +31,8 @@ AWARDS = 200
 AMOUNT = "20000.00"
 BUDGET = "1000000.00"
 FIT = int(Decimal(BUDGET) / Decimal(AMOUNT))  # 50
-YEAR = 2030  # this module's budget: (nj-public-platform, 2030, nanjing)
+YEAR = 2030  # this module's budgets: (nj-public-platform, 2030 and 2029, nanjing)
+TOP_UP_YEAR = 2029
 
 
 def test_concurrent_approvals_commit_exactly_the_budget(
@@ -107,21 +108,31 @@ def test_concurrent_approvals_commit_exactly_the_budget(
 def test_one_more_approval_is_refused_and_an_increase_makes_room(
     server: LedgerServer, admin: httpx.Client
 ) -> None:
-    """After the burst: the full budget refuses one more; raising it by one award's
-    amount lets exactly one more through; lowering it below committed is refused."""
-    before = budget(admin, PLATFORM, YEAR)
-    assert before is not None and before["remaining"] == "0.00"
-    [first, second] = seed_awards(server, 2, AMOUNT, fiscal_year=YEAR)
+    """A full budget refuses one more; raising it by one award's amount lets exactly one
+    more through; lowering it below committed is refused.
+
+    Self-contained (its own fiscal year): under xdist the burst above may have run on a
+    server of another worker."""
+    year = TOP_UP_YEAR
+    filled = seed_awards(server, 2, AMOUNT, fiscal_year=year)
+    full = str(Decimal(AMOUNT) * 2)
+    created = create_budget(admin, PLATFORM, full, fiscal_year=year)
+    for award_id in filled:
+        assert ok(admin.post(f"/v1/awards/{award_id}/approve", json={}))["status"] == "approved"
+    before = budget(admin, PLATFORM, year)
+    assert before is not None and before["id"] == created["id"]
+    assert before["remaining"] == "0.00"
+    [first, second] = seed_awards(server, 2, AMOUNT, fiscal_year=year)
     assert_problem(admin.post(f"/v1/awards/{first}/approve", json={}), 409)
 
-    raised = str(Decimal(BUDGET) + Decimal(AMOUNT))
+    raised = str(Decimal(full) + Decimal(AMOUNT))
     ok(admin.put(f"/v1/budgets/{before['id']}", json={"amount": raised, "reason": "top-up"}))
     assert ok(admin.post(f"/v1/awards/{first}/approve", json={}))["status"] == "approved"
     assert_problem(admin.post(f"/v1/awards/{second}/approve", json={}), 409)
     lowered = admin.put(
-        f"/v1/budgets/{before['id']}", json={"amount": BUDGET, "reason": "cut below committed"}
+        f"/v1/budgets/{before['id']}", json={"amount": full, "reason": "cut below committed"}
     )
     assert_problem(lowered, 409)
-    after = budget(admin, PLATFORM, YEAR)
+    after = budget(admin, PLATFORM, year)
     assert after is not None
     assert (after["amount"], after["committed"], after["remaining"]) == (raised, raised, "0.00")

@@ -332,3 +332,33 @@ def test_a_huge_amount_is_capped_and_still_rounded() -> None:
     ev = run(policy(formula=formula, caps={"per_award": 500000}), {"x": "1e30"})
     assert str(ev.amount) == "500000.00"
     assert str(ev.uncapped_amount) == "1" + "0" * 30 + ".00"
+
+
+def test_once_per_recognition_over_several_kinds_pays_each_listing_once() -> None:
+    # A green factory listing, then a green supply-chain listing a year later: two
+    # listings, two awards; the same listing never twice.
+    listed = {
+        "any": [
+            {"recognition": {"kind": "green_factory", "levels": ["national"]}},
+            {"recognition": {"kind": "green_supply_chain", "levels": ["national"]}},
+        ]
+    }
+    kinds = ["green_factory", "green_supply_chain"]
+    pol = policy(listed, {"fixed": 100}, {"once_per": "recognition", "recognition_kind": kinds})
+    factory = {"kind": "green_factory", "level": "national", "granted_on": "2023-03-01"}
+    chain = {"kind": "green_supply_chain", "level": "national", "granted_on": "2024-03-01"}
+    first = run(pol, {"recognitions": [factory]}, fiscal_year=2023)
+    assert first.status == "eligible"
+    assert first.recognition_key == "green_factory:2023-03-01"
+    paid = award(fiscal_year=2023, recognition_key=first.recognition_key)
+    same = run(pol, {"recognitions": [factory]}, fiscal_year=2024, history=[paid])
+    assert same.status == "ineligible"
+    second = run(pol, {"recognitions": [factory, chain]}, fiscal_year=2024, history=[paid])
+    assert second.status == "eligible"
+    assert second.recognition_key == "green_supply_chain:2024-03-01"
+    # A provincial listing is not one the policy rewards: it never keys an award.
+    provincial = {**chain, "level": "provincial", "granted_on": "2025-01-01"}
+    assert (
+        run(pol, {"recognitions": [factory, provincial]}, fiscal_year=2024).recognition_key
+        == "green_factory:2023-03-01"
+    )

@@ -129,3 +129,89 @@ def test_undetermined_policies_name_facts_with_descriptions(catalog: Catalog) ->
         for fact in item["missing_facts"]:
             assert fact["zh"] and fact["en"] and fact["path"]
     assert report["next_rung"] in LADDER
+
+
+BIG_MANUFACTURER: dict[str, Any] = {
+    "kind": "enterprise",
+    "registered_on": "2001-03-01",
+    "location": {"province": "jiangsu", "city": "nanjing", "district": "jiangning"},
+    "industry": "manufacturing",
+    "employees": 5000,
+    "tech_staff": 900,
+    "recognitions": [],
+    "years": {
+        str(y): {
+            "revenue": "2000000000.00",
+            "total_assets": "3000000000.00",
+            "rd_expense": "80000000.00",
+        }
+        for y in (2023, 2024, 2025)
+    },
+}
+
+
+def _ladder(report: dict[str, Any], ladder_id: str) -> dict[str, Any]:
+    return next(ladder for ladder in report["ladders"] if ladder["id"] == ladder_id)
+
+
+def test_two_ladders_science_then_industry(catalog: Catalog) -> None:
+    report = gap_analysis(catalog, PROFILE, 2024)
+    assert [ladder["id"] for ladder in report["ladders"]] == ["science", "industry"]
+    assert [r["policy_id"] for r in _ladder(report, "science")["rungs"]] == [
+        "cn-tech-sme",
+        "cn-high-tech-enterprise",
+    ]
+    assert [r["policy_id"] for r in _ladder(report, "industry")["rungs"]] == [
+        "cn-innovative-sme",
+        "cn-specialized-sme",
+        "cn-little-giant",
+    ]
+    assert report["next_rungs"] == {
+        ladder["id"]: ladder["next_rung"] for ladder in report["ladders"]
+    }
+
+
+def test_a_large_manufacturer_is_never_offered_an_sme_rung(catalog: Catalog) -> None:
+    # 5,000 staff and 2 billion yuan of revenue: no SME under 工信部联企业〔2011〕300号,
+    # and beyond the technology-based SME's 500 staff.
+    report = gap_analysis(catalog, BIG_MANUFACTURER, 2025)
+    industry = _ladder(report, "industry")
+    assert all(not r["reachable"] for r in industry["rungs"]), industry["rungs"]
+    assert all(r["status"] == "ineligible" for r in industry["rungs"])
+    assert industry["next_rung"] is None
+    science = _ladder(report, "science")
+    tech_sme = next(r for r in science["rungs"] if r["policy_id"] == "cn-tech-sme")
+    assert not tech_sme["reachable"] and tech_sme["out_of_reach"]
+    # The high-tech enterprise has no size cap: it is the step it can take.
+    assert science["next_rung"] == "cn-high-tech-enterprise"
+    assert report["next_rung"] == "cn-high-tech-enterprise"
+
+
+def test_a_high_tech_certificate_is_a_route_into_the_industry_ladder(catalog: Catalog) -> None:
+    holder = {
+        **PROFILE,
+        "recognitions": [
+            {
+                "kind": "high_tech_enterprise",
+                "level": "national",
+                "granted_on": "2023-11-01",
+                "expires_on": "2026-10-31",
+            }
+        ],
+    }
+    without = gap_analysis(catalog, PROFILE, 2024)
+    report = gap_analysis(catalog, holder, 2024)
+    innovative = next(
+        r for r in _ladder(report, "industry")["rungs"] if r["policy_id"] == "cn-innovative-sme"
+    )
+    before = next(
+        r for r in _ladder(without, "industry")["rungs"] if r["policy_id"] == "cn-innovative-sme"
+    )
+    assert innovative["reachable"]
+
+    def evaluation(rung: dict[str, Any]) -> Any:
+        return next(c["met"] for c in rung["criteria"] if c["clause"] == "evaluation")
+
+    # Without the certificate the evaluation waits on scores and routes; with it, it is met.
+    assert evaluation(before) is None and evaluation(innovative) is True
+    assert len(innovative["missing_facts"]) < len(before["missing_facts"])
