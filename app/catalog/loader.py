@@ -87,9 +87,20 @@ class Catalog:
         return Places(self.vocabulary.places)
 
 
+#: libyaml's safe loader when PyYAML was built with it (the wheels are): it parses the
+#: catalog about seven times faster than the pure-Python one, and every process that
+#: serves or checks the catalog loads it. Both build plain data, never Python objects.
+_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def read_yaml(text: str) -> Any:
+    """Plain data from YAML text (mappings, lists, strings, numbers, dates)."""
+    return yaml.load(text, Loader=_SAFE_LOADER)
+
+
 def _load_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return read_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise CatalogError([f"{path}: not valid YAML: {exc}"]) from exc
 

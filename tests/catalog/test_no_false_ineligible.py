@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from app.catalog.loader import Catalog
+from app.catalog.loader import Catalog, read_yaml
 from app.domain.engine import evaluate
 from app.domain.findings import RecordedFinding
 from tests.catalog.test_policy_cases import CATALOG_DIR, _history, loaded  # noqa: F401
@@ -45,10 +45,9 @@ def _without(profile: Mapping[str, Any], path: tuple[str, ...]) -> dict[str, Any
 
 
 def _policy_ids() -> list[str]:
-    import yaml
 
     return sorted(
-        str((yaml.safe_load(p.read_text(encoding="utf-8")) or {}).get("id", p.stem))
+        str((read_yaml(p.read_text(encoding="utf-8")) or {}).get("id", p.stem))
         for p in (CATALOG_DIR / "policies").rglob("*.yaml")
     )
 

@@ -12,10 +12,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import yaml
 
 from app.api.schemas.profile import EnterpriseProfile
-from app.catalog.loader import Catalog, load_catalog
+from app.catalog.loader import Catalog, load_catalog, read_yaml
 from app.catalog.schema import Case, PolicyFile
 from app.domain.engine import evaluate
 from app.domain.findings import RecordedFinding
@@ -29,7 +28,7 @@ def _cases() -> list[tuple[str, int, str]]:
     """(policy id, case index, case name) read straight from the files, for test ids."""
     found = []
     for path in sorted((CATALOG_DIR / "policies").rglob("*.yaml")):
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = read_yaml(path.read_text(encoding="utf-8")) or {}
         for i, case in enumerate(data.get("cases") or []):
             found.append((str(data.get("id", path.stem)), i, str(case.get("name", i))))
     return found
