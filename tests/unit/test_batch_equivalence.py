@@ -12,10 +12,8 @@ amount basis and missing facts must be identical.
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -318,15 +316,18 @@ def policies() -> list[PolicyFile]:
 
 
 Answer = tuple[str, str | None, str, tuple[str, ...]]
-_REFERENCE: tuple[list[PolicyFile], int] | None = None
 
 
-def _reference_chunk(
-    rows: Sequence[tuple[dict[str, Any], list[PriorAward]]],
+def _reference(
+    policies: list[PolicyFile],
+    fiscal_year: int,
+    rows: list[tuple[dict[str, Any], list[PriorAward]]],
 ) -> list[dict[str, Answer]]:
-    """The per-profile engine's answers for some rows (in a worker process)."""
-    assert _REFERENCE is not None
-    policies, fiscal_year = _REFERENCE
+    """The per-profile engine's answers, row by row.
+
+    In this process: a forked pool here once hung the suite (a child inherited a lock
+    held by another thread of the xdist worker at the fork).
+    """
     out = []
     for profile, history in rows:
         evaluations = evaluate_catalog(policies, profile, fiscal_year, history)
@@ -341,26 +342,6 @@ def _reference_chunk(
                 for ev in evaluations
             }
         )
-    return out
-
-
-def _reference(
-    policies: list[PolicyFile],
-    fiscal_year: int,
-    rows: list[tuple[dict[str, Any], list[PriorAward]]],
-) -> list[dict[str, Answer]]:
-    """The reference answers, on every core when the platform can fork (it is slow)."""
-    global _REFERENCE
-    _REFERENCE = (policies, fiscal_year)
-    workers = min(os.cpu_count() or 1, 4)
-    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        return _reference_chunk(rows)
-    chunks = [rows[i::workers] for i in range(workers)]
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        parts = pool.map(_reference_chunk, chunks)
-    out: list[dict[str, Answer]] = [{} for _ in rows]
-    for i, part in enumerate(parts):
-        out[i::workers] = part
     return out
 
 
@@ -641,7 +622,7 @@ def test_inline_constructs_match_per_profile_engine() -> None:
     result = evaluate_population(policies, table, fy, histories)
     assert not result.unsupported
     rows = [(p, histories.get(row, [])) for row, p in enumerate(profiles)]
-    expected = _reference_chunk_for(policies, fy, rows)
+    expected = _reference(policies, fy, rows)
     mismatches = [
         (row, policy_id, got, want)
         for row, answers in enumerate(expected)
@@ -650,16 +631,6 @@ def test_inline_constructs_match_per_profile_engine() -> None:
     ]
     assert not mismatches, f"{len(mismatches)} differences, first: {mismatches[:5]}"
     assert {s for pid in result.columns for s in result.status(pid).tolist()} == {0, 1, 2}
-
-
-def _reference_chunk_for(
-    policies: list[PolicyFile],
-    fiscal_year: int,
-    rows: list[tuple[dict[str, Any], list[PriorAward]]],
-) -> list[dict[str, Answer]]:
-    global _REFERENCE
-    _REFERENCE = (policies, fiscal_year)
-    return _reference_chunk(rows)
 
 
 def test_generated_columns_rebuild_the_same_answers(policies: list[PolicyFile]) -> None:
