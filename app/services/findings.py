@@ -41,6 +41,17 @@ def _known(catalog: Catalog) -> dict[str, Any]:
     return {f.key: f for f in catalog.vocabulary.findings}
 
 
+def findings_json(catalog: Catalog, keys: Iterable[str]) -> list[dict[str, str]]:
+    """Each finding with what it asks in both languages (the key itself if unknown)."""
+    known = _known(catalog)
+    return [
+        {"key": k, "zh": known[k].zh, "en": known[k].en}
+        if k in known
+        else {"key": k, "zh": k, "en": k}
+        for k in keys
+    ]
+
+
 def _check_key(catalog: Catalog, key: str) -> None:
     known = _known(catalog)
     if key in known:
@@ -144,14 +155,11 @@ def findings_of(
 def finding_json(
     catalog: Catalog, record: EnterpriseFinding, viewer: Actor, current: bool
 ) -> dict[str, Any]:
-    spec = _known(catalog).get(record.key)
     return {
         "id": record.id,
         "enterprise_id": record.enterprise_id,
         "fiscal_year": record.fiscal_year,
-        "key": record.key,
-        "zh": spec.zh if spec is not None else record.key,
-        "en": spec.en if spec is not None else record.key,
+        **findings_json(catalog, [record.key])[0],
         "met": record.met,
         "note": record.note,
         "reviewer": shown_actor(viewer, record.reviewer),

@@ -26,7 +26,7 @@ from app.domain.engine import evaluate_catalog
 from app.domain.findings import NO_FINDINGS, Findings
 from app.domain.results import ClauseResult, Evaluation, PriorAward
 from app.domain.text import show
-from app.services.matching import findings_json
+from app.services.findings import findings_json
 
 
 @dataclass(frozen=True)

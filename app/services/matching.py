@@ -13,6 +13,7 @@ from app.domain.findings import NO_FINDINGS, Findings
 from app.domain.money import ZERO
 from app.domain.results import ClauseResult, Evaluation, PriorAward
 from app.services.errors import Invalid
+from app.services.findings import findings_json
 
 
 def select_policies(catalog: Catalog, policy_ids: Iterable[str] | None) -> list[PolicyFile]:
@@ -39,17 +40,6 @@ def reason_json(result: ClauseResult) -> dict[str, Any]:
         "text": {"zh": result.text.zh, "en": result.text.en},
         "missing_facts": list(result.missing),
     }
-
-
-def findings_json(catalog: Catalog, keys: Iterable[str]) -> list[dict[str, str]]:
-    """Each finding a reviewer must record, with what it asks in both languages."""
-    specs = {f.key: f for f in catalog.vocabulary.findings}
-    return [
-        {"key": k, "zh": specs[k].zh, "en": specs[k].en}
-        if k in specs
-        else {"key": k, "zh": k, "en": k}
-        for k in keys
-    ]
 
 
 def answer_json(policy: PolicyFile, ev: Evaluation, catalog: Catalog) -> dict[str, Any]:

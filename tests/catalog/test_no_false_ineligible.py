@@ -11,15 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from copy import deepcopy
-from datetime import date
 from typing import Any
 
 import pytest
 
 from app.catalog.loader import Catalog, read_yaml
 from app.domain.engine import evaluate
-from app.domain.findings import RecordedFinding
-from tests.catalog.test_policy_cases import CATALOG_DIR, _history, loaded  # noqa: F401
+from tests.catalog.cases import case_findings, case_history
+from tests.catalog.conftest import CATALOG_DIR
 
 #: Picks which version of the measures applies rather than stating a fact of the
 #: enterprise: without it the version of the year of application answers, which may
@@ -54,17 +53,13 @@ def _policy_ids() -> list[str]:
 
 @pytest.mark.parametrize("policy_id", _policy_ids())
 def test_an_unknown_fact_or_finding_never_makes_a_policy_ineligible(
-    loaded: Catalog,  # noqa: F811
-    policy_id: str,
+    catalog: Catalog, policy_id: str
 ) -> None:
-    policy = loaded.policies[policy_id]
+    policy = catalog.policies[policy_id]
     checked = 0
     for case in policy.cases:
-        findings = {
-            k: RecordedFinding(k, met, "case reviewer", date(2026, 11, 30))
-            for k, met in case.findings.items()
-        }
-        history = _history(policy, case)
+        findings = case_findings(case)
+        history = case_history(policy, case)
         if evaluate(policy, case.profile, case.fiscal_year, history, findings=findings).status == (
             "ineligible"
         ):

@@ -7,21 +7,16 @@ client could ever send.
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from app.api.schemas.profile import EnterpriseProfile
-from app.catalog.loader import Catalog, load_catalog, read_yaml
-from app.catalog.schema import Case, PolicyFile
+from app.catalog.loader import Catalog, read_yaml
 from app.domain.engine import evaluate
-from app.domain.findings import RecordedFinding
-from app.domain.results import PriorAward
 from app.services.vocabulary import check_words
-
-CATALOG_DIR = Path(__file__).resolve().parents[2] / "policy_catalog"
+from tests.catalog.cases import case_findings, case_history
+from tests.catalog.conftest import CATALOG_DIR
 
 
 def _cases() -> list[tuple[str, int, str]]:
@@ -37,30 +32,18 @@ def _cases() -> list[tuple[str, int, str]]:
 CASES = _cases()
 
 
-@pytest.fixture(scope="module")
-def loaded() -> Catalog:
-    return load_catalog(CATALOG_DIR)
-
-
-def _history(policy: PolicyFile, case: Case) -> list[PriorAward]:
-    return [
-        PriorAward(h.policy_id or policy.id, h.fiscal_year, h.amount, h.recognition_key)
-        for h in case.history
-    ]
-
-
 @pytest.mark.parametrize(
     ("policy_id", "index", "name"), CASES, ids=[f"{p}:{n}" for p, _, n in CASES]
 )
-def test_policy_case(loaded: Catalog, policy_id: str, index: int, name: str) -> None:
-    policy = loaded.policies[policy_id]
+def test_policy_case(catalog: Catalog, policy_id: str, index: int, name: str) -> None:
+    policy = catalog.policies[policy_id]
     case = policy.cases[index]
-    findings = {
-        key: RecordedFinding(key, met, "case reviewer", date(2026, 11, 30))
-        for key, met in case.findings.items()
-    }
     result = evaluate(
-        policy, case.profile, case.fiscal_year, _history(policy, case), findings=findings
+        policy,
+        case.profile,
+        case.fiscal_year,
+        case_history(policy, case),
+        findings=case_findings(case),
     )
     expect = case.expect
     reasons = "\n".join(f"{r.met}: {r.text.en}" for r in result.reasons)
@@ -89,15 +72,15 @@ def test_policy_case(loaded: Catalog, policy_id: str, index: int, name: str) -> 
     ("policy_id", "index", "name"), CASES, ids=[f"{p}:{n}" for p, _, n in CASES]
 )
 def test_case_profile_is_one_a_client_could_send(
-    loaded: Catalog, policy_id: str, index: int, name: str
+    catalog: Catalog, policy_id: str, index: int, name: str
 ) -> None:
-    case = loaded.policies[policy_id].cases[index]
+    case = catalog.policies[policy_id].cases[index]
     profile = EnterpriseProfile.model_validate({"name": "case", **case.profile})
-    check_words(profile, loaded)
+    check_words(profile, catalog)
 
 
-def test_every_policy_has_eligible_and_ineligible_cases(loaded: Catalog) -> None:
-    for policy in loaded:
+def test_every_policy_has_eligible_and_ineligible_cases(catalog: Catalog) -> None:
+    for policy in catalog:
         statuses = {c.expect.status for c in policy.cases}
         assert {"eligible", "ineligible"} <= statuses, (
             f"{policy.id} lacks an eligible or ineligible case"
@@ -135,9 +118,9 @@ def _model_paths(model: type, prefix: str = "") -> set[str]:
     return paths
 
 
-def test_vocabulary_and_api_profile_name_the_same_facts(loaded: Catalog) -> None:
+def test_vocabulary_and_api_profile_name_the_same_facts(catalog: Catalog) -> None:
     """facts.yaml documents exactly the facts a client can send."""
-    documented = {f.path for f in loaded.vocabulary.facts}
+    documented = {f.path for f in catalog.vocabulary.facts}
     accepted = _model_paths(EnterpriseProfile) - {"name", "uscc"}
     assert documented - accepted == set(), "in facts.yaml but refused by the API"
     assert accepted - documented == set(), "accepted by the API but not in facts.yaml"
