@@ -15,12 +15,13 @@ from typing import Any
 from app.catalog.schema import PolicyFile, Version
 from app.domain.caps import (
     apply_ceilings,
-    award_recognition_key,
     history_limits,
     in_force,
+    recognition_key,
+    rewarded_levels,
 )
 from app.domain.exclusivity import apply_exclusivity
-from app.domain.facts import Facts, as_day
+from app.domain.facts import FactCache, Facts, as_day
 from app.domain.findings import NO_FINDINGS, Findings
 from app.domain.formulas import evaluate_formula
 from app.domain.money import ZERO, to_fen
@@ -33,7 +34,7 @@ from app.domain.results import (
     Status,
     Tri,
 )
-from app.domain.rules import evaluate_rule
+from app.domain.rules import RulePlan, compile_rule
 
 
 def select_version(
@@ -45,12 +46,29 @@ def select_version(
     takes the version in force on the profile's ``application_date``, or without one
     the latest in force during the year of application, fy+1.
     """
+    if policy.versions_by != "application":
+        cached = _SELECTED.get((id(policy), fiscal_year))
+        if cached is not None and cached[0] is policy:
+            return cached[1]
+        version = _latest_in_force(policy, fiscal_year)
+        if len(_SELECTED) > 65536:  # tests build many throwaway policies
+            _SELECTED.clear()
+        _SELECTED[(id(policy), fiscal_year)] = (policy, version)
+        return version
     year = fiscal_year
     if policy.versions_by == "application":
         applied = as_day(profile.get("application_date")) if profile is not None else None
         if applied is not None:
             return _in_force_on(policy, applied)
         year = fiscal_year + 1
+    return _latest_in_force(policy, year)
+
+
+#: Versions selected by ``(id(policy), fiscal year)``, with their policy.
+_SELECTED: dict[tuple[int, int], tuple[PolicyFile, Version | None]] = {}
+
+
+def _latest_in_force(policy: PolicyFile, year: int) -> Version | None:
     candidates = [v for v in policy.versions if in_force(v.effective.from_, v.effective.to, year)]
     return max(candidates, key=lambda v: v.effective.from_, default=None)
 
@@ -68,6 +86,51 @@ def parameters(version: Version) -> dict[str, Decimal]:
     return {name: p.value for name, p in version.parameters.items()}
 
 
+class VersionPlan:
+    """A policy version compiled for a fiscal year: what every answer of it shares."""
+
+    __slots__ = ("eligibility", "group", "mode", "params", "recognized")
+
+    def __init__(self, version: Version, fiscal_year: int) -> None:
+        self.params = parameters(version)
+        self.eligibility: RulePlan = compile_rule(version.eligibility, self.params, fiscal_year)
+        kinds = version.caps.recognition_kind
+        kinds = [kinds] if isinstance(kinds, str) else list(kinds or ())
+        #: Each kind of recognition an award pays, with the levels the rule rewards.
+        self.recognized = [(kind, rewarded_levels(version.eligibility, kind)) for kind in kinds]
+        self.group = version.exclusivity.group if version.exclusivity else None
+        self.mode = version.exclusivity.mode if version.exclusivity else None
+
+    def recognition_key(self, profile: Mapping[str, Any]) -> str | None:
+        """The key of the recognition an award pays: the latest grant among its kinds
+        (see ``caps.award_recognition_key``)."""
+        if not self.recognized:
+            return None
+        keys = [
+            key
+            for kind, levels in self.recognized
+            if (key := recognition_key(profile, kind, levels)) is not None
+        ]
+        return max(keys, key=lambda k: (k.rsplit(":", 1)[1], k), default=None)
+
+
+#: Compiled versions by ``(id(version), fiscal year)``, with the version they belong to
+#: (an ``id`` is reused once its object is gone).
+_PLANS: dict[tuple[int, int], tuple[Version, VersionPlan]] = {}
+
+
+def version_plan(version: Version, fiscal_year: int) -> VersionPlan:
+    """The version compiled for the fiscal year, once per version object."""
+    cached = _PLANS.get((id(version), fiscal_year))
+    if cached is not None and cached[0] is version:
+        return cached[1]
+    if len(_PLANS) > 65536:  # tests build many throwaway policies
+        _PLANS.clear()
+    plan = VersionPlan(version, fiscal_year)
+    _PLANS[(id(version), fiscal_year)] = (version, plan)
+    return plan
+
+
 def evaluate(
     policy: PolicyFile,
     profile: Mapping[str, Any],
@@ -75,8 +138,11 @@ def evaluate(
     history: Sequence[PriorAward] = (),
     reviewer_amount: Decimal | None = None,
     findings: Findings = NO_FINDINGS,
+    cache: FactCache | None = None,
 ) -> Evaluation:
-    """One policy's verdict, amount and reasons for a profile in a fiscal year."""
+    """One policy's verdict, amount and reasons for a profile in a fiscal year.
+
+    ``cache`` shares the profile's facts between the policies of one answer."""
     version = select_version(policy, fiscal_year, profile)
     if version is None:
         reason = ClauseResult("effective", Tri.FALSE, _not_in_force(policy, fiscal_year))
@@ -84,15 +150,15 @@ def evaluate(
             policy.id, None, fiscal_year, "ineligible", None, "none", None, (reason,), ()
         )
 
-    params = parameters(version)
-    facts = Facts(profile, fiscal_year, findings)
-    eligibility = evaluate_rule(version.eligibility, facts, params)
+    plan = version_plan(version, fiscal_year)
+    params = plan.params
+    facts = Facts(profile, fiscal_year, findings, cache)
+    eligibility = plan.eligibility.explain(facts)
     own = [a for a in history if a.policy_id == policy.id]
-    kinds = version.caps.recognition_kind
-    key = award_recognition_key(profile, kinds, version.eligibility) if kinds else None
+    key = plan.recognition_key(profile)
     limits = history_limits(version.caps, params, policy.id, fiscal_year, own, key)
     reasons = [*eligibility.clauses, *limits]
-    group = version.exclusivity.group if version.exclusivity else None
+    group = plan.group
 
     def answer(
         status: Status,
@@ -199,7 +265,10 @@ def evaluate_catalog(
 ) -> list[Evaluation]:
     """Every policy's answer, with exclusivity groups settled between them."""
     policies = list(policies)
-    evaluations = [evaluate(p, profile, fiscal_year, history, findings=findings) for p in policies]
+    cache = FactCache(profile)
+    evaluations = [
+        evaluate(p, profile, fiscal_year, history, findings=findings, cache=cache) for p in policies
+    ]
     modes: dict[str, str] = {}
     for policy in policies:
         version = select_version(policy, fiscal_year, profile)

@@ -65,11 +65,47 @@ def as_day(value: Any) -> date | None:
     return None
 
 
+class FactCache:
+    """The facts of one profile for one fiscal year, each looked up once.
+
+    Shared by every policy evaluated for the profile (``evaluate_catalog``): many read
+    the same facts (the city, the revenue…). Keyed by concrete paths.
+    """
+
+    __slots__ = ("numbers", "profile", "recognitions", "values")
+
+    def __init__(self, profile: Mapping[str, Any]) -> None:
+        self.profile = profile
+        self.values: dict[str, Any] = {}
+        self.numbers: dict[str, Decimal | _Missing] = {}
+        self.recognitions: Any = _UNSEEN
+
+
+def _lookup(profile: Mapping[str, Any], path: str) -> Any:
+    node: Any = profile
+    for part in path.split("."):
+        if isinstance(node, Mapping) and part in node:
+            node = node[part]
+        else:
+            return MISSING
+    return MISSING if node is None else node
+
+
 class Facts:
-    """The profile seen from one fiscal year, recording each fact it hands out."""
+    """The profile seen from one fiscal year, recording each fact it hands out.
+
+    One per policy evaluated (its ``read`` is that policy's trace); the values come from
+    a ``FactCache`` that may be shared between policies.
+    """
+
+    __slots__ = ("cache", "findings", "findings_used", "fiscal_year", "profile", "read")
 
     def __init__(
-        self, profile: Mapping[str, Any], fiscal_year: int, findings: Findings = NO_FINDINGS
+        self,
+        profile: Mapping[str, Any],
+        fiscal_year: int,
+        findings: Findings = NO_FINDINGS,
+        cache: FactCache | None = None,
     ) -> None:
         self.profile = profile
         self.fiscal_year = fiscal_year
@@ -77,49 +113,42 @@ class Facts:
         #: The reviewers' findings the rules used, for the trace.
         self.findings_used: dict[str, RecordedFinding] = {}
         self.read: dict[str, Any] = {}
-        # Many policies read the same facts (the city, the revenue…): look each up once.
-        self._seen: dict[str, Any] = {}
-        self._numbers: dict[str, Decimal | _Missing] = {}
+        self.cache = cache if cache is not None else FactCache(profile)
 
     def path(self, template: str) -> str:
         return year_path(template, self.fiscal_year)
 
-    def get(self, template: str) -> Any:
-        """The value at the path, or ``MISSING``. ``None`` in the profile is missing too."""
-        seen = self._seen.get(template, _UNSEEN)
-        if seen is not _UNSEEN:
-            return seen
-        value = self._lookup(template)
-        self._seen[template] = value
+    def at(self, path: str) -> Any:
+        """The value at a concrete path, or ``MISSING`` (``None`` in the profile too)."""
+        values = self.cache.values
+        value = values.get(path, _UNSEEN)
+        if value is _UNSEEN:
+            value = values[path] = _lookup(self.profile, path)
+        self.read[path] = None if value is MISSING else value
         return value
 
-    def _lookup(self, template: str) -> Any:
-        path = self.path(template)
-        node: Any = self.profile
-        for part in path.split("."):
-            if isinstance(node, Mapping) and part in node:
-                node = node[part]
-            else:
-                self.read[path] = None
-                return MISSING
-        if node is None:
-            self.read[path] = None
-            return MISSING
-        self.read[path] = node
-        return node
+    def number_at(self, path: str) -> Decimal | _Missing:
+        value = self.at(path)  # (read for this policy's trace even when cached)
+        numbers = self.cache.numbers
+        number = numbers.get(path)
+        if number is None:
+            parsed = as_decimal(value)
+            number = numbers[path] = MISSING if parsed is None else parsed
+        return number
+
+    def day_at(self, path: str) -> date | _Missing:
+        day = as_day(self.at(path))
+        return MISSING if day is None else day
+
+    def get(self, template: str) -> Any:
+        """The value at the path, or ``MISSING``. ``None`` in the profile is missing too."""
+        return self.at(year_path(template, self.fiscal_year))
 
     def number(self, template: str) -> Decimal | _Missing:
-        cached = self._numbers.get(template)
-        if cached is not None:
-            return cached
-        number = as_decimal(self.get(template))
-        result: Decimal | _Missing = MISSING if number is None else number
-        self._numbers[template] = result
-        return result
+        return self.number_at(year_path(template, self.fiscal_year))
 
     def day(self, template: str) -> date | _Missing:
-        day = as_day(self.get(template))
-        return MISSING if day is None else day
+        return self.day_at(year_path(template, self.fiscal_year))
 
     def finding(self, key: str) -> RecordedFinding | None:
         found = self.findings.get(key)
@@ -128,7 +157,11 @@ class Facts:
         return found
 
     def recognitions(self) -> list[Mapping[str, Any]] | _Missing:
-        value = self.get("recognitions")
-        if value is MISSING or not isinstance(value, list):
-            return MISSING
-        return [r for r in value if isinstance(r, Mapping)]
+        value = self.at("recognitions")
+        cache = self.cache
+        if cache.recognitions is _UNSEEN:
+            cache.recognitions = (
+                [r for r in value if isinstance(r, Mapping)] if isinstance(value, list) else MISSING
+            )
+        result: list[Mapping[str, Any]] | _Missing = cache.recognitions
+        return result

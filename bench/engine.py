@@ -1,0 +1,130 @@
+"""The per-profile engine's cost for one answer: the README tour's full profile against
+the whole catalog for one fiscal year, engine alone and engine + answer shaping.
+
+    .venv/bin/python bench/engine.py [--runs 2000] [--rounds 5] [--fiscal-year 2025]
+        [--baseline-rev 9671041]
+
+Each figure is the median over ``rounds`` of the mean time of ``runs`` calls. The
+baseline is the same measurement on the code of ``--baseline-rev`` (the engine before
+the catalog was compiled), checked out with ``git archive`` into a temporary directory
+and run in a subprocess in the same session, so the ratio compares like with like.
+Prints a table and writes ``bench/results/engine.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def measure(code_root: Path, fiscal_year: int, runs: int, rounds: int) -> dict[str, Any]:
+    """Time the engine of the code under ``code_root`` (imported from there)."""
+    sys.path.insert(0, str(code_root))
+    from app.catalog.loader import load_catalog
+    from app.domain.engine import evaluate_catalog
+    from app.services.matching import check_eligibility
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from api import PROFILE  # the README tour's full profile, as the API bench sends it
+
+    catalog = load_catalog(code_root / "policy_catalog")
+    policies = list(catalog)
+
+    def engine() -> Any:
+        return evaluate_catalog(policies, PROFILE, fiscal_year)
+
+    def shaped() -> Any:
+        return check_eligibility(catalog, PROFILE, fiscal_year)
+
+    out: dict[str, Any] = {"policies": len(policies)}
+    for name, call in (("engine_ms", engine), ("engine_and_shaping_ms", shaped)):
+        call()  # warm: the first call compiles or fills caches
+        means = []
+        for _ in range(rounds):
+            start = time.perf_counter()
+            for _ in range(runs):
+                call()
+            means.append((time.perf_counter() - start) / runs * 1000)
+        out[name] = round(statistics.median(means), 4)
+    # Lists, not tuples: the baseline's figures come back through JSON.
+    out["statuses"] = sorted([e.policy_id, e.status, str(e.amount)] for e in engine())
+    return out
+
+
+def baseline(rev: str, fiscal_year: int, runs: int, rounds: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="bench-engine-") as tmp:
+        archive = subprocess.run(
+            ["git", "archive", "--format=tar", rev], cwd=ROOT, check=True, capture_output=True
+        ).stdout
+        tar_path = Path(tmp) / "code.tar"
+        tar_path.write_bytes(archive)
+        with tarfile.open(tar_path) as tar:
+            tar.extractall(Path(tmp) / "code", filter="data")
+        command = [sys.executable, __file__, "--measure", str(Path(tmp) / "code")]
+        command += ["--fiscal-year", str(fiscal_year), "--runs", str(runs)]
+        command += ["--rounds", str(rounds)]
+        env = {**os.environ, "PYTHONPATH": str(Path(tmp) / "code")}
+        done = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
+        result: dict[str, Any] = json.loads(done.stdout)
+        return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--fiscal-year", type=int, default=2025)
+    parser.add_argument("--baseline-rev", default="9671041")
+    parser.add_argument("--measure", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        print(json.dumps(measure(Path(args.measure), args.fiscal_year, args.runs, args.rounds)))
+        return
+
+    load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else []
+    before = baseline(args.baseline_rev, args.fiscal_year, args.runs, args.rounds)
+    now = measure(ROOT, args.fiscal_year, args.runs, args.rounds)
+    same = before.pop("statuses") == now.pop("statuses")
+    rows = {
+        name: {
+            "baseline": before[name],
+            "now": now[name],
+            "ratio_baseline_over_now": round(before[name] / now[name], 2),
+        }
+        for name in ("engine_ms", "engine_and_shaping_ms")
+    }
+    print(f"fiscal year {args.fiscal_year}, {now['policies']} policies, load {' '.join(load)}")
+    print(f"{'ms per profile':<24}{'baseline':>10}{'now':>10}{'speed-up':>10}")
+    for name, row in rows.items():
+        print(
+            f"{name:<24}{row['baseline']:>10.3f}{row['now']:>10.3f}{row['ratio_baseline_over_now']:>9.1f}x"
+        )
+    print("same answers as the baseline:", same)
+    results = ROOT / "bench" / "results"
+    results.mkdir(exist_ok=True)
+    report = {
+        "fiscal_year": args.fiscal_year,
+        "policies": now["policies"],
+        "baseline_rev": args.baseline_rev,
+        "runs": args.runs,
+        "rounds": args.rounds,
+        "loadavg": load,
+        "same_answers": same,
+        "figures": rows,
+    }
+    (results / "engine.json").write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
