@@ -23,7 +23,7 @@ from app.domain.caps import (
 from app.domain.exclusivity import apply_exclusivity
 from app.domain.facts import FactCache, Facts, as_day
 from app.domain.findings import NO_FINDINGS, Findings
-from app.domain.formulas import evaluate_formula
+from app.domain.formulas import FormulaPlan, compile_formula
 from app.domain.money import ZERO, to_fen
 from app.domain.results import (
     AmountBasis,
@@ -89,11 +89,12 @@ def parameters(version: Version) -> dict[str, Decimal]:
 class VersionPlan:
     """A policy version compiled for a fiscal year: what every answer of it shares."""
 
-    __slots__ = ("eligibility", "group", "mode", "params", "recognized")
+    __slots__ = ("eligibility", "formula", "group", "mode", "params", "recognized")
 
     def __init__(self, version: Version, fiscal_year: int) -> None:
         self.params = parameters(version)
         self.eligibility: RulePlan = compile_rule(version.eligibility, self.params, fiscal_year)
+        self.formula: FormulaPlan = compile_formula(version.formula, self.params, fiscal_year)
         kinds = version.caps.recognition_kind
         kinds = [kinds] if isinstance(kinds, str) else list(kinds or ())
         #: Each kind of recognition an award pays, with the levels the rule rewards.
@@ -191,7 +192,7 @@ def evaluate(
         return answer("ineligible")
 
     subsidy_year = 1 + len({a.fiscal_year for a in own if a.fiscal_year < fiscal_year})
-    formula = evaluate_formula(version.formula, facts, params, subsidy_year)
+    formula = plan.formula.explain(facts, subsidy_year)
     steps = formula.steps
     if eligibility.truth is Tri.UNKNOWN or not formula.known:
         missing = [

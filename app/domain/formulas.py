@@ -3,11 +3,15 @@
 Each formula yields the uncapped amount (unrounded: rounding happens once, after the
 caps), the steps that produced it for the trace, and, when a fact is missing, the
 paths that would settle it.
+
+A formula is compiled once per policy version and fiscal year (``compile_formula``):
+its constants resolved, its expressions and option rules compiled, its fixed steps
+built; ``explain(facts, subsidy_year)`` then computes one profile's amount.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -20,14 +24,13 @@ from app.catalog.schema import (
     RateSchedule,
     ReviewerFormula,
     ShareFormula,
-    ShareWhen,
     TaxEstimateFormula,
-    TaxRateWhen,
+    Text,
 )
-from app.domain.expressions import Params, Value, constant, evaluate_expr
+from app.domain.expressions import ExprPlan, Params, Value, compile_expr, constant
 from app.domain.facts import Facts
 from app.domain.results import AmountBasis, Bilingual, ClauseResult, Step, Tri
-from app.domain.rules import evaluate_rule
+from app.domain.rules import RulePlan, compile_rule
 from app.domain.text import show, unknown_detail
 
 
@@ -45,10 +48,13 @@ class FormulaOutcome:
         return not self.missing
 
 
-def evaluate_formula(
-    formula: Formula, facts: Facts, params: Params, subsidy_year: int
-) -> FormulaOutcome:
-    return _HANDLERS[type(formula)](formula, facts, params, subsidy_year)
+class FormulaPlan:
+    """A compiled formula: ``explain`` gives one profile's uncapped amount and steps."""
+
+    __slots__ = ()
+
+    def explain(self, facts: Facts, year: int) -> FormulaOutcome:
+        raise NotImplementedError
 
 
 def _step(name: str, value: Decimal | None, zh: str, en: str) -> Step:
@@ -60,165 +66,219 @@ def _unknown(basis: AmountBasis, *values: Value) -> FormulaOutcome:
     return FormulaOutcome(basis, missing=missing)
 
 
-def _fixed(formula: FixedFormula, facts: Facts, params: Params, year: int) -> FormulaOutcome:
-    amount = constant(formula.fixed, params)
-    return FormulaOutcome("computed", amount, (_step("fixed", amount, "定额奖励", "fixed amount"),))
+class _Fixed(FormulaPlan):
+    __slots__ = ("outcome",)
+
+    def __init__(self, formula: FixedFormula, params: Params) -> None:
+        amount = constant(formula.fixed, params)
+        steps = (_step("fixed", amount, "定额奖励", "fixed amount"),)
+        self.outcome = FormulaOutcome("computed", amount, steps)
+
+    def explain(self, facts: Facts, year: int) -> FormulaOutcome:
+        return self.outcome
 
 
-def _rate(
-    schedule: RateSchedule, facts: Facts, params: Params, year: int
-) -> tuple[Value, Step | None]:
-    """The rate for this subsidy year: by year first, then by growth tier, else default."""
-    if year in schedule.by_subsidy_year:
-        rate = constant(schedule.by_subsidy_year[year], params)
-        return Value(rate, "rate"), _step(
-            "rate", rate, f"第 {year} 个资助年度的比例", f"rate for subsidy year {year}"
-        )
-    if schedule.by_growth is not None:
-        growth = evaluate_expr(schedule.by_growth.expr, facts, params)
-        if growth.number is None and not growth.undefined:
-            return Value(None, "rate", growth.missing), None
-        for tier in schedule.by_growth.tiers:
-            floor = constant(tier.min, params)
-            if growth.number is not None and growth.number >= floor:
-                rate = constant(tier.rate, params)
-                return Value(rate, "rate"), _step(
-                    "rate",
-                    rate,
-                    f"成长性 {show(growth.number)} ≥ {show(floor)} 对应比例",
-                    f"growth {show(growth.number)} ≥ {show(floor)} gives this rate",
-                )
-    if schedule.default is not None:
-        rate = constant(schedule.default, params)
-        return Value(rate, "rate"), _step("rate", rate, "默认比例", "default rate")
-    return Value(Decimal(0), "rate"), _step("rate", Decimal(0), "无适用比例", "no rate applies")
+class _Rate:
+    """The rate for a subsidy year: by year first, then by growth tier, else default."""
+
+    __slots__ = ("by_year", "default", "growth", "tiers")
+
+    def __init__(self, schedule: RateSchedule, params: Params, fy: int) -> None:
+        self.by_year = {
+            year: (rate := constant(raw, params), _step(
+                "rate", rate, f"第 {year} 个资助年度的比例", f"rate for subsidy year {year}"
+            ))
+            for year, raw in schedule.by_subsidy_year.items()
+        }  # fmt: skip
+        growth = schedule.by_growth
+        self.growth = None if growth is None else compile_expr(growth.expr, params, fy)
+        self.tiers = [] if growth is None else [
+            (constant(t.min, params), constant(t.rate, params)) for t in growth.tiers
+        ]  # fmt: skip
+        if schedule.default is not None:
+            rate = constant(schedule.default, params)
+            self.default = (Value(rate, "rate"), _step("rate", rate, "默认比例", "default rate"))
+        else:
+            none = _step("rate", Decimal(0), "无适用比例", "no rate applies")
+            self.default = (Value(Decimal(0), "rate"), none)
+
+    def of(self, facts: Facts, year: int) -> tuple[Value, Step | None]:
+        if year in self.by_year:
+            rate, step = self.by_year[year]
+            return Value(rate, "rate"), step
+        if self.growth is not None:
+            growth = self.growth.value(facts)
+            if growth.number is None and not growth.undefined:
+                return Value(None, "rate", growth.missing), None
+            for floor, rate in self.tiers:
+                if growth.number is not None and growth.number >= floor:
+                    return Value(rate, "rate"), _step(
+                        "rate",
+                        rate,
+                        f"成长性 {show(growth.number)} ≥ {show(floor)} 对应比例",
+                        f"growth {show(growth.number)} ≥ {show(floor)} gives this rate",
+                    )
+        return self.default
 
 
-def _share(formula: ShareFormula, facts: Facts, params: Params, year: int) -> FormulaOutcome:
-    base = evaluate_expr(formula.share.base, facts, params)
-    rate, rate_step = _rate(formula.share.rate, facts, params, year)
-    if base.number is None or rate.number is None:
-        return _unknown("computed", base, rate)
-    amount = base.number * rate.number
-    steps = [_step("base", base.number, f"基数 {base.label}", f"base {base.label}")]
-    steps += [rate_step] if rate_step else []
-    steps.append(_step("amount", amount, "基数 × 比例", "base × rate"))
-    return FormulaOutcome("computed", amount, tuple(steps))
+class _Share(FormulaPlan):
+    __slots__ = ("base", "rate")
+
+    def __init__(self, formula: ShareFormula, params: Params, fy: int) -> None:
+        self.base = compile_expr(formula.share.base, params, fy)
+        self.rate = _Rate(formula.share.rate, params, fy)
+
+    def explain(self, facts: Facts, year: int) -> FormulaOutcome:
+        base = self.base.value(facts)
+        rate, rate_step = self.rate.of(facts, year)
+        if base.number is None or rate.number is None:
+            return _unknown("computed", base, rate)
+        amount = base.number * rate.number
+        steps = [_step("base", base.number, f"基数 {base.label}", f"base {base.label}")]
+        steps += [rate_step] if rate_step else []
+        steps.append(_step("amount", amount, "基数 × 比例", "base × rate"))
+        return FormulaOutcome("computed", amount, tuple(steps))
 
 
-def _performance(
-    formula: PerformanceFormula, facts: Facts, params: Params, year: int
-) -> FormulaOutcome:
-    spec = formula.performance
-    score = evaluate_expr(spec.score, facts, params)
-    if score.number is None:
-        return _unknown("computed", score)
-    of = constant(spec.of, params)
-    steps = [
-        _step("score", score.number, f"绩效评分 {score.label}", f"performance score {score.label}")
-    ]
-    for tier in spec.tiers:
-        floor = constant(tier.min, params)
-        if score.number >= floor:
-            share = constant(tier.share, params)
-            steps.append(
-                _step(
-                    "share",
-                    share,
-                    f"评分 ≥ {show(floor)} 的比例",
-                    f"share for a score ≥ {show(floor)}",
-                )
+class _Performance(FormulaPlan):
+    __slots__ = ("lowest", "of", "score", "tiers")
+
+    def __init__(self, formula: PerformanceFormula, params: Params, fy: int) -> None:
+        spec = formula.performance
+        self.score, self.of = compile_expr(spec.score, params, fy), constant(spec.of, params)
+        self.tiers = [(constant(t.min, params), constant(t.share, params)) for t in spec.tiers]
+        self.lowest = self.tiers[-1][0]
+
+    def explain(self, facts: Facts, year: int) -> FormulaOutcome:
+        score = self.score.value(facts)
+        if score.number is None:
+            return _unknown("computed", score)
+        of = self.of
+        steps = [
+            _step(
+                "score", score.number, f"绩效评分 {score.label}", f"performance score {score.label}"
             )
-            amount = share * of
-            steps.append(_step("amount", amount, f"比例 × {show(of)}", f"share × {show(of)}"))
-            return FormulaOutcome("computed", amount, tuple(steps))
-    lowest = constant(spec.tiers[-1].min, params)
-    nothing = ClauseResult(
-        "formula.performance",
-        Tri.FALSE,
-        Bilingual(
-            f"绩效评分 {show(score.number)} 低于最低档 {show(lowest)},不予奖励",
-            f"performance score {show(score.number)} is below the lowest tier {show(lowest)}: no award",
-        ),
-        actual=score.number,
-        required=lowest,
-        op="ge",
-    )
-    return FormulaOutcome("computed", Decimal(0), tuple(steps), nothing_due=nothing)
-
-
-def _per_unit(formula: PerUnitFormula, facts: Facts, params: Params, year: int) -> FormulaOutcome:
-    spec = formula.per_unit
-    quantity = evaluate_expr(spec.quantity, facts, params)
-    price = evaluate_expr(spec.unit_price, facts, params) if spec.unit_price else None
-    periods = evaluate_expr(spec.periods, facts, params)
-    ceiling = evaluate_expr(spec.not_above, facts, params) if spec.not_above else None
-    rate, rate_step = _rate(spec.rate, facts, params, year)
-    parts = [v for v in (quantity, price, periods, ceiling, rate) if v is not None]
-    if any(v.number is None for v in parts):
-        return _unknown("computed", *parts)
-    steps: list[Step] = []
-    q = _capped(quantity, spec.quantity_cap, params, steps, "quantity", "数量", "quantity")
-    if price is not None:
-        p = _capped(price, spec.unit_price_cap, params, steps, "unit_price", "单价", "unit price")
-    elif spec.unit_price_cap is not None:
-        p = constant(spec.unit_price_cap, params)
-        steps.append(_step("unit_price", p, "单价(按上限)", "unit price (the cap)"))
-    else:
-        p = Decimal(1)
-    assert periods.number is not None and rate.number is not None
-    steps.append(
-        _step("periods", periods.number, f"期数 {periods.label}", f"periods {periods.label}")
-    )
-    steps += [rate_step] if rate_step else []
-    amount = q * p * periods.number * rate.number
-    steps.append(
-        _step(
-            "amount", amount, "数量 × 单价 × 期数 × 比例", "quantity × unit price × periods × rate"
+        ]
+        for floor, share in self.tiers:
+            if score.number >= floor:
+                steps.append(
+                    _step(
+                        "share",
+                        share,
+                        f"评分 ≥ {show(floor)} 的比例",
+                        f"share for a score ≥ {show(floor)}",
+                    )
+                )
+                amount = share * of
+                steps.append(_step("amount", amount, f"比例 × {show(of)}", f"share × {show(of)}"))
+                return FormulaOutcome("computed", amount, tuple(steps))
+        lowest = self.lowest
+        nothing = ClauseResult(
+            "formula.performance",
+            Tri.FALSE,
+            Bilingual(
+                f"绩效评分 {show(score.number)} 低于最低档 {show(lowest)},不予奖励",
+                f"performance score {show(score.number)} is below the lowest tier {show(lowest)}: no award",
+            ),
+            actual=score.number,
+            required=lowest,
+            op="ge",
         )
-    )
-    if ceiling is not None and ceiling.number is not None and amount > ceiling.number * rate.number:
-        amount = ceiling.number * rate.number
+        return FormulaOutcome("computed", Decimal(0), tuple(steps), nothing_due=nothing)
+
+
+class _PerUnit(FormulaPlan):
+    __slots__ = ("ceiling", "periods", "price", "price_cap", "quantity", "quantity_cap", "rate")
+
+    def __init__(self, formula: PerUnitFormula, params: Params, fy: int) -> None:
+        spec = formula.per_unit
+        self.quantity = compile_expr(spec.quantity, params, fy)
+        self.price = None if spec.unit_price is None else compile_expr(spec.unit_price, params, fy)
+        self.periods = compile_expr(spec.periods, params, fy)
+        self.ceiling = None if spec.not_above is None else compile_expr(spec.not_above, params, fy)
+        self.rate = _Rate(spec.rate, params, fy)
+        cap = spec.quantity_cap
+        self.quantity_cap = None if cap is None else constant(cap, params)
+        cap = spec.unit_price_cap
+        self.price_cap = None if cap is None else constant(cap, params)
+
+    def explain(self, facts: Facts, year: int) -> FormulaOutcome:
+        quantity = self.quantity.value(facts)
+        price = None if self.price is None else self.price.value(facts)
+        periods = self.periods.value(facts)
+        ceiling = None if self.ceiling is None else self.ceiling.value(facts)
+        rate, rate_step = self.rate.of(facts, year)
+        parts = [v for v in (quantity, price, periods, ceiling, rate) if v is not None]
+        if any(v.number is None for v in parts):
+            return _unknown("computed", *parts)
+        steps: list[Step] = []
+        q = _capped(quantity, self.quantity_cap, steps, "quantity", "数量", "quantity")
+        if price is not None:
+            p = _capped(price, self.price_cap, steps, "unit_price", "单价", "unit price")
+        elif self.price_cap is not None:
+            p = self.price_cap
+            steps.append(_step("unit_price", p, "单价(按上限)", "unit price (the cap)"))
+        else:
+            p = Decimal(1)
+        assert periods.number is not None and rate.number is not None
+        steps.append(
+            _step("periods", periods.number, f"期数 {periods.label}", f"periods {periods.label}")
+        )
+        steps += [rate_step] if rate_step else []
+        amount = q * p * periods.number * rate.number
         steps.append(
             _step(
-                "not_above",
+                "amount",
                 amount,
-                f"不超过 {ceiling.label} × 比例",
-                f"not above {ceiling.label} × rate",
+                "数量 × 单价 × 期数 × 比例",
+                "quantity × unit price × periods × rate",
             )
         )
-    return FormulaOutcome("computed", amount, tuple(steps))
+        if (
+            ceiling is not None
+            and ceiling.number is not None
+            and amount > ceiling.number * rate.number
+        ):
+            amount = ceiling.number * rate.number
+            steps.append(
+                _step(
+                    "not_above",
+                    amount,
+                    f"不超过 {ceiling.label} × 比例",
+                    f"not above {ceiling.label} × rate",
+                )
+            )
+        return FormulaOutcome("computed", amount, tuple(steps))
 
 
 def _capped(
-    value: Value,
-    cap: Decimal | str | None,
-    params: Params,
-    steps: list[Step],
-    name: str,
-    zh: str,
-    en: str,
+    value: Value, cap: Decimal | None, steps: list[Step], name: str, zh: str, en: str
 ) -> Decimal:
     assert value.number is not None
     number = value.number
     steps.append(_step(name, number, f"{zh} {value.label}", f"{en} {value.label}"))
-    if cap is not None and number > (limit := constant(cap, params)):
-        steps.append(_step(f"{name}_cap", limit, f"{zh}上限", f"{en} cap"))
-        return limit
+    if cap is not None and number > cap:
+        steps.append(_step(f"{name}_cap", cap, f"{zh}上限", f"{en} cap"))
+        return cap
     return number
 
 
-def _reviewer(formula: ReviewerFormula, facts: Facts, params: Params, year: int) -> FormulaOutcome:
-    step = _step("set_by_reviewer", None, formula.set_by_reviewer.zh, formula.set_by_reviewer.en)
-    return FormulaOutcome("set_by_reviewer", None, (step,))
+class _Said(FormulaPlan):
+    """An amount a reviewer sets, or none at all: one fixed step."""
+
+    __slots__ = ("outcome",)
+
+    def __init__(self, basis: AmountBasis, name: str, text: Text) -> None:
+        self.outcome = FormulaOutcome(basis, None, (_step(name, None, text.zh, text.en),))
+
+    def explain(self, facts: Facts, year: int) -> FormulaOutcome:
+        return self.outcome
 
 
-def _first_holding(
-    options: Sequence[ShareWhen | TaxRateWhen], facts: Facts, params: Params, clause: str
-) -> tuple[int | None, tuple[str, ...]]:
+def _first_holding(options: Sequence[RulePlan], facts: Facts) -> tuple[int | None, tuple[str, ...]]:
     """The first option whose rule holds, or the facts that would settle the one stuck."""
     for i, option in enumerate(options):
-        outcome = evaluate_rule(option.when, facts, params, f"{clause}.{i}")
+        outcome = option.explain(facts)
         if outcome.truth is Tri.UNKNOWN:
             return None, tuple(outcome.missing)
         if outcome.truth is Tri.TRUE:
@@ -226,66 +286,99 @@ def _first_holding(
     return None, ()
 
 
-def _tax(formula: TaxEstimateFormula, facts: Facts, params: Params, year: int) -> FormulaOutcome:
+class _Tax(FormulaPlan):
     """base × share × rate: the share and the rate of the first option that holds.
 
     An option that cannot be settled makes the estimate unknown; the answer then names
     what would settle it, with the base's missing facts (the default base while the
     share is not settled).
     """
-    spec = formula.tax_estimate
-    shared, share_missing = _first_holding(spec.share_when, facts, params, "formula.share_when")
-    rated, rate_missing = _first_holding(spec.tax_rate_when, facts, params, "formula.tax_rate_when")
-    share_option = None if shared is None else spec.share_when[shared]
-    base_expr = (
-        spec.base if share_option is None or share_option.base is None else share_option.base
-    )
-    base = evaluate_expr(base_expr, facts, params)
-    missing = (*share_missing, *base.missing, *rate_missing)
-    if missing or base.number is None:
-        return FormulaOutcome("estimate", missing=tuple(dict.fromkeys(missing)))
-    share = constant(spec.share if share_option is None else share_option.share, params)
-    share_text = ("加计或减免比例", "share deducted or taxed less")
-    if share_option is not None:
-        label = share_option.when.text
-        share_text = (
-            f"加计或减免比例({label.zh})" if label else "适用的加计或减免比例",
-            f"share deducted or taxed less ({label.en})" if label else "the share that applies",
+
+    __slots__ = ("bases", "rate_when", "rates", "share_when", "shares", "spec")
+
+    def __init__(self, formula: TaxEstimateFormula, params: Params, fy: int) -> None:
+        spec = self.spec = formula.tax_estimate
+        self.share_when = [
+            compile_rule(o.when, params, fy, f"formula.share_when.{i}")
+            for i, o in enumerate(spec.share_when)
+        ]
+        self.rate_when = [
+            compile_rule(o.when, params, fy, f"formula.tax_rate_when.{i}")
+            for i, o in enumerate(spec.tax_rate_when)
+        ]
+        default = compile_expr(spec.base, params, fy)
+        #: By the option that holds (None: none does): the base, share and rate.
+        self.bases: dict[int | None, ExprPlan] = {None: default}
+        self.shares: dict[int | None, Decimal] = {None: constant(spec.share, params)}
+        for i, o in enumerate(spec.share_when):
+            self.bases[i] = default if o.base is None else compile_expr(o.base, params, fy)
+            self.shares[i] = constant(o.share, params)
+        self.rates: dict[int | None, Decimal] = {None: constant(spec.tax_rate, params)}
+        for i, r in enumerate(spec.tax_rate_when):
+            self.rates[i] = constant(r.rate, params)
+
+    def explain(self, facts: Facts, year: int) -> FormulaOutcome:
+        spec = self.spec
+        shared, share_missing = _first_holding(self.share_when, facts)
+        rated, rate_missing = _first_holding(self.rate_when, facts)
+        base = self.bases[shared].value(facts)
+        missing = (*share_missing, *base.missing, *rate_missing)
+        if missing or base.number is None:
+            return FormulaOutcome("estimate", missing=tuple(dict.fromkeys(missing)))
+        share = self.shares[shared]
+        share_text = ("加计或减免比例", "share deducted or taxed less")
+        if shared is not None:
+            label = spec.share_when[shared].when.text
+            share_text = (
+                f"加计或减免比例({label.zh})" if label else "适用的加计或减免比例",
+                f"share deducted or taxed less ({label.en})" if label else "the share that applies",
+            )
+        rate = self.rates[rated]
+        rate_text = (
+            ("适用一般税率", "the enterprise's ordinary rate")
+            if rated is None
+            else ("适用优惠税率", "the preferential rate that applies")
         )
-    rate = constant(spec.tax_rate if rated is None else spec.tax_rate_when[rated].rate, params)
-    rate_text = (
-        ("适用一般税率", "the enterprise's ordinary rate")
-        if rated is None
-        else ("适用优惠税率", "the preferential rate that applies")
-    )
-    amount = base.number * share * rate
-    steps = (
-        _step("base", base.number, f"基数 {base.label}", f"base {base.label}"),
-        _step("share", share, *share_text),
-        _step("tax_rate", rate, *rate_text),
-        _step(
-            "amount",
-            amount,
-            "估算节税额 = 基数 × 比例 × 税率",
-            "estimated saving = base × share × rate",
-        ),
-    )
-    return FormulaOutcome("estimate", max(amount, Decimal(0)), steps)
+        amount = base.number * share * rate
+        steps = (
+            _step("base", base.number, f"基数 {base.label}", f"base {base.label}"),
+            _step("share", share, *share_text),
+            _step("tax_rate", rate, *rate_text),
+            _step(
+                "amount",
+                amount,
+                "估算节税额 = 基数 × 比例 × 税率",
+                "estimated saving = base × share × rate",
+            ),
+        )
+        return FormulaOutcome("estimate", max(amount, Decimal(0)), steps)
 
 
-def _no_amount(formula: NoAmountFormula, facts: Facts, params: Params, year: int) -> FormulaOutcome:
-    step = _step("no_amount", None, formula.no_amount.zh, formula.no_amount.en)
-    return FormulaOutcome("none", None, (step,))
+def compile_formula(formula: Formula, params: Params, fiscal_year: int) -> FormulaPlan:
+    """The formula for one version's parameters and one fiscal year."""
+    fy = fiscal_year
+    if isinstance(formula, FixedFormula):
+        return _Fixed(formula, params)
+    if isinstance(formula, ShareFormula):
+        return _Share(formula, params, fy)
+    if isinstance(formula, PerformanceFormula):
+        return _Performance(formula, params, fy)
+    if isinstance(formula, PerUnitFormula):
+        return _PerUnit(formula, params, fy)
+    if isinstance(formula, ReviewerFormula):
+        return _Said("set_by_reviewer", "set_by_reviewer", formula.set_by_reviewer)
+    if isinstance(formula, TaxEstimateFormula):
+        return _Tax(formula, params, fy)
+    if isinstance(formula, NoAmountFormula):
+        return _Said("none", "no_amount", formula.no_amount)
+    raise TypeError(f"unknown formula {formula!r}")
 
 
-_HANDLERS: dict[type, Callable[..., FormulaOutcome]] = {
-    FixedFormula: _fixed,
-    ShareFormula: _share,
-    PerformanceFormula: _performance,
-    PerUnitFormula: _per_unit,
-    ReviewerFormula: _reviewer,
-    TaxEstimateFormula: _tax,
-    NoAmountFormula: _no_amount,
-}
+def evaluate_formula(
+    formula: Formula, facts: Facts, params: Params, subsidy_year: int
+) -> FormulaOutcome:
+    """A formula's outcome for a profile, compiled on the spot (for one-off uses)."""
+    return compile_formula(formula, params, facts.fiscal_year).explain(facts, subsidy_year)
 
-__all__ = ["FormulaOutcome", "evaluate_formula", "unknown_detail"]
+
+__all__ = ["FormulaOutcome", "FormulaPlan", "compile_formula", "evaluate_formula", "unknown_detail"]
