@@ -66,11 +66,17 @@ class _Composite(RulePlan):
         findings: tuple[str, ...] = ()
         if truth is Tri.UNKNOWN:
             unknown = [c for c in children if c.truth is Tri.UNKNOWN]
-            missing = tuple(dict.fromkeys(p for c in unknown for p in c.missing))
-            findings = tuple(dict.fromkeys(k for c in unknown for k in c.findings))
-        clauses: tuple[ClauseResult, ...] = ()
-        for c in keep:
-            clauses += c.clauses
+            if len(unknown) == 1:  # (the union of one child's lists is that child's)
+                missing, findings = unknown[0].missing, unknown[0].findings
+            else:
+                missing = tuple(dict.fromkeys(p for c in unknown for p in c.missing))
+                findings = tuple(dict.fromkeys(k for c in unknown for k in c.findings))
+        if len(keep) == 1:
+            clauses = keep[0].clauses
+        else:
+            clauses = ()
+            for c in keep:
+                clauses += c.clauses
         if self.label is not None:
             clauses += (ClauseResult(self.clause, truth, self.label, missing),)
         return RuleOutcome(truth, clauses, missing, findings)
@@ -92,7 +98,14 @@ class _All(_Composite):
 
     def explain(self, facts: Facts) -> RuleOutcome:
         children = [c.explain(facts) for c in self.children]
-        return self._outcome(_settle(children, Tri.FALSE, Tri.TRUE), children, children)
+        truth = Tri.TRUE
+        for child in children:
+            if child.truth is Tri.FALSE:
+                truth = Tri.FALSE
+                break
+            if child.truth is Tri.UNKNOWN:
+                truth = Tri.UNKNOWN
+        return self._outcome(truth, children, children)
 
 
 class _Any(_Composite):

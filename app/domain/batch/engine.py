@@ -26,12 +26,12 @@ import numpy as np
 
 from app.catalog.schema import Caps, PolicyFile, Version
 from app.domain.batch.columns import Bools, ProfileTable, Spec
-from app.domain.batch.context import Context, PathIndex
+from app.domain.batch.context import Bits, Context, PathIndex, Rows
 from app.domain.batch.formulas import FormulaNode, compile_formula
 from app.domain.batch.nodes import RuleNode
 from app.domain.batch.numbers import Unsupported, either
 from app.domain.batch.result import BASES, PolicyColumns, PopulationResult
-from app.domain.batch.rules import compile_rule
+from app.domain.batch.rules import FINDING, compile_rule
 from app.domain.batch.settle import (
     ELIGIBLE,
     UNDETERMINED,
@@ -57,6 +57,8 @@ class PolicyPlan:
     #: A history limit that fails even with no history (``max_years`` of 0).
     limits_fail: bool = False
     unsupported: str | None = None
+    #: Whether the eligibility waits on reviewers' findings (``FINDING`` paths).
+    findings: bool = False
 
     @property
     def group(self) -> str | None:
@@ -93,7 +95,10 @@ def _compile(policy: PolicyFile, fiscal_year: int) -> PolicyPlan:
         ceilings, limits_fail = _caps(version.caps, params)
     except Unsupported as exc:
         return PolicyPlan(policy, version, unsupported=str(exc))
-    return PolicyPlan(policy, version, eligibility, formula, index, ceilings, limits_fail)
+    findings = any(path.startswith(FINDING) for path in index.paths)
+    return PolicyPlan(
+        policy, version, eligibility, formula, index, ceilings, limits_fail, findings=findings
+    )
 
 
 def _caps(caps: Caps, params: Params) -> tuple[tuple[Decimal, ...], bool]:
@@ -250,7 +255,25 @@ def _vectorised(
     if len(rows):
         bits = eligibility.missing(ctx, rows, plan.index, "not_false")
         col.missing_bits = bits | formula.missing(ctx, rows, plan.index)
+        if plan.findings:
+            _findings_apart(col, rows, bits, plan.index)
     return unsure
+
+
+def _findings_apart(col: PolicyColumns, rows: Rows, bits: Bits, index: PathIndex) -> None:
+    """Unknown findings out of the missing facts, into the findings a reviewer must
+    record: the eligibility's only, as the per-profile engine lists them (a formula's
+    options that wait on a finding name no finding)."""
+    mask = index.dtype(0)
+    for path in index.paths:
+        if path.startswith(FINDING):
+            mask |= index.bit(path)
+    col.missing_bits &= ~mask
+    found = bits & mask
+    for pattern in np.unique(found[found != 0]).tolist():
+        keys = tuple(name[len(FINDING) :] for name in index.names(pattern))
+        for row in rows[found == pattern].tolist():
+            col.findings_required[row] = keys
 
 
 def _settle_exclusivity(plans: Sequence[PolicyPlan], columns: Mapping[str, PolicyColumns]) -> None:

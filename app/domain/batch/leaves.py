@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 import numpy as np
@@ -261,3 +261,40 @@ class DateWithin(Leaf):
 
     def unknown_columns(self) -> list[Spec] | None:
         return [(self.path, "date")]
+
+
+class DaysBeforeApplication(Leaf):
+    """At least ``need`` days from a date fact to ``application_date``; without that date,
+    on every (true) or no (false) day of the year of application, else unknown."""
+
+    APPLIED = "application_date"
+
+    def __init__(self, since: str, need: Decimal, year: int) -> None:
+        self.own, self.since = (since, self.APPLIED), since
+        # Whole days meet ``days >= need`` exactly when they reach its ceiling.
+        self.need = int(need.to_integral_value(rounding=ROUND_CEILING))
+        self.first, self.last = day_number(date(year, 1, 1)), day_number(date(year, 12, 31))
+        self.key = ("days_before_application", since, self.need, year)
+
+    def specs(self) -> Iterator[Spec]:
+        yield (self.since, "date")
+        yield (self.APPLIED, "date")
+
+    def _truth(self, ctx: Context) -> Truth:
+        since = ctx.table.date_column(self.since)
+        applied = ctx.table.date_column(self.APPLIED)
+        start = since.days.astype(np.int64)
+        dated = since.known & applied.known
+        met = (applied.days.astype(np.int64) - start) >= self.need
+        undated = since.known & ~applied.known
+        always = (self.first - start) >= self.need
+        never = (self.last - start) < self.need
+        return Truth((dated & met) | (undated & always), (dated & ~met) | (undated & never))
+
+    def _bits(self, ctx: Context, rows: Rows, index: PathIndex) -> Bits:
+        # Unknown: the date counted from is missing, else only the application's.
+        known = ctx.table.date_column(self.since).known[rows]
+        bits = index.none(len(rows))
+        bits |= np.multiply(~known, index.bit(self.since), dtype=index.dtype)
+        bits |= np.multiply(known, index.bit(self.APPLIED), dtype=index.dtype)
+        return bits

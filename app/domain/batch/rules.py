@@ -16,7 +16,9 @@ from app.catalog.schema import (
     AnyRule,
     CompareRule,
     DateWithinRule,
+    DaysBeforeApplicationRule,
     FactRule,
+    FindingRule,
     FirstTimeAboveRule,
     NotRule,
     RecognitionRule,
@@ -27,6 +29,7 @@ from app.domain.batch.exprs import Const, Fact, compile_expr
 from app.domain.batch.leaves import (
     Compare,
     DateWithin,
+    DaysBeforeApplication,
     Equals,
     FirstTimeAbove,
     Recognition,
@@ -38,6 +41,10 @@ from app.domain.batch.numbers import Op, Unsupported
 from app.domain.expressions import Params, constant
 from app.domain.facts import year_path
 from app.domain.money import as_decimal
+
+#: The prefix that marks a finding among a policy's missing-fact paths: an unknown
+#: finding is named with them, then listed apart as a finding a reviewer must record.
+FINDING = "finding:"
 
 
 def _resolve(value: Any, params: Params) -> Any:
@@ -96,6 +103,12 @@ def compile_rule(rule: Rule, params: Params, fiscal_year: int) -> RuleNode:
         earliest = None if rule.from_year is None else _year_date(fy + rule.from_year, 1, 1)
         latest = None if rule.to_year is None else _year_date(fy + rule.to_year, 12, 31)
         return DateWithin(year_path(rule.date_within, fy), earliest, latest)
-    # Findings and application dates (FindingRule, DaysBeforeApplicationRule) are read
-    # per enterprise: the per-profile engine answers those policies.
+    if isinstance(rule, FindingRule):
+        # Rows with recorded findings are answered whole by the per-profile engine; on
+        # the others a finding is unknown and names its key (see ``FINDING``).
+        return Unknowable(FINDING + rule.finding, "cat")
+    if isinstance(rule, DaysBeforeApplicationRule):
+        days = rule.days_before_application
+        since = year_path(days.since, fy)
+        return DaysBeforeApplication(since, constant(days.min, params), fy + 1)
     raise Unsupported(f"rule {type(rule).__name__}")
