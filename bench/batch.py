@@ -26,7 +26,7 @@ import statistics
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,7 @@ from app.domain.batch import (  # noqa: E402
     NumColumn,
     ProfileTable,
     RecognitionColumn,
+    Spec,
     day_number,
     evaluate_population,
     required_columns,
@@ -111,8 +112,12 @@ class Gen:
         return DateColumn.of(np.where(known, days, 0).astype(np.int32), known)
 
 
-def generate(n: int, fy: int, seed: int) -> ProfileTable:
-    """A synthetic population as columns, for every fact the catalog reads."""
+def generate(n: int, fy: int, seed: int, specs: Iterable[Spec] = ()) -> ProfileTable:
+    """A synthetic population as columns, for every fact the catalog reads.
+
+    Facts of ``specs`` it does not model (rare awards, official lists, sub-scores) are
+    given by no row: their clauses stay unknown, as for an enterprise that never said.
+    """
     g, rng = Gen(n, seed), np.random.default_rng(seed + 1)
     cat = {
         "kind": g.cat(
@@ -221,6 +226,15 @@ def generate(n: int, fy: int, seed: int) -> ProfileTable:
         "nj-public-platform",
     ]:
         num[f"years.{fy}.performance.{policy}"] = g.num(rng.integers(50, 101, n), 0, 0.99, np.int32)
+    # Half the rows say when they applied for a recognition: in the year after the accounts.
+    dates["application_date"] = g.dates(date(fy + 1, 1, 1), date(fy + 1, 12, 31), 0.5)
+    for path, view in specs:
+        if view == "num" and path not in num and "*" not in path:
+            num[path] = NumColumn(np.zeros(n, dtype=np.int32), 0, np.zeros(n, dtype=bool))
+        elif view == "cat" and path not in cat:
+            cat[path] = CatColumn(np.full(n, MISSING_CODE, dtype=np.int8), ())
+        elif view == "date" and path not in dates:
+            dates[path] = DateColumn.of(np.zeros(n, dtype=np.int32), np.zeros(n, dtype=bool))
     return ProfileTable.from_columns(n, num, cat, dates, _recognitions(n, fy, rng))
 
 
@@ -335,7 +349,7 @@ def main() -> None:
     policies = list(load_catalog(ROOT / "policy_catalog"))
 
     start = time.perf_counter()
-    table = generate(n, fy, args.seed)
+    table = generate(n, fy, args.seed, required_columns(policies, fy))
     generation = time.perf_counter() - start
     missing = set(required_columns(policies, fy)) - {
         s for s in required_columns(policies, fy) if table.has(s) or "*" in s[0]

@@ -25,6 +25,7 @@ from decimal import Decimal
 import numpy as np
 
 from app.catalog.schema import Caps, PolicyFile, Version
+from app.domain.batch.applied import APPLIED, by_application
 from app.domain.batch.columns import Bools, ProfileTable, Spec
 from app.domain.batch.context import Bits, Context, PathIndex, Rows
 from app.domain.batch.formulas import FormulaNode, compile_formula
@@ -59,6 +60,10 @@ class PolicyPlan:
     unsupported: str | None = None
     #: Whether the eligibility waits on reviewers' findings (``FINDING`` paths).
     findings: bool = False
+    #: A version per application date: each version's plan, the preferred first, and
+    #: the one rows without an application date take (-1: none is in force).
+    by_application: tuple[PolicyPlan, ...] | None = None
+    default_choice: int = -1
 
     @property
     def group(self) -> str | None:
@@ -83,21 +88,41 @@ def _compile(policy: PolicyFile, fiscal_year: int) -> PolicyPlan:
     version = select_version(policy, fiscal_year)
     if version is None and policy.versions_by == "fiscal_year":
         return PolicyPlan(policy, None)
-    if policy.versions_by == "application":
-        # The version follows each row's application date: the per-profile engine picks it.
-        return PolicyPlan(policy, version, unsupported="version chosen by application date")
-    assert version is not None
-    params = parameters(version)
     try:
-        eligibility = compile_rule(version.eligibility, params, fiscal_year)
-        formula = compile_formula(version.formula, params, fiscal_year)
-        index = PathIndex([*eligibility.paths(), *formula.paths()])
-        ceilings, limits_fail = _caps(version.caps, params)
+        if policy.versions_by == "application":
+            return _by_application(policy, version, fiscal_year)
+        assert version is not None
+        return _compile_versions(policy, [version], fiscal_year)[0]
     except Unsupported as exc:
         return PolicyPlan(policy, version, unsupported=str(exc))
+
+
+def _compile_versions(
+    policy: PolicyFile, versions: Sequence[Version], fiscal_year: int
+) -> list[PolicyPlan]:
+    """Each version compiled, naming missing facts by one index shared between them."""
+    compiled = []
+    for version in versions:
+        params = parameters(version)
+        eligibility = compile_rule(version.eligibility, params, fiscal_year)
+        formula = compile_formula(version.formula, params, fiscal_year)
+        compiled.append((version, eligibility, formula, _caps(version.caps, params)))
+    index = PathIndex([p for _, e, f, _ in compiled for p in (*e.paths(), *f.paths())])
     findings = any(path.startswith(FINDING) for path in index.paths)
+    return [
+        PolicyPlan(policy, v, e, f, index, ceilings, fails, findings=findings)
+        for v, e, f, (ceilings, fails) in compiled
+    ]
+
+
+def _by_application(policy: PolicyFile, default: Version | None, fiscal_year: int) -> PolicyPlan:
+    """A recognition whose version follows each row's application date (see
+    ``applied``): every version compiled, in the order ``select_version`` prefers them."""
+    preferred = sorted(policy.versions, key=lambda v: v.effective.from_, reverse=True)
+    plans = _compile_versions(policy, preferred, fiscal_year)
+    choice = -1 if default is None else next(i for i, v in enumerate(preferred) if v is default)
     return PolicyPlan(
-        policy, version, eligibility, formula, index, ceilings, limits_fail, findings=findings
+        policy, default, index=plans[0].index, by_application=tuple(plans), default_choice=choice
     )
 
 
@@ -115,9 +140,12 @@ def required_columns(policies: Iterable[PolicyFile], fiscal_year: int) -> set[Sp
     specs: set[Spec] = set()
     for policy in policies:
         plan = compile_policy(policy, fiscal_year)
-        if plan.eligibility is not None and plan.formula is not None:
-            specs.update(plan.eligibility.specs())
-            specs.update(plan.formula.specs())
+        if plan.by_application is not None:
+            specs.add((APPLIED, "date"))
+        for part in plan.by_application or (plan,):
+            if part.eligibility is not None and part.formula is not None:
+                specs.update(part.eligibility.specs())
+                specs.update(part.formula.specs())
     return specs
 
 
@@ -205,14 +233,23 @@ def _evaluate_plan(plan: PolicyPlan, ctx: Context) -> tuple[PolicyColumns, Bools
     col.index = plan.index
     if plan.unsupported is not None:
         return col, True
-    if plan.version is None:
+    if plan.version is None and plan.by_application is None:
         return col, None
-    if plan.eligibility is None or plan.formula is None:
-        return col, True
     try:
+        if plan.by_application is not None:
+            return col, by_application(plan, plan.by_application, plan.default_choice, ctx, col)
+        if plan.eligibility is None or plan.formula is None:
+            return col, True
         return col, _vectorised(plan, plan.eligibility, plan.formula, ctx, col)
     except Unsupported:
+        # (Whatever was filled in is overwritten row by row by the per-profile engine.)
         return col, True
+
+
+def vectorised(plan: PolicyPlan, ctx: Context, col: PolicyColumns) -> Bools | None:
+    """The rows in doubt (for the per-profile engine) after filling ``col``."""
+    assert plan.eligibility is not None and plan.formula is not None
+    return _vectorised(plan, plan.eligibility, plan.formula, ctx, col)
 
 
 def _vectorised(
