@@ -29,7 +29,7 @@ from app.domain.expressions import Params, Value, _Ratio, compile_expr, constant
 from app.domain.facts import MISSING, Facts, as_day, year_path
 from app.domain.money import as_decimal
 from app.domain.results import Bilingual, ClauseResult, Tri
-from app.domain.rules import RuleOutcome, RulePlan, label_of
+from app.domain.rules import Kept, RuleOutcome, RulePlan, label_of
 from app.domain.text import LEVEL_ZH, OP_SYMBOL, show, unknown_detail
 
 _NUMERIC = re.compile(r"^\s*[-+]?(\d|\.\d)")
@@ -94,7 +94,7 @@ class _Leaf(RulePlan):
     def __init__(self, node: Rule, clause: str, fallback: Bilingual, paths: list[str]) -> None:
         self.clause, self.label = clause, label_of(node, fallback)
         #: The outcome when one of ``paths`` is missing (or no value settles the clause).
-        self.unknown = self.asks(paths)
+        self.unknown: RuleOutcome = Kept(*self.asks(paths))
 
     def asks(self, missing: list[str]) -> RuleOutcome:
         paths = tuple(missing)
@@ -152,7 +152,7 @@ class _Fact(_Leaf):
             if seen is None:
                 seen = self._explain(actual, as_decimal(actual))
                 if len(self.seen) < _SEEN_MAX:
-                    self.seen[actual] = seen
+                    seen = self.seen[actual] = Kept(*seen)
             return seen
         number = facts.number_at(self.path)
         return self._explain(actual, None if number is MISSING else number)  # type: ignore[arg-type]
@@ -254,7 +254,9 @@ class _Recognition(_Leaf):
         self.latest = date(fy + test.granted_to, 12, 31) if test.granted_to is not None else None
         self.valid_from = date(fy, 1, 1) if test.valid_in_year else None
         window = window_text(self.earliest, self.latest)
-        self.absent = self.settled(Tri.FALSE, f"(未持有{window.zh})", f" (not held{window.en})")
+        self.absent = Kept(
+            *self.settled(Tri.FALSE, f"(未持有{window.zh})", f" (not held{window.en})")
+        )
 
     def explain(self, facts: Facts) -> RuleOutcome:
         held = facts.recognitions()
@@ -418,7 +420,7 @@ class _Finding(_Leaf):
         super().__init__(node, clause, fallback, [])
         self.key = node.finding
         awaits = self.settled(Tri.UNKNOWN, "(待主管部门认定)", " (awaits an official's finding)")
-        self.unknown = awaits._replace(findings=(node.finding,))
+        self.unknown = Kept(*awaits._replace(findings=(node.finding,)))
 
     def explain(self, facts: Facts) -> RuleOutcome:
         found = facts.finding(self.key)
@@ -448,7 +450,7 @@ class _DaysBeforeApplication(_Leaf):
         )
         super().__init__(node, clause, fallback, [since])
         self.since, self.need, self.year = since, need, fy + 1
-        self.undated = self.asks(["application_date"])
+        self.undated = Kept(*self.asks(["application_date"]))
 
     def explain(self, facts: Facts) -> RuleOutcome:
         since = facts.day_at(self.since)

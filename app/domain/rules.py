@@ -50,14 +50,45 @@ def label_of(node: Any, fallback: Bilingual) -> Bilingual:
     return Bilingual(node.text.zh, node.text.en)
 
 
+class Kept(RuleOutcome):
+    """An outcome kept for reuse (a leaf's answer to a word, a missing fact): a
+    composite whose children all answered with kept outcomes reuses its own."""
+
+    __slots__ = ()
+
+
+#: Outcomes a composite keeps, by the kept outcomes of its children.
+_KEEP_MAX = 64
+
+
 class _Composite(RulePlan):
     """``all`` / ``any`` / ``not``: the children's outcomes combined."""
 
-    __slots__ = ("children", "label")
+    __slots__ = ("children", "kept", "label")
 
     def __init__(self, node: AllRule | AnyRule | NotRule, clause: str, children: list[RulePlan]):
         self.clause, self.children = clause, tuple(children)
         self.label = None if node.text is None else Bilingual(node.text.zh, node.text.en)
+        #: By the ids of the children's outcomes, with those outcomes: they stay alive
+        #: while kept here, so an id cannot stand for another object.
+        self.kept: dict[tuple[int, ...], tuple[list[RuleOutcome], RuleOutcome]] = {}
+
+    def explain(self, facts: Facts) -> RuleOutcome:
+        children = [c.explain(facts) for c in self.children]
+        for child in children:
+            if type(child) is not Kept:
+                return self.combine(children)
+        key = tuple(map(id, children))
+        hit = self.kept.get(key)
+        if hit is not None:
+            return hit[1]
+        outcome = Kept(*self.combine(children))
+        if len(self.kept) < _KEEP_MAX:
+            self.kept[key] = (children, outcome)
+        return outcome
+
+    def combine(self, children: list[RuleOutcome]) -> RuleOutcome:
+        raise NotImplementedError
 
     def _outcome(
         self, truth: Tri, children: list[RuleOutcome], keep: list[RuleOutcome]
@@ -96,8 +127,7 @@ def _settle(children: list[RuleOutcome], decisive: Tri, otherwise: Tri) -> Tri:
 class _All(_Composite):
     __slots__ = ()
 
-    def explain(self, facts: Facts) -> RuleOutcome:
-        children = [c.explain(facts) for c in self.children]
+    def combine(self, children: list[RuleOutcome]) -> RuleOutcome:
         truth = Tri.TRUE
         for child in children:
             if child.truth is Tri.FALSE:
@@ -111,8 +141,7 @@ class _All(_Composite):
 class _Any(_Composite):
     __slots__ = ()
 
-    def explain(self, facts: Facts) -> RuleOutcome:
-        children = [c.explain(facts) for c in self.children]
+    def combine(self, children: list[RuleOutcome]) -> RuleOutcome:
         truth = _settle(children, Tri.TRUE, Tri.FALSE)
         # An alternative that holds is the reason; the ones that do not are noise then.
         keep = [c for c in children if c.truth is Tri.TRUE] if truth is Tri.TRUE else children
@@ -125,8 +154,8 @@ _NEGATION = {Tri.TRUE: Tri.FALSE, Tri.FALSE: Tri.TRUE, Tri.UNKNOWN: Tri.UNKNOWN}
 class _Not(_Composite):
     __slots__ = ()
 
-    def explain(self, facts: Facts) -> RuleOutcome:
-        inner = self.children[0].explain(facts)
+    def combine(self, children: list[RuleOutcome]) -> RuleOutcome:
+        inner = children[0]
         return self._outcome(_NEGATION[inner.truth], [inner], [inner])
 
 
