@@ -123,7 +123,7 @@ def _choose(
 
 
 class Rate:
-    """``formulas._rate`` for the first subsidy year: a constant, or tiers of growth."""
+    """``formulas._Rate`` for the first subsidy year: a constant, or tiers of growth."""
 
     def __init__(self, schedule: RateSchedule, params: Params, fiscal_year: int) -> None:
         self.fixed: Decimal | None = None

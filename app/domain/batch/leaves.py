@@ -1,4 +1,4 @@
-"""The leaf clauses of a rule tree (``app.domain.rules``' leaf handlers), vectorised."""
+"""The leaf clauses of a rule tree (``app.domain.leaves``), vectorised."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ class Unknowable(Leaf):
 
 
 class Equals(Leaf):
-    """``fact eq|ne|in|not_in value`` with ``rules._equal``'s notion of equal."""
+    """``fact eq|ne|in|not_in value`` with ``app.domain.leaves.equal``'s notion of equal."""
 
     def __init__(self, path: str, op: str, expected: list[Any]) -> None:
         self.own, self.path, self.negate = (path,), path, op in ("ne", "not_in")

@@ -1,6 +1,6 @@
 """Rule tree nodes: three-valued verdicts over whole columns, and missing facts.
 
-One node per ``app.domain.rules`` handler, with its semantics: ``all`` is false as soon
+One node per composite of ``app.domain.rules``, with its semantics: ``all`` is false as soon
 as one clause is false, ``any`` true as soon as one is true, unknown otherwise when a
 clause is unknown. A node's missing facts are what the per-profile engine lists: a
 leaf's paths that the row lacks when it is unknown; for a composite, the union over

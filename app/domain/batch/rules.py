@@ -1,15 +1,15 @@
 """Eligibility rule trees compiled to vectorised nodes (see ``nodes`` and ``leaves``).
 
-``compile_rule`` resolves what the per-profile engine resolves while it evaluates:
+``compile_rule`` resolves what the per-profile compiler (``app.domain.rules``) does:
 ``$parameters``, ``{fy}`` paths and the dates of windows, once per policy version and
-fiscal year. A construct it does not know raises ``Unsupported``: that policy is then
-evaluated by the per-profile engine instead.
+fiscal year, with the same helpers. A construct it does not know raises
+``Unsupported``: that policy is then evaluated by the per-profile engine instead.
 """
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, cast
+from typing import cast
 
 from app.catalog.schema import (
     AllRule,
@@ -40,19 +40,12 @@ from app.domain.batch.nodes import All, Any_, Not, RuleNode
 from app.domain.batch.numbers import Op, Unsupported
 from app.domain.expressions import Params, constant
 from app.domain.facts import year_path
+from app.domain.leaves import resolve
 from app.domain.money import as_decimal
 
 #: The prefix that marks a finding among a policy's missing-fact paths: an unknown
 #: finding is named with them, then listed apart as a finding a reviewer must record.
 FINDING = "finding:"
-
-
-def _resolve(value: Any, params: Params) -> Any:
-    if isinstance(value, str) and value.startswith("$"):
-        return constant(value, params)
-    if isinstance(value, list):
-        return [_resolve(v, params) for v in value]
-    return value
 
 
 def _year_date(year: int, month: int, day: int) -> date:
@@ -72,7 +65,7 @@ def compile_rule(rule: Rule, params: Params, fiscal_year: int) -> RuleNode:
     if isinstance(rule, NotRule):
         return Not(compile_rule(rule.not_, params, fy))
     if isinstance(rule, FactRule):
-        path, expected = year_path(rule.fact, fy), _resolve(rule.value, params)
+        path, expected = year_path(rule.fact, fy), resolve(rule.value, params)
         if rule.op in ("in", "not_in"):
             if not isinstance(expected, list):
                 return Unknowable(path, "cat")
