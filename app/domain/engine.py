@@ -17,14 +17,12 @@ from app.domain.caps import (
     apply_ceilings,
     history_limits,
     in_force,
-    recognition_key,
-    rewarded_levels,
 )
 from app.domain.exclusivity import apply_exclusivity
 from app.domain.facts import FactCache, Facts, as_day
 from app.domain.findings import NO_FINDINGS, Findings
-from app.domain.formulas import FormulaPlan, compile_formula
 from app.domain.money import ZERO, to_fen
+from app.domain.plan import parameters, version_plan
 from app.domain.results import (
     AmountBasis,
     Bilingual,
@@ -34,7 +32,15 @@ from app.domain.results import (
     Status,
     Tri,
 )
-from app.domain.rules import RulePlan, compile_rule
+
+__all__ = [
+    "evaluate",
+    "evaluate_catalog",
+    "evaluate_in_group",
+    "group_members",
+    "parameters",  # (where the batch engine and the tests take it from)
+    "select_version",
+]
 
 
 def select_version(
@@ -80,56 +86,6 @@ def _in_force_on(policy: PolicyFile, day: date) -> Version | None:
         if v.effective.from_ <= day and (v.effective.to is None or day <= v.effective.to)
     ]
     return max(candidates, key=lambda v: v.effective.from_, default=None)
-
-
-def parameters(version: Version) -> dict[str, Decimal]:
-    return {name: p.value for name, p in version.parameters.items()}
-
-
-class VersionPlan:
-    """A policy version compiled for a fiscal year: what every answer of it shares."""
-
-    __slots__ = ("eligibility", "formula", "group", "mode", "params", "recognized")
-
-    def __init__(self, version: Version, fiscal_year: int) -> None:
-        self.params = parameters(version)
-        self.eligibility: RulePlan = compile_rule(version.eligibility, self.params, fiscal_year)
-        self.formula: FormulaPlan = compile_formula(version.formula, self.params, fiscal_year)
-        kinds = version.caps.recognition_kind
-        kinds = [kinds] if isinstance(kinds, str) else list(kinds or ())
-        #: Each kind of recognition an award pays, with the levels the rule rewards.
-        self.recognized = [(kind, rewarded_levels(version.eligibility, kind)) for kind in kinds]
-        self.group = version.exclusivity.group if version.exclusivity else None
-        self.mode = version.exclusivity.mode if version.exclusivity else None
-
-    def recognition_key(self, profile: Mapping[str, Any]) -> str | None:
-        """The key of the recognition an award pays: the latest grant among its kinds
-        (see ``caps.award_recognition_key``)."""
-        if not self.recognized:
-            return None
-        keys = [
-            key
-            for kind, levels in self.recognized
-            if (key := recognition_key(profile, kind, levels)) is not None
-        ]
-        return max(keys, key=lambda k: (k.rsplit(":", 1)[1], k), default=None)
-
-
-#: Compiled versions by ``(id(version), fiscal year)``, with the version they belong to
-#: (an ``id`` is reused once its object is gone).
-_PLANS: dict[tuple[int, int], tuple[Version, VersionPlan]] = {}
-
-
-def version_plan(version: Version, fiscal_year: int) -> VersionPlan:
-    """The version compiled for the fiscal year, once per version object."""
-    cached = _PLANS.get((id(version), fiscal_year))
-    if cached is not None and cached[0] is version:
-        return cached[1]
-    if len(_PLANS) > 65536:  # tests build many throwaway policies
-        _PLANS.clear()
-    plan = VersionPlan(version, fiscal_year)
-    _PLANS[(id(version), fiscal_year)] = (version, plan)
-    return plan
 
 
 def evaluate(

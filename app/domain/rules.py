@@ -11,7 +11,7 @@ A rule tree is compiled once per policy version and fiscal year (``compile_rule`
 parameters resolved, ``{fy}`` paths and date windows fixed, clause ids assigned and
 every text that does not depend on the profile built, including whole outcomes for a
 missing fact. ``explain(facts)`` then answers for one profile. The leaf kinds live in
-``app.domain.leaves``.
+``app.domain.leaves`` and ``app.domain.dated``.
 """
 
 from __future__ import annotations
