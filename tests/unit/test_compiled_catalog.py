@@ -1,0 +1,94 @@
+"""The compiled catalog answers as each policy alone would: one fact cache per profile
+shared by the policies, each still tracing only the facts it read, and answers
+remembered for a word or a missing fact never leaking from one profile to the next."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import TypeAdapter
+
+from app.catalog.loader import load_catalog
+from app.catalog.schema import PolicyFile, Rule
+from app.domain.engine import evaluate, evaluate_catalog
+from app.domain.facts import Facts
+from app.domain.results import as_json
+from app.domain.rules import compile_rule, evaluate_rule
+
+CATALOG_DIR = Path(__file__).resolve().parents[2] / "policy_catalog"
+
+FULL: dict[str, Any] = {
+    "kind": "enterprise",
+    "registered_on": "2018-03-15",
+    "industry": "software_information",
+    "location": {"province": "jiangsu", "city": "nanjing", "district": "jiangning"},
+    "employees": 120,
+    "tech_staff": 40,
+    "recognitions": [
+        {"kind": "high_tech_enterprise", "level": "national", "granted_on": "2023-11-30"}
+    ],
+    "years": {
+        str(y): {"revenue": "40000000.00", "rd_expense": "3600000.00", "taxable_income": "5e6"}
+        for y in (2021, 2022, 2023, 2024)
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def policies() -> list[PolicyFile]:
+    return list(load_catalog(CATALOG_DIR))
+
+
+def _variants() -> list[dict[str, Any]]:
+    """The full profile, the same with other words and numbers, and nearly empty ones."""
+    other = copy.deepcopy(FULL)
+    other["location"] = {"province": "jiangsu", "city": "suzhou"}
+    other["industry"] = "manufacturing"
+    other["employees"] = 900
+    other["years"]["2024"]["revenue"] = "1.00"
+    return [FULL, other, {"kind": "enterprise"}, {}, FULL, other]
+
+
+@pytest.mark.parametrize("fiscal_year", [2024, 2025])
+def test_the_catalog_answers_as_each_policy_alone(
+    policies: list[PolicyFile], fiscal_year: int
+) -> None:
+    for profile in _variants():
+        together = evaluate_catalog(policies, profile, fiscal_year)
+        for policy, ev in zip(policies, together, strict=True):
+            alone = evaluate(policy, profile, fiscal_year)
+            # The trace of each policy lists the facts it read, in the order it read them.
+            assert list(ev.facts_read.items()) == list(alone.facts_read.items()), policy.id
+            if ev.exclusivity_group is None:
+                assert as_json(ev) == as_json(alone), policy.id
+
+
+def test_remembered_answers_do_not_leak_between_profiles(policies: list[PolicyFile]) -> None:
+    first = [as_json(evaluate_catalog(policies, p, 2024)) for p in _variants()]
+    again = [as_json(evaluate_catalog(policies, p, 2024)) for p in reversed(_variants())]
+    assert first == list(reversed(again))
+
+
+def test_a_compiled_rule_is_reused_for_every_profile() -> None:
+    tree: Rule = TypeAdapter(Rule).validate_python(
+        {
+            "all": [
+                {"fact": "location.city", "op": "in", "value": ["nanjing", "suzhou"]},
+                {"not": {"fact": "kind", "op": "eq", "value": "incubator"}},
+            ],
+            "text": {"zh": "南京或苏州的企业", "en": "an enterprise in Nanjing or Suzhou"},
+        }
+    )
+    plan = compile_rule(tree, {}, 2024)
+    for city, truth in (("nanjing", "true"), ("wuhan", "false"), ("nanjing", "true")):
+        facts = Facts({"location": {"city": city}, "kind": "enterprise"}, 2024)
+        outcome = plan.explain(facts)
+        assert outcome.truth.value == truth
+        assert outcome == evaluate_rule(tree, Facts(facts.profile, 2024), {})
+        assert facts.read == {"location.city": city, "kind": "enterprise"}
+    unknown = plan.explain(Facts({}, 2024))
+    assert unknown.missing == ("location.city", "kind")
+    assert unknown.clauses[-1].text.en == "an enterprise in Nanjing or Suzhou"
