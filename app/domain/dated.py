@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from app.catalog.schema import (
     DateWithinRule,
@@ -20,6 +21,9 @@ from app.domain.leaves import Leaf, compare, window_text
 from app.domain.results import Bilingual, Tri
 from app.domain.rules import Kept, RuleOutcome
 from app.domain.text import LEVEL_ZH, OP_SYMBOL, show
+
+if TYPE_CHECKING:
+    from app.domain.batch.nodes import RuleNode
 
 
 class Recognition(Leaf):
@@ -45,6 +49,11 @@ class Recognition(Leaf):
         self.absent = Kept(
             *self.settled(Tri.FALSE, f"(未持有{window.zh})", f" (not held{window.en})")
         )
+
+    def column(self) -> RuleNode:
+        from app.domain.batch.leaves import Recognition as Held
+
+        return Held(self.kind, self.levels, (self.earliest, self.latest), self.valid_from)
 
     def explain(self, facts: Facts) -> RuleOutcome:
         held = facts.recognitions()
@@ -93,6 +102,11 @@ class FirstTimeAbove(Leaf):
             fy,
         )
         self.current = f"years.{fy}.{test.fact}"
+
+    def column(self) -> RuleNode:
+        from app.domain.batch.leaves import FirstTimeAbove as Above
+
+        return Above(self.fact, self.threshold, self.lookback, self.year)
 
     def explain(self, facts: Facts) -> RuleOutcome:
         year, threshold, fact = self.year, self.threshold, self.fact
@@ -152,6 +166,11 @@ class YearsSince(Leaf):
         super().__init__(node, clause, fallback, [path])
         self.path, self.op, self.bound, self.end = path, node.op, bound, date(fy, 12, 31)
 
+    def column(self) -> RuleNode:
+        from app.domain.batch.leaves import YearsSince as Since
+
+        return Since(self.path, self.op, self.bound, self.end.year)
+
     def explain(self, facts: Facts) -> RuleOutcome:
         day = facts.day_at(self.path)
         if not isinstance(day, date):
@@ -187,6 +206,11 @@ class DateWithin(Leaf):
         )
         self.path = path
 
+    def column(self) -> RuleNode:
+        from app.domain.batch.leaves import DateWithin as Within
+
+        return Within(self.path, self.earliest, self.latest)
+
     def explain(self, facts: Facts) -> RuleOutcome:
         day = facts.day_at(self.path)
         if not isinstance(day, date):
@@ -209,6 +233,14 @@ class Finding(Leaf):
         self.key = node.finding
         awaits = self.settled(Tri.UNKNOWN, "(待主管部门认定)", " (awaits an official's finding)")
         self.unknown = Kept(*awaits._replace(findings=(node.finding,)))
+
+    def column(self) -> RuleNode:
+        from app.domain.batch.leaves import Unknowable
+        from app.domain.batch.rules import FINDING
+
+        # Rows with recorded findings are answered whole by the per-profile engine; on
+        # the others a finding is unknown and names its key.
+        return Unknowable(FINDING + self.key, "cat")
 
     def explain(self, facts: Facts) -> RuleOutcome:
         found = facts.finding(self.key)
@@ -239,6 +271,11 @@ class DaysBeforeApplication(Leaf):
         super().__init__(node, clause, fallback, [since])
         self.since, self.need, self.year = since, need, fy + 1
         self.undated = Kept(*self.asks(["application_date"]))
+
+    def column(self) -> RuleNode:
+        from app.domain.batch.leaves import DaysBeforeApplication as Days
+
+        return Days(self.since, self.need, self.year)
 
     def explain(self, facts: Facts) -> RuleOutcome:
         since = facts.day_at(self.since)

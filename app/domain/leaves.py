@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.catalog.schema import (
     CompareRule,
@@ -31,6 +31,9 @@ from app.domain.money import as_decimal
 from app.domain.results import Bilingual, ClauseResult, Tri
 from app.domain.rules import Kept, RuleOutcome, RulePlan, label_of
 from app.domain.text import OP_SYMBOL, show, unknown_detail
+
+if TYPE_CHECKING:
+    from app.domain.batch.nodes import RuleNode
 
 _NUMERIC = re.compile(r"^\s*[-+]?(\d|\.\d)")
 _ORDER: dict[str, Callable[[Decimal, Decimal], bool]] = {
@@ -142,6 +145,19 @@ class _Fact(Leaf):
         #: Outcomes by the word (or yes/no) the profile gives: they depend on nothing else.
         self.seen: dict[str | bool, RuleOutcome] = {}
 
+    def column(self) -> RuleNode:
+        from app.domain.batch.exprs import Const, Fact
+        from app.domain.batch.leaves import Compare, Equals, Unknowable
+
+        path, op, expected = self.path, self.op, self.expected
+        if op in ("in", "not_in"):
+            return Unknowable(path, "cat") if self.never else Equals(path, op, expected)
+        if op in ("eq", "ne"):
+            return Equals(path, op, [expected])
+        if self.bound is None:
+            return Unknowable(path, "num")
+        return Compare(Fact(path), op, Const(self.bound))  # type: ignore[arg-type]
+
     def explain(self, facts: Facts) -> RuleOutcome:
         actual = facts.at(self.path)
         if actual is MISSING or self.never:
@@ -183,9 +199,11 @@ class _Fact(Leaf):
 class _Compare(Leaf):
     """``expr op value`` over expressions."""
 
-    __slots__ = ("left", "op", "right", "symbol")
+    __slots__ = ("left", "op", "right", "source", "symbol")
 
     def __init__(self, node: CompareRule, clause: str, params: Params, fy: int) -> None:
+        #: What the column emitter compiles its expressions from.
+        self.source = (node.expr, node.value, params, fy)
         self.left, self.right = (
             compile_expr(node.expr, params, fy),
             compile_expr(node.value, params, fy),
@@ -193,6 +211,13 @@ class _Compare(Leaf):
         self.op, self.symbol = node.op, OP_SYMBOL[node.op]
         said = f"{self.left.label} {self.symbol} {self.right.label}"
         super().__init__(node, clause, Bilingual(said, said), [])
+
+    def column(self) -> RuleNode:
+        from app.domain.batch.exprs import compile_expr as column_expr
+        from app.domain.batch.leaves import Compare
+
+        left, right, params, fy = self.source
+        return Compare(column_expr(left, params, fy), self.op, column_expr(right, params, fy))
 
     def explain(self, facts: Facts) -> RuleOutcome:
         left, right = self.left.value(facts), self.right.value(facts)

@@ -17,12 +17,15 @@ missing fact. ``explain(facts)`` then answers for one profile. The leaf kinds li
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from app.catalog.schema import AllRule, AnyRule, NotRule, Rule
 from app.domain.expressions import Params
 from app.domain.facts import Facts
 from app.domain.results import Bilingual, ClauseResult, Tri
+
+if TYPE_CHECKING:
+    from app.domain.batch.nodes import RuleNode
 
 
 class RuleOutcome(NamedTuple):
@@ -40,6 +43,11 @@ class RulePlan:
     clause: str
 
     def explain(self, facts: Facts) -> RuleOutcome:
+        raise NotImplementedError
+
+    def column(self) -> RuleNode:
+        """The same clause over whole columns (``app.domain.batch``), from the same
+        resolved parameters, paths and dates."""
         raise NotImplementedError
 
 
@@ -127,6 +135,11 @@ def _settle(children: list[RuleOutcome], decisive: Tri, otherwise: Tri) -> Tri:
 class _All(_Composite):
     __slots__ = ()
 
+    def column(self) -> RuleNode:
+        from app.domain.batch.nodes import All
+
+        return All([c.column() for c in self.children])
+
     def combine(self, children: list[RuleOutcome]) -> RuleOutcome:
         truth = Tri.TRUE
         for child in children:
@@ -141,6 +154,11 @@ class _All(_Composite):
 class _Any(_Composite):
     __slots__ = ()
 
+    def column(self) -> RuleNode:
+        from app.domain.batch.nodes import Any_
+
+        return Any_([c.column() for c in self.children])
+
     def combine(self, children: list[RuleOutcome]) -> RuleOutcome:
         truth = _settle(children, Tri.TRUE, Tri.FALSE)
         # An alternative that holds is the reason; the ones that do not are noise then.
@@ -153,6 +171,11 @@ _NEGATION = {Tri.TRUE: Tri.FALSE, Tri.FALSE: Tri.TRUE, Tri.UNKNOWN: Tri.UNKNOWN}
 
 class _Not(_Composite):
     __slots__ = ()
+
+    def column(self) -> RuleNode:
+        from app.domain.batch.nodes import Not
+
+        return Not(self.children[0].column())
 
     def combine(self, children: list[RuleOutcome]) -> RuleOutcome:
         inner = children[0]

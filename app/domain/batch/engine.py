@@ -32,7 +32,7 @@ from app.domain.batch.formulas import FormulaNode, compile_formula
 from app.domain.batch.nodes import RuleNode
 from app.domain.batch.numbers import Unsupported, either
 from app.domain.batch.result import BASES, PolicyColumns, PopulationResult
-from app.domain.batch.rules import FINDING, compile_rule
+from app.domain.batch.rules import FINDING
 from app.domain.batch.settle import (
     ELIGIBLE,
     UNDETERMINED,
@@ -42,6 +42,7 @@ from app.domain.batch.settle import (
 from app.domain.engine import evaluate, evaluate_catalog, parameters, select_version
 from app.domain.expressions import Params, constant
 from app.domain.findings import NO_FINDINGS, Findings
+from app.domain.plan import version_plan
 from app.domain.results import PriorAward
 
 
@@ -93,7 +94,7 @@ def _compile(policy: PolicyFile, fiscal_year: int) -> PolicyPlan:
             return _by_application(policy, version, fiscal_year)
         assert version is not None
         return _compile_versions(policy, [version], fiscal_year)[0]
-    except Unsupported as exc:
+    except (Unsupported, ValueError) as exc:  # (ValueError: a window outside the calendar)
         return PolicyPlan(policy, version, unsupported=str(exc))
 
 
@@ -104,7 +105,8 @@ def _compile_versions(
     compiled = []
     for version in versions:
         params = parameters(version)
-        eligibility = compile_rule(version.eligibility, params, fiscal_year)
+        # The one compiled plan of the rule, emitting its column nodes.
+        eligibility = version_plan(version, fiscal_year).eligibility.column()
         formula = compile_formula(version.formula, params, fiscal_year)
         compiled.append((version, eligibility, formula, _caps(version.caps, params)))
     index = PathIndex([p for _, e, f, _ in compiled for p in (*e.paths(), *f.paths())])
