@@ -15,7 +15,7 @@ import itertools
 from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from app.catalog.schema import (
     DifferenceExpr,
@@ -31,6 +31,9 @@ from app.catalog.schema import (
 from app.domain.facts import MISSING, Facts, year_path
 from app.domain.money import as_decimal
 
+if TYPE_CHECKING:
+    from app.domain.batch.exprs import ExprNode
+
 Params = Mapping[str, Decimal]
 
 
@@ -45,7 +48,7 @@ class Value(NamedTuple):
         return self.number is not None
 
 
-def constant(raw: Decimal | str, params: Params) -> Decimal:
+def constant(raw: Decimal | str | int, params: Params) -> Decimal:
     """A catalog number: a literal or ``$parameter`` (the loader checked it exists)."""
     if isinstance(raw, str) and raw.startswith("$"):
         return params[raw[1:]]
@@ -61,6 +64,10 @@ class ExprPlan:
     __slots__ = ("label",)
     label: str
 
+    def column(self) -> ExprNode:
+        """The same expression over whole columns (``app.domain.batch.exprs``)."""
+        raise NotImplementedError
+
     def value(self, facts: Facts) -> Value:
         raise NotImplementedError
 
@@ -71,6 +78,12 @@ class _Const(ExprPlan):
     def __init__(self, number: Decimal, label: str) -> None:
         self.label, self.known = label, Value(number, label)
 
+    def column(self) -> ExprNode:
+        from app.domain.batch.exprs import Const
+
+        assert self.known.number is not None
+        return Const(self.known.number)
+
     def value(self, facts: Facts) -> Value:
         return self.known
 
@@ -80,6 +93,11 @@ class _Fact(ExprPlan):
 
     def __init__(self, path: str) -> None:
         self.label, self.unknown = path, Value(None, path, missing=(path,))
+
+    def column(self) -> ExprNode:
+        from app.domain.batch.exprs import Fact
+
+        return Fact(self.label)
 
     def value(self, facts: Facts) -> Value:
         number = facts.number_at(self.label)
@@ -103,6 +121,11 @@ class _SumYears(ExprPlan):
     def __init__(self, parts: list[_Fact], label: str) -> None:
         self.parts, self.label = parts, label
 
+    def column(self) -> ExprNode:
+        from app.domain.batch.exprs import Fact, Sum
+
+        return Sum([Fact(p.label) for p in self.parts])
+
     def value(self, facts: Facts) -> Value:
         parts = [p.value(facts) for p in self.parts]
         if any(p.number is None for p in parts):
@@ -116,6 +139,11 @@ class _Growth(ExprPlan):
     def __init__(self, series: list[_Fact], label: str, fact: str) -> None:
         self.series, self.label = series, label
         self.undefined = Value(None, label, undefined=f"{fact} was not positive in a base year")
+
+    def column(self) -> ExprNode:
+        from app.domain.batch.exprs import Fact, Growth
+
+        return Growth([Fact(p.label) for p in self.series])
 
     def value(self, facts: Facts) -> Value:
         series = [p.value(facts) for p in self.series]
@@ -138,6 +166,11 @@ class _MonthsInYear(ExprPlan):
         self.label = f"months of {year} from {path}"
         self.unknown = Value(None, self.label, missing=(path,))
 
+    def column(self) -> ExprNode:
+        from app.domain.batch.exprs import Months
+
+        return Months(self.path, self.year)
+
     def value(self, facts: Facts) -> Value:
         day = facts.day_at(self.path)
         if not isinstance(day, date):
@@ -159,6 +192,11 @@ class _Ratio(ExprPlan):
         self.label = f"{num.label} / {den.label}"
         self.zero = Value(None, self.label, undefined=f"{den.label} is zero")
 
+    def column(self) -> ExprNode:
+        from app.domain.batch.exprs import RatioNode
+
+        return RatioNode(self.num.column(), self.den.column())
+
     def value(self, facts: Facts) -> Value:
         num, den = self.num.value(facts), self.den.value(facts)
         if num.number is None or den.number is None:
@@ -175,6 +213,11 @@ class _Product(ExprPlan):
 
     def __init__(self, parts: list[ExprPlan]) -> None:
         self.parts, self.label = parts, " × ".join(p.label for p in parts)
+
+    def column(self) -> ExprNode:
+        from app.domain.batch.exprs import Product
+
+        return Product([p.column() for p in self.parts])
 
     def value(self, facts: Facts) -> Value:
         parts = [p.value(facts) for p in self.parts]
@@ -196,6 +239,11 @@ class _Add(ExprPlan):
         self.parts, self.negate_rest = parts, negate_rest
         self.label = "(" + joiner.join(p.label for p in parts) + ")"
 
+    def column(self) -> ExprNode:
+        from app.domain.batch.exprs import Added
+
+        return Added([p.column() for p in self.parts], negate_rest=self.negate_rest)
+
     def value(self, facts: Facts) -> Value:
         parts = [p.value(facts) for p in self.parts]
         if any(p.number is None for p in parts):
@@ -207,7 +255,7 @@ class _Add(ExprPlan):
         return Value(total, self.label)
 
 
-def compile_expr(expr: Expr | Decimal | str, params: Params, fiscal_year: int) -> ExprPlan:
+def compile_expr(expr: Expr | Decimal | str | int, params: Params, fiscal_year: int) -> ExprPlan:
     """The expression for one version's parameters and one fiscal year."""
     fy = fiscal_year
     if isinstance(expr, Decimal | str | int):

@@ -199,11 +199,9 @@ class _Fact(Leaf):
 class _Compare(Leaf):
     """``expr op value`` over expressions."""
 
-    __slots__ = ("left", "op", "right", "source", "symbol")
+    __slots__ = ("left", "op", "right", "symbol")
 
     def __init__(self, node: CompareRule, clause: str, params: Params, fy: int) -> None:
-        #: What the column emitter compiles its expressions from.
-        self.source = (node.expr, node.value, params, fy)
         self.left, self.right = (
             compile_expr(node.expr, params, fy),
             compile_expr(node.value, params, fy),
@@ -213,11 +211,9 @@ class _Compare(Leaf):
         super().__init__(node, clause, Bilingual(said, said), [])
 
     def column(self) -> RuleNode:
-        from app.domain.batch.exprs import compile_expr as column_expr
         from app.domain.batch.leaves import Compare
 
-        left, right, params, fy = self.source
-        return Compare(column_expr(left, params, fy), self.op, column_expr(right, params, fy))
+        return Compare(self.left.column(), self.op, self.right.column())
 
     def explain(self, facts: Facts) -> RuleOutcome:
         left, right = self.left.value(facts), self.right.value(facts)

@@ -17,15 +17,7 @@ from typing import Any
 import numpy as np
 
 from app.catalog.schema import (
-    DifferenceExpr,
     Expr,
-    FactExpr,
-    GrowthExpr,
-    MonthsInYearExpr,
-    ProductExpr,
-    RatioExpr,
-    SumExpr,
-    SumYearsExpr,
 )
 from app.domain.batch.columns import Spec
 from app.domain.batch.context import Bits, Context, PathIndex, Rows
@@ -44,8 +36,7 @@ from app.domain.batch.numbers import (
     rescale,
 )
 from app.domain.expressions import Params
-from app.domain.expressions import constant as catalog_constant
-from app.domain.facts import year_path
+from app.domain.expressions import compile_expr as compile_plan
 
 
 class ExprNode(ABC):
@@ -214,29 +205,11 @@ class Added(ExprNode):
 
 
 def compile_expr(expr: Expr | Decimal | str | int, params: Params, fiscal_year: int) -> ExprNode:
-    """The node for a catalog expression (or number), paths resolved for the year."""
-    fy = fiscal_year
+    """The node for a catalog expression (or number), from its one compiled plan
+    (``app.domain.expressions.compile_expr``: paths resolved for the year)."""
     if isinstance(expr, bool):
         raise Unsupported("a boolean where a number is expected")
-    if isinstance(expr, int):
-        return Const(Decimal(expr))
-    if isinstance(expr, Decimal | str):
-        return Const(catalog_constant(expr, params))
-    if isinstance(expr, FactExpr):
-        return Fact(year_path(expr.fact, fy))
-    if isinstance(expr, SumYearsExpr):
-        return Sum([Fact(f"years.{fy - k}.{expr.sum_years}") for k in range(expr.span)])
-    if isinstance(expr, GrowthExpr):
-        return Growth([Fact(f"years.{fy - k}.{expr.growth}") for k in range(expr.span, -1, -1)])
-    if isinstance(expr, MonthsInYearExpr):
-        return Months(year_path(expr.months_in_year, fy), fy)
-    if isinstance(expr, RatioExpr):
-        num, den = (compile_expr(e, params, fy) for e in expr.ratio)
-        return RatioNode(num, den)
-    if isinstance(expr, ProductExpr):
-        return Product([compile_expr(e, params, fy) for e in expr.product])
-    if isinstance(expr, SumExpr):
-        return Added([compile_expr(e, params, fy) for e in expr.sum], negate_rest=False)
-    if isinstance(expr, DifferenceExpr):
-        return Added([compile_expr(e, params, fy) for e in expr.difference], negate_rest=True)
-    raise Unsupported(f"expression {type(expr).__name__}")
+    try:
+        return compile_plan(expr, params, fiscal_year).column()
+    except ValueError as exc:  # (not a number)
+        raise Unsupported(str(exc)) from exc
