@@ -7,7 +7,8 @@ the whole catalog for one fiscal year, engine alone and engine + answer shaping.
 Each figure is the median over ``rounds`` of the mean time of ``runs`` calls. The
 baseline is the same measurement on the code of ``--baseline-rev`` (the engine before
 the catalog was compiled), checked out with ``git archive`` into a temporary directory
-and run in a subprocess in the same session, so the ratio compares like with like.
+and run in a subprocess; its rounds alternate with this code's in the same session, so
+the ratio compares like with like.
 Prints a table and writes ``bench/results/engine.json``.
 """
 
@@ -28,8 +29,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def measure(code_root: Path, fiscal_year: int, runs: int, rounds: int) -> dict[str, Any]:
-    """Time the engine of the code under ``code_root`` (imported from there)."""
+def measure(code_root: Path, fiscal_year: int, runs: int) -> dict[str, Any]:
+    """One round: the mean time of ``runs`` calls, for the code under ``code_root``."""
     sys.path.insert(0, str(code_root))
     from app.catalog.loader import load_catalog
     from app.domain.engine import evaluate_catalog
@@ -38,7 +39,10 @@ def measure(code_root: Path, fiscal_year: int, runs: int, rounds: int) -> dict[s
     sys.path.insert(0, str(ROOT / "bench"))
     from api import PROFILE  # the README tour's full profile, as the API bench sends it
 
-    catalog = load_catalog(code_root / "policy_catalog")
+    key = str(code_root)
+    if key not in _CATALOGS:
+        _CATALOGS[key] = load_catalog(code_root / "policy_catalog")
+    catalog = _CATALOGS[key]
     policies = list(catalog)
 
     def engine() -> Any:
@@ -50,34 +54,37 @@ def measure(code_root: Path, fiscal_year: int, runs: int, rounds: int) -> dict[s
     out: dict[str, Any] = {"policies": len(policies)}
     for name, call in (("engine_ms", engine), ("engine_and_shaping_ms", shaped)):
         call()  # warm: the first call compiles or fills caches
-        means = []
-        for _ in range(rounds):
-            start = time.perf_counter()
-            for _ in range(runs):
-                call()
-            means.append((time.perf_counter() - start) / runs * 1000)
-        out[name] = round(statistics.median(means), 4)
+        start = time.perf_counter()
+        for _ in range(runs):
+            call()
+        out[name] = (time.perf_counter() - start) / runs * 1000
     # Lists, not tuples: the baseline's figures come back through JSON.
     out["statuses"] = sorted([e.policy_id, e.status, str(e.amount)] for e in engine())
     return out
 
 
-def baseline(rev: str, fiscal_year: int, runs: int, rounds: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="bench-engine-") as tmp:
-        archive = subprocess.run(
-            ["git", "archive", "--format=tar", rev], cwd=ROOT, check=True, capture_output=True
-        ).stdout
-        tar_path = Path(tmp) / "code.tar"
-        tar_path.write_bytes(archive)
-        with tarfile.open(tar_path) as tar:
-            tar.extractall(Path(tmp) / "code", filter="data")
-        command = [sys.executable, __file__, "--measure", str(Path(tmp) / "code")]
-        command += ["--fiscal-year", str(fiscal_year), "--runs", str(runs)]
-        command += ["--rounds", str(rounds)]
-        env = {**os.environ, "PYTHONPATH": str(Path(tmp) / "code")}
-        done = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
-        result: dict[str, Any] = json.loads(done.stdout)
-        return result
+_CATALOGS: dict[str, Any] = {}
+
+
+def baseline_code(rev: str, into: Path) -> Path:
+    """The code of ``rev``, extracted with ``git archive``."""
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", rev], cwd=ROOT, check=True, capture_output=True
+    ).stdout
+    tar_path = into / "code.tar"
+    tar_path.write_bytes(archive)
+    with tarfile.open(tar_path) as tar:
+        tar.extractall(into / "code", filter="data")
+    return into / "code"
+
+
+def baseline_round(code: Path, fiscal_year: int, runs: int) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--measure", str(code)]
+    command += ["--fiscal-year", str(fiscal_year), "--runs", str(runs)]
+    env = {**os.environ, "PYTHONPATH": str(code)}
+    done = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
 
 
 def main() -> None:
@@ -89,22 +96,39 @@ def main() -> None:
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
-        print(json.dumps(measure(Path(args.measure), args.fiscal_year, args.runs, args.rounds)))
+        print(json.dumps(measure(Path(args.measure), args.fiscal_year, args.runs)))
         return
 
     load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else []
-    before = baseline(args.baseline_rev, args.fiscal_year, args.runs, args.rounds)
-    now = measure(ROOT, args.fiscal_year, args.runs, args.rounds)
-    same = before.pop("statuses") == now.pop("statuses")
+    names = ("engine_ms", "engine_and_shaping_ms")
+    rounds: dict[str, dict[str, list[float]]] = {"baseline": {}, "now": {}}
+    same = True
+    with tempfile.TemporaryDirectory(prefix="bench-engine-") as tmp:
+        code = baseline_code(args.baseline_rev, Path(tmp))
+        # Rounds alternate between the two, so that a change of load hits both alike.
+        for _ in range(args.rounds):
+            before = baseline_round(code, args.fiscal_year, args.runs)
+            now = measure(ROOT, args.fiscal_year, args.runs)
+            same = same and before.pop("statuses") == now.pop("statuses")
+            for side, result in (("baseline", before), ("now", now)):
+                for name in names:
+                    rounds[side].setdefault(name, []).append(result[name])
+    before = {name: statistics.median(rounds["baseline"][name]) for name in names}
+    now = {name: statistics.median(rounds["now"][name]) for name in names}
+    now["policies"] = len(list(_CATALOGS[str(ROOT)]))
+    load += Path("/proc/loadavg").read_text().split()[:1] if load else []
     rows = {
         name: {
-            "baseline": before[name],
-            "now": now[name],
+            "baseline": round(before[name], 4),
+            "now": round(now[name], 4),
             "ratio_baseline_over_now": round(before[name] / now[name], 2),
         }
-        for name in ("engine_ms", "engine_and_shaping_ms")
+        for name in names
     }
-    print(f"fiscal year {args.fiscal_year}, {now['policies']} policies, load {' '.join(load)}")
+    print(
+        f"fiscal year {args.fiscal_year}, {now['policies']} policies,"
+        f" load average {' '.join(load[:3])} (at the end: {' '.join(load[3:])})"
+    )
     print(f"{'ms per profile':<24}{'baseline':>10}{'now':>10}{'speed-up':>10}")
     for name, row in rows.items():
         print(
