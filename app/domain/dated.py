@@ -235,8 +235,7 @@ class Finding(Leaf):
         self.unknown = Kept(*awaits._replace(findings=(node.finding,)))
 
     def column(self) -> RuleNode:
-        from app.domain.batch.leaves import Unknowable
-        from app.domain.batch.rules import FINDING
+        from app.domain.batch.leaves import FINDING, Unknowable
 
         # Rows with recorded findings are answered whole by the per-profile engine; on
         # the others a finding is unknown and names its key.

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from app.catalog.schema import (
     FixedFormula,
@@ -32,6 +33,10 @@ from app.domain.facts import Facts
 from app.domain.results import AmountBasis, Bilingual, ClauseResult, Step, Tri
 from app.domain.rules import RulePlan, compile_rule
 from app.domain.text import show, unknown_detail
+
+if TYPE_CHECKING:
+    from app.domain.batch.formulas import FormulaNode
+    from app.domain.batch.formulas import Rate as RateNode
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,12 @@ class FormulaPlan:
 
     __slots__ = ()
 
+    def column(self) -> FormulaNode:
+        """The same formula over whole columns (``app.domain.batch.formulas``), for rows
+        in their first subsidy year (rows with an award history are answered whole by
+        the per-profile engine)."""
+        raise NotImplementedError
+
     def explain(self, facts: Facts, year: int) -> FormulaOutcome:
         raise NotImplementedError
 
@@ -73,6 +84,12 @@ class _Fixed(FormulaPlan):
         amount = constant(formula.fixed, params)
         steps = (_step("fixed", amount, "定额奖励", "fixed amount"),)
         self.outcome = FormulaOutcome("computed", amount, steps)
+
+    def column(self) -> FormulaNode:
+        from app.domain.batch.formulas import FixedAmount
+
+        assert self.outcome.amount is not None
+        return FixedAmount(self.outcome.amount)
 
     def explain(self, facts: Facts, year: int) -> FormulaOutcome:
         return self.outcome
@@ -102,6 +119,15 @@ class _Rate:
             none = _step("rate", Decimal(0), "无适用比例", "no rate applies")
             self.default = (Value(Decimal(0), "rate"), none)
 
+    def column(self) -> RateNode:
+        from app.domain.batch.formulas import Rate
+
+        growth = None if self.growth is None else self.growth.column()
+        by_year = {year: rate for year, (rate, _) in self.by_year.items()}
+        default = self.default[0].number
+        assert default is not None
+        return Rate(by_year, growth, self.tiers, default)
+
     def of(self, facts: Facts, year: int) -> tuple[Value, Step | None]:
         if year in self.by_year:
             rate, step = self.by_year[year]
@@ -128,6 +154,11 @@ class _Share(FormulaPlan):
         self.base = compile_expr(formula.share.base, params, fy)
         self.rate = _Rate(formula.share.rate, params, fy)
 
+    def column(self) -> FormulaNode:
+        from app.domain.batch.formulas import Share
+
+        return Share(self.base.column(), self.rate.column())
+
     def explain(self, facts: Facts, year: int) -> FormulaOutcome:
         base = self.base.value(facts)
         rate, rate_step = self.rate.of(facts, year)
@@ -148,6 +179,11 @@ class _Performance(FormulaPlan):
         self.score, self.of = compile_expr(spec.score, params, fy), constant(spec.of, params)
         self.tiers = [(constant(t.min, params), constant(t.share, params)) for t in spec.tiers]
         self.lowest = self.tiers[-1][0]
+
+    def column(self) -> FormulaNode:
+        from app.domain.batch.formulas import Performance
+
+        return Performance(self.score.column(), self.tiers, self.of)
 
     def explain(self, facts: Facts, year: int) -> FormulaOutcome:
         score = self.score.value(facts)
@@ -201,6 +237,17 @@ class _PerUnit(FormulaPlan):
         self.quantity_cap = None if cap is None else constant(cap, params)
         cap = spec.unit_price_cap
         self.price_cap = None if cap is None else constant(cap, params)
+
+    def column(self) -> FormulaNode:
+        from app.domain.batch.formulas import PerUnit
+
+        return PerUnit(
+            (self.quantity.column(), self.quantity_cap),
+            (None if self.price is None else self.price.column(), self.price_cap),
+            self.periods.column(),
+            None if self.ceiling is None else self.ceiling.column(),
+            self.rate.column(),
+        )
 
     def explain(self, facts: Facts, year: int) -> FormulaOutcome:
         quantity = self.quantity.value(facts)
@@ -271,6 +318,11 @@ class _Said(FormulaPlan):
     def __init__(self, basis: AmountBasis, name: str, text: Text) -> None:
         self.outcome = FormulaOutcome(basis, None, (_step(name, None, text.zh, text.en),))
 
+    def column(self) -> FormulaNode:
+        from app.domain.batch.formulas import NoFigure
+
+        return NoFigure(self.outcome.basis)
+
     def explain(self, facts: Facts, year: int) -> FormulaOutcome:
         return self.outcome
 
@@ -316,6 +368,17 @@ class _Tax(FormulaPlan):
         self.rates: dict[int | None, Decimal] = {None: constant(spec.tax_rate, params)}
         for i, r in enumerate(spec.tax_rate_when):
             self.rates[i] = constant(r.rate, params)
+
+    def column(self) -> FormulaNode:
+        from app.domain.batch.formulas import TaxEstimate
+        from app.domain.batch.numbers import Unsupported
+
+        default = self.bases[None]
+        if any(base is not default for base in self.bases.values()):
+            raise Unsupported("a share_when with a base of its own")
+        shares = [(rule.column(), self.shares[i]) for i, rule in enumerate(self.share_when)]
+        rates = [(rule.column(), self.rates[i]) for i, rule in enumerate(self.rate_when)]
+        return TaxEstimate(default.column(), self.shares[None], self.rates[None], shares, rates)
 
     def explain(self, facts: Facts, year: int) -> FormulaOutcome:
         spec = self.spec

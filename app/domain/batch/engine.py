@@ -28,11 +28,11 @@ from app.catalog.schema import Caps, PolicyFile, Version
 from app.domain.batch.applied import APPLIED, by_application
 from app.domain.batch.columns import Bools, ProfileTable, Spec
 from app.domain.batch.context import Bits, Context, PathIndex, Rows
-from app.domain.batch.formulas import FormulaNode, compile_formula
+from app.domain.batch.formulas import FormulaNode
+from app.domain.batch.leaves import FINDING
 from app.domain.batch.nodes import RuleNode
 from app.domain.batch.numbers import Unsupported, either
 from app.domain.batch.result import BASES, PolicyColumns, PopulationResult
-from app.domain.batch.rules import FINDING
 from app.domain.batch.settle import (
     ELIGIBLE,
     UNDETERMINED,
@@ -107,7 +107,7 @@ def _compile_versions(
         params = parameters(version)
         # The one compiled plan of the rule, emitting its column nodes.
         eligibility = version_plan(version, fiscal_year).eligibility.column()
-        formula = compile_formula(version.formula, params, fiscal_year)
+        formula = version_plan(version, fiscal_year).formula.column()
         compiled.append((version, eligibility, formula, _caps(version.caps, params)))
     index = PathIndex([p for _, e, f, _ in compiled for p in (*e.paths(), *f.paths())])
     findings = any(path.startswith(FINDING) for path in index.paths)

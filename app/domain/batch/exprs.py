@@ -1,6 +1,7 @@
-"""Catalog expressions compiled to vectorised numbers (see ``numbers``).
+"""Catalog expressions over columns, as vectorised numbers (see ``numbers``).
 
-Each node mirrors one function of ``app.domain.expressions``: same known, unknown and
+A compiled expression of ``app.domain.expressions`` emits its node here (``column()``);
+each node computes over columns what its plan computes for one profile: same known, unknown and
 undefined rows, the same value. An expression's missing facts are always the paths
 of its leaves that the row does not give (every ``Value`` there unions its parts'),
 so a node only needs to list its leaves.
@@ -16,9 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from app.catalog.schema import (
-    Expr,
-)
 from app.domain.batch.columns import Spec
 from app.domain.batch.context import Bits, Context, PathIndex, Rows
 from app.domain.batch.numbers import (
@@ -35,8 +33,6 @@ from app.domain.batch.numbers import (
     ratio,
     rescale,
 )
-from app.domain.expressions import Params
-from app.domain.expressions import compile_expr as compile_plan
 
 
 class ExprNode(ABC):
@@ -202,14 +198,3 @@ class Added(ExprNode):
         if self.negate_rest:
             fixed = [fixed[0], *(_negate(v) for v in fixed[1:])]
         return add(fixed)
-
-
-def compile_expr(expr: Expr | Decimal | str | int, params: Params, fiscal_year: int) -> ExprNode:
-    """The node for a catalog expression (or number), from its one compiled plan
-    (``app.domain.expressions.compile_expr``: paths resolved for the year)."""
-    if isinstance(expr, bool):
-        raise Unsupported("a boolean where a number is expected")
-    try:
-        return compile_plan(expr, params, fiscal_year).column()
-    except ValueError as exc:  # (not a number)
-        raise Unsupported(str(exc)) from exc

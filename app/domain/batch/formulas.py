@@ -1,4 +1,5 @@
-"""Award formulas compiled to vectorised amounts (``app.domain.formulas``' semantics).
+"""Award formulas over columns: the nodes a compiled formula emits (``column()`` of the
+plans in ``app.domain.formulas``, which hold the resolved constants and expressions).
 
 ``known`` says, for every row, that the formula names no missing fact. ``evaluate``
 yields the uncapped amount as an exact ``Fixed`` (or an ``Approx`` whose fen rounding
@@ -18,27 +19,15 @@ from typing import Any
 
 import numpy as np
 
-from app.catalog.schema import (
-    FixedFormula,
-    Formula,
-    NoAmountFormula,
-    PerformanceFormula,
-    PerUnitFormula,
-    RateSchedule,
-    ReviewerFormula,
-    ShareFormula,
-    TaxEstimateFormula,
-)
 from app.domain.batch.columns import Bools, Spec
 from app.domain.batch.compare import compare
 from app.domain.batch.context import Bits, Context, PathIndex, Rows
-from app.domain.batch.exprs import Const, ExprNode, compile_expr, leaf_bits
+from app.domain.batch.exprs import Const, ExprNode, leaf_bits
 from app.domain.batch.nodes import RuleNode
 from app.domain.batch.numbers import (
     ONE,
     Fixed,
     Num,
-    Unsupported,
     approx_multiply,
     constant,
     either,
@@ -46,9 +35,6 @@ from app.domain.batch.numbers import (
     multiply,
     rescale,
 )
-from app.domain.batch.rules import compile_rule
-from app.domain.expressions import Params
-from app.domain.expressions import constant as catalog_constant
 from app.domain.results import AmountBasis
 
 #: The subsidy year of an enterprise with no award history.
@@ -125,20 +111,21 @@ def _choose(
 class Rate:
     """``formulas._Rate`` for the first subsidy year: a constant, or tiers of growth."""
 
-    def __init__(self, schedule: RateSchedule, params: Params, fiscal_year: int) -> None:
+    def __init__(
+        self,
+        by_year: dict[int, Decimal],
+        growth: ExprNode | None,
+        tiers: list[tuple[Decimal, Decimal]],
+        default: Decimal,
+    ) -> None:
         self.fixed: Decimal | None = None
         self.growth: ExprNode | None = None
         self.tiers: list[tuple[Decimal, Decimal]] = []
-        if FIRST_YEAR in schedule.by_subsidy_year:
-            self.fixed = catalog_constant(schedule.by_subsidy_year[FIRST_YEAR], params)
-        elif schedule.by_growth is not None:
-            self.growth = compile_expr(schedule.by_growth.expr, params, fiscal_year)
-            self.tiers = [
-                (catalog_constant(t.min, params), catalog_constant(t.rate, params))
-                for t in schedule.by_growth.tiers
-            ]
-        default = schedule.default
-        self.default = Decimal(0) if default is None else catalog_constant(default, params)
+        if FIRST_YEAR in by_year:
+            self.fixed = by_year[FIRST_YEAR]
+        elif growth is not None:
+            self.growth, self.tiers = growth, tiers
+        self.default = default
         if self.growth is None and self.fixed is None:
             self.fixed = self.default
 
@@ -161,9 +148,8 @@ class Rate:
 
 
 class Share(FormulaNode):
-    def __init__(self, formula: ShareFormula, params: Params, fiscal_year: int) -> None:
-        self.base = compile_expr(formula.share.base, params, fiscal_year)
-        self.rate = Rate(formula.share.rate, params, fiscal_year)
+    def __init__(self, base: ExprNode, rate: Rate) -> None:
+        self.base, self.rate = base, rate
         self.parts = (self.base, *self.rate.parts())
 
     def evaluate(self, ctx: Context) -> FormulaResult:
@@ -173,14 +159,9 @@ class Share(FormulaNode):
 
 
 class Performance(FormulaNode):
-    def __init__(self, formula: PerformanceFormula, params: Params, fiscal_year: int) -> None:
-        spec = formula.performance
-        self.score = compile_expr(spec.score, params, fiscal_year)
-        of = catalog_constant(spec.of, params)
-        self.tiers = [
-            (catalog_constant(t.min, params), catalog_constant(t.share, params) * of)
-            for t in spec.tiers
-        ]
+    def __init__(self, score: ExprNode, tiers: list[tuple[Decimal, Decimal]], of: Decimal) -> None:
+        self.score = score
+        self.tiers = [(floor, share * of) for floor, share in tiers]
         self.parts = (self.score,)
 
     def evaluate(self, ctx: Context) -> FormulaResult:
@@ -200,19 +181,16 @@ class Performance(FormulaNode):
 class PerUnit(FormulaNode):
     """quantity (capped) × unit price (capped) × periods × rate, not above a ceiling."""
 
-    def __init__(self, formula: PerUnitFormula, params: Params, fiscal_year: int) -> None:
-        spec, fy = formula.per_unit, fiscal_year
-
-        def cap(value: Any) -> Decimal | None:
-            return None if value is None else catalog_constant(value, params)
-
-        self.quantity = compile_expr(spec.quantity, params, fy)
-        self.quantity_cap = cap(spec.quantity_cap)
-        self.price = None if spec.unit_price is None else compile_expr(spec.unit_price, params, fy)
-        self.price_cap = cap(spec.unit_price_cap)
-        self.periods = compile_expr(spec.periods, params, fy)
-        self.ceiling = None if spec.not_above is None else compile_expr(spec.not_above, params, fy)
-        self.rate = Rate(spec.rate, params, fy)
+    def __init__(
+        self,
+        quantity: tuple[ExprNode, Decimal | None],
+        price: tuple[ExprNode | None, Decimal | None],
+        periods: ExprNode,
+        ceiling: ExprNode | None,
+        rate: Rate,
+    ) -> None:
+        (self.quantity, self.quantity_cap), (self.price, self.price_cap) = quantity, price
+        self.periods, self.ceiling, self.rate = periods, ceiling, rate
         optional = [p for p in (self.price, self.ceiling) if p is not None]
         self.parts = (self.quantity, self.periods, *optional, *self.rate.parts())
 
@@ -241,21 +219,16 @@ class TaxEstimate(FormulaNode):
 
     basis: AmountBasis = "estimate"
 
-    def __init__(self, formula: TaxEstimateFormula, params: Params, fiscal_year: int) -> None:
-        spec = formula.tax_estimate
-        if any(o.base is not None for o in spec.share_when):
-            raise Unsupported("a share_when with a base of its own")
-        self.base = compile_expr(spec.base, params, fiscal_year)
-        self.share = catalog_constant(spec.share, params)
-        self.default = catalog_constant(spec.tax_rate, params)
-        self.shares: list[tuple[RuleNode, Decimal]] = [
-            (compile_rule(o.when, params, fiscal_year), catalog_constant(o.share, params))
-            for o in spec.share_when
-        ]
-        self.options: list[tuple[RuleNode, Decimal]] = [
-            (compile_rule(o.when, params, fiscal_year), catalog_constant(o.rate, params))
-            for o in spec.tax_rate_when
-        ]
+    def __init__(
+        self,
+        base: ExprNode,
+        share: Decimal,
+        default: Decimal,
+        shares: list[tuple[RuleNode, Decimal]],
+        options: list[tuple[RuleNode, Decimal]],
+    ) -> None:
+        self.base, self.share, self.default = base, share, default
+        self.shares, self.options = shares, options
         self.parts = (self.base,)
 
     def _all_options(self) -> Iterator[RuleNode]:
@@ -347,21 +320,3 @@ def _product(values: list[Num]) -> Num:
 
 def _no_amount(amount: Num) -> Bools | None:
     return None if amount.known is None else ~amount.known
-
-
-def compile_formula(formula: Formula, params: Params, fiscal_year: int) -> FormulaNode:
-    if isinstance(formula, FixedFormula):
-        return FixedAmount(catalog_constant(formula.fixed, params))
-    if isinstance(formula, ShareFormula):
-        return Share(formula, params, fiscal_year)
-    if isinstance(formula, PerformanceFormula):
-        return Performance(formula, params, fiscal_year)
-    if isinstance(formula, PerUnitFormula):
-        return PerUnit(formula, params, fiscal_year)
-    if isinstance(formula, TaxEstimateFormula):
-        return TaxEstimate(formula, params, fiscal_year)
-    if isinstance(formula, ReviewerFormula):
-        return NoFigure("set_by_reviewer")
-    if isinstance(formula, NoAmountFormula):
-        return NoFigure("none")
-    raise Unsupported(f"formula {type(formula).__name__}")

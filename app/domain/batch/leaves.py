@@ -17,6 +17,10 @@ from app.domain.batch.nodes import RuleNode, absent_bits
 from app.domain.batch.numbers import Op, both, either
 from app.domain.money import as_decimal
 
+#: The prefix that marks a finding among a policy's missing-fact paths: an unknown
+#: finding is named with them, then listed apart as a finding a reviewer must record.
+FINDING = "finding:"
+
 
 class Leaf(RuleNode):
     """A clause; when unknown its missing facts are its paths (``own``) it lacks."""
