@@ -159,6 +159,11 @@ def generate(n: int, fy: int, seed: int) -> ProfileTable:
         "compliance.serious_dishonesty": g.flag(0.01, 0.05),
         "compliance.major_incident_last_year": g.flag(0.005, 0.05),
         "tax.book_based": g.flag(0.9, 0.05),
+        "foreign_invested": g.flag(0.05, 0.3),
+        "overseas_rd_institution": g.flag(0.01, 0.6),
+        "innovation_center_bid": g.flag(0.01, 0.6),
+        f"years.{fy}.ic_rd_list": g.flag(0.005, 0.5),
+        f"years.{fy}.machine_tool_rd_list": g.flag(0.005, 0.5),
     }
     employees = np.maximum(1, rng.lognormal(3.4, 1.2, n)).astype(np.int64)
     num = {
@@ -214,9 +219,15 @@ def generate(n: int, fy: int, seed: int) -> ProfileTable:
     num[f"years.{fy}.rent_paid"] = NumColumn(rent.astype(np.int64), 2, leased & ~g.mask(0.1))
     dates["registered_on"] = g.dates(date(fy - 25, 1, 1), date(fy, 12, 31), 0.02)
     # Performance scores: only the few platforms and carriers a department rated.
+    # Loan interest: a fifth of the rows borrow; interest follows revenue.
+    interest = revenue * rng.beta(2, 60, n) * 1.1**3
+    num[f"years.{fy}.loan_interest_paid"] = g.num(
+        np.where(g.mask(0.2), interest, 0).astype(np.int64), 2, 0.3
+    )
     for policy in [
         "nj-generic-tech-platform",
         "nj-innovation-consortium",
+        "nj-new-rd-institution-appraisal",
         "nj-overseas-innovation",
         "nj-public-platform",
     ]:

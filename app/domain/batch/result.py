@@ -58,6 +58,10 @@ class PolicyColumns:
     findings_required: dict[int, tuple[str, ...]] = field(default_factory=dict)
     #: Rows settled by the per-profile engine for this policy alone.
     fallback_rows: int = 0
+    #: Sparse answers of slices not yet joined (see ``place``).
+    pending: list[tuple[Rows, npt.NDArray[np.int64], Rows, Bits]] = field(
+        default_factory=list, repr=False
+    )
 
     @classmethod
     def empty(cls, policy: PolicyFile, version: str | None, n: int) -> PolicyColumns:
@@ -90,6 +94,36 @@ class PolicyColumns:
         """Every row that may have an amount."""
         extra = np.fromiter(self.written, dtype=np.intp, count=len(self.written))
         return np.union1d(self.paid_rows, extra)
+
+    def place(self, part: PolicyColumns, start: int) -> None:
+        """Take the answers of a slice of rows beginning at ``start`` (slices in order).
+
+        The dense arrays are copied into place at once; the sparse ones are kept until
+        ``seal`` joins them, so no slice's working arrays outlive it.
+        """
+        stop = start + len(part.status)
+        self.status[start:stop] = part.status
+        self.basis[start:stop] = part.basis
+        self.pending.append(
+            (part.paid_rows + start, part.paid_fen, part.missing_rows + start, part.missing_bits)
+        )
+        self.written.update({start + row: v for row, v in part.written.items()})
+        self.exact_missing.update({start + row: v for row, v in part.exact_missing.items()})
+        required = part.findings_required
+        self.findings_required.update({start + row: v for row, v in required.items()})
+        self.fallback_rows += part.fallback_rows
+
+    def seal(self) -> None:
+        """Join the sparse answers of the slices ``place`` took (rows stay sorted)."""
+        if not self.pending:
+            return
+        paid_rows, paid_fen, missing_rows, missing_bits = zip(*self.pending, strict=True)
+        self.paid_rows = np.concatenate([self.paid_rows, *paid_rows])
+        self.paid_fen = np.concatenate([self.paid_fen, *paid_fen])
+        self.missing_rows = np.concatenate([self.missing_rows, *missing_rows])
+        bits = [b for b in (self.missing_bits, *missing_bits) if len(b)]
+        self.missing_bits = np.concatenate(bits) if bits else self.missing_bits
+        self.pending = []
 
     def write(self, row: int, ev: Evaluation) -> None:
         """Take the per-profile engine's answer for one row."""
