@@ -33,16 +33,20 @@ FY = 2024
 ROWS = 500
 
 
-@pytest.fixture(scope="module", params=["catalog", "inline"])
+@pytest.fixture(scope="module", params=["catalog", "columns", "inline"])
 def population(request: pytest.FixtureRequest) -> tuple[list[PolicyFile], Any, dict[int, Any]]:
-    if request.param == "catalog":
-        policies = _compared(list(load_catalog(CATALOG_DIR)), FY)
-    else:
+    if request.param == "inline":
         policies = _inline_policies()
+    else:
+        policies = _compared(list(load_catalog(CATALOG_DIR)), FY)
     gen = Generator(seed=11, fiscal_year=FY)
     profiles = [gen.profile() for _ in range(ROWS)]
     histories = {row: _history(gen.r, policies, FY) for row in range(ROWS) if gen.maybe(0.03)}
     table = table_from_profiles(profiles, required_columns(policies, FY))
+    if request.param == "columns":
+        # Without the dicts, a row for the per-profile engine is rebuilt from the
+        # columns: from a slice's views and its share of the recognition items.
+        table.profiles = None
     return policies, table, histories
 
 
@@ -120,3 +124,14 @@ def test_a_table_is_accepted_as_a_chunk(
     whole = evaluate_population(policies, table, FY)
     want = [(p, r - 10, *rest) for p, r, *rest in _answers(whole, range(10, 20))]
     assert _answers(result, range(10)) == want
+
+
+def test_a_slice_rebuilds_the_rows_of_the_whole(
+    population: tuple[list[PolicyFile], Any, dict[int, Any]],
+) -> None:
+    _, table, _ = population
+    part = table.rows_between(120, 180)
+    assert part.n == 60
+    assert [part.profile(i) for i in range(60)] == [table.profile(120 + i) for i in range(60)]
+    assert table.rows_between(ROWS - 5, ROWS + 50).n == 5
+    assert table.rows_between(ROWS + 1, ROWS + 9).n == 0
