@@ -117,6 +117,9 @@ def engine_phase(args: argparse.Namespace) -> dict[str, Any]:
             ),
             "evaluation_peak_traced": traced,
             "result_bytes": result_bytes(result),
+            "generation_peak_rss": generation_peak,
+            #: After generation: the table and the evaluations (tracemalloc's included).
+            "evaluating_peak_rss": peak_rss() if reset else None,
             "process_peak_rss": max(peaks) if peaks else None,
         },
     }

@@ -177,6 +177,8 @@ def _print(r: dict[str, Any]) -> None:
         ("evaluation peak: RSS rise above table MiB", ("memory", "evaluation_peak_rss_rise"), mib),
         ("evaluation peak: traced MiB", ("memory", "evaluation_peak_traced"), mib),
         ("result arrays MiB", ("memory", "result_bytes"), mib),
+        ("peak RSS while generating the table MiB", ("memory", "generation_peak_rss"), mib),
+        ("peak RSS after, table + evaluations MiB", ("memory", "evaluating_peak_rss"), mib),
         ("process peak RSS, table in memory MiB", ("memory", "process_peak_rss"), mib),
     ]
     print(f"{'what':<44} {'before':>10} {'after':>10} {'after/before':>13}")
