@@ -16,7 +16,7 @@ Memory: a table is evaluated ``CHUNK_ROWS`` rows at a time (``chunk_rows=``), so
 working arrays are those of a slice; the result keeps a byte per row and policy for
 the status and another for the basis, amounts only for rows that have one, and
 missing facts as a bitmask only for undetermined rows. A million profiles of the
-whole catalog evaluate in about 100 MB beyond the table and the result.
+catalog evaluate in about 100 MiB above the table, the result's 66 MiB included.
 
 A population too large to hold (a million enterprises read from the database) is
 evaluated a chunk at a time: build each chunk's table, take its answers, write them,

@@ -137,8 +137,9 @@ def evaluate_population(
     evaluated by the per-profile engine. ``findings`` gives the reviewers' findings by
     row (for the rows that have some); those rows too are evaluated by the per-profile
     engine, with their findings. The rows are evaluated ``chunk_rows`` at a time, so
-    the working memory is bounded by a slice, not the table; the answers go straight
-    into the result's arrays (a byte per row for status and basis). ``workers``
+    the working memory is bounded by a slice, not the table; each slice's answers are
+    copied into the result's preallocated arrays (a byte per row for status and
+    basis) and its working arrays dropped. ``workers``
     threads evaluate slices side by side, or the policies of a table that is one
     slice (numpy releases the GIL on whole-column operations); the default is one per
     available core.
@@ -153,12 +154,10 @@ def evaluate_population(
     plans = [compile_policy(p, fy) for p in policies]
     columns = {
         plan.policy.id: PolicyColumns.empty(
-            plan.policy, plan.version.version if plan.version else None, table.n
+            plan.policy, plan.version.version if plan.version else None, table.n, plan.index
         )
         for plan in plans
     }
-    for plan in plans:
-        columns[plan.policy.id].index = plan.index
     unsupported: dict[str, str] = {}
     threads = max(1, workers or len(os.sched_getaffinity(0)))
     # A table of another kind (a ``RowsView``) is not sliced: it is evaluated whole.
@@ -170,15 +169,18 @@ def evaluate_population(
         inner = threads if len(starts) == 1 else 1
         return _evaluate_chunk(plans, part, fy, full[start : start + step], inner)
 
+    def take(start: int, outcome: tuple[list[PolicyColumns], dict[str, str]]) -> None:
+        for part in outcome[0]:
+            columns[part.policy_id].place(part, start)
+        unsupported.update(outcome[1])
+
     if threads > 1 and len(starts) > 1:
         with ThreadPoolExecutor(min(threads, len(starts))) as pool:
-            parts = pool.map(chunk, starts)
-            for start, (cols, reasons) in zip(starts, parts, strict=True):
-                _place(columns, cols, start, unsupported, reasons)
+            for start, outcome in zip(starts, pool.map(chunk, starts), strict=True):
+                take(start, outcome)
     else:
         for start in starts:
-            cols, reasons = chunk(start)
-            _place(columns, cols, start, unsupported, reasons)
+            take(start, chunk(start))
     for col in columns.values():
         col.seal()
     full_rows = tuple(int(r) for r in np.flatnonzero(full))
@@ -191,18 +193,6 @@ def evaluate_population(
     return PopulationResult(
         fy, policies, table, columns, history, full_rows, unsupported, findings=found
     )
-
-
-def _place(
-    columns: Mapping[str, PolicyColumns],
-    parts: list[PolicyColumns],
-    start: int,
-    unsupported: dict[str, str],
-    reasons: Mapping[str, str],
-) -> None:
-    for part in parts:
-        columns[part.policy_id].place(part, start)
-    unsupported.update(reasons)
 
 
 def _evaluate_chunk(

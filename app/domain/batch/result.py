@@ -64,8 +64,12 @@ class PolicyColumns:
     )
 
     @classmethod
-    def empty(cls, policy: PolicyFile, version: str | None, n: int) -> PolicyColumns:
-        return cls(policy.id, version, np.zeros(n, dtype=np.int8), np.zeros(n, dtype=np.int8))
+    def empty(
+        cls, policy: PolicyFile, version: str | None, n: int, index: PathIndex | None = None
+    ) -> PolicyColumns:
+        return cls(
+            policy.id, version, np.zeros(n, dtype=np.int8), np.zeros(n, dtype=np.int8), index
+        )
 
     @property
     def amount(self) -> npt.NDArray[np.int64]:
