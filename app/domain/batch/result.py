@@ -13,12 +13,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from app.catalog.schema import PolicyFile
-from app.domain.batch.columns import ProfileTable
+from app.domain.batch.columns import Ints, ProfileTable
 from app.domain.batch.context import Bits, PathIndex, Rows
 from app.domain.batch.settle import ELIGIBLE, NO_AMOUNT, UNDETERMINED
 from app.domain.engine import evaluate_catalog
@@ -59,7 +60,7 @@ class PolicyColumns:
     #: Rows settled by the per-profile engine for this policy alone.
     fallback_rows: int = 0
     #: Sparse answers of slices not yet joined (see ``place``).
-    pending: list[tuple[Rows, npt.NDArray[np.int64], Rows, Bits]] = field(
+    pending: list[tuple[Ints, npt.NDArray[np.int64], Ints, Bits]] = field(
         default_factory=list, repr=False
     )
 
@@ -108,8 +109,15 @@ class PolicyColumns:
         stop = start + len(part.status)
         self.status[start:stop] = part.status
         self.basis[start:stop] = part.basis
+        # Row numbers in four bytes where the table allows (half the size of ``intp``).
+        rows = np.int32 if len(self.status) < 2**31 else np.intp
         self.pending.append(
-            (part.paid_rows + start, part.paid_fen, part.missing_rows + start, part.missing_bits)
+            (
+                (part.paid_rows + start).astype(rows),
+                part.paid_fen,
+                (part.missing_rows + start).astype(rows),
+                part.missing_bits,
+            )
         )
         self.written.update({start + row: v for row, v in part.written.items()})
         self.exact_missing.update({start + row: v for row, v in part.exact_missing.items()})
@@ -122,11 +130,10 @@ class PolicyColumns:
         if not self.pending:
             return
         paid_rows, paid_fen, missing_rows, missing_bits = zip(*self.pending, strict=True)
-        self.paid_rows = np.concatenate([self.paid_rows, *paid_rows])
-        self.paid_fen = np.concatenate([self.paid_fen, *paid_fen])
-        self.missing_rows = np.concatenate([self.missing_rows, *missing_rows])
-        bits = [b for b in (self.missing_bits, *missing_bits) if len(b)]
-        self.missing_bits = np.concatenate(bits) if bits else self.missing_bits
+        self.paid_rows = _joined(self.paid_rows, paid_rows)
+        self.paid_fen = _joined(self.paid_fen, paid_fen)
+        self.missing_rows = _joined(self.missing_rows, missing_rows)
+        self.missing_bits = _joined(self.missing_bits, missing_bits)
         self.pending = []
 
     def write(self, row: int, ev: Evaluation) -> None:
@@ -180,6 +187,12 @@ class PolicyColumns:
             Decimal(0),
         )
         return Decimal(exact).scaleb(-2) + extra
+
+
+def _joined(first: Any, rest: Sequence[Any]) -> Any:
+    """The non-empty arrays end to end, in their own type (``first`` if none)."""
+    arrays = [a for a in (first, *rest) if len(a)]
+    return np.concatenate(arrays) if arrays else first
 
 
 def _fen(value: Decimal | None) -> int:
