@@ -135,3 +135,23 @@ def test_a_slice_rebuilds_the_rows_of_the_whole(
     assert [part.profile(i) for i in range(60)] == [table.profile(120 + i) for i in range(60)]
     assert table.rows_between(ROWS - 5, ROWS + 50).n == 5
     assert table.rows_between(ROWS + 1, ROWS + 9).n == 0
+
+
+def test_missing_masks_name_the_missing_facts(
+    population: tuple[list[PolicyFile], Any, dict[int, Any]],
+) -> None:
+    """Column-wise missing facts, as codes over the policy's paths, name what
+    ``missing_facts`` names, rows settled by the per-profile engine included."""
+    policies, table, histories = population
+    result = evaluate_population(policies, table, FY, histories, findings=FINDINGS, chunk_rows=64)
+    for pid, col in result.columns.items():
+        masks = col.missing_masks()
+        if masks is None:
+            assert col.index is None
+            continue
+        assert col.index is not None
+        rows, bits = masks
+        assert np.all(np.diff(rows) > 0)
+        coded = {int(r): col.index.names(int(b)) for r, b in zip(rows, bits, strict=True)}
+        named = {r: m for r in range(ROWS) if (m := result.missing_facts(pid, r))}
+        assert coded == named

@@ -29,6 +29,10 @@ drop both. Rows are numbered within their chunk::
     for result in evaluate_chunks(policies, chunks(), 2024):
         store(result)                   # result.status(pid), result.amount_fen(pid), ...
 
+Column-wise, a policy's missing facts are ``result.columns[pid].missing_masks()``:
+the rows that name some, and a bitmask per row over ``result.columns[pid].index.paths``
+(``index.names(mask)`` gives the names back).
+
 ``ProfileTable.rows_between(start, stop)`` gives a slice of a table as views.
 """
 

@@ -165,6 +165,33 @@ class PolicyColumns:
             return self.index.names(int(self.missing_bits[at]))
         return ()
 
+    def missing_masks(self) -> tuple[Ints, Bits] | None:
+        """Every row's missing facts as a bitmask over ``index.paths``, column-wise.
+
+        The rows (sorted) whose answer names missing facts, and their masks, which
+        ``index.names`` turns back into ``missing_facts``: a caller can store the codes
+        and resolve names on read. ``None`` when the policy has no index (the
+        per-profile engine answers it) or that engine named a path outside it.
+        """
+        if self.index is None:
+            return None
+        rows, bits = self.missing_rows, self.missing_bits
+        keep = (self.status[rows] == UNDETERMINED) & (bits != 0)
+        if self.exact_missing:
+            keep &= ~np.isin(rows, list(self.exact_missing))
+        rows, bits = rows[keep], bits[keep]
+        exact = [(r, names) for r, names in self.exact_missing.items() if names]
+        if exact:
+            try:
+                extra = [sum(1 << self.index.paths.index(p) for p in names) for _, names in exact]
+            except ValueError:
+                return None
+            rows = np.concatenate([rows, np.array([r for r, _ in exact], dtype=rows.dtype)])
+            bits = np.concatenate([bits, np.array(extra, dtype=self.index.dtype)])
+            order = np.argsort(rows, kind="stable")
+            rows, bits = rows[order], bits[order]
+        return rows, bits
+
     def amount_of(self, row: int) -> Decimal | None:
         if row in self.written:
             return self.written[row]
