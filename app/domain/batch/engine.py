@@ -160,8 +160,12 @@ def evaluate_population(
     }
     unsupported: dict[str, str] = {}
     threads = max(1, workers or len(os.sched_getaffinity(0)))
-    # A table of another kind (a ``RowsView``) is not sliced: it is evaluated whole.
-    step = max(1, chunk_rows) if type(table) is ProfileTable else max(1, table.n)
+    # Slices of equal size, as many as a multiple of the threads, none above
+    # ``chunk_rows``. (A table of another kind, a ``RowsView``, is evaluated whole.)
+    count = -(-table.n // max(1, chunk_rows)) if type(table) is ProfileTable else 1
+    if threads > 1 and count > 1:
+        count = -(-count // threads) * threads
+    step = max(1, -(-table.n // max(1, count)))
     starts = range(0, table.n, step)
 
     def chunk(start: int) -> tuple[list[PolicyColumns], dict[str, str]]:
