@@ -136,13 +136,14 @@ def evaluate_population(
     one, or a sequence with one entry per row); rows with a non-empty history are
     evaluated by the per-profile engine. ``findings`` gives the reviewers' findings by
     row (for the rows that have some); those rows too are evaluated by the per-profile
-    engine, with their findings. The rows are evaluated ``chunk_rows`` at a time, so
-    the working memory is bounded by a slice, not the table; each slice's answers are
-    copied into the result's preallocated arrays (a byte per row for status and
-    basis) and its working arrays dropped. ``workers``
-    threads evaluate slices side by side, or the policies of a table that is one
-    slice (numpy releases the GIL on whole-column operations); the default is one per
-    available core.
+    engine, with their findings.
+
+    The rows are evaluated in slices of at most ``chunk_rows``, so the working memory
+    is bounded by a slice, not the table: each slice's answers are copied into the
+    result's preallocated arrays (a byte per row for status and basis) and its working
+    arrays dropped. ``workers`` threads evaluate slices side by side, or the policies
+    of a table that is one slice (numpy releases the GIL on whole-column operations);
+    the default is one per available core.
     """
     policies = list(policies)
     fy = fiscal_year
