@@ -127,7 +127,12 @@ def main() -> None:
     load_before = os.getloadavg()
     runs: dict[str, dict[str, Any]] = {}
     with contextlib.ExitStack() as stack:
-        old = None if args.no_baseline else stack.enter_context(baseline_code(args.baseline_ref))
+        try:
+            old = (
+                None if args.no_baseline else stack.enter_context(baseline_code(args.baseline_ref))
+            )
+        except subprocess.CalledProcessError as exc:
+            parser.error(f"--baseline-ref {args.baseline_ref}: {exc.stderr.decode().strip()}")
         # Before and after alternate, so that a change of load hits both alike.
         for phase in ("engine", "stream"):
             if old is not None:
