@@ -11,6 +11,29 @@ Build a table for the columns the catalog reads, evaluate, read arrays::
     result.explain(17)                           # full Evaluations with reasons
 
 Answers are identical to ``app.domain.engine.evaluate_catalog`` row by row.
+
+Memory: a table is evaluated ``CHUNK_ROWS`` rows at a time (``chunk_rows=``), so the
+working arrays are those of a slice; the result keeps a byte per row and policy for
+the status and another for the basis, amounts only for rows that have one, and
+missing facts as a bitmask only for undetermined rows. A million profiles of the
+catalog evaluate in about 100 MiB above the table, the result's 66 MiB included.
+
+A population too large to hold (a million enterprises read from the database) is
+evaluated a chunk at a time: build each chunk's table, take its answers, write them,
+drop both. Rows are numbered within their chunk::
+
+    def chunks():                       # a generator: one chunk in memory at a time
+        for batch in read_in_batches(100_000):
+            yield Chunk(table_for(batch), histories=..., findings=...)
+
+    for result in evaluate_chunks(policies, chunks(), 2024):
+        store(result)                   # result.status(pid), result.amount_fen(pid), ...
+
+Column-wise, a policy's missing facts are ``result.columns[pid].missing_masks()``:
+the rows that name some, and a bitmask per row over ``result.columns[pid].index.paths``
+(``index.names(mask)`` gives the names back).
+
+``ProfileTable.rows_between(start, stop)`` gives a slice of a table as views.
 """
 
 from app.domain.batch.build import table_from_profiles
@@ -27,17 +50,25 @@ from app.domain.batch.columns import (
     Spec,
     day_number,
 )
-from app.domain.batch.engine import compile_policy, evaluate_population, required_columns
+from app.domain.batch.engine import (
+    CHUNK_ROWS,
+    compile_policy,
+    evaluate_population,
+    required_columns,
+)
 from app.domain.batch.result import BASES, STATUSES, PolicyColumns, PopulationResult, Totals
+from app.domain.batch.stream import Chunk, evaluate_chunks
 
 __all__ = [
     "BASES",
+    "CHUNK_ROWS",
     "FALSE_CODE",
     "MISSING_CODE",
     "NO_DATE",
     "STATUSES",
     "TRUE_CODE",
     "CatColumn",
+    "Chunk",
     "DateColumn",
     "NumColumn",
     "PolicyColumns",
@@ -48,6 +79,7 @@ __all__ = [
     "Totals",
     "compile_policy",
     "day_number",
+    "evaluate_chunks",
     "evaluate_population",
     "required_columns",
     "table_from_profiles",

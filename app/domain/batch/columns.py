@@ -230,6 +230,49 @@ class ProfileTable:
 
         return rebuild_profile(self, row)
 
+    def rows_between(self, start: int, stop: int) -> ProfileTable:
+        """Rows ``start`` to ``stop`` as a table over views of these columns (no copies).
+
+        The batch engine evaluates a large table a slice at a time, so its working
+        arrays stay the size of a slice. Bounds computed over the whole table
+        (``maxabs``) are kept: a slice is evaluated exactly as its rows are in the whole.
+        """
+        start, stop = max(0, min(start, self.n)), max(0, min(stop, self.n))
+        stop = max(start, stop)
+        cut = slice(start, stop)
+        num = {
+            path: NumColumn(
+                c.value[cut],
+                c.scale,
+                c.known[cut],
+                None if c.inexact is None else c.inexact[cut],
+                c.maxabs,
+                c.nonneg,
+            )
+            for path, c in self.num.items()
+        }
+        cat = {path: CatColumn(c.codes[cut], c.vocab) for path, c in self.cat.items()}
+        dates = {
+            path: DateColumn(c.days[cut], c.known[cut], c.year[cut], c.month[cut])
+            for path, c in self.date.items()
+        }
+        rec = self.recognitions
+        if rec is not None:
+            # Items stay sorted by kind; only those of the slice's rows are kept.
+            inside = (rec.row >= start) & (rec.row < stop)
+            rec = RecognitionColumn(
+                rec.known[cut],
+                rec.row[inside] - rec.row.dtype.type(start),
+                rec.kind[inside],
+                rec.kinds,
+                rec.level[inside],
+                rec.levels,
+                rec.granted[inside],
+                rec.expires[inside],
+            )
+        profiles = None if self.profiles is None else _Slice(self.profiles, start, stop)
+        return ProfileTable(stop - start, num, cat, dates, rec, self.year_keys, profiles)
+
     def take(self, rows: npt.NDArray[np.intp]) -> ProfileTable:
         """The given rows as a table whose columns are gathered when first read.
 
@@ -239,3 +282,20 @@ class ProfileTable:
         from app.domain.batch.views import RowsView
 
         return RowsView(len(rows), year_keys=self.year_keys, parent=self, rows=rows)
+
+
+class _Slice(Sequence[Mapping[str, Any]]):
+    """Some rows of a sequence of profiles, without copying it."""
+
+    def __init__(self, items: Sequence[Mapping[str, Any]], start: int, stop: int) -> None:
+        self.items, self.start, self.stop = items, start, stop
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    def __getitem__(self, row: Any) -> Any:
+        if isinstance(row, slice):
+            return [self[i] for i in range(len(self))[row]]
+        if not -len(self) <= row < len(self):
+            raise IndexError(row)
+        return self.items[self.start + row % len(self)]

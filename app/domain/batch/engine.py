@@ -151,6 +151,11 @@ def required_columns(policies: Iterable[PolicyFile], fiscal_year: int) -> set[Sp
     return specs
 
 
+#: Rows evaluated at a time: the working arrays of a slice stay small (about 40 MB for
+#: the whole catalog), and a slice's columns stay in the processor's caches longer.
+CHUNK_ROWS = 131_072
+
+
 def evaluate_population(
     policies: Iterable[PolicyFile],
     table: ProfileTable,
@@ -158,6 +163,7 @@ def evaluate_population(
     histories: Mapping[int, Sequence[PriorAward]] | Sequence[Sequence[PriorAward]] | None = None,
     workers: int | None = None,
     findings: Mapping[int, Findings] | None = None,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> PopulationResult:
     """Every policy's answer for every row, exclusivity groups settled.
 
@@ -165,9 +171,14 @@ def evaluate_population(
     one, or a sequence with one entry per row); rows with a non-empty history are
     evaluated by the per-profile engine. ``findings`` gives the reviewers' findings by
     row (for the rows that have some); those rows too are evaluated by the per-profile
-    engine, with their findings. ``workers`` threads evaluate policies side by side
-    (numpy releases the GIL on whole-column operations); the default is one per
-    available core.
+    engine, with their findings.
+
+    The rows are evaluated in slices of at most ``chunk_rows``, so the working memory
+    is bounded by a slice, not the table: each slice's answers are copied into the
+    result's preallocated arrays (a byte per row for status and basis) and its working
+    arrays dropped. ``workers`` threads evaluate slices side by side, or the policies
+    of a table that is one slice (numpy releases the GIL on whole-column operations);
+    the default is one per available core.
     """
     policies = list(policies)
     fy = fiscal_year
@@ -176,9 +187,61 @@ def evaluate_population(
     full = np.zeros(table.n, dtype=bool)
     full[list(history)] = True
     full[list(found)] = True
-    ctx = Context(table, fy)
     plans = [compile_policy(p, fy) for p in policies]
-    threads = max(1, min(workers or len(os.sched_getaffinity(0)), len(plans)))
+    columns = {
+        plan.policy.id: PolicyColumns.empty(
+            plan.policy, plan.version.version if plan.version else None, table.n, plan.index
+        )
+        for plan in plans
+    }
+    unsupported: dict[str, str] = {}
+    threads = max(1, workers or len(os.sched_getaffinity(0)))
+    # Slices of equal size, as many as a multiple of the threads, none above
+    # ``chunk_rows``. (A table of another kind, a ``RowsView``, is evaluated whole.)
+    count = -(-table.n // max(1, chunk_rows)) if type(table) is ProfileTable else 1
+    if threads > 1 and count > 1:
+        count = -(-count // threads) * threads
+    step = max(1, -(-table.n // max(1, count)))
+    starts = range(0, table.n, step)
+
+    def chunk(start: int) -> tuple[list[PolicyColumns], dict[str, str]]:
+        part = table if len(starts) == 1 else table.rows_between(start, start + step)
+        inner = threads if len(starts) == 1 else 1
+        return _evaluate_chunk(plans, part, fy, full[start : start + step], inner)
+
+    def take(start: int, outcome: tuple[list[PolicyColumns], dict[str, str]]) -> None:
+        for part in outcome[0]:
+            columns[part.policy_id].place(part, start)
+        unsupported.update(outcome[1])
+
+    if threads > 1 and len(starts) > 1:
+        with ThreadPoolExecutor(min(threads, len(starts))) as pool:
+            for start, outcome in zip(starts, pool.map(chunk, starts), strict=True):
+                take(start, outcome)
+    else:
+        for start in starts:
+            take(start, chunk(start))
+    for col in columns.values():
+        col.seal()
+    full_rows = tuple(int(r) for r in np.flatnonzero(full))
+    for row in full_rows:
+        evaluations = evaluate_catalog(
+            policies, table.profile(row), fy, history.get(row, ()), found.get(row, NO_FINDINGS)
+        )
+        for ev in evaluations:
+            columns[ev.policy_id].write(row, ev)
+    return PopulationResult(
+        fy, policies, table, columns, history, full_rows, unsupported, findings=found
+    )
+
+
+def _evaluate_chunk(
+    plans: Sequence[PolicyPlan], table: ProfileTable, fy: int, full: Bools, threads: int
+) -> tuple[list[PolicyColumns], dict[str, str]]:
+    """Every policy's answers for the rows of ``table`` but the ``full`` ones (which the
+    caller settles whole, and to which rows with an amount beyond int64 are added)."""
+    ctx = Context(table, fy)
+    threads = min(threads, len(plans))
     if threads > 1:
         # Costly policies first, so that the threads finish together.
         order = sorted(plans, key=lambda p: -(p.eligibility.cost if p.eligibility else 0))
@@ -205,18 +268,9 @@ def evaluate_population(
     for col in columns.values():
         for row, value in col.written.items():
             if value is not None and value.scaleb(2) >= 2**63:
-                full[row] = True  # an amount beyond int64 fen: settled whole below
+                full[row] = True  # an amount beyond int64 fen: settled whole by the caller
     _settle_exclusivity(plans, columns)
-    full_rows = tuple(int(r) for r in np.flatnonzero(full))
-    for row in full_rows:
-        evaluations = evaluate_catalog(
-            policies, table.profile(row), fy, history.get(row, ()), found.get(row, NO_FINDINGS)
-        )
-        for ev in evaluations:
-            columns[ev.policy_id].write(row, ev)
-    return PopulationResult(
-        fy, policies, table, columns, history, full_rows, unsupported, findings=found
-    )
+    return list(columns.values()), unsupported
 
 
 def _histories(

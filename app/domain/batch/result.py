@@ -13,12 +13,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from app.catalog.schema import PolicyFile
-from app.domain.batch.columns import ProfileTable
+from app.domain.batch.columns import Ints, ProfileTable
 from app.domain.batch.context import Bits, PathIndex, Rows
 from app.domain.batch.settle import ELIGIBLE, NO_AMOUNT, UNDETERMINED
 from app.domain.engine import evaluate_catalog
@@ -58,10 +59,18 @@ class PolicyColumns:
     findings_required: dict[int, tuple[str, ...]] = field(default_factory=dict)
     #: Rows settled by the per-profile engine for this policy alone.
     fallback_rows: int = 0
+    #: Sparse answers of slices not yet joined (see ``place``).
+    pending: list[tuple[Ints, npt.NDArray[np.int64], Ints, Bits]] = field(
+        default_factory=list, repr=False
+    )
 
     @classmethod
-    def empty(cls, policy: PolicyFile, version: str | None, n: int) -> PolicyColumns:
-        return cls(policy.id, version, np.zeros(n, dtype=np.int8), np.zeros(n, dtype=np.int8))
+    def empty(
+        cls, policy: PolicyFile, version: str | None, n: int, index: PathIndex | None = None
+    ) -> PolicyColumns:
+        return cls(
+            policy.id, version, np.zeros(n, dtype=np.int8), np.zeros(n, dtype=np.int8), index
+        )
 
     @property
     def amount(self) -> npt.NDArray[np.int64]:
@@ -90,6 +99,42 @@ class PolicyColumns:
         """Every row that may have an amount."""
         extra = np.fromiter(self.written, dtype=np.intp, count=len(self.written))
         return np.union1d(self.paid_rows, extra)
+
+    def place(self, part: PolicyColumns, start: int) -> None:
+        """Take the answers of a slice of rows beginning at ``start`` (slices in order).
+
+        The dense arrays are copied into place at once; the sparse ones are kept until
+        ``seal`` joins them, so no slice's working arrays outlive it.
+        """
+        stop = start + len(part.status)
+        self.status[start:stop] = part.status
+        self.basis[start:stop] = part.basis
+        # Row numbers in four bytes where the table allows (half the size of ``intp``).
+        rows = np.int32 if len(self.status) < 2**31 else np.intp
+        self.pending.append(
+            (
+                (part.paid_rows + start).astype(rows),
+                part.paid_fen,
+                (part.missing_rows + start).astype(rows),
+                part.missing_bits,
+            )
+        )
+        self.written.update({start + row: v for row, v in part.written.items()})
+        self.exact_missing.update({start + row: v for row, v in part.exact_missing.items()})
+        required = part.findings_required
+        self.findings_required.update({start + row: v for row, v in required.items()})
+        self.fallback_rows += part.fallback_rows
+
+    def seal(self) -> None:
+        """Join the sparse answers of the slices ``place`` took (rows stay sorted)."""
+        if not self.pending:
+            return
+        paid_rows, paid_fen, missing_rows, missing_bits = zip(*self.pending, strict=True)
+        self.paid_rows = _joined(self.paid_rows, paid_rows)
+        self.paid_fen = _joined(self.paid_fen, paid_fen)
+        self.missing_rows = _joined(self.missing_rows, missing_rows)
+        self.missing_bits = _joined(self.missing_bits, missing_bits)
+        self.pending = []
 
     def write(self, row: int, ev: Evaluation) -> None:
         """Take the per-profile engine's answer for one row."""
@@ -120,6 +165,33 @@ class PolicyColumns:
             return self.index.names(int(self.missing_bits[at]))
         return ()
 
+    def missing_masks(self) -> tuple[Ints, Bits] | None:
+        """Every row's missing facts as a bitmask over ``index.paths``, column-wise.
+
+        The rows (sorted) whose answer names missing facts, and their masks, which
+        ``index.names`` turns back into ``missing_facts``: a caller can store the codes
+        and resolve names on read. ``None`` when the policy has no index (the
+        per-profile engine answers it) or that engine named a path outside it.
+        """
+        if self.index is None:
+            return None
+        rows, bits = self.missing_rows, self.missing_bits
+        keep = (self.status[rows] == UNDETERMINED) & (bits != 0)
+        if self.exact_missing:
+            keep &= ~np.isin(rows, list(self.exact_missing))
+        rows, bits = rows[keep], bits[keep]
+        exact = [(r, names) for r, names in self.exact_missing.items() if names]
+        if exact:
+            try:
+                extra = [sum(1 << self.index.paths.index(p) for p in names) for _, names in exact]
+            except ValueError:
+                return None
+            rows = np.concatenate([rows, np.array([r for r, _ in exact], dtype=rows.dtype)])
+            bits = np.concatenate([bits, np.array(extra, dtype=self.index.dtype)])
+            order = np.argsort(rows, kind="stable")
+            rows, bits = rows[order], bits[order]
+        return rows, bits
+
     def amount_of(self, row: int) -> Decimal | None:
         if row in self.written:
             return self.written[row]
@@ -142,6 +214,12 @@ class PolicyColumns:
             Decimal(0),
         )
         return Decimal(exact).scaleb(-2) + extra
+
+
+def _joined(first: Any, rest: Sequence[Any]) -> Any:
+    """The non-empty arrays end to end, in their own type (``first`` if none)."""
+    arrays = [a for a in (first, *rest) if len(a)]
+    return np.concatenate(arrays) if arrays else first
 
 
 def _fen(value: Decimal | None) -> int:
