@@ -18,7 +18,7 @@ from app.domain.batch.context import Context
 from app.domain.batch.result import PolicyColumns
 
 if TYPE_CHECKING:
-    from app.domain.batch.engine import PolicyPlan
+    from app.domain.batch.plans import PolicyPlan
 
 APPLIED = "application_date"
 
