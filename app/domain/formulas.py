@@ -11,7 +11,6 @@ built; ``explain(facts, subsidy_year)`` then computes one profile's amount.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -28,10 +27,9 @@ from app.catalog.schema import (
     TaxEstimateFormula,
     Text,
 )
-from app.domain.expressions import ExprPlan, Params, Value, compile_expr, constant
+from app.domain.expressions import Params, Value, compile_expr, constant
 from app.domain.facts import Facts
 from app.domain.results import AmountBasis, Bilingual, ClauseResult, Step, Tri
-from app.domain.rules import RulePlan, compile_rule
 from app.domain.text import show, unknown_detail
 
 if TYPE_CHECKING:
@@ -68,7 +66,7 @@ class FormulaPlan:
         raise NotImplementedError
 
 
-def _step(name: str, value: Decimal | None, zh: str, en: str) -> Step:
+def step(name: str, value: Decimal | None, zh: str, en: str) -> Step:
     return Step(name, value, Bilingual(zh, en))
 
 
@@ -82,7 +80,7 @@ class _Fixed(FormulaPlan):
 
     def __init__(self, formula: FixedFormula, params: Params) -> None:
         amount = constant(formula.fixed, params)
-        steps = (_step("fixed", amount, "定额奖励", "fixed amount"),)
+        steps = (step("fixed", amount, "定额奖励", "fixed amount"),)
         self.outcome = FormulaOutcome("computed", amount, steps)
 
     def column(self) -> FormulaNode:
@@ -102,7 +100,7 @@ class _Rate:
 
     def __init__(self, schedule: RateSchedule, params: Params, fy: int) -> None:
         self.by_year = {
-            year: (rate := constant(raw, params), _step(
+            year: (rate := constant(raw, params), step(
                 "rate", rate, f"第 {year} 个资助年度的比例", f"rate for subsidy year {year}"
             ))
             for year, raw in schedule.by_subsidy_year.items()
@@ -114,9 +112,9 @@ class _Rate:
         ]  # fmt: skip
         if schedule.default is not None:
             rate = constant(schedule.default, params)
-            self.default = (Value(rate, "rate"), _step("rate", rate, "默认比例", "default rate"))
+            self.default = (Value(rate, "rate"), step("rate", rate, "默认比例", "default rate"))
         else:
-            none = _step("rate", Decimal(0), "无适用比例", "no rate applies")
+            none = step("rate", Decimal(0), "无适用比例", "no rate applies")
             self.default = (Value(Decimal(0), "rate"), none)
 
     def column(self) -> RateNode:
@@ -130,15 +128,15 @@ class _Rate:
 
     def of(self, facts: Facts, year: int) -> tuple[Value, Step | None]:
         if year in self.by_year:
-            rate, step = self.by_year[year]
-            return Value(rate, "rate"), step
+            rate, fixed = self.by_year[year]
+            return Value(rate, "rate"), fixed
         if self.growth is not None:
             growth = self.growth.value(facts)
             if growth.number is None and not growth.undefined:
                 return Value(None, "rate", growth.missing), None
             for floor, rate in self.tiers:
                 if growth.number is not None and growth.number >= floor:
-                    return Value(rate, "rate"), _step(
+                    return Value(rate, "rate"), step(
                         "rate",
                         rate,
                         f"成长性 {show(growth.number)} ≥ {show(floor)} 对应比例",
@@ -165,9 +163,9 @@ class _Share(FormulaPlan):
         if base.number is None or rate.number is None:
             return _unknown("computed", base, rate)
         amount = base.number * rate.number
-        steps = [_step("base", base.number, f"基数 {base.label}", f"base {base.label}")]
+        steps = [step("base", base.number, f"基数 {base.label}", f"base {base.label}")]
         steps += [rate_step] if rate_step else []
-        steps.append(_step("amount", amount, "基数 × 比例", "base × rate"))
+        steps.append(step("amount", amount, "基数 × 比例", "base × rate"))
         return FormulaOutcome("computed", amount, tuple(steps))
 
 
@@ -191,14 +189,14 @@ class _Performance(FormulaPlan):
             return _unknown("computed", score)
         of = self.of
         steps = [
-            _step(
+            step(
                 "score", score.number, f"绩效评分 {score.label}", f"performance score {score.label}"
             )
         ]
         for floor, share in self.tiers:
             if score.number >= floor:
                 steps.append(
-                    _step(
+                    step(
                         "share",
                         share,
                         f"评分 ≥ {show(floor)} 的比例",
@@ -206,7 +204,7 @@ class _Performance(FormulaPlan):
                     )
                 )
                 amount = share * of
-                steps.append(_step("amount", amount, f"比例 × {show(of)}", f"share × {show(of)}"))
+                steps.append(step("amount", amount, f"比例 × {show(of)}", f"share × {show(of)}"))
                 return FormulaOutcome("computed", amount, tuple(steps))
         lowest = self.lowest
         nothing = ClauseResult(
@@ -264,17 +262,17 @@ class _PerUnit(FormulaPlan):
             p = _capped(price, self.price_cap, steps, "unit_price", "单价", "unit price")
         elif self.price_cap is not None:
             p = self.price_cap
-            steps.append(_step("unit_price", p, "单价(按上限)", "unit price (the cap)"))
+            steps.append(step("unit_price", p, "单价(按上限)", "unit price (the cap)"))
         else:
             p = Decimal(1)
         assert periods.number is not None and rate.number is not None
         steps.append(
-            _step("periods", periods.number, f"期数 {periods.label}", f"periods {periods.label}")
+            step("periods", periods.number, f"期数 {periods.label}", f"periods {periods.label}")
         )
         steps += [rate_step] if rate_step else []
         amount = q * p * periods.number * rate.number
         steps.append(
-            _step(
+            step(
                 "amount",
                 amount,
                 "数量 × 单价 × 期数 × 比例",
@@ -288,7 +286,7 @@ class _PerUnit(FormulaPlan):
         ):
             amount = ceiling.number * rate.number
             steps.append(
-                _step(
+                step(
                     "not_above",
                     amount,
                     f"不超过 {ceiling.label} × 比例",
@@ -303,9 +301,9 @@ def _capped(
 ) -> Decimal:
     assert value.number is not None
     number = value.number
-    steps.append(_step(name, number, f"{zh} {value.label}", f"{en} {value.label}"))
+    steps.append(step(name, number, f"{zh} {value.label}", f"{en} {value.label}"))
     if cap is not None and number > cap:
-        steps.append(_step(f"{name}_cap", cap, f"{zh}上限", f"{en} cap"))
+        steps.append(step(f"{name}_cap", cap, f"{zh}上限", f"{en} cap"))
         return cap
     return number
 
@@ -316,7 +314,7 @@ class _Said(FormulaPlan):
     __slots__ = ("outcome",)
 
     def __init__(self, basis: AmountBasis, name: str, text: Text) -> None:
-        self.outcome = FormulaOutcome(basis, None, (_step(name, None, text.zh, text.en),))
+        self.outcome = FormulaOutcome(basis, None, (step(name, None, text.zh, text.en),))
 
     def column(self) -> FormulaNode:
         from app.domain.batch.formulas import NoFigure
@@ -325,96 +323,6 @@ class _Said(FormulaPlan):
 
     def explain(self, facts: Facts, year: int) -> FormulaOutcome:
         return self.outcome
-
-
-def _first_holding(options: Sequence[RulePlan], facts: Facts) -> tuple[int | None, tuple[str, ...]]:
-    """The first option whose rule holds, or the facts that would settle the one stuck."""
-    for i, option in enumerate(options):
-        outcome = option.explain(facts)
-        if outcome.truth is Tri.UNKNOWN:
-            return None, tuple(outcome.missing)
-        if outcome.truth is Tri.TRUE:
-            return i, ()
-    return None, ()
-
-
-class _Tax(FormulaPlan):
-    """base × share × rate: the share and the rate of the first option that holds.
-
-    An option that cannot be settled makes the estimate unknown; the answer then names
-    what would settle it, with the base's missing facts (the default base while the
-    share is not settled).
-    """
-
-    __slots__ = ("bases", "rate_when", "rates", "share_when", "shares", "spec")
-
-    def __init__(self, formula: TaxEstimateFormula, params: Params, fy: int) -> None:
-        spec = self.spec = formula.tax_estimate
-        self.share_when = [
-            compile_rule(o.when, params, fy, f"formula.share_when.{i}")
-            for i, o in enumerate(spec.share_when)
-        ]
-        self.rate_when = [
-            compile_rule(o.when, params, fy, f"formula.tax_rate_when.{i}")
-            for i, o in enumerate(spec.tax_rate_when)
-        ]
-        default = compile_expr(spec.base, params, fy)
-        #: By the option that holds (None: none does): the base, share and rate.
-        self.bases: dict[int | None, ExprPlan] = {None: default}
-        self.shares: dict[int | None, Decimal] = {None: constant(spec.share, params)}
-        for i, o in enumerate(spec.share_when):
-            self.bases[i] = default if o.base is None else compile_expr(o.base, params, fy)
-            self.shares[i] = constant(o.share, params)
-        self.rates: dict[int | None, Decimal] = {None: constant(spec.tax_rate, params)}
-        for i, r in enumerate(spec.tax_rate_when):
-            self.rates[i] = constant(r.rate, params)
-
-    def column(self) -> FormulaNode:
-        from app.domain.batch.formulas import TaxEstimate
-        from app.domain.batch.numbers import Unsupported
-
-        default = self.bases[None]
-        if any(base is not default for base in self.bases.values()):
-            raise Unsupported("a share_when with a base of its own")
-        shares = [(rule.column(), self.shares[i]) for i, rule in enumerate(self.share_when)]
-        rates = [(rule.column(), self.rates[i]) for i, rule in enumerate(self.rate_when)]
-        return TaxEstimate(default.column(), self.shares[None], self.rates[None], shares, rates)
-
-    def explain(self, facts: Facts, year: int) -> FormulaOutcome:
-        spec = self.spec
-        shared, share_missing = _first_holding(self.share_when, facts)
-        rated, rate_missing = _first_holding(self.rate_when, facts)
-        base = self.bases[shared].value(facts)
-        missing = (*share_missing, *base.missing, *rate_missing)
-        if missing or base.number is None:
-            return FormulaOutcome("estimate", missing=tuple(dict.fromkeys(missing)))
-        share = self.shares[shared]
-        share_text = ("加计或减免比例", "share deducted or taxed less")
-        if shared is not None:
-            label = spec.share_when[shared].when.text
-            share_text = (
-                f"加计或减免比例({label.zh})" if label else "适用的加计或减免比例",
-                f"share deducted or taxed less ({label.en})" if label else "the share that applies",
-            )
-        rate = self.rates[rated]
-        rate_text = (
-            ("适用一般税率", "the enterprise's ordinary rate")
-            if rated is None
-            else ("适用优惠税率", "the preferential rate that applies")
-        )
-        amount = base.number * share * rate
-        steps = (
-            _step("base", base.number, f"基数 {base.label}", f"base {base.label}"),
-            _step("share", share, *share_text),
-            _step("tax_rate", rate, *rate_text),
-            _step(
-                "amount",
-                amount,
-                "估算节税额 = 基数 × 比例 × 税率",
-                "estimated saving = base × share × rate",
-            ),
-        )
-        return FormulaOutcome("estimate", max(amount, Decimal(0)), steps)
 
 
 def compile_formula(formula: Formula, params: Params, fiscal_year: int) -> FormulaPlan:
@@ -431,7 +339,9 @@ def compile_formula(formula: Formula, params: Params, fiscal_year: int) -> Formu
     if isinstance(formula, ReviewerFormula):
         return _Said("set_by_reviewer", "set_by_reviewer", formula.set_by_reviewer)
     if isinstance(formula, TaxEstimateFormula):
-        return _Tax(formula, params, fy)
+        from app.domain.tax_estimate import TaxEstimatePlan
+
+        return TaxEstimatePlan(formula, params, fy)
     if isinstance(formula, NoAmountFormula):
         return _Said("none", "no_amount", formula.no_amount)
     raise TypeError(f"unknown formula {formula!r}")
