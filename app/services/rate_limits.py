@@ -1,28 +1,36 @@
 """The open calculator's rate limit: calls per client address and minute, all workers together.
 
-Each call is counted in the database (``app.db.repositories.rate_limits``): one atomic
-upsert per call, so the limit is the same whether one worker serves the address or
-four do. A window opens at an address's first call and lasts a minute; calls past the
-limit inside it are refused with the seconds until it ends. When a call opens a new
-window, the counters of windows that have ended are deleted, so the table holds about
-one row per address seen in the last minute and the purge's cost is spread over the
-calls (each row is deleted once).
+Each admitted call is counted in the database (``app.db.repositories.rate_limits``):
+one atomic upsert by primary key, so the limit is the same whether one worker serves
+the address or four do, and the cost of a call does not grow with the number of
+addresses or of calls (a fixed window, not a log of calls). A window opens at an
+address's first call and lasts a minute; calls past the limit inside it are refused
+with the seconds until it ends. When a call opens a new window, the counters of
+windows that have ended are deleted, so the table holds about one row per address
+seen in the last minute.
+
+A refusal is also remembered in the process until its window ends: no worker can
+reopen a window before then, so the next calls from that address are refused by a
+dictionary lookup without touching the database. A flood from one address costs the
+database one row update a worker.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
+import anyio.to_thread
+from sqlalchemy.engine import URL
 
-from app.db.repositories import rate_limits as counters
+from app.db.repositories.rate_limits import CallCounter
 from app.services.errors import TooManyRequests
 
 WINDOW_SECONDS = 60
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Verdict:
     """One call's count in its window; ``check`` raises the 429 if it is past the limit."""
 
@@ -43,13 +51,47 @@ class Verdict:
             )
 
 
-def count_call(session: Session, client: str, limit: int, now: float) -> Verdict:
-    """Count a call from ``client`` at ``now`` (Unix seconds). Never commits; the caller
-    commits before it acts on the verdict, so refused calls are counted too."""
-    now_ms = int(now * 1000)
-    window_ms = WINDOW_SECONDS * 1000
-    hits, window_start = counters.count_call(session, client, now_ms, window_ms)
-    if hits == 1:
-        counters.purge_rate_limit_counters(session, now_ms - window_ms)
-    ends_in = (window_start + window_ms - now_ms) / 1000
-    return Verdict(hits, limit, max(1, math.ceil(ends_in)))
+class RateLimit:
+    """One process's view of the shared limit: the counter and the refusals it has seen.
+
+    Used from the event loop only; the database is reached on a worker thread.
+    """
+
+    def __init__(self, counter: CallCounter, limit: int) -> None:
+        self.counter = counter
+        self.limit = limit
+        # address -> end of its refused window (Unix seconds). Entries are added in
+        # time order and each window ends within WINDOW_SECONDS of its refusal, so
+        # dropping ended ones from the front keeps this to the last minute's refusals.
+        self._refused: dict[str, float] = {}
+
+    async def count(self, client: str, now: float) -> Verdict:
+        """Count a call from ``client`` at ``now`` (Unix seconds)."""
+        ends = self._refused.get(client)
+        if ends is not None and ends > now:
+            return Verdict(self.limit + 1, self.limit, max(1, math.ceil(ends - now)))
+        hits, window_start = await anyio.to_thread.run_sync(
+            self.counter.count, client, int(now * 1000)
+        )
+        ends = (window_start + self.counter.window_ms) / 1000
+        verdict = Verdict(hits, self.limit, max(1, math.ceil(ends - now)))
+        if not verdict.admitted:
+            self._remember(client, ends, now)
+        return verdict
+
+    def _remember(self, client: str, ends: float, now: float) -> None:
+        refused = self._refused
+        # Amortised: each refusal drops at most two ended entries from the front.
+        for address in list(itertools.islice(refused, 2)):
+            if refused[address] <= now:
+                del refused[address]
+        refused.pop(client, None)
+        refused[client] = ends
+
+    def close(self) -> None:
+        self.counter.dispose()
+
+
+def rate_limit(url: str | URL, limit: int) -> RateLimit:
+    """The rate limit of one process on the database at ``url``."""
+    return RateLimit(CallCounter(url, WINDOW_SECONDS * 1000), limit)
