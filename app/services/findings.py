@@ -37,13 +37,21 @@ def recorded_on(instant: datetime) -> date:
     return instant.astimezone(BEIJING).date()
 
 
-def _known(catalog: Catalog) -> dict[str, Any]:
+def known_findings(catalog: Catalog) -> dict[str, Any]:
+    """The catalog's findings by key."""
     return {f.key: f for f in catalog.vocabulary.findings}
 
 
-def findings_json(catalog: Catalog, keys: Iterable[str]) -> list[dict[str, str]]:
-    """Each finding with what it asks in both languages (the key itself if unknown)."""
-    known = _known(catalog)
+_known = known_findings
+
+
+def findings_json(
+    catalog: Catalog, keys: Iterable[str], known: Mapping[str, Any] | None = None
+) -> list[dict[str, str]]:
+    """Each finding with what it asks in both languages (the key itself if unknown);
+    ``known`` is ``known_findings(catalog)`` when the caller already has it."""
+    if known is None:
+        known = known_findings(catalog)
     return [
         {"key": k, "zh": known[k].zh, "en": known[k].en}
         if k in known
