@@ -13,11 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from app.api.schemas.findings import FindingRequest
 from app.catalog.loader import Catalog
 from app.db import repositories as repo
 from app.db.models import EnterpriseFinding
@@ -31,6 +30,19 @@ from app.services.errors import Invalid, NotFound
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 #: Two records of one enterprise are never recorded at the same instant (see ``_next_instant``).
 TICK = timedelta(microseconds=1)
+
+
+class NewFinding(Protocol):
+    """What a reviewer records (the API's ``FindingRequest`` is one)."""
+
+    @property
+    def fiscal_year(self) -> int: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def met(self) -> bool: ...
+    @property
+    def note(self) -> str | None: ...
 
 
 def recorded_on(instant: datetime) -> date:
@@ -80,7 +92,7 @@ def _next_instant(session: Session, enterprise_id: str) -> datetime:
 
 
 def record_finding(
-    session: Session, catalog: Catalog, actor: Actor, enterprise_id: str, body: FindingRequest
+    session: Session, catalog: Catalog, actor: Actor, enterprise_id: str, body: NewFinding
 ) -> EnterpriseFinding:
     """Record a finding (admin, or a portal on an enterprise of its area)."""
     require_writer(actor)
