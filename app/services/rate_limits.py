@@ -17,11 +17,13 @@ database one row update a worker.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import math
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import anyio.to_thread
 from sqlalchemy.engine import URL
 
 from app.db.repositories.rate_limits import CallCounter
@@ -54,7 +56,10 @@ class Verdict:
 class RateLimit:
     """One process's view of the shared limit: the counter and the refusals it has seen.
 
-    Used from the event loop only; the database is reached on a worker thread.
+    Used from the event loop. Calls that arrive while a count is on its way to the
+    database wait for the next one and are counted together (``CallCounter.count``),
+    so under load a request costs a fraction of a transaction and no thread of its
+    own; the database is reached on one thread kept for it.
     """
 
     def __init__(self, counter: CallCounter, limit: int) -> None:
@@ -64,20 +69,58 @@ class RateLimit:
         # time order and each window ends within WINDOW_SECONDS of its refusal, so
         # dropping ended ones from the front keeps this to the last minute's refusals.
         self._refused: dict[str, float] = {}
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="rate-limit")
+        self._waiting: dict[str, list[asyncio.Future[tuple[int, int]]]] = {}
+        self._counting: asyncio.Task[None] | None = None
 
     async def count(self, client: str, now: float) -> Verdict:
         """Count a call from ``client`` at ``now`` (Unix seconds)."""
         ends = self._refused.get(client)
         if ends is not None and ends > now:
             return Verdict(self.limit + 1, self.limit, max(1, math.ceil(ends - now)))
-        hits, window_start = await anyio.to_thread.run_sync(
-            self.counter.count, client, int(now * 1000)
-        )
+        loop = asyncio.get_running_loop()
+        task = self._counting
+        if task is None or task.done() or task.get_loop() is not loop:
+            # Nothing on its way (or, in tests, a loop that has ended: calls left
+            # waiting there belong to requests that are gone).
+            self._waiting = {}
+            # It first runs after this call has put itself in the queue below.
+            self._counting = loop.create_task(self._count_waiting())
+        arrived: asyncio.Future[tuple[int, int]] = loop.create_future()
+        self._waiting.setdefault(client, []).append(arrived)
+        hits, window_start = await arrived
         ends = (window_start + self.counter.window_ms) / 1000
+        now = max(now, time.time())
         verdict = Verdict(hits, self.limit, max(1, math.ceil(ends - now)))
         if not verdict.admitted:
             self._remember(client, ends, now)
         return verdict
+
+    async def _count_waiting(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._waiting:
+            batch, self._waiting = self._waiting, {}
+            calls = {client: len(futures) for client, futures in batch.items()}
+            now_ms = int(time.time() * 1000)
+            try:
+                counted = await loop.run_in_executor(
+                    self._executor, self.counter.count, calls, now_ms
+                )
+            except Exception as error:
+                for futures in batch.values():
+                    for future in futures:
+                        if not future.done():
+                            future.set_exception(error)
+                continue
+            # The calls of one address take its consecutive counts, in arrival order.
+            for client, futures in batch.items():
+                hits, window_start = counted[client]
+                first = hits - len(futures) + 1
+                for i, future in enumerate(futures):
+                    if not future.done():  # its request may have been cancelled
+                        future.set_result((first + i, window_start))
+        # No await between the last results and here: the task ends before any of
+        # their requests runs on, so the next call always starts a new count.
 
     def _remember(self, client: str, ends: float, now: float) -> None:
         refused = self._refused
@@ -89,6 +132,7 @@ class RateLimit:
         refused[client] = ends
 
     def close(self) -> None:
+        self._executor.shutdown(wait=True)
         self.counter.dispose()
 
 
