@@ -182,7 +182,27 @@ def main() -> None:
         eligibility / figures["floor"]["throughput_rps"], 3
     )
     report["ratio_eligibility_to_bare"] = round(eligibility / figures["bare"]["throughput_rps"], 3)
+    # The same ratios from the server's CPU per request: steadier than throughput on
+    # a machine that other work shares.
+    cpu = {name: figures[name]["server_cpu_ms_per_request"] for name in figures}
+    report["cpu_ratio_eligibility_to_floor"] = round(cpu["floor"] / cpu["eligibility"], 3)
+    report["cpu_ratio_eligibility_to_bare"] = round(cpu["bare"] / cpu["eligibility"], 3)
     print(json.dumps(report, indent=2, ensure_ascii=False))
+    print(
+        f"\n{'target':12} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms/req':>11} {'wrk cores':>10}"
+    )
+    for name, f in figures.items():
+        print(
+            f"{name:12} {f['throughput_rps']:9.1f} {f['p50_ms']:8.2f} {f['p99_ms']:8.2f} "
+            f"{f['server_cpu_ms_per_request']:11.3f} {f['wrk_cpu_share']:10.2f}"
+        )
+    print(
+        f"eligibility/floor {report['ratio_eligibility_to_floor']} "
+        f"(CPU {report['cpu_ratio_eligibility_to_floor']}), "
+        f"eligibility/bare {report['ratio_eligibility_to_bare']} "
+        f"(CPU {report['cpu_ratio_eligibility_to_bare']}); load average "
+        f"{' '.join(load_before)} before, {' '.join(loadavg())} after"
+    )
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "api.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
