@@ -21,10 +21,12 @@ server's CPU per request and wrk's own CPU (it must stay well below one core).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -94,14 +96,14 @@ def loadavg() -> list[str]:
     return Path("/proc/loadavg").read_text().split()[:3]
 
 
-def summary(runs: list[Run]) -> dict[str, float]:
+def summary(runs: list[Run]) -> dict[str, Any]:
     return {
         "throughput_rps": round(median([r.rps for r in runs]), 1),
         "p50_ms": round(median([r.p50_ms for r in runs]), 2),
         "p99_ms": round(median([r.p99_ms for r in runs]), 2),
         "server_cpu_ms_per_request": round(median([r.server_cpu_ms for r in runs]), 3),
         "wrk_cpu_share": round(median([r.wrk_cpu_share for r in runs]), 3),
-        "rounds_rps": [round(r.rps, 1) for r in runs],  # type: ignore[dict-item]
+        "rounds_rps": [round(r.rps, 1) for r in runs],
     }
 
 
@@ -148,14 +150,17 @@ def main() -> None:
                 }
                 for i in range(args.rounds):
                     for name, (server, path, payload) in targets.items():
-                        options = {
-                            "connections": args.connections,
-                            "threads": args.threads,
-                            "body": payload,
-                            "script": script,
-                        }
-                        run(server, path, seconds=args.warmup, **options)  # type: ignore[arg-type]
-                        measured = run(server, path, seconds=args.seconds, **options)  # type: ignore[arg-type]
+                        drive = functools.partial(
+                            run,
+                            server,
+                            path,
+                            connections=args.connections,
+                            threads=args.threads,
+                            body=payload,
+                            script=script,
+                        )
+                        drive(seconds=args.warmup)
+                        measured = drive(seconds=args.seconds)
                         results[name].append(measured)
                         print(
                             f"round {i + 1} {name:12} {measured.rps:9.1f} req/s  "
