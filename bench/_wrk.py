@@ -54,6 +54,11 @@ def require_wrk() -> None:
         sys.exit("bench/api.py needs wrk: `apt-get install wrk` (Debian/Ubuntu package `wrk`)")
 
 
+def version() -> str:
+    out = subprocess.run([WRK, "-v"], capture_output=True, text=True, check=False)
+    return (out.stdout or out.stderr).split("\n", 1)[0].strip()
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU of a running process and its reaped children, from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()

@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._support import ROOT, machine, median
 from bench._wrk import Run, Server, require_wrk, run, serve, write_script
+from bench._wrk import version as wrk_version
 
 PROFILE = {
     "uscc": "91320115MA1W9KXT49",
@@ -172,7 +173,7 @@ def main() -> None:
         "machine": machine(),
         "load_average_before": load_before,
         "load_average_after": loadavg(),
-        "load": "wrk",
+        "load": wrk_version(),
         "connections": args.connections,
         "wrk_threads": args.threads,
         "seconds": args.seconds,
