@@ -106,6 +106,13 @@ class RateLimit:
                 counted = await loop.run_in_executor(
                     self._executor, self.counter.count, calls, now_ms
                 )
+            except asyncio.CancelledError:
+                # The loop is shutting down: no call may be left waiting for a count.
+                for futures in (*batch.values(), *self._waiting.values()):
+                    for future in futures:
+                        future.cancel()
+                self._waiting = {}
+                raise
             except Exception as error:
                 for futures in batch.values():
                     for future in futures:
