@@ -1,6 +1,7 @@
 """Throughput of the open calculator against its own baselines, all measured in one run.
 
     .venv/bin/python bench/api.py [--seconds 10] [--rounds 3] [--connections 16]
+        [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test]
 
 Load comes from wrk (apt package ``wrk``; see bench/README.md), never from a Python
 client. Four targets, each one uvicorn worker with the same settings:
@@ -10,7 +11,8 @@ client. Four targets, each one uvicorn worker with the same settings:
 - ``floor``: a FastAPI endpoint that validates the same request model
   (``EligibilityRequest``) and sends the same bytes: the framework's own floor;
 - ``eligibility``: the real ``POST /v1/eligibility`` (full profile, all 19 policies,
-  rate limit counted in the database, set high enough to admit every call);
+  rate limit counted in the database, SQLite by default, set high enough to admit
+  every call);
 - ``policies``: the real ``GET /v1/policies``, for scale.
 
 Targets take turns in each round so they all see the same machine; the report gives
@@ -21,10 +23,13 @@ server's CPU per request and wrk's own CPU (it must stay well below one core).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import sys
 import tempfile
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +102,33 @@ def loadavg() -> list[str]:
     return Path("/proc/loadavg").read_text().split()[:3]
 
 
+@contextlib.contextmanager
+def database(tmp: Path, postgres: str | None) -> Iterator[str]:
+    """A migrated database for the calculator: a file in ``tmp``, or with ``postgres`` a
+    scratch database beside the one named, dropped afterwards."""
+    from sqlalchemy import create_engine, text
+
+    from app.db.session import migrate
+
+    if postgres is None:
+        url = f"sqlite:///{tmp}/bench.db"
+        migrate(url)
+        yield url
+        return
+    admin = create_engine(postgres, isolation_level="AUTOCOMMIT")
+    name = f"incentives_bench_api_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        url = admin.url.set(database=name).render_as_string(hide_password=False)
+        migrate(url)
+        yield url
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 def summary(runs: list[Run]) -> dict[str, Any]:
     return {
         "throughput_rps": round(median([r.rps for r in runs]), 1),
@@ -115,17 +147,18 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="run the calculator on a scratch PostgreSQL database beside URL (default: SQLite)",
+    )
     args = parser.parse_args()
     require_wrk()
     load_before = loadavg()
     body = {"profile": PROFILE, "fiscal_year": 2024}
     results: dict[str, list[Run]] = {"bare": [], "floor": [], "eligibility": [], "policies": []}
-    with tempfile.TemporaryDirectory() as tmp_name:
+    with tempfile.TemporaryDirectory() as tmp_name, database(Path(tmp_name), args.postgres) as db:
         tmp = Path(tmp_name)
-        db = f"sqlite:///{tmp}/bench.db"
-        from app.db.session import migrate
-
-        migrate(db)
         request_file = tmp / "request.json"
         request_file.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
         script = write_script(tmp)
@@ -178,6 +211,7 @@ def main() -> None:
         "wrk_threads": args.threads,
         "seconds": args.seconds,
         "rounds": args.rounds,
+        "database": "postgresql" if args.postgres else "sqlite",
         "request_bytes": len(json.dumps(body, ensure_ascii=False).encode()),
         "response_bytes": len(answer.content),
     }
