@@ -50,8 +50,10 @@ test: lint types
 	$(BIN)/coverage combine -q
 	$(BIN)/coverage report --fail-under=$(COVERAGE_FLOOR)
 
+## Every benchmark in turn (bench/README.md; bench/api.py needs wrk: apt-get install wrk).
+## One or some: make bench BENCH_ARGS="--only api"
 bench: install
-	$(BIN)/python bench/run_all.py
+	TEST_POSTGRES_URL=$(TEST_POSTGRES_URL) $(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage-data

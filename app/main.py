@@ -41,6 +41,7 @@ from app.db.repositories import purge_idempotency_records
 from app.db.session import make_engine, make_sessionmaker
 from app.services.catalog_sync import record_catalog
 from app.services.enterprises import misplaced
+from app.services.rate_limits import rate_limit
 
 log = logging.getLogger("incentives")
 
@@ -68,6 +69,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = make_engine(settings.database_url)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
+        app.state.rate_limit = rate_limit(
+            settings.database_url, settings.public_rate_limit_per_minute
+        )
         with engine.connect() as connection:
             if service_can_alter_audit_log(connection):
                 log.warning(OWNS_AUDIT_LOG)
@@ -81,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             len(app.state.catalog.policies),
         )
         yield
+        app.state.rate_limit.close()
         engine.dispose()
 
     app = FastAPI(

@@ -1,22 +1,45 @@
-"""Throughput and latency of POST /v1/eligibility with a full profile, beside a bare
-FastAPI endpoint returning a body of the same size, same server settings, same run.
+"""Throughput of the open calculator against its own baselines, all measured in one run.
 
-    .venv/bin/python bench/api.py [--requests 2000] [--concurrency 8] [--rounds 3]
+    .venv/bin/python bench/api.py [--seconds 10] [--rounds 3] [--connections 16]
+        [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test]
+
+Load comes from wrk (apt package ``wrk``; see bench/README.md), never from a Python
+client. Four targets, each one uvicorn worker with the same settings:
+
+- ``bare``: a plain ASGI app that reads the body and sends the calculator's answer
+  bytes (bench/bare_app.py): the ceiling of any route on this server;
+- ``floor``: a FastAPI endpoint that validates the same request model
+  (``EligibilityRequest``) and sends the same bytes: the framework's own floor;
+- ``eligibility``: the real ``POST /v1/eligibility`` (full profile, all 19 policies,
+  rate limit counted in the database, SQLite by default, set high enough to admit
+  every call);
+- ``policies``: the real ``GET /v1/policies``, for scale.
+
+Targets take turns in each round so they all see the same machine; the report gives
+the median of the rounds, the ratios eligibility/floor and eligibility/bare, the
+server's CPU per request and wrk's own CPU (it must stay well below one core).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import json
 import sys
 import tempfile
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._support import ROOT, load, machine, median, server
+from bench._support import ROOT, machine, median
+from bench._wrk import Run, Server, require_wrk, run, serve, write_script
+from bench._wrk import version as wrk_version
 
 PROFILE = {
     "uscc": "91320115MA1W9KXT49",
@@ -75,63 +98,151 @@ PROFILE = {
 }
 
 
+def loadavg() -> list[str]:
+    return Path("/proc/loadavg").read_text().split()[:3]
+
+
+@contextlib.contextmanager
+def database(tmp: Path, postgres: str | None) -> Iterator[str]:
+    """A migrated database for the calculator: a file in ``tmp``, or with ``postgres`` a
+    scratch database beside the one named, dropped afterwards."""
+    from sqlalchemy import create_engine, text
+
+    from app.db.session import migrate
+
+    if postgres is None:
+        url = f"sqlite:///{tmp}/bench.db"
+        migrate(url)
+        yield url
+        return
+    admin = create_engine(postgres, isolation_level="AUTOCOMMIT")
+    name = f"incentives_bench_api_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        url = admin.url.set(database=name).render_as_string(hide_password=False)
+        migrate(url)
+        yield url
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def summary(runs: list[Run]) -> dict[str, Any]:
+    return {
+        "throughput_rps": round(median([r.rps for r in runs]), 1),
+        "p50_ms": round(median([r.p50_ms for r in runs]), 2),
+        "p99_ms": round(median([r.p99_ms for r in runs]), 2),
+        "server_cpu_ms_per_request": round(median([r.server_cpu_ms for r in runs]), 3),
+        "wrk_cpu_share": round(median([r.wrk_cpu_share for r in runs]), 3),
+        "rounds_rps": [round(r.rps, 1) for r in runs],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=10, help="each measurement")
+    parser.add_argument("--warmup", type=float, default=2, help="before each measurement")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads")
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="run the calculator on a scratch PostgreSQL database beside URL (default: SQLite)",
+    )
     args = parser.parse_args()
+    require_wrk()
+    load_before = loadavg()
     body = {"profile": PROFILE, "fiscal_year": 2024}
-    with tempfile.TemporaryDirectory() as tmp:
-        db = f"sqlite:///{tmp}/bench.db"
-        from app.db.session import migrate
-
-        migrate(db)
+    results: dict[str, list[Run]] = {"bare": [], "floor": [], "eligibility": [], "policies": []}
+    with tempfile.TemporaryDirectory() as tmp_name, database(Path(tmp_name), args.postgres) as db:
+        tmp = Path(tmp_name)
+        request_file = tmp / "request.json"
+        request_file.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
+        script = write_script(tmp)
         env = {
             "DATABASE_URL": db,
             "CATALOG_DIR": str(ROOT / "policy_catalog"),
-            "PUBLIC_RATE_LIMIT_PER_MINUTE": "100000000",
+            "PUBLIC_RATE_LIMIT_PER_MINUTE": "1000000000",
         }
-        with server("app.main:create_app", env, factory=True) as url:
-            answer = httpx.post(url + "/v1/eligibility", json=body, timeout=30)
+        with serve("app.main:create_app", env, factory=True) as app:
+            answer = httpx.post(app.url + "/v1/eligibility", json=body, timeout=30)
             answer.raise_for_status()
-            (Path(tmp) / "body.json").write_bytes(answer.content)
-            results = {"calculator": [], "bare": []}  # type: ignore[var-annotated]
-            with server(
-                "bench.bare_app:app", {"BARE_BODY_FILE": str(Path(tmp) / "body.json")}
-            ) as bare_url:
-                for _ in range(args.rounds):  # alternate, so both see the same machine state
-                    for name, target in (("calculator", url), ("bare", bare_url)):
-                        load(
-                            target + "/v1/eligibility", "POST", body, 200, args.concurrency
-                        )  # warm-up
-                        results[name].append(
-                            load(
-                                target + "/v1/eligibility",
-                                "POST",
-                                body,
-                                args.requests,
-                                args.concurrency,
-                            )
+            (tmp / "answer.json").write_bytes(answer.content)
+            bare_env = {"BARE_BODY_FILE": str(tmp / "answer.json")}
+            with (
+                serve("bench.bare_app:bare", bare_env) as bare,
+                serve("bench.bare_app:floor", bare_env) as floor,
+            ):
+                targets: dict[str, tuple[Server, str, Path | None]] = {
+                    "bare": (bare, "/v1/eligibility", request_file),
+                    "floor": (floor, "/v1/eligibility", request_file),
+                    "eligibility": (app, "/v1/eligibility", request_file),
+                    "policies": (app, "/v1/policies", None),
+                }
+                for i in range(args.rounds):
+                    for name, (server, path, payload) in targets.items():
+                        drive = functools.partial(
+                            run,
+                            server,
+                            path,
+                            connections=args.connections,
+                            threads=args.threads,
+                            body=payload,
+                            script=script,
                         )
-    report = {
+                        drive(seconds=args.warmup)
+                        measured = drive(seconds=args.seconds)
+                        results[name].append(measured)
+                        print(
+                            f"round {i + 1} {name:12} {measured.rps:9.1f} req/s  "
+                            f"server {measured.server_cpu_ms:6.3f} ms CPU/req  "
+                            f"wrk {measured.wrk_cpu_share:5.2f} core",
+                            file=sys.stderr,
+                        )
+    report: dict[str, object] = {
         "machine": machine(),
-        "response_bytes": len(answer.content),
-        "requests": args.requests,
-        "concurrency": args.concurrency,
+        "load_average_before": load_before,
+        "load_average_after": loadavg(),
+        "load": wrk_version(),
+        "connections": args.connections,
+        "wrk_threads": args.threads,
+        "seconds": args.seconds,
         "rounds": args.rounds,
+        "database": "postgresql" if args.postgres else "sqlite",
+        "request_bytes": len(json.dumps(body, ensure_ascii=False).encode()),
+        "response_bytes": len(answer.content),
     }
-    for name, runs in results.items():
-        assert all(set(r.statuses) == {200} for r in runs), {name: [r.statuses for r in runs]}
-        report[name] = {
-            "throughput_rps": round(median([r.throughput for r in runs]), 1),
-            "p50_ms": round(median([r.percentile(0.5) for r in runs]), 2),
-            "p99_ms": round(median([r.percentile(0.99) for r in runs]), 2),
-        }
-    report["ratio"] = round(
-        report["calculator"]["throughput_rps"] / report["bare"]["throughput_rps"], 3
+    figures = {name: summary(runs) for name, runs in results.items()}
+    report.update(figures)
+    eligibility = figures["eligibility"]["throughput_rps"]
+    report["ratio_eligibility_to_floor"] = round(
+        eligibility / figures["floor"]["throughput_rps"], 3
     )
+    report["ratio_eligibility_to_bare"] = round(eligibility / figures["bare"]["throughput_rps"], 3)
+    # The same ratios from the server's CPU per request: steadier than throughput on
+    # a machine that other work shares.
+    cpu = {name: figures[name]["server_cpu_ms_per_request"] for name in figures}
+    report["cpu_ratio_eligibility_to_floor"] = round(cpu["floor"] / cpu["eligibility"], 3)
+    report["cpu_ratio_eligibility_to_bare"] = round(cpu["bare"] / cpu["eligibility"], 3)
     print(json.dumps(report, indent=2, ensure_ascii=False))
+    print(
+        f"\n{'target':12} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms/req':>11} {'wrk cores':>10}"
+    )
+    for name, f in figures.items():
+        print(
+            f"{name:12} {f['throughput_rps']:9.1f} {f['p50_ms']:8.2f} {f['p99_ms']:8.2f} "
+            f"{f['server_cpu_ms_per_request']:11.3f} {f['wrk_cpu_share']:10.2f}"
+        )
+    print(
+        f"eligibility/floor {report['ratio_eligibility_to_floor']} "
+        f"(CPU {report['cpu_ratio_eligibility_to_floor']}), "
+        f"eligibility/bare {report['ratio_eligibility_to_bare']} "
+        f"(CPU {report['cpu_ratio_eligibility_to_bare']}); load average "
+        f"{' '.join(load_before)} before, {' '.join(loadavg())} after"
+    )
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "api.json").write_text(json.dumps(report, indent=2), encoding="utf-8")

@@ -3,7 +3,7 @@
 FastAPI reads and validates a request's body before it runs any dependency, so a
 limit written as a dependency let a refused client still have its body parsed. These
 routes use ``RateLimitedRoute`` instead: the call is counted (in the database, shared
-by every worker) and refused with a 429 before the route's own handler, and with it
+by every worker; ``app.services.rate_limits``) and refused with a 429 before the route's own handler, and with it
 the body parser, runs. ``open_post`` declares such a route.
 """
 
@@ -14,25 +14,13 @@ from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute
 
 from app.api.client_address import client_address, rate_limit_key
 from app.config import Settings
-from app.services import rate_limits
+from app.services.rate_limits import RateLimit
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _count(request: Request) -> rate_limits.Verdict:
-    settings: Settings = request.app.state.settings
-    key = rate_limit_key(client_address(request.scope, settings.trusted_proxies))
-    # A transaction of its own, committed at once: the count is visible to every
-    # worker before this call goes on, and holds no lock while the route runs.
-    with request.app.state.sessionmaker.begin() as session:
-        return rate_limits.count_call(
-            session, key, settings.public_rate_limit_per_minute, time.time()
-        )
 
 
 class RateLimitedRoute(APIRoute):
@@ -40,8 +28,12 @@ class RateLimitedRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def limited(request: Request) -> Response:
-            verdict = await run_in_threadpool(_count, request)
-            verdict.check()
+            settings: Settings = request.app.state.settings
+            limit: RateLimit = request.app.state.rate_limit
+            key = rate_limit_key(client_address(request.scope, settings.trusted_proxies))
+            # Committed in a transaction of its own before the route runs: the count
+            # is visible to every worker at once, and no lock is held meanwhile.
+            (await limit.count(key, time.time())).check()
             return await handler(request)
 
         return limited

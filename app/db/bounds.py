@@ -1,7 +1,7 @@
 """How much each bounded column holds: the one place both the models and the API read.
 
 The models declare their columns with these sizes (``String(POLICY_ID)``), and the
-request schemas refuse what a column could not hold (``app.api.schemas.bounded``), so
+request schemas refuse what a column could not hold (``app.profile.bounded``), so
 an over-long name, a number past its column or a NUL byte is a 422 naming the field,
 never a database error after part of the work is done. ``tests/api/test_bounds.py``
 walks every column and every API field mapped to it and holds the two equal.

@@ -35,14 +35,14 @@ from openpyxl.utils import get_column_letter
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from app.api.schemas.profile import EnterpriseProfile
-from app.api.schemas.types import USCC_ALPHABET, uscc_check_character
 from app.catalog.loader import Catalog, canonical_json, sha256
 from app.catalog.places import location_of
 from app.db.models import new_id
 from app.db.repositories import enterprises as enterprise_repo
 from app.db.repositories.enterprises import CurrentProfile
 from app.db.types import utcnow
+from app.profile import EnterpriseProfile
+from app.profile.types import USCC_ALPHABET, uscc_check_character
 from app.services import audit
 from app.services.access import scope_of
 from app.services.actors import Actor

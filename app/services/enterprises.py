@@ -6,12 +6,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.api.schemas.profile import EnterpriseProfile
 from app.catalog.loader import Catalog, canonical_json, sha256
 from app.catalog.places import Level
 from app.db import repositories as repo
 from app.db.models import Enterprise, ProfileVersion
 from app.db.repositories.pagination import Page
+from app.profile import EnterpriseProfile
 from app.services import audit
 from app.services.access import check_portal_place, scope_of
 from app.services.actors import Actor

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from app.api.schemas.findings import FindingRequest
 from app.catalog.loader import Catalog
 from app.db import repositories as repo
 from app.db.models import EnterpriseFinding
@@ -33,17 +32,38 @@ BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 TICK = timedelta(microseconds=1)
 
 
+class NewFinding(Protocol):
+    """What a reviewer records (the API's ``FindingRequest`` is one)."""
+
+    @property
+    def fiscal_year(self) -> int: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def met(self) -> bool: ...
+    @property
+    def note(self) -> str | None: ...
+
+
 def recorded_on(instant: datetime) -> date:
     return instant.astimezone(BEIJING).date()
 
 
-def _known(catalog: Catalog) -> dict[str, Any]:
+def known_findings(catalog: Catalog) -> dict[str, Any]:
+    """The catalog's findings by key."""
     return {f.key: f for f in catalog.vocabulary.findings}
 
 
-def findings_json(catalog: Catalog, keys: Iterable[str]) -> list[dict[str, str]]:
-    """Each finding with what it asks in both languages (the key itself if unknown)."""
-    known = _known(catalog)
+_known = known_findings
+
+
+def findings_json(
+    catalog: Catalog, keys: Iterable[str], known: Mapping[str, Any] | None = None
+) -> list[dict[str, str]]:
+    """Each finding with what it asks in both languages (the key itself if unknown);
+    ``known`` is ``known_findings(catalog)`` when the caller already has it."""
+    if known is None:
+        known = known_findings(catalog)
     return [
         {"key": k, "zh": known[k].zh, "en": known[k].en}
         if k in known
@@ -72,7 +92,7 @@ def _next_instant(session: Session, enterprise_id: str) -> datetime:
 
 
 def record_finding(
-    session: Session, catalog: Catalog, actor: Actor, enterprise_id: str, body: FindingRequest
+    session: Session, catalog: Catalog, actor: Actor, enterprise_id: str, body: NewFinding
 ) -> EnterpriseFinding:
     """Record a finding (admin, or a portal on an enterprise of its area)."""
     require_writer(actor)

@@ -9,10 +9,10 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from app.api.schemas.bounded import NO_NUL, PolicyId
-from app.api.schemas.types import MONEY_MAX, MoneyIn, StrictModel
 from app.catalog.schema import PolicyFile
 from app.domain.engine import select_version
+from app.profile.bounded import NO_NUL, PolicyId
+from app.profile.types import MONEY_MAX, MoneyIn, StrictModel
 from app.services.errors import Invalid
 
 # A parameter of a policy version, and a new value for it: a cap, a rate, a threshold

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from app.api.schemas.profile import ProfileFacts
 from app.catalog.loader import Catalog
 from app.catalog.places import location_of
+from app.profile import ProfileFacts
 from app.services.errors import Invalid
 
 

@@ -12,7 +12,9 @@ by the whole test session.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -23,6 +25,7 @@ from sqlalchemy.engine import URL
 
 from app.config import Settings
 from app.main import create_app
+from app.services.rate_limits import rate_limit
 from tests.api.conftest import make_settings
 from tests.api.support import assert_problem
 
@@ -118,3 +121,24 @@ def test_an_ipv6_client_is_counted_by_its_64_network(db_url: URL) -> None:
 def test_a_bad_trusted_proxies_setting_is_refused(value: str) -> None:
     with pytest.raises(ValueError, match="TRUSTED_PROXIES"):
         Settings(trusted_proxies=value)
+
+
+def test_calls_counted_together_take_consecutive_counts(db_url: URL) -> None:
+    """Calls that wait together are counted in one transaction per process; two
+    processes (two limits on one database) still give every call its own count."""
+
+    async def burst() -> list[int]:
+        limits = [rate_limit(db_url, 4), rate_limit(db_url, 4)]
+        client = _unique_v4()
+        try:
+            verdicts = await asyncio.gather(
+                *(limit.count(client, time.time()) for limit in limits * 5)
+            )
+        finally:
+            for limit in limits:
+                limit.close()
+        assert sum(v.admitted for v in verdicts) == 4
+        assert all(1 <= v.retry_after <= 60 for v in verdicts)
+        return sorted(v.hits for v in verdicts)
+
+    assert asyncio.run(burst()) == list(range(1, 11))

@@ -18,8 +18,11 @@ router = APIRouter(tags=["eligibility"])
 @open_post(
     router, "/eligibility", response_model=EligibilityResponse, responses=responses(422, 429)
 )
-def post_eligibility(body: EligibilityRequest, catalog: CatalogDep) -> Response:
+async def post_eligibility(body: EligibilityRequest, catalog: CatalogDep) -> Response:
     """Every policy's verdict, capped amount, reasons and missing facts for a profile; nothing is stored."""
+    # A coroutine: the answer is computed from the request and the loaded catalog
+    # alone (no I/O, the rate limit is counted before), so it runs in the event loop
+    # rather than paying a hop to the thread pool and back.
     check_words(body.profile, catalog, "/profile")
     return json_response(
         check_eligibility(catalog, body.profile.facts(), body.fiscal_year, body.policy_ids)

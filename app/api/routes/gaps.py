@@ -96,8 +96,9 @@ class GapReport(BaseModel):
 
 
 @open_post(router, "/gaps", response_model=GapReport, responses=responses(422, 429))
-def gaps_for_profile(body: EligibilityRequest, catalog: CatalogDep) -> dict[str, Any]:
+async def gaps_for_profile(body: EligibilityRequest, catalog: CatalogDep) -> dict[str, Any]:
     """Gap analysis for a profile sent in the request; nothing is stored."""
+    # A coroutine, as POST /v1/eligibility: no I/O, so no hop to the thread pool.
     check_words(body.profile, catalog, "/profile")
     return gap_analysis(catalog, body.profile.facts(), body.fiscal_year)
 

@@ -1,48 +1,131 @@
-"""The open calculator's call counters: one atomic upsert per call, on either database."""
+"""The open calculator's call counters: one atomic upsert per call, on either database.
+
+``CallCounter`` keeps a connection of its own, apart from the request sessions' pool:
+
+- **Relaxed durability, for these rows only.** Its commits do not wait for the disk:
+  SQLite's ``synchronous = NORMAL`` (in WAL mode a commit is then consistent and
+  visible to every other connection at once, but synced at the next checkpoint) and
+  PostgreSQL's ``synchronous_commit = off`` (visible at once; flushed within a fraction
+  of a second). A machine crash may forget the last counts, which only gives a client
+  a few more calls in that minute; every other connection of the service keeps full
+  durability. Waiting for an fsync cost 1–3 ms a call here, more than the answer.
+- **Statements built once**, with bound parameters, so a call only executes them.
+- **Calls counted together.** ``count`` takes the calls that arrived together, by
+  address, and counts them in one transaction: one upsert per address adds its
+  number of calls, and the calls of an address take the consecutive counts that
+  upsert returns, exactly as if each had been counted alone, in one commit.
+- **One connection, taken in turn** by the counts of this process (a lock); each holds
+  it for one short transaction (about 50 µs on SQLite without the fsync).
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import Table, case, delete
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import BigInteger, Integer, String, Table, bindparam, case, delete, event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import URL, Connection
 
 from app.db.models import RateLimitCounter
+from app.db.session import make_engine
 
 
-def count_call(session: Session, address: str, now_ms: int, window_ms: int) -> tuple[int, int]:
-    """Count one call from ``address``: (calls in its current window, the window's start).
-
-    A single ``INSERT … ON CONFLICT DO UPDATE … RETURNING``: the first call from an
-    address, or the first after its window ended, opens a window at ``now_ms`` with one
-    call; any other adds one. The row is locked for the statement only, so concurrent
-    calls from every worker are counted exactly, and the cost does not grow with the
-    number of addresses (a primary-key lookup).
-    """
+def _statements(dialect: str) -> tuple[Any, Any]:
+    """The counting upsert and the purge of ended windows, for ``dialect``."""
     table = RateLimitCounter.__table__
     assert isinstance(table, Table)
-    dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    ended = table.c.window_start <= now_ms - window_ms
-    stmt = (
+    now = bindparam("now", type_=BigInteger)
+    calls = bindparam("calls", type_=Integer)
+    ended = table.c.window_start <= bindparam("ended_at", type_=BigInteger)
+    # The first calls from an address, or the first after its window ended, open a
+    # window at `now` with their number; any others add theirs. The row is locked for
+    # the statement only, so concurrent calls from every worker are counted exactly,
+    # and the cost does not grow with the number of addresses (a primary-key lookup).
+    count = (
         insert(table)
-        .values(address=address, window_start=now_ms, hits=1)
+        .values(address=bindparam("address", type_=String), window_start=now, hits=calls)
         .on_conflict_do_update(
             index_elements=[table.c.address],
             # Both expressions read the row as it was before this update.
             set_={
-                "hits": case((ended, 1), else_=table.c.hits + 1),
-                "window_start": case((ended, now_ms), else_=table.c.window_start),
+                "hits": case((ended, calls), else_=table.c.hits + calls),
+                "window_start": case((ended, now), else_=table.c.window_start),
             },
         )
         .returning(table.c.hits, table.c.window_start)
     )
-    hits, window_start = session.execute(stmt).one()
-    return int(hits), int(window_start)
+    purge = delete(table).where(table.c.window_start < bindparam("ended_at", type_=BigInteger))
+    return count, purge
 
 
-def purge_rate_limit_counters(session: Session, ended_before_ms: int) -> int:
-    """Delete the counters of windows that began before ``ended_before_ms``; how many."""
-    result = session.execute(
-        delete(RateLimitCounter).where(RateLimitCounter.window_start < ended_before_ms)
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
+def _relax_durability(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        if type(dbapi_connection).__module__.startswith("sqlite3"):
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        else:
+            cursor.execute("SET synchronous_commit = off")
+    finally:
+        cursor.close()
+    if not type(dbapi_connection).__module__.startswith("sqlite3"):
+        dbapi_connection.commit()  # psycopg opened a transaction for the SET
+
+
+class CallCounter:
+    """Counts calls per address in windows of ``window_ms``; blocking (run it on a thread)."""
+
+    def __init__(self, url: str | URL, window_ms: int) -> None:
+        self.window_ms = window_ms
+        self._engine = make_engine(url, pool_size=1, max_overflow=0)
+        event.listen(self._engine, "connect", _relax_durability)
+        self._count, self._purge = _statements(self._engine.dialect.name)
+        self._lock = threading.Lock()
+        self._connection: Connection | None = None
+
+    def count(self, calls: Mapping[str, int], now_ms: int) -> dict[str, tuple[int, int]]:
+        """Count ``calls[address]`` calls from each address at ``now_ms``: for each, (calls
+        in its current window with these, the window's start).
+
+        When calls open a window, the rows of windows that have ended are deleted (an
+        index range): each row is deleted once, so the purge's cost is spread over the
+        calls that made the rows.
+        """
+        ended_at = now_ms - self.window_ms
+        counted: dict[str, tuple[int, int]] = {}
+        with self._lock:
+            connection = self._connect()
+            try:
+                with connection.begin():
+                    for address, n in calls.items():
+                        params = {"address": address, "now": now_ms, "ended_at": ended_at}
+                        row = connection.execute(self._count, {**params, "calls": n}).one()
+                        counted[address] = (int(row[0]), int(row[1]))
+                    # All the calls of its window are these: they opened it.
+                    if any(counted[a][0] == n for a, n in calls.items()):
+                        connection.execute(self._purge, {"ended_at": ended_at})
+            except Exception:
+                # A broken connection is not reused: the next count opens another.
+                self._close()
+                raise
+        return counted
+
+    def _connect(self) -> Connection:
+        if self._connection is None or self._connection.closed:
+            self._connection = self._engine.connect()
+        return self._connection
+
+    def _close(self) -> None:
+        if self._connection is not None:
+            self._connection.invalidate()
+            self._connection.close()
+            self._connection = None
+
+    def dispose(self) -> None:
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+        self._engine.dispose()
