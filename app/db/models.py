@@ -329,7 +329,8 @@ class MatchingResult(Base):
     only: the ineligible are the silent majority and are not kept)."""
 
     __tablename__ = "matching_results"
-    __table_args__ = (Index(None, "run_id", "policy_id", "status"),)
+    # (run_id, id): a run's results are paged by id, with or without filters.
+    __table_args__ = (Index(None, "run_id", "policy_id", "status"), Index(None, "run_id", "id"))
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
@@ -357,3 +358,12 @@ class RateLimitCounter(Base):
     #: When the window began, in milliseconds since the Unix epoch.
     window_start: Mapped[int] = mapped_column(BigInteger)
     hits: Mapped[int] = mapped_column(Integer)
+
+
+# The projection of each enterprise's current facts (see app.db.projection).
+from app.db.projection import define  # noqa: E402
+
+PROJECTION_TABLES = define(Base.metadata)
+EnterpriseFacts, EnterpriseFactYears, EnterpriseFactYearScores, EnterpriseRecognitions = (
+    PROJECTION_TABLES
+)

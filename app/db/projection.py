@@ -1,0 +1,164 @@
+"""The projection: each enterprise's current facts as typed columns, beside its profile.
+
+Written in the same transaction as every profile version (``write_projection``, called
+by the repository functions that add versions), so it always says what the current
+profile says. Matching runs read it in bulk instead of decoding every profile
+document (``app.db.repositories.projected``). Four tables, their columns derived from
+the fact vocabulary (``app.db.fact_columns``):
+
+* ``enterprise_facts``: one row per enterprise, a column per fact of the profile itself,
+  ``exact`` (false: read this enterprise from its profile document) and
+  ``recognitions_listed`` (the profile gives a recognitions list, maybe empty);
+* ``enterprise_fact_years``: one row per enterprise and fiscal year, a column per year fact;
+* ``enterprise_fact_year_scores``: the year facts keyed by a word (performance scores);
+* ``enterprise_recognitions``: one row per recognition held.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    delete,
+    insert,
+)
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeEngine
+
+from app.db.fact_columns import NUMBER_TYPES, SCALAR, YEARLY, Fact, project
+
+#: Longest word an enum fact holds in the projection (longer: the row is inexact).
+WORD = 200
+
+
+def _type(fact: Fact) -> TypeEngine[Any]:
+    if fact.type in NUMBER_TYPES:
+        return BigInteger()
+    if fact.type == "boolean":
+        return Boolean()
+    return Date() if fact.type == "date" else String(WORD)
+
+
+def _owner() -> Column[Any]:
+    return Column(
+        "enterprise_id", String(36), ForeignKey("enterprises.id"), primary_key=True, nullable=False
+    )
+
+
+def define(metadata: MetaData) -> tuple[Table, Table, Table, Table]:
+    """The four tables on ``metadata`` (the models' and the migration's)."""
+    facts = Table(
+        "enterprise_facts",
+        metadata,
+        _owner(),
+        Column("exact", Boolean(), nullable=False),
+        Column("recognitions_listed", Boolean(), nullable=False),
+        *(Column(f.column, _type(f)) for f in SCALAR),
+    )
+    years = Table(
+        "enterprise_fact_years",
+        metadata,
+        _owner(),
+        Column("year", Integer(), primary_key=True, nullable=False, autoincrement=False),
+        *(Column(f.column, _type(f)) for f in YEARLY),
+    )
+    scores = Table(
+        "enterprise_fact_year_scores",
+        metadata,
+        _owner(),
+        Column("year", Integer(), primary_key=True, nullable=False, autoincrement=False),
+        Column("name", String(64), primary_key=True, nullable=False),
+        Column("key", String(WORD), primary_key=True, nullable=False),
+        Column("value", BigInteger(), nullable=False),
+    )
+    recognitions = Table(
+        "enterprise_recognitions",
+        metadata,
+        _owner(),
+        Column("position", Integer(), primary_key=True, nullable=False, autoincrement=False),
+        Column("kind", String(WORD), nullable=False),
+        Column("level", String(WORD)),
+        Column("granted_on", Date()),
+        Column("expires_on", Date()),
+    )
+    return facts, years, scores, recognitions
+
+
+def _too_long(row: dict[str, Any]) -> bool:
+    return any(isinstance(v, str) and len(v) > WORD for v in row.values())
+
+
+def rows_of(
+    items: Iterable[tuple[str, Any]],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The projection rows of ``(enterprise_id, profile)`` pairs, table by table."""
+    facts: list[dict[str, Any]] = []
+    years: list[dict[str, Any]] = []
+    scores: list[dict[str, Any]] = []
+    recognitions: list[dict[str, Any]] = []
+    for enterprise_id, profile in items:
+        found = project(profile)
+        parts = (found.years, found.scores, found.recognitions)
+        if any(
+            _too_long(r) for r in (found.facts, *found.years, *found.scores, *found.recognitions)
+        ):
+            found.facts["exact"] = False
+        if not found.facts["exact"]:
+            found = project({})
+            found.facts["exact"], parts = False, ([], [], [])
+        facts.append({"enterprise_id": enterprise_id, **found.facts})
+        for rows, part in zip((years, scores, recognitions), parts, strict=True):
+            rows.extend({"enterprise_id": enterprise_id, **r} for r in part)
+    return facts, years, scores, recognitions
+
+
+def write_projection(session: Session, items: Sequence[tuple[str, Any]]) -> None:
+    """Replace the projection of these enterprises by their profiles' facts.
+
+    Called in the transaction that adds the profile versions, with the new current
+    profile of each enterprise."""
+    if not items:
+        return
+    from app.db.models import PROJECTION_TABLES
+
+    ids = [enterprise_id for enterprise_id, _ in items]
+    tables = PROJECTION_TABLES
+    new = set(ids)
+    for table in tables:
+        for start in range(0, len(ids), 5000):
+            session.execute(
+                delete(table).where(table.c.enterprise_id.in_(ids[start : start + 5000]))
+            )
+    if len(new) != len(ids):  # the same enterprise twice: its last profile is current
+        last = dict(items)
+        items = list(last.items())
+    for table, rows in zip(tables, rows_of(items), strict=True):
+        if rows:
+            bulk_insert(session.connection(), table, rows)
+
+
+def bulk_insert(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """``COPY`` on PostgreSQL (one round trip for any number of rows), INSERTs elsewhere."""
+    if connection.dialect.name != "postgresql":
+        connection.execute(insert(table), list(rows))
+        return
+    columns = [c.name for c in table.columns]
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    with (
+        raw.cursor() as cursor,
+        cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row([row[c] for c in columns])

@@ -1,0 +1,122 @@
+"""Reading the fact projection in bulk: a chunk of enterprises as column lists.
+
+A chunk holds, column by column, what ``app.db.projection`` stored for each enterprise
+of an id range (no per-enterprise dict is built), and the enterprises of that range
+that must be read from their profile documents instead: those whose projection is
+inexact or absent. ``app.services.projected_table`` turns a chunk into the batch
+engine's ``ProfileTable``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Table, select
+from sqlalchemy.orm import Session
+
+from app.catalog.places import Area
+from app.db.models import (
+    Enterprise,
+    EnterpriseFacts,
+    EnterpriseFactYears,
+    EnterpriseFactYearScores,
+    EnterpriseRecognitions,
+)
+from app.db.repositories.areas import enterprise_in
+
+PLACES = ("province", "city", "district", "park")
+
+
+@dataclass
+class Chunk:
+    """Enterprises ``ids`` (exact projection), with each table's rows as columns.
+
+    ``years``, ``scores`` and ``recognitions`` carry ``row``: the position in ``ids``.
+    ``documents`` are the ids of the range to read from their profile documents.
+    """
+
+    ids: list[str]
+    places: dict[str, list[str | None]]
+    facts: dict[str, list[Any]]
+    years: dict[str, list[Any]]
+    scores: dict[str, list[Any]]
+    recognitions: dict[str, list[Any]]
+    documents: list[str] = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        return len(self.ids)
+
+
+def _columns(table: Table, skip: tuple[str, ...] = ("enterprise_id",)) -> list[str]:
+    return [c.name for c in table.columns if c.name not in skip]
+
+
+def _as_columns(names: list[str], rows: Sequence[Any]) -> dict[str, list[Any]]:
+    if not rows:
+        return {name: [] for name in names}
+    return {name: list(values) for name, values in zip(names, zip(*rows, strict=True), strict=True)}
+
+
+def iterate_projection(
+    session: Session, *, area: Area | None = None, batch: int = 100_000
+) -> Iterator[Chunk]:
+    """Every enterprise (optionally within an area), ``batch`` at a time in id order."""
+    facts, years, scores, recs = (
+        EnterpriseFacts,
+        EnterpriseFactYears,
+        EnterpriseFactYearScores,
+        EnterpriseRecognitions,
+    )
+    fact_names = _columns(facts, ("enterprise_id", "exact"))
+    after = ""
+    while True:
+        stmt = (
+            select(Enterprise.id, facts.c.exact)
+            .outerjoin(facts, facts.c.enterprise_id == Enterprise.id)
+            .where(Enterprise.id > after)
+        )
+        if area is not None:
+            stmt = stmt.where(enterprise_in(area))
+        marks = session.execute(stmt.order_by(Enterprise.id).limit(batch)).all()
+        if not marks:
+            return
+        last = marks[-1][0]
+        documents = [eid for eid, exact in marks if not exact]
+        stmt = (
+            select(Enterprise.id, *(getattr(Enterprise, p) for p in PLACES), *facts.c[*fact_names])
+            .join(facts, facts.c.enterprise_id == Enterprise.id)
+            .where(Enterprise.id > after, Enterprise.id <= last, facts.c.exact)
+        )
+        if area is not None:
+            stmt = stmt.where(enterprise_in(area))
+        got = _as_columns(
+            ["id", *PLACES, *fact_names], session.execute(stmt.order_by(Enterprise.id)).all()
+        )
+        ids: list[str] = got.pop("id")
+        row_of = {eid: i for i, eid in enumerate(ids)}
+        chunk = Chunk(
+            ids,
+            {p: got.pop(p) for p in PLACES},
+            got,
+            _owned(session, years, after, last, row_of),
+            _owned(session, scores, after, last, row_of),
+            _owned(session, recs, after, last, row_of),
+            documents,
+        )
+        yield chunk
+        after = last
+
+
+def _owned(
+    session: Session, table: Table, after: str, last: str, row_of: dict[str, int]
+) -> dict[str, list[Any]]:
+    """The table's rows for the chunk's enterprises, with ``row`` for the owner."""
+    names = _columns(table)
+    stmt = select(table.c.enterprise_id, *table.c[*names]).where(
+        table.c.enterprise_id > after, table.c.enterprise_id <= last
+    )
+    kept = [(row_of[r[0]], *r[1:]) for r in session.execute(stmt) if r[0] in row_of]
+    return _as_columns(["row", *names], kept)

@@ -1,0 +1,171 @@
+"""The fact projection says what the profile documents say (both databases).
+
+Columns read from the projection equal the columns the batch builder reads from the
+documents; profiles rebuilt from it get the per-profile engine's same answers; values
+it cannot hold exactly send the enterprise to its document.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pytest
+from sqlalchemy.orm import Session
+
+from app.db.fact_columns import FACTS
+from app.db.repositories import enterprises as repo
+from app.db.repositories.projected import Chunk, iterate_projection
+from app.domain.batch import required_columns, table_from_profiles
+from app.domain.batch.columns import ProfileTable
+from app.domain.engine import evaluate_catalog
+from app.services.projected_table import table_from_chunk
+from tests.population.conftest import CATALOG, random_profile
+
+ODD: list[dict[str, Any]] = [
+    {"name": "a", "employees": "many"},  # a word where a number belongs
+    {"name": "b", "registered_on": "20240301"},  # a date not in ISO form
+    {"name": "c", "years": {"02024": {"revenue": "1"}}},  # a year key a path never reads
+    {"name": "d", "lease": {"area_m2": "1.0000001"}},  # more decimals than kept
+    {"name": "e", "recognitions": [{"kind": 3}]},
+    {"name": "f", "own_brand": "yes"},
+    {"name": "g", "years": {"2024": "n/a"}},
+]
+EXACT: list[dict[str, Any]] = [
+    {"name": "h", "employees": 12, "years": {"2024": {"revenue": 100, "ic_rd_list": True}}},
+    {"name": "i", "recognitions": [], "years": {"2023": {}}},
+    {"name": "j", "lease": {"area_m2": "120.5"}, "tax": {"book_based": False}},
+]
+
+
+def _store(session: Session, profiles: list[dict[str, Any]]) -> list[str]:
+    now = datetime.now(UTC)
+    ids = sorted(str(uuid.uuid4()) for _ in profiles)
+    common = {"created_at": now}
+    repo.insert_enterprises(
+        session,
+        [
+            {"id": i, "uscc": None, "name": p["name"], "kind": None, "province": None,
+             "city": None, "district": None, "park": None, "current_version": 1,
+             "updated_at": now, **common}
+            for i, p in zip(ids, profiles, strict=True)
+        ],
+    )  # fmt: skip
+    repo.insert_profile_versions(
+        session,
+        [
+            {"id": str(uuid.uuid4()), "enterprise_id": i, "version": 1, "profile": p,
+             "profile_hash": "x" * 64, "created_by": "test", **common}
+            for i, p in zip(ids, profiles, strict=True)
+        ],
+    )  # fmt: skip
+    return ids
+
+
+def test_fact_columns_are_the_vocabulary() -> None:
+    import yaml
+
+    facts = yaml.safe_load((CATALOG / "facts.yaml").read_text(encoding="utf-8"))["facts"]
+    assert tuple((f["path"], f["type"]) for f in facts) == FACTS, (
+        "app/db/fact_columns.py FACTS must list facts.yaml's facts (and a migration add the column)"
+    )
+
+
+@pytest.mark.parametrize("fiscal_year", [2022, 2024])
+def test_projection_reads_as_the_documents(db_session: Session, fiscal_year: int) -> None:
+    from app.catalog.loader import load_catalog
+
+    catalog = load_catalog(CATALOG)
+    rng = random.Random(fiscal_year)
+    profiles = [random_profile(rng) for _ in range(150)] + EXACT + ODD
+    ids = _store(db_session, profiles)
+    by_id = dict(zip(ids, profiles, strict=True))
+    specs = required_columns(list(catalog), fiscal_year)
+    chunk = _only(db_session, ids)
+    assert sorted(chunk.ids + chunk.documents) == ids
+    assert {by_id[i]["name"] for i in chunk.documents} == {p["name"] for p in ODD}
+    table = table_from_chunk(chunk, specs)
+    expected = table_from_profiles([by_id[i] for i in chunk.ids], specs)
+    _same_columns(table, expected)
+    sample = range(0, chunk.n, 7)
+    for row in sample:
+        rebuilt = evaluate_catalog(list(catalog), table.profile(row), fiscal_year)
+        original = evaluate_catalog(list(catalog), by_id[chunk.ids[row]], fiscal_year)
+        assert [(e.policy_id, e.status, e.amount, e.missing_facts) for e in rebuilt] == [
+            (e.policy_id, e.status, e.amount, e.missing_facts) for e in original
+        ]
+
+
+def test_a_new_profile_version_replaces_the_projection(db_session: Session) -> None:
+    (eid,) = _store(db_session, [{"name": "k", "employees": 5}])
+    repo.insert_profile_versions(
+        db_session,
+        [{"id": str(uuid.uuid4()), "enterprise_id": eid, "version": 2,
+          "profile": {"name": "k", "employees": "five"}, "profile_hash": "y" * 64,
+          "created_by": "test", "created_at": datetime.now(UTC)}],
+    )  # fmt: skip
+    chunk = _only(db_session, [eid])
+    assert chunk.ids == [] and chunk.documents == [eid]
+
+
+def _only(session: Session, ids: list[str]) -> Chunk:
+    """The chunk of these enterprises (the database may hold others' too)."""
+    (chunk,) = list(iterate_projection(session, batch=1_000_000))
+    mine = set(ids)
+    keep = [i for i, eid in enumerate(chunk.ids) if eid in mine]
+    rows = {old: new for new, old in enumerate(keep)}
+
+    def owned(part: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        picked = [i for i, r in enumerate(part["row"]) if r in rows]
+        out = {name: [values[i] for i in picked] for name, values in part.items()}
+        out["row"] = [rows[r] for r in out["row"]]
+        return out
+
+    return Chunk(
+        [chunk.ids[i] for i in keep],
+        {k: [v[i] for i in keep] for k, v in chunk.places.items()},
+        {k: [v[i] for i in keep] for k, v in chunk.facts.items()},
+        owned(chunk.years),
+        owned(chunk.scores),
+        owned(chunk.recognitions),
+        [d for d in chunk.documents if d in mine],
+    )
+
+
+def _same_columns(got: ProfileTable, want: ProfileTable) -> None:
+    assert got.year_keys == want.year_keys
+    assert set(got.num) == set(want.num) and set(got.cat) == set(want.cat)
+    assert set(got.date) == set(want.date)
+    for path, col in want.num.items():
+        mine = got.num[path]
+        assert np.array_equal(mine.known, col.known), path
+        left = [int(v) * 10**col.scale for v in mine.value[mine.known]]
+        right = [int(v) * 10**mine.scale for v in col.value[col.known]]
+        assert left == right, path
+    for path, cat in want.cat.items():
+        assert _words(got.cat[path]) == _words(cat), path
+    for path, dates in want.date.items():
+        assert np.array_equal(got.date[path].known, dates.known), path
+        assert np.array_equal(got.date[path].days[dates.known], dates.days[dates.known]), path
+    if want.recognitions is not None:
+        assert got.recognitions is not None
+        assert np.array_equal(got.recognitions.known, want.recognitions.known)
+        assert _items(got) == _items(want)
+
+
+def _words(cat: Any) -> list[Any]:
+    return [cat.vocab[c] if c >= 0 else int(c) for c in cat.codes]
+
+
+def _items(table: ProfileTable) -> list[tuple[Any, ...]]:
+    rec = table.recognitions
+    assert rec is not None
+    return [
+        (int(r), rec.kinds[k], rec.levels[lv] if lv >= 0 else None, int(g), int(e))
+        for r, k, lv, g, e in zip(
+            rec.row, rec.kind, rec.level, rec.granted, rec.expires, strict=True
+        )
+    ]
