@@ -26,18 +26,16 @@ from app.catalog.schema import PolicyFile
 from app.db import repositories as repo
 from app.db.models import MatchingRun
 from app.db.repositories.matching import PopulationRow
-from app.domain.findings import NO_FINDINGS
 from app.domain.money import ZERO
 from app.services.access import scope_of
 from app.services.actors import Actor
-from app.services.awards import payer_of, prior_awards
+from app.services.awards import payer_of
 from app.services.budgets import catalog_amount
-from app.services.findings import findings_of
-from app.services.population import Answer, Row, evaluate_rows
+from app.services.population import Answer, Row
+from app.services.population_chunks import evaluate_part, iterate_parts
 from app.services.scenarios import PolicyChange, apply_changes, budget_overrides
 
 log = logging.getLogger("incentives")
-CHUNK = 2000
 #: How many gainers and losers a simulation lists by name (all are counted).
 LISTED = 1000
 
@@ -130,23 +128,6 @@ def start_run(
     )
 
 
-def _rows(session: Session, batch: list[PopulationRow], fiscal_year: int) -> list[Row]:
-    """The batch's rows with their award histories and the reviewers' current findings
-    for the fiscal year (rows with either are settled by the per-profile engine)."""
-    ids = [e.id for e in batch]
-    awards = repo.live_awards_of(session, ids)
-    found = findings_of(session, ids, fiscal_year)
-    return [
-        Row(
-            e.id,
-            e.profile,
-            prior_awards(awards.get(e.id, [])),
-            findings=found.get(e.id, NO_FINDINGS),
-        )
-        for e in batch
-    ]
-
-
 def execute_run(make_session: sessionmaker[Session], catalog: Catalog, run_id: str) -> None:
     """Run the job to the end, a chunk per transaction; a failure is recorded on the run."""
     try:
@@ -182,20 +163,20 @@ def _execute(make_session: sessionmaker[Session], catalog: Catalog, run_id: str)
     counts = {"gain": 0, "lose": 0}
     done = 0
     with make_session() as reader:
-        for batch in repo.iterate_population(reader, batch=CHUNK, area=area):
-            reader.rollback()  # end the read transaction: writers (and SQLite) are not held up
-            rows = _rows(reader, batch, fiscal_year)
-            reader.rollback()
-            enterprises = {e.id: e for e in batch}
-            answers = evaluate_rows(baseline, rows, fiscal_year)
-            _tally(tallies, baseline, rows, answers, enterprises)
+        for parts in iterate_parts(reader, fiscal_year, area):
             results: list[dict[str, Any]] = []
-            if simulation:
-                changed = evaluate_rows(scenario, rows, fiscal_year)
-                _tally(scenario_tallies, scenario, rows, changed, enterprises)
-                _movers(movers, counts, rows, answers, changed)
-            else:
-                results = [
+            rows: list[Row] = []
+            for part in parts:
+                enterprises = {e.id: e for e in part.places}
+                answers = evaluate_part(baseline, part, fiscal_year)
+                _tally(tallies, baseline, part.rows, answers, enterprises)
+                rows += part.rows
+                if simulation:
+                    changed = evaluate_part(scenario, part, fiscal_year)
+                    _tally(scenario_tallies, scenario, part.rows, changed, enterprises)
+                    _movers(movers, counts, part.rows, answers, changed)
+                    continue
+                results += [
                     {
                         "run_id": run_id,
                         "enterprise_id": row.enterprise_id,
@@ -204,7 +185,7 @@ def _execute(make_session: sessionmaker[Session], catalog: Catalog, run_id: str)
                         "amount": a.amount,
                         "missing_facts": _what_is_missing(a),
                     }
-                    for row, row_answers in zip(rows, answers, strict=True)
+                    for row, row_answers in zip(part.rows, answers, strict=True)
                     for a in row_answers
                     if a.status != "ineligible"
                 ]

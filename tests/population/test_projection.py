@@ -169,3 +169,29 @@ def _items(table: ProfileTable) -> list[tuple[Any, ...]]:
             rec.row, rec.kind, rec.level, rec.granted, rec.expires, strict=True
         )
     ]
+
+
+def test_a_run_reads_every_enterprise_once_with_the_same_answers(db_session: Session) -> None:
+    from app.catalog.loader import load_catalog
+    from app.services.population import Row, evaluate_rows_one_by_one
+    from app.services.population_chunks import evaluate_part, iterate_parts
+
+    catalog = load_catalog(CATALOG)
+    rng = random.Random(7)
+    profiles = [random_profile(rng) for _ in range(60)] + EXACT + ODD
+    ids = _store(db_session, profiles)
+    db_session.commit()
+    by_id = dict(zip(ids, profiles, strict=True))
+    seen: list[str] = []
+    for parts in iterate_parts(db_session, 2024, None, batch=25):
+        for part in parts:
+            mine = [i for i, r in enumerate(part.rows) if r.enterprise_id in by_id]
+            answers = evaluate_part(list(catalog), part, 2024)
+            want = evaluate_rows_one_by_one(
+                list(catalog),
+                [Row(part.rows[i].enterprise_id, by_id[part.rows[i].enterprise_id]) for i in mine],
+                2024,
+            )
+            assert [answers[i] for i in mine] == want
+            seen += [part.rows[i].enterprise_id for i in mine]
+    assert sorted(seen) == ids

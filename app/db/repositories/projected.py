@@ -18,13 +18,18 @@ from sqlalchemy.orm import Session
 
 from app.catalog.places import Area
 from app.db.models import (
+    DEAD_AWARD_STATUSES,
+    Award,
     Enterprise,
     EnterpriseFacts,
     EnterpriseFactYears,
     EnterpriseFactYearScores,
+    EnterpriseFinding,
     EnterpriseRecognitions,
+    ProfileVersion,
 )
 from app.db.repositories.areas import enterprise_in
+from app.db.repositories.matching import PopulationRow
 
 PLACES = ("province", "city", "district", "park")
 
@@ -120,3 +125,36 @@ def _owned(
     )
     kept = [(row_of[r[0]], *r[1:]) for r in session.execute(stmt) if r[0] in row_of]
     return _as_columns(["row", *names], kept)
+
+
+def with_history(session: Session, after: str, last: str, fiscal_year: int) -> set[str]:
+    """Enterprises of the id range ``(after, last]`` with a live award or a finding for
+    the fiscal year: the per-profile engine settles them."""
+    live = select(Award.enterprise_id).where(
+        Award.enterprise_id > after,
+        Award.enterprise_id <= last,
+        Award.status.not_in(DEAD_AWARD_STATUSES),
+    )
+    found = select(EnterpriseFinding.enterprise_id).where(
+        EnterpriseFinding.enterprise_id > after,
+        EnterpriseFinding.enterprise_id <= last,
+        EnterpriseFinding.fiscal_year == fiscal_year,
+    )
+    return set(session.scalars(live.distinct())) | set(session.scalars(found.distinct()))
+
+
+def population_rows(session: Session, ids: Sequence[str]) -> list[PopulationRow]:
+    """These enterprises with their current profile documents, in id order."""
+    out: list[PopulationRow] = []
+    for start in range(0, len(ids), 2000):
+        stmt = (
+            select(Enterprise.id, *(getattr(Enterprise, p) for p in PLACES), ProfileVersion.profile)
+            .join(
+                ProfileVersion,
+                (ProfileVersion.enterprise_id == Enterprise.id)
+                & (ProfileVersion.version == Enterprise.current_version),
+            )
+            .where(Enterprise.id.in_(list(ids[start : start + 2000])))
+        )
+        out.extend(PopulationRow(*r) for r in session.execute(stmt.order_by(Enterprise.id)))
+    return out
