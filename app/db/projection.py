@@ -31,6 +31,7 @@ from sqlalchemy import (
     Table,
     delete,
     insert,
+    text,
 )
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -162,3 +163,26 @@ def bulk_insert(connection: Connection, table: Table, rows: Sequence[dict[str, A
     ):
         for row in rows:
             copy.write_row([row[c] for c in columns])
+
+
+#: Tables a bulk load fills: their statistics are refreshed after it (PostgreSQL).
+LOADED = (
+    "enterprises",
+    "profile_versions",
+    "enterprise_facts",
+    "enterprise_fact_years",
+    "enterprise_fact_year_scores",
+    "enterprise_recognitions",
+)
+
+
+def analyze(session: Session, tables: Sequence[str]) -> None:
+    """Fresh planner statistics after a bulk load: without them PostgreSQL plans paging
+    and joins for empty tables (autovacuum may be off or late)."""
+    if session.get_bind().dialect.name == "postgresql":
+        for table in tables:
+            session.execute(text(f"ANALYZE {table}"))
+
+
+def analyze_all(session: Session) -> None:
+    analyze(session, LOADED)

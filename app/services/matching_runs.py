@@ -11,6 +11,7 @@ nothing in the ledger.
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from app.catalog.places import Area
 from app.catalog.schema import PolicyFile
 from app.db import repositories as repo
 from app.db.models import MatchingRun
+from app.db.projection import analyze
 from app.db.repositories.matching import PopulationRow
 from app.domain.money import ZERO
 from app.services.access import scope_of
@@ -128,10 +130,17 @@ def start_run(
     )
 
 
-def execute_run(make_session: sessionmaker[Session], catalog: Catalog, run_id: str) -> None:
-    """Run the job to the end, a chunk per transaction; a failure is recorded on the run."""
+def execute_run(
+    make_session: sessionmaker[Session],
+    catalog: Catalog,
+    run_id: str,
+    phases: dict[str, float] | None = None,
+) -> None:
+    """Run the job to the end, a chunk per transaction; a failure is recorded on the run.
+
+    ``phases`` (if given) receives the seconds spent reading, evaluating and writing."""
     try:
-        _execute(make_session, catalog, run_id)
+        _execute(make_session, catalog, run_id, {} if phases is None else phases)
     except Exception as exc:  # the job's own record is where the failure is reported
         log.exception("matching run %s failed", run_id)
         with make_session.begin() as session:
@@ -144,7 +153,9 @@ def execute_run(make_session: sessionmaker[Session], catalog: Catalog, run_id: s
                 )
 
 
-def _execute(make_session: sessionmaker[Session], catalog: Catalog, run_id: str) -> None:
+def _execute(
+    make_session: sessionmaker[Session], catalog: Catalog, run_id: str, phases: dict[str, float]
+) -> None:
     with make_session.begin() as session:
         run = repo.get_matching_run(session, run_id)
         assert run is not None
@@ -162,8 +173,17 @@ def _execute(make_session: sessionmaker[Session], catalog: Catalog, run_id: str)
     movers: dict[str, list[dict[str, Any]]] = {"gain": [], "lose": []}
     counts = {"gain": 0, "lose": 0}
     done = 0
+    for name in ("read", "evaluate", "write"):
+        phases.setdefault(name, 0.0)
     with make_session() as reader:
-        for parts in iterate_parts(reader, fiscal_year, area):
+        chunks = iterate_parts(reader, fiscal_year, area)
+        while True:
+            started = time.perf_counter()
+            parts = next(chunks, None)
+            phases["read"] += time.perf_counter() - started
+            if parts is None:
+                break
+            started = time.perf_counter()
             results: list[dict[str, Any]] = []
             rows: list[Row] = []
             for part in parts:
@@ -190,11 +210,14 @@ def _execute(make_session: sessionmaker[Session], catalog: Catalog, run_id: str)
                     if a.status != "ineligible"
                 ]
             done += len(rows)
+            phases["evaluate"] += time.perf_counter() - started
+            started = time.perf_counter()
             with make_session.begin() as writer:
                 repo.add_matching_results(writer, results)
                 run = repo.get_matching_run(writer, run_id)
                 assert run is not None
                 run.progress = done
+            phases["write"] += time.perf_counter() - started
     budgets = budget_overrides(changes)
     summary = _summary(catalog, baseline, tallies, fiscal_year, {})
     result: dict[str, Any] = {"enterprises": done, "policies": summary}
@@ -213,6 +236,7 @@ def _execute(make_session: sessionmaker[Session], catalog: Catalog, run_id: str)
         run = repo.get_matching_run(session, run_id)
         assert run is not None
         run.status, run.total, run.progress = "done", done, done
+        analyze(session, ["matching_results"])  # paging a run's results plans with real counts
         run.result, run.finished_at = result, datetime.now(UTC)
 
 
