@@ -33,8 +33,9 @@ from app.services.access import scope_of
 from app.services.actors import Actor
 from app.services.awards import payer_of
 from app.services.budgets import catalog_amount
+from app.services.matching_columns import result_lines, tally_columns
 from app.services.population import Answer, Row
-from app.services.population_chunks import evaluate_part, iterate_parts
+from app.services.population_chunks import evaluate_part, evaluate_projected, iterate_parts
 from app.services.scenarios import PolicyChange, apply_changes, budget_overrides
 
 log = logging.getLogger("incentives")
@@ -59,6 +60,14 @@ class Tally:
             if answer.amount is not None and answer.amount_basis == "computed":
                 self.amount += answer.amount
                 self.by_payer[payer or "-"] += answer.amount
+
+    def add_counts(self, eligible: int, undetermined: int) -> None:
+        self.eligible += eligible
+        self.undetermined += undetermined
+
+    def add_amount(self, payer: str | None, amount: Decimal) -> None:
+        self.amount += amount
+        self.by_payer[payer or "-"] += amount
 
     def json(self, budget_per_payer: Decimal | None) -> dict[str, Any]:
         payers = []
@@ -186,7 +195,14 @@ def _execute(
             started = time.perf_counter()
             results: list[dict[str, Any]] = []
             rows: list[Row] = []
+            lines: list[tuple[str, str, str, str | None, str | None]] = []
             for part in parts:
+                projected = None if simulation else evaluate_projected(baseline, part, fiscal_year)
+                if projected is not None and part.chunk is not None:
+                    tally_columns(tallies, baseline, projected, part.chunk.places)
+                    lines += result_lines(run_id, baseline, projected, part.chunk.ids)
+                    rows += part.rows
+                    continue
                 enterprises = {e.id: e for e in part.places}
                 answers = evaluate_part(baseline, part, fiscal_year)
                 _tally(tallies, baseline, part.rows, answers, enterprises)
@@ -214,6 +230,7 @@ def _execute(
             started = time.perf_counter()
             with make_session.begin() as writer:
                 repo.add_matching_results(writer, results)
+                repo.add_matching_result_lines(writer, run_id, lines)
                 run = repo.get_matching_run(writer, run_id)
                 assert run is not None
                 run.progress = done

@@ -24,13 +24,13 @@ from app.db.repositories.projected import (
     population_rows,
     with_history,
 )
-from app.domain.batch import evaluate_population, required_columns
+from app.domain.batch import PopulationResult, evaluate_population, required_columns
 from app.domain.findings import NO_FINDINGS, Findings
 from app.domain.results import PriorAward
 from app.services.awards import prior_awards
 from app.services.findings import findings_of
 from app.services.population import Answer, Row, answers_of, evaluate_rows
-from app.services.projected_table import NotProjected, table_from_chunk
+from app.services.projected_table import NotProjected, ProjectedProfiles, table_from_chunk
 
 #: Enterprises per chunk: large enough that the columns pay, small enough for memory.
 CHUNK = 50_000
@@ -96,26 +96,37 @@ def _document_rows(session: Session, read: list[PopulationRow], fiscal_year: int
     ]
 
 
+def evaluate_projected(
+    policies: Sequence[PolicyFile], part: Part, fiscal_year: int
+) -> PopulationResult | None:
+    """The batch engine's result over the part's columns (``None``: not a projected part,
+    or the catalog reads a fact in a way the projection does not hold)."""
+    if part.chunk is None or not part.rows:
+        return None
+    try:
+        table = table_from_chunk(part.chunk, required_columns(policies, fiscal_year))
+    except NotProjected:
+        return None
+    histories = {i: list(r.history) for i, r in enumerate(part.rows) if r.history}
+    findings = {i: r.findings for i, r in enumerate(part.rows) if r.findings}
+    return evaluate_population(
+        policies, table, fiscal_year, histories=histories or None, findings=findings or None
+    )
+
+
 def evaluate_part(
     policies: Sequence[PolicyFile], part: Part, fiscal_year: int
 ) -> list[list[Answer]]:
     """Every row's answers, the batch engine reading the part's columns."""
-    if part.chunk is None or not part.rows:
+    result = evaluate_projected(policies, part, fiscal_year)
+    if result is not None:
+        return answers_of(policies, result)
+    if part.chunk is None:
         return evaluate_rows(policies, part.rows, fiscal_year)
-    try:
-        table = table_from_chunk(part.chunk, required_columns(policies, fiscal_year))
-    except NotProjected:  # a catalog reading a fact another way: from the rebuilt profiles
-        from app.services.projected_table import ProjectedProfiles
-
-        profiles = ProjectedProfiles(part.chunk)
-        rows = [
-            Row(r.enterprise_id, profiles[i], r.history, findings=r.findings)
-            for i, r in enumerate(part.rows)
-        ]
-        return evaluate_rows(policies, rows, fiscal_year)
-    histories = {i: list(r.history) for i, r in enumerate(part.rows) if r.history}
-    findings = {i: r.findings for i, r in enumerate(part.rows) if r.findings}
-    result = evaluate_population(
-        policies, table, fiscal_year, histories=histories or None, findings=findings or None
-    )
-    return answers_of(policies, result)
+    # A catalog reading a fact another way: the rows' profiles rebuilt from the projection.
+    profiles = ProjectedProfiles(part.chunk)
+    rows = [
+        Row(r.enterprise_id, profiles[i], r.history, findings=r.findings)
+        for i, r in enumerate(part.rows)
+    ]
+    return evaluate_rows(policies, rows, fiscal_year)
