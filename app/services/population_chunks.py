@@ -33,7 +33,7 @@ from app.services.population import Answer, Row, answers_of, evaluate_rows
 from app.services.projected_table import NotProjected, ProjectedProfiles, table_from_chunk
 
 #: Enterprises per chunk: large enough that the columns pay, small enough for memory.
-CHUNK = 50_000
+CHUNK = 25_000
 
 
 @dataclass

@@ -172,6 +172,8 @@ class ProjectedProfiles(Sequence[Mapping[str, Any]]):
     def __init__(self, chunk: Chunk) -> None:
         self.chunk = chunk
         self._owned: dict[str, dict[int, list[int]]] | None = None
+        # The engine asks for a row once per policy it cannot vectorise: rebuild it once.
+        self._built: dict[int, dict[str, Any]] = {}
 
     def __len__(self) -> int:
         return self.chunk.n
@@ -183,7 +185,10 @@ class ProjectedProfiles(Sequence[Mapping[str, Any]]):
     def __getitem__(self, index: int | slice) -> Any:
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(self.chunk.n))]
-        return self.profile(index)
+        built = self._built.get(index)
+        if built is None:
+            built = self._built[index] = self.profile(index)
+        return built
 
     def profile(self, row: int) -> dict[str, Any]:
         chunk = self.chunk

@@ -195,3 +195,33 @@ def test_a_run_reads_every_enterprise_once_with_the_same_answers(db_session: Ses
             assert [answers[i] for i in mine] == want
             seen += [part.rows[i].enterprise_id for i in mine]
     assert sorted(seen) == ids
+
+
+def test_copy_reads_what_the_selects_read(db_session: Session, db_backend: str) -> None:
+    """PostgreSQL's COPY path gives the chunk the ordinary SELECTs give."""
+    from app.db.repositories.projected import _copied, _selected
+
+    rng = random.Random(3)
+    ids = _store(db_session, [random_profile(rng) for _ in range(80)] + EXACT)
+    first, last = "", ids[-1]
+    selected = _selected(db_session, None, first, last)
+    if db_backend != "postgres":
+        return
+    copied = _copied(db_session, None, first, last)
+    assert copied is not None, "the COPY path should read this chunk"
+    assert copied.ids == selected.ids
+    assert copied.places == selected.places
+    assert copied.facts == selected.facts
+    for mine, theirs in (
+        (copied.years, selected.years),
+        (copied.scores, selected.scores),
+        (copied.recognitions, selected.recognitions),
+    ):
+        order = sorted(
+            range(len(theirs["row"])), key=lambda i: repr([theirs[k][i] for k in sorted(theirs)])
+        )
+        want = {k: [v[i] for i in order] for k, v in theirs.items()}
+        order = sorted(
+            range(len(mine["row"])), key=lambda i: repr([mine[k][i] for k in sorted(mine)])
+        )
+        assert {k: [v[i] for i in order] for k, v in mine.items()} == want

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import Boolean, Date, String, Table, select
 from sqlalchemy.orm import Session
 
 from app.catalog.places import Area
@@ -30,6 +30,7 @@ from app.db.models import (
 )
 from app.db.repositories.areas import enterprise_in
 from app.db.repositories.matching import PopulationRow
+from app.db.repositories.projected_copy import read_columns
 
 PLACES = ("province", "city", "district", "park")
 
@@ -69,13 +70,7 @@ def iterate_projection(
     session: Session, *, area: Area | None = None, batch: int = 100_000
 ) -> Iterator[Chunk]:
     """Every enterprise (optionally within an area), ``batch`` at a time in id order."""
-    facts, years, scores, recs = (
-        EnterpriseFacts,
-        EnterpriseFactYears,
-        EnterpriseFactYearScores,
-        EnterpriseRecognitions,
-    )
-    fact_names = _columns(facts, ("enterprise_id", "exact"))
+    facts = EnterpriseFacts
     after = ""
     while True:
         stmt = (
@@ -90,29 +85,105 @@ def iterate_projection(
             return
         last = marks[-1][0]
         documents = [eid for eid, exact in marks if not exact]
-        stmt = (
-            select(Enterprise.id, *(getattr(Enterprise, p) for p in PLACES), *facts.c[*fact_names])
-            .join(facts, facts.c.enterprise_id == Enterprise.id)
-            .where(Enterprise.id > after, Enterprise.id <= last, facts.c.exact)
-        )
-        if area is not None:
-            stmt = stmt.where(enterprise_in(area))
-        got = _as_columns(
-            ["id", *PLACES, *fact_names], session.execute(stmt.order_by(Enterprise.id)).all()
-        )
-        ids: list[str] = got.pop("id")
-        row_of = {eid: i for i, eid in enumerate(ids)}
-        chunk = Chunk(
-            ids,
-            {p: got.pop(p) for p in PLACES},
-            got,
-            _owned(session, years, after, last, row_of),
-            _owned(session, scores, after, last, row_of),
-            _owned(session, recs, after, last, row_of),
-            documents,
-        )
+        chunk = None
+        if session.get_bind().dialect.name == "postgresql":
+            chunk = _copied(session, area, after, last)
+        if chunk is None:
+            chunk = _selected(session, area, after, last)
+        chunk.documents = documents
         yield chunk
         after = last
+
+
+def _selected(session: Session, area: Area | None, after: str, last: str) -> Chunk:
+    """The chunk through ordinary SELECTs (SQLite, and PostgreSQL's fallback)."""
+    facts = EnterpriseFacts
+    fact_names = _columns(facts, ("enterprise_id", "exact"))
+    stmt = (
+        select(Enterprise.id, *(getattr(Enterprise, p) for p in PLACES), *facts.c[*fact_names])
+        .join(facts, facts.c.enterprise_id == Enterprise.id)
+        .where(Enterprise.id > after, Enterprise.id <= last, facts.c.exact)
+    )
+    if area is not None:
+        stmt = stmt.where(enterprise_in(area))
+    got = _as_columns(
+        ["id", *PLACES, *fact_names], session.execute(stmt.order_by(Enterprise.id)).all()
+    )
+    ids: list[str] = got.pop("id")
+    row_of = {eid: i for i, eid in enumerate(ids)}
+    return Chunk(
+        ids,
+        {p: got.pop(p) for p in PLACES},
+        got,
+        _owned(session, EnterpriseFactYears, after, last, row_of),
+        _owned(session, EnterpriseFactYearScores, after, last, row_of),
+        _owned(session, EnterpriseRecognitions, after, last, row_of),
+    )
+
+
+def _kinds(table: Table) -> tuple[list[tuple[str, Any, str]], list[tuple[str, Any]]]:
+    """A table's columns split into int8-readable ones (with their kind) and words."""
+    ints: list[tuple[str, Any, str]] = []
+    words: list[tuple[str, Any]] = []
+    for column in table.columns:
+        if column.name == "enterprise_id":
+            continue
+        if isinstance(column.type, String):
+            words.append((column.name, column))
+        elif isinstance(column.type, Boolean):
+            ints.append((column.name, column, "boolean"))
+        elif isinstance(column.type, Date):
+            ints.append((column.name, column, "date"))
+        else:
+            ints.append((column.name, column, "number"))
+    return ints, words
+
+
+def _copied(session: Session, area: Area | None, after: str, last: str) -> Chunk | None:
+    """The chunk through ``COPY … TO STDOUT`` (PostgreSQL); ``None``: read it otherwise."""
+    facts = EnterpriseFacts
+    ints, words = _kinds(facts)
+    ints = [c for c in ints if c[0] != "exact"]
+    words = [(p, getattr(Enterprise, p)) for p in PLACES] + words
+    where = [Enterprise.id > after, Enterprise.id <= last, facts.c.exact]
+    if area is not None:
+        where.append(enterprise_in(area))
+    joined = Enterprise.__table__.join(facts, facts.c.enterprise_id == Enterprise.id)
+    got = read_columns(session, Enterprise.id, joined, ints, words, where, [Enterprise.id])
+    if got is None:
+        return None
+    ids, columns = got
+    row_of = {eid: i for i, eid in enumerate(ids)}
+    owned = []
+    for table, order in (
+        (EnterpriseFactYears, ("year",)),
+        (EnterpriseFactYearScores, ("year", "name", "key")),
+        (EnterpriseRecognitions, ("position",)),
+    ):
+        t_ints, t_words = _kinds(table)
+        where = [table.c.enterprise_id > after, table.c.enterprise_id <= last]
+        if not t_words:  # every read pairs a binary and a text COPY: give it the key
+            t_words = [("_key", table.c[order[0]])]
+        found = read_columns(
+            session,
+            table.c.enterprise_id,
+            table,
+            t_ints,
+            t_words,
+            where,
+            [table.c.enterprise_id, *(table.c[o] for o in order)],
+        )
+        if found is None:
+            return None
+        owners, values = found
+        values.pop("_key", None)
+        keep = [i for i, eid in enumerate(owners) if eid in row_of]
+        if len(keep) != len(owners):
+            values = {k: [v[i] for i in keep] for k, v in values.items()}
+        values["row"] = [row_of[owners[i]] for i in keep]
+        owned.append(values)
+    years, scores, recognitions = owned
+    return Chunk(ids, {p: columns.pop(p) for p in PLACES}, columns, years, scores, recognitions)
 
 
 def _owned(
