@@ -1,11 +1,11 @@
-"""PostgreSQL's fast path for reading the projection: ``COPY … TO STDOUT``.
+"""PostgreSQL's fast path for reading the projection: whole columns per round trip.
 
-Numbers, dates and booleans come in one binary ``COPY`` as fixed-width int8 fields
-(``NULL`` turned into a sentinel in SQL), parsed by numpy in one call; words come in a
-text ``COPY`` split by tab. Both are ordered by enterprise id and carry it, so their
-rows are checked to line up; anything unexpected (a concurrent change between the two
-statements, an escaped character) returns ``None`` and the caller reads the chunk the
-ordinary way.
+``read_columns`` aggregates each column of a chunk into one value: numbers, dates and
+booleans as a bytea of int8 (``NULL`` turned into a sentinel in SQL) that numpy reads
+in one call, words as a text array. (``COPY … TO STDOUT`` sends a message per row,
+which costs more than the rows' data here.) ``copy_ints`` and ``copy_words`` read with
+``COPY`` where a result is too large for one value. Anything unexpected returns
+``None`` and the caller reads the chunk the ordinary way.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any
 
 import numpy as np
-from sqlalchemy import BigInteger, Integer, Select, cast, func, literal, select
+from sqlalchemy import BigInteger, Integer, LargeBinary, Select, cast, func, literal, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -114,17 +114,34 @@ def read_columns(
     where: list[Any],
     order: list[Any],
 ) -> tuple[list[str], dict[str, list[Any]]] | None:
-    """The named columns of the rows of ``joined`` matching ``where``, read by ``COPY``.
+    """The named columns of the rows of ``joined`` matching ``where``, in one round trip.
 
-    ``ints`` are (name, column, fact type) read as int8; ``words`` (name, column) as text.
+    Each column comes aggregated into one value (every aggregate of one query reads the
+    same stream of rows, so they line up): ``ints`` (name, column, fact type) as a
+    bytea of big-endian int8 (numpy reads it whole), ``words`` (name, column) as a
+    text array. No message and no parsing per row. ``order`` is unused: the owners'
+    ids place each row.
     """
-    base_i = select(owner, *(int8(c, kind) for _, c, kind in ints)).select_from(joined)
-    base_w = select(owner, *(c for _, c in words)).select_from(joined)
-    got_i = copy_ints(session, base_i.where(*where).order_by(*order))
-    got_w = copy_words(session, base_w.where(*where).order_by(*order))
-    if got_i is None or got_w is None or got_i[0] != got_w[0]:
-        return None
-    ids, values = got_i
-    out = {name: as_values(values[:, i], kind) for i, (name, _, kind) in enumerate(ints)}
-    out.update({name: column for (name, _), column in zip(words, got_w[1], strict=True)})
+    del order
+    aggregates: list[Any] = [func.array_agg(owner)]
+    aggregates += [
+        func.string_agg(func.int8send(int8(c, kind)), literal(b"", LargeBinary()))
+        for _, c, kind in ints
+    ]
+    aggregates += [func.array_agg(c) for _, c in words]
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    sql = _sql(session, select(*aggregates).select_from(joined).where(*where))
+    with raw.cursor(binary=True) as cursor:
+        got = cursor.execute(sql).fetchone()
+    assert got is not None
+    ids: list[str] = got[0] or []
+    out: dict[str, list[Any]] = {}
+    for i, (name, _, kind) in enumerate(ints):
+        blob = got[1 + i] or b""
+        if len(blob) != 8 * len(ids):
+            return None
+        out[name] = as_values(np.frombuffer(blob, dtype=">i8").astype(np.int64), kind)
+    for j, (name, _) in enumerate(words):
+        out[name] = got[1 + len(ints) + j] or []
     return ids, out
