@@ -14,6 +14,7 @@ on PostgreSQL, and read straight into the batch engine's int64 columns.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -71,14 +72,14 @@ class Fact:
 
     path: str
     type: str
+    column: str = field(init=False)
+    scale: int = field(init=False)
+    parts: tuple[str, ...] = field(init=False)
 
-    @property
-    def column(self) -> str:
-        return self.path.replace(".", "__")
-
-    @property
-    def scale(self) -> int:
-        return SCALES.get(self.type, 0)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "column", self.path.replace(".", "__"))
+        object.__setattr__(self, "scale", SCALES.get(self.type, 0))
+        object.__setattr__(self, "parts", tuple(self.path.split(".")))
 
 
 #: Facts of the profile itself, one column each in ``enterprise_facts``.
@@ -93,6 +94,15 @@ KEYED = tuple(
 )
 
 _MISSING = object()
+_YEAR_FACTS = {f.path: f for f in YEARLY if len(f.parts) == 1}
+_YEAR_GROUPS: dict[str, list[Fact]] = {}
+for _fact in YEARLY:
+    if len(_fact.parts) > 1:
+        _YEAR_GROUPS.setdefault(_fact.parts[0], []).append(_fact)
+_NO_YEAR_VALUES = {f.column: None for f in YEARLY}
+#: Longest word the projection holds (longer: the row is inexact).
+WORD = 200
+_PLAIN = re.compile(r"-?\d{1,15}(?:\.(\d{1,6}))?\Z")
 
 
 class Inexact(Exception):
@@ -127,8 +137,7 @@ def _blank() -> Projection:
 
 def _project(profile: Mapping[str, Any]) -> Projection:
     out = _blank()
-    for fact in SCALAR:
-        out.facts[fact.column] = value_of(fact, _get(profile, fact.path))
+    _walk(out.facts, profile, _TREE)
     out.facts["exact"] = True
     held = profile.get("recognitions")
     if held is not None:
@@ -147,9 +156,15 @@ def _project(profile: Mapping[str, Any]) -> Projection:
         if not isinstance(entry, Mapping) or int(key) >= 2**31:
             raise Inexact
         year = int(key)
-        out.years.append(
-            {"year": year, **{f.column: value_of(f, _get(entry, f.path)) for f in YEARLY}}
-        )
+        values: dict[str, Any] = dict(_NO_YEAR_VALUES)
+        for name, raw in entry.items():
+            found = _YEAR_FACTS.get(name)
+            if found is not None:
+                values[found.column] = value_of(found, raw)
+            elif name in _YEAR_GROUPS:  # a nested year fact (none today): read by path
+                for nested in _YEAR_GROUPS[name]:
+                    values[nested.column] = value_of(nested, _get(entry, nested.parts))
+        out.years.append({"year": year, **values})
         for fact in KEYED:
             scores = entry.get(fact.path)
             if scores is None:
@@ -157,7 +172,7 @@ def _project(profile: Mapping[str, Any]) -> Projection:
             if not isinstance(scores, Mapping):
                 raise Inexact
             for name, raw in scores.items():
-                if not isinstance(name, str) or "." in name:
+                if not isinstance(name, str) or "." in name or len(name) > WORD:
                     raise Inexact
                 value = value_of(fact, None if raw is None else raw)
                 if value is not None:
@@ -173,6 +188,8 @@ def _recognition(position: int, item: Any) -> dict[str, Any]:
     level = item.get("level")
     if level is not None and not isinstance(level, str):
         raise Inexact
+    if len(item["kind"]) > WORD or (level is not None and len(level) > WORD):
+        raise Inexact
     return {
         "position": position,
         "kind": item["kind"],
@@ -182,8 +199,30 @@ def _recognition(position: int, item: Any) -> dict[str, Any]:
     }
 
 
-def _get(node: Any, path: str) -> Any:
-    for part in path.split("."):
+def _walk(values: dict[str, Any], node: Mapping[str, Any], tree: Mapping[str, Any]) -> None:
+    """The facts at ``tree``'s paths under ``node``, visiting only the keys present."""
+    for key, raw in node.items():
+        leaf = tree.get(key)
+        if leaf is None:
+            continue
+        if isinstance(leaf, Fact):
+            values[leaf.column] = value_of(leaf, raw)
+        elif isinstance(raw, Mapping):
+            _walk(values, raw, leaf)
+
+
+def _tree(facts: tuple[Fact, ...]) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for fact in facts:
+        node = tree
+        for part in fact.parts[:-1]:
+            node = node.setdefault(part, {})
+        node[fact.parts[-1]] = fact
+    return tree
+
+
+def _get(node: Any, parts: tuple[str, ...]) -> Any:
+    for part in parts:
         if isinstance(node, Mapping) and part in node:
             node = node[part]
         else:
@@ -196,6 +235,13 @@ def value_of(fact: Fact, raw: Any) -> Any:
     if raw is _MISSING or raw is None:
         return None
     if fact.type in NUMBER_TYPES:
+        # Fast path for what profiles hold: plain decimal strings and small integers.
+        if type(raw) is str and (plain := _PLAIN.match(raw)) is not None:
+            decimals = len(plain.group(1) or "")
+            if decimals <= fact.scale:
+                return int(raw.replace(".", "")) * 10 ** (fact.scale - decimals)
+        elif type(raw) is int and -(10**15) < raw < 10**15:
+            return raw * 10**fact.scale
         number = as_decimal(raw)
         if number is None:
             raise Inexact
@@ -209,7 +255,7 @@ def value_of(fact: Fact, raw: Any) -> Any:
         return raw
     if fact.type == "date":
         return _day(raw)
-    if type(raw) is not str:  # enum, text
+    if type(raw) is not str or len(raw) > WORD:  # enum, text
         raise Inexact
     return raw
 
@@ -221,3 +267,6 @@ def _day(raw: Any) -> date | None:
     if day is None or not isinstance(raw, str) or raw != day.isoformat():
         raise Inexact
     return day
+
+
+_TREE = _tree(SCALAR)

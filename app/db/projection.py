@@ -37,10 +37,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
 
-from app.db.fact_columns import NUMBER_TYPES, SCALAR, YEARLY, Fact, project
-
-#: Longest word an enum fact holds in the projection (longer: the row is inexact).
-WORD = 200
+from app.db.fact_columns import NUMBER_TYPES, SCALAR, WORD, YEARLY, Fact, project
 
 
 def _type(fact: Fact) -> TypeEngine[Any]:
@@ -96,10 +93,6 @@ def define(metadata: MetaData) -> tuple[Table, Table, Table, Table]:
     return facts, years, scores, recognitions
 
 
-def _too_long(row: dict[str, Any]) -> bool:
-    return any(isinstance(v, str) and len(v) > WORD for v in row.values())
-
-
 def rows_of(
     items: Iterable[tuple[str, Any]],
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
@@ -111,10 +104,6 @@ def rows_of(
     for enterprise_id, profile in items:
         found = project(profile)
         parts = (found.years, found.scores, found.recognitions)
-        if any(
-            _too_long(r) for r in (found.facts, *found.years, *found.scores, *found.recognitions)
-        ):
-            found.facts["exact"] = False
         if not found.facts["exact"]:
             found = project({})
             found.facts["exact"], parts = False, ([], [], [])
@@ -124,27 +113,26 @@ def rows_of(
     return facts, years, scores, recognitions
 
 
-def write_projection(session: Session, items: Sequence[tuple[str, Any]]) -> None:
+def write_projection(
+    session: Session, items: Sequence[tuple[str, Any]], *, new: bool = False
+) -> None:
     """Replace the projection of these enterprises by their profiles' facts.
 
     Called in the transaction that adds the profile versions, with the new current
-    profile of each enterprise."""
+    profile of each enterprise. ``new``: the enterprises are new (first versions), so
+    there is nothing to replace."""
     if not items:
         return
     from app.db.models import PROJECTION_TABLES
 
-    ids = [enterprise_id for enterprise_id, _ in items]
-    tables = PROJECTION_TABLES
-    new = set(ids)
-    for table in tables:
-        for start in range(0, len(ids), 5000):
-            session.execute(
-                delete(table).where(table.c.enterprise_id.in_(ids[start : start + 5000]))
-            )
-    if len(new) != len(ids):  # the same enterprise twice: its last profile is current
-        last = dict(items)
-        items = list(last.items())
-    for table, rows in zip(tables, rows_of(items), strict=True):
+    last = dict(items)  # the same enterprise twice: its last profile is current
+    if not new:
+        ids = list(last)
+        for table in PROJECTION_TABLES:
+            for start in range(0, len(ids), 5000):
+                owners = ids[start : start + 5000]
+                session.execute(delete(table).where(table.c.enterprise_id.in_(owners)))
+    for table, rows in zip(PROJECTION_TABLES, rows_of(list(last.items())), strict=True):
         if rows:
             bulk_insert(session.connection(), table, rows)
 

@@ -228,4 +228,7 @@ def insert_profile_versions(session: Session, rows: Sequence[Mapping[str, Any]])
     (enterprise, version) stays unique as for one. Each becomes its enterprise's current
     version: the projection of its facts is replaced in the same transaction."""
     _insert_many(session, ProfileVersion, rows)
-    write_projection(session, [(row["enterprise_id"], row["profile"]) for row in rows])
+    first = [(row["enterprise_id"], row["profile"]) for row in rows if row["version"] == 1]
+    later = [(row["enterprise_id"], row["profile"]) for row in rows if row["version"] != 1]
+    write_projection(session, first, new=True)  # a first version has nothing to replace
+    write_projection(session, later)
