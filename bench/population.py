@@ -72,14 +72,28 @@ def _fill(url: str, count: int) -> None:
         analyze_all(session)
 
 
-def run_once(url: str) -> dict[str, object]:
-    """One matching run in this process: seconds, phases, peak memory."""
+def run_once(url: str, vectorised_only: bool = False) -> dict[str, object]:
+    """One matching run in this process: seconds, phases, peak memory.
+
+    ``vectorised_only``: the catalog cut to the policies the batch engine vectorises
+    for the year, to see the cost of moving data apart from the per-profile engine."""
+    import dataclasses
+
     from app.catalog.loader import load_catalog
     from app.db.session import make_engine, make_sessionmaker
+    from app.domain.batch.engine import compile_policy
     from app.services.actors import SYSTEM
     from app.services.matching_runs import execute_run, start_run
 
     catalog = load_catalog(ROOT / "policy_catalog")
+    if vectorised_only:
+        kept = {
+            k: p
+            for k, p in catalog.policies.items()
+            if compile_policy(p, 2024).eligibility is not None
+            or compile_policy(p, 2024).version is None
+        }
+        catalog = dataclasses.replace(catalog, policies=kept)
     make_session = make_sessionmaker(make_engine(url))
     with make_session.begin() as session:
         run_id = start_run(session, catalog, SYSTEM, 2024).id
@@ -118,9 +132,12 @@ def read_documents(url: str) -> dict[str, object]:
     return {"seconds": round(time.perf_counter() - started, 3), "enterprises": count}
 
 
-def _child(mode: str, url: str) -> dict[str, object]:
+def _child(mode: str, url: str, *extra: str) -> dict[str, object]:
     out = subprocess.run(
-        [sys.executable, __file__, f"--{mode}", url], check=True, capture_output=True, text=True
+        [sys.executable, __file__, f"--{mode}", url, *extra],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
@@ -133,15 +150,25 @@ def main() -> None:
     parser.add_argument("--database", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--run-only", help=argparse.SUPPRESS)
     parser.add_argument("--documents-only", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--vectorised-only",
+        action="store_true",
+        help="evaluate only the policies the batch engine vectorises (the data's own cost)",
+    )
     args = parser.parse_args()
+    extra = ["--vectorised-only"] if args.vectorised_only else []
     if args.run_only:
-        print(json.dumps(run_once(args.run_only)))
+        print(json.dumps(run_once(args.run_only, args.vectorised_only)))
         return
     if args.documents_only:
         print(json.dumps(read_documents(args.documents_only)))
         return
     admin = create_engine(args.database, isolation_level="AUTOCOMMIT")
-    report: dict[str, object] = {"machine": machine(), "sizes": {}}
+    report: dict[str, object] = {
+        "machine": machine(),
+        "policies": "vectorised only" if args.vectorised_only else "all",
+        "sizes": {},
+    }
     for size in args.sizes:
         name = f"incentives_bench_{uuid.uuid4().hex[:8]}"
         with admin.connect() as c:
@@ -151,7 +178,7 @@ def main() -> None:
             started = time.perf_counter()
             _fill(url, size)
             fill = time.perf_counter() - started
-            runs = [_child("run-only", url) for _ in range(args.repeat)]
+            runs = [_child("run-only", url, *extra) for _ in range(args.repeat)]
             documents = [_child("documents-only", url) for _ in range(args.repeat)]
             seconds = median([float(r["seconds"]) for r in runs])  # type: ignore[arg-type]
             baseline = median([float(d["seconds"]) for d in documents])  # type: ignore[arg-type]

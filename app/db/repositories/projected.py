@@ -102,7 +102,13 @@ def _selected(session: Session, area: Area | None, after: str, last: str) -> Chu
     stmt = (
         select(Enterprise.id, *(getattr(Enterprise, p) for p in PLACES), *facts.c[*fact_names])
         .join(facts, facts.c.enterprise_id == Enterprise.id)
-        .where(Enterprise.id > after, Enterprise.id <= last, facts.c.exact)
+        .where(
+            Enterprise.id > after,
+            Enterprise.id <= last,
+            facts.c.enterprise_id > after,
+            facts.c.enterprise_id <= last,
+            facts.c.exact,
+        )
     )
     if area is not None:
         stmt = stmt.where(enterprise_in(area))
@@ -145,7 +151,14 @@ def _copied(session: Session, area: Area | None, after: str, last: str) -> Chunk
     ints, words = _kinds(facts)
     ints = [c for c in ints if c[0] != "exact"]
     words = [(p, getattr(Enterprise, p)) for p in PLACES] + words
-    where = [Enterprise.id > after, Enterprise.id <= last, facts.c.exact]
+    # The range on both tables: each is read by its primary key, not scanned whole.
+    where = [
+        Enterprise.id > after,
+        Enterprise.id <= last,
+        facts.c.enterprise_id > after,
+        facts.c.enterprise_id <= last,
+        facts.c.exact,
+    ]
     if area is not None:
         where.append(enterprise_in(area))
     joined = Enterprise.__table__.join(facts, facts.c.enterprise_id == Enterprise.id)
