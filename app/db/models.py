@@ -335,8 +335,10 @@ class MatchingResult(Base):
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
     )
-    run_id: Mapped[str] = mapped_column(ForeignKey("matching_runs.id"))
-    enterprise_id: Mapped[str] = mapped_column(ForeignKey("enterprises.id"))
+    # No foreign keys: checked row by row they cost most of storing a run's results;
+    # the run and the enterprises a result names cannot be deleted by the service.
+    run_id: Mapped[str] = mapped_column(String(bounds.ID))
+    enterprise_id: Mapped[str] = mapped_column(String(bounds.ID))
     policy_id: Mapped[str] = mapped_column(String(bounds.POLICY_ID))
     status: Mapped[str] = mapped_column(String(bounds.RESULT_STATUS))
     amount: Mapped[Decimal | None]
