@@ -194,19 +194,18 @@ def _execute(
                 break
             started = time.perf_counter()
             results: list[dict[str, Any]] = []
-            rows: list[Row] = []
             lines: list[tuple[str, str, str, str | None, str | None]] = []
             for part in parts:
                 projected = None if simulation else evaluate_projected(baseline, part, fiscal_year)
                 if projected is not None and part.chunk is not None:
                     tally_columns(tallies, baseline, projected, part.chunk.places)
                     lines += result_lines(run_id, baseline, projected, part.chunk.ids)
-                    rows += part.rows
+                    done += part.n
                     continue
                 enterprises = {e.id: e for e in part.places}
                 answers = evaluate_part(baseline, part, fiscal_year)
                 _tally(tallies, baseline, part.rows, answers, enterprises)
-                rows += part.rows
+                done += part.n
                 if simulation:
                     changed = evaluate_part(scenario, part, fiscal_year)
                     _tally(scenario_tallies, scenario, part.rows, changed, enterprises)
@@ -225,7 +224,6 @@ def _execute(
                     for a in row_answers
                     if a.status != "ineligible"
                 ]
-            done += len(rows)
             phases["evaluate"] += time.perf_counter() - started
             started = time.perf_counter()
             with make_session.begin() as writer:

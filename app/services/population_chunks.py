@@ -10,7 +10,6 @@ documents and evaluated as before. The answers are the same either way.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
@@ -36,13 +35,48 @@ from app.services.projected_table import NotProjected, ProjectedProfiles, table_
 CHUNK = 25_000
 
 
-@dataclass
 class Part:
-    """Enterprises read one way: their rows (id, history, findings) and places."""
+    """Enterprises read one way: their rows (id, history, findings) and places.
 
-    rows: list[Row]
-    places: list[PopulationRow]
-    chunk: Chunk | None = None
+    A projected part makes its per-enterprise objects only when asked (a simulation
+    compares answers row by row; a matching run reads the arrays)."""
+
+    def __init__(
+        self,
+        rows: list[Row] | None = None,
+        places: list[PopulationRow] | None = None,
+        chunk: Chunk | None = None,
+        histories: dict[int, list[PriorAward]] | None = None,
+        findings: dict[int, Findings] | None = None,
+    ) -> None:
+        self.chunk = chunk
+        self.histories = histories or {}
+        self.findings = findings or {}
+        self._rows, self._places = rows, places
+        self.n = len(rows) if rows is not None else (chunk.n if chunk is not None else 0)
+
+    @property
+    def rows(self) -> list[Row]:
+        if self._rows is None:
+            assert self.chunk is not None
+            self._rows = [
+                Row(eid, {}, self.histories.get(i, ()), findings=self.findings.get(i, NO_FINDINGS))
+                for i, eid in enumerate(self.chunk.ids)
+            ]
+        return self._rows
+
+    @property
+    def places(self) -> list[PopulationRow]:
+        if self._places is None:
+            assert self.chunk is not None
+            at = self.chunk.places
+            self._places = [
+                PopulationRow(
+                    eid, at["province"][i], at["city"][i], at["district"][i], at["park"][i], {}
+                )
+                for i, eid in enumerate(self.chunk.ids)
+            ]
+        return self._places
 
 
 def iterate_parts(
@@ -54,25 +88,17 @@ def iterate_parts(
         last = max([*chunk.ids[-1:], *chunk.documents[-1:]])
         special = with_history(session, after, last, fiscal_year)
         documents = list(chunk.documents)
-        histories: dict[str, list[PriorAward]] = {}
-        found: dict[str, Findings] = {}
+        histories: dict[int, list[PriorAward]] = {}
+        found: dict[int, Findings] = {}
         projected = [eid for eid in chunk.ids if eid in special]
         if projected:
+            row_of = {eid: i for i, eid in enumerate(chunk.ids)}
             awards = repo.live_awards_of(session, projected)
-            histories = {e: prior_awards(a) for e, a in awards.items()}
-            found = findings_of(session, projected, fiscal_year)
-        rows = [
-            Row(eid, {}, histories.get(eid, ()), findings=found.get(eid, NO_FINDINGS))
-            for eid in chunk.ids
-        ]
-        at = chunk.places
-        places = [
-            PopulationRow(
-                eid, at["province"][i], at["city"][i], at["district"][i], at["park"][i], {}
-            )
-            for i, eid in enumerate(chunk.ids)
-        ]
-        parts = [Part(rows, places, chunk)]
+            histories = {row_of[e]: prior_awards(a) for e, a in awards.items() if a}
+            found = {
+                row_of[e]: f for e, f in findings_of(session, projected, fiscal_year).items() if f
+            }
+        parts = [Part(chunk=chunk, histories=histories, findings=found)]
         if documents:
             read = population_rows(session, documents)
             parts.append(Part(_document_rows(session, read, fiscal_year), read))
@@ -101,16 +127,18 @@ def evaluate_projected(
 ) -> PopulationResult | None:
     """The batch engine's result over the part's columns (``None``: not a projected part,
     or the catalog reads a fact in a way the projection does not hold)."""
-    if part.chunk is None or not part.rows:
+    if part.chunk is None or not part.n:
         return None
     try:
         table = table_from_chunk(part.chunk, required_columns(policies, fiscal_year))
     except NotProjected:
         return None
-    histories = {i: list(r.history) for i, r in enumerate(part.rows) if r.history}
-    findings = {i: r.findings for i, r in enumerate(part.rows) if r.findings}
     return evaluate_population(
-        policies, table, fiscal_year, histories=histories or None, findings=findings or None
+        policies,
+        table,
+        fiscal_year,
+        histories=part.histories or None,
+        findings=part.findings or None,
     )
 
 

@@ -225,3 +225,39 @@ def test_copy_reads_what_the_selects_read(db_session: Session, db_backend: str) 
             range(len(mine["row"])), key=lambda i: repr([mine[k][i] for k in sorted(mine)])
         )
         assert {k: [v[i] for i in order] for k, v in mine.items()} == want
+
+
+def test_findings_reach_the_projected_rows(db_session: Session) -> None:
+    """An enterprise with reviewers' findings is settled with them from the projection."""
+    from app.catalog.loader import load_catalog
+    from app.db.models import EnterpriseFinding
+    from app.services.findings import findings_of
+    from app.services.population import Row, evaluate_rows_one_by_one
+    from app.services.population_chunks import evaluate_part, iterate_parts
+
+    catalog = load_catalog(CATALOG)
+    rng = random.Random(11)
+    profiles = [random_profile(rng) for _ in range(12)]
+    ids = _store(db_session, profiles)
+    for key in ("hte_core_ip_support", "hte_green_channel_pilot", "hte_incident_before_window"):
+        db_session.add(
+            EnterpriseFinding(
+                enterprise_id=ids[3], fiscal_year=2024, key=key, met=True, reviewer="test"
+            )
+        )
+    db_session.commit()
+    found = findings_of(db_session, [ids[3]], 2024)[ids[3]]
+    by_id = dict(zip(ids, profiles, strict=True))
+    checked = 0
+    for parts in iterate_parts(db_session, 2024, None):
+        for part in parts:
+            for i, row in enumerate(part.rows):
+                if row.enterprise_id != ids[3]:
+                    continue
+                assert part.chunk is not None and part.findings.get(i) == found
+                want = evaluate_rows_one_by_one(
+                    list(catalog), [Row(ids[3], by_id[ids[3]], findings=found)], 2024
+                )[0]
+                assert evaluate_part(list(catalog), part, 2024)[i] == want
+                checked += 1
+    assert checked == 1
