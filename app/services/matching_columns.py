@@ -9,15 +9,19 @@ policy and payer are summed over the arrays, in integer fen.
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from app.catalog.schema import PolicyFile
 from app.domain.batch import BASES, PopulationResult
+from app.domain.money import ZERO
 from app.services.awards import payer_of
+from app.services.population import Answer
 
 _ELIGIBLE, _UNDETERMINED = 1, 2
 _COMPUTED = BASES.index("computed")
@@ -25,13 +29,57 @@ _STATUS = ("ineligible", "eligible", "undetermined")
 _PLACES = ("province", "city", "district", "park")
 
 
-class Tallies(Protocol):
-    def add_counts(self, eligible: int, undetermined: int) -> None: ...
-    def add_amount(self, payer: str | None, amount: Decimal) -> None: ...
+@dataclass
+class Tally:
+    """Running totals of one policy over the population."""
+
+    eligible: int = 0
+    undetermined: int = 0
+    amount: Decimal = ZERO
+    by_payer: dict[str, Decimal] = field(default_factory=lambda: defaultdict(lambda: ZERO))
+
+    def add(self, answer: Answer, payer: str | None) -> None:
+        if answer.status == "undetermined":
+            self.undetermined += 1
+        elif answer.status == "eligible":
+            self.eligible += 1
+            if answer.amount is not None and answer.amount_basis == "computed":
+                self.amount += answer.amount
+                self.by_payer[payer or "-"] += answer.amount
+
+    def add_counts(self, eligible: int, undetermined: int) -> None:
+        self.eligible += eligible
+        self.undetermined += undetermined
+
+    def add_amount(self, payer: str | None, amount: Decimal) -> None:
+        self.amount += amount
+        self.by_payer[payer or "-"] += amount
+
+    def json(self, budget_per_payer: Decimal | None) -> dict[str, Any]:
+        payers = []
+        for payer, amount in sorted(self.by_payer.items()):
+            gap = None if budget_per_payer is None else max(amount - budget_per_payer, ZERO)
+            payers.append(
+                {
+                    "payer": payer,
+                    "amount": f"{amount:.2f}",
+                    "budget": None if budget_per_payer is None else f"{budget_per_payer:.2f}",
+                    "gap": None if gap is None else f"{gap:.2f}",
+                }
+            )
+        total_gap = sum((Decimal(p["gap"]) for p in payers if p["gap"] is not None), ZERO)
+        return {
+            "eligible": self.eligible,
+            "undetermined": self.undetermined,
+            "amount": f"{self.amount:.2f}",
+            "budget_per_payer": None if budget_per_payer is None else f"{budget_per_payer:.2f}",
+            "budget_gap": f"{total_gap:.2f}",
+            "payers": payers,
+        }
 
 
 def tally_columns(
-    tallies: Mapping[str, Tallies],
+    tallies: Mapping[str, Tally],
     policies: Sequence[PolicyFile],
     result: PopulationResult,
     places: Mapping[str, Sequence[str | None]],

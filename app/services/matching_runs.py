@@ -14,7 +14,6 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -33,7 +32,7 @@ from app.services.access import scope_of
 from app.services.actors import Actor
 from app.services.awards import payer_of
 from app.services.budgets import catalog_amount
-from app.services.matching_columns import result_lines, tally_columns
+from app.services.matching_columns import Tally, result_lines, tally_columns
 from app.services.population import Answer, Row
 from app.services.population_chunks import evaluate_part, evaluate_projected, iterate_parts
 from app.services.scenarios import PolicyChange, apply_changes, budget_overrides
@@ -41,55 +40,6 @@ from app.services.scenarios import PolicyChange, apply_changes, budget_overrides
 log = logging.getLogger("incentives")
 #: How many gainers and losers a simulation lists by name (all are counted).
 LISTED = 1000
-
-
-@dataclass
-class Tally:
-    """Running totals of one policy over the population."""
-
-    eligible: int = 0
-    undetermined: int = 0
-    amount: Decimal = ZERO
-    by_payer: dict[str, Decimal] = field(default_factory=lambda: defaultdict(lambda: ZERO))
-
-    def add(self, answer: Answer, payer: str | None) -> None:
-        if answer.status == "undetermined":
-            self.undetermined += 1
-        elif answer.status == "eligible":
-            self.eligible += 1
-            if answer.amount is not None and answer.amount_basis == "computed":
-                self.amount += answer.amount
-                self.by_payer[payer or "-"] += answer.amount
-
-    def add_counts(self, eligible: int, undetermined: int) -> None:
-        self.eligible += eligible
-        self.undetermined += undetermined
-
-    def add_amount(self, payer: str | None, amount: Decimal) -> None:
-        self.amount += amount
-        self.by_payer[payer or "-"] += amount
-
-    def json(self, budget_per_payer: Decimal | None) -> dict[str, Any]:
-        payers = []
-        for payer, amount in sorted(self.by_payer.items()):
-            gap = None if budget_per_payer is None else max(amount - budget_per_payer, ZERO)
-            payers.append(
-                {
-                    "payer": payer,
-                    "amount": f"{amount:.2f}",
-                    "budget": None if budget_per_payer is None else f"{budget_per_payer:.2f}",
-                    "gap": None if gap is None else f"{gap:.2f}",
-                }
-            )
-        total_gap = sum((Decimal(p["gap"]) for p in payers if p["gap"] is not None), ZERO)
-        return {
-            "eligible": self.eligible,
-            "undetermined": self.undetermined,
-            "amount": f"{self.amount:.2f}",
-            "budget_per_payer": None if budget_per_payer is None else f"{budget_per_payer:.2f}",
-            "budget_gap": f"{total_gap:.2f}",
-            "payers": payers,
-        }
 
 
 def _area(actor: Actor, catalog: Catalog) -> dict[str, str]:
