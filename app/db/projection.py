@@ -17,6 +17,7 @@ the fact vocabulary (``app.db.fact_columns``):
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import date
 from typing import Any
 
 from sqlalchemy import (
@@ -138,19 +139,42 @@ def write_projection(
 
 
 def bulk_insert(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """``COPY`` on PostgreSQL (one round trip for any number of rows), INSERTs elsewhere."""
+    """``COPY`` on PostgreSQL (one round trip for any number of rows), INSERTs elsewhere.
+
+    The COPY text is built here, a join per row: psycopg's ``write_row`` adapts each
+    value on its own, which cost more than the projection itself on a bulk import."""
     if connection.dialect.name != "postgresql":
         connection.execute(insert(table), list(rows))
         return
     columns = [c.name for c in table.columns]
+    text_of = _copy_text
+    buffer = "".join("\t".join([text_of(row[c]) for c in columns]) + "\n" for row in rows)
     raw = connection.connection.driver_connection
     assert raw is not None
     with (
         raw.cursor() as cursor,
         cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy,
     ):
-        for row in rows:
-            copy.write_row([row[c] for c in columns])
+        copy.write(buffer.encode())
+
+
+def _copy_text(value: Any) -> str:
+    """A value in COPY's text format (``\\N`` for null, special characters escaped)."""
+    if value is None:
+        return "\\N"
+    if value is True:
+        return "t"
+    if value is False:
+        return "f"
+    if isinstance(value, str):
+        text: str = value
+        if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+            text = text.replace("\\", "\\\\").replace("\t", "\\t")
+            text = text.replace("\n", "\\n").replace("\r", "\\r")
+        return text
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
 
 
 #: Tables a bulk load fills: their statistics are refreshed after it (PostgreSQL).

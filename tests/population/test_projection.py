@@ -38,6 +38,7 @@ EXACT: list[dict[str, Any]] = [
     {"name": "h", "employees": 12, "years": {"2024": {"revenue": 100, "ic_rd_list": True}}},
     {"name": "i", "recognitions": [], "years": {"2023": {}}},
     {"name": "j", "lease": {"area_m2": "120.5"}, "tax": {"book_based": False}},
+    {"name": "l", "recognitions": [{"kind": "a\tb\\c\nd", "level": "城市"}]},
 ]
 
 
