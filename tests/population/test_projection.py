@@ -262,3 +262,52 @@ def test_findings_reach_the_projected_rows(db_session: Session) -> None:
                 assert evaluate_part(list(catalog), part, 2024)[i] == want
                 checked += 1
     assert checked == 1
+
+
+def test_the_migration_projects_the_stored_profiles(fresh_db_url: Any) -> None:
+    """Enterprises stored before the projection existed get theirs from 0005."""
+    import json
+
+    from sqlalchemy import text
+
+    from app.db.session import make_engine, migrate
+
+    migrate(fresh_db_url, "0004_enterprise_findings")
+    engine = make_engine(fresh_db_url)
+    now = datetime.now(UTC).isoformat()
+    profiles = {
+        "e1": {"name": "a", "employees": 7, "years": {"2024": {"revenue": "1.50"}}},
+        "e2": {"name": "b", "employees": "many"},
+    }
+    try:
+        with engine.begin() as connection:
+            for eid, profile in profiles.items():
+                connection.execute(
+                    text(
+                        "INSERT INTO enterprises (id, name, current_version, created_at,"
+                        " updated_at) VALUES (:id, 'x', 1, :now, :now)"
+                    ),
+                    {"id": eid, "now": now},
+                )
+                connection.execute(
+                    text(
+                        "INSERT INTO profile_versions (id, enterprise_id, version, profile,"
+                        " profile_hash, created_at, created_by) VALUES (:pid, :id, 1,"
+                        " :profile, 'h', :now, 't')"
+                    ),
+                    {"pid": "p" + eid, "id": eid, "profile": json.dumps(profile), "now": now},
+                )
+        migrate(fresh_db_url)
+        with engine.connect() as connection:
+            facts = dict(
+                connection.execute(
+                    text("SELECT enterprise_id, exact FROM enterprise_facts ORDER BY 1")
+                ).all()
+            )
+            years = connection.execute(
+                text("SELECT enterprise_id, year, revenue FROM enterprise_fact_years")
+            ).all()
+        assert facts == {"e1": True, "e2": False}
+        assert [tuple(r) for r in years] == [("e1", 2024, 150)]
+    finally:
+        engine.dispose()
