@@ -83,10 +83,8 @@ def iterate_parts(
     session: Session, fiscal_year: int, area: Area | None, batch: int = CHUNK
 ) -> Iterator[list[Part]]:
     """Per chunk: the projected part and the part read from documents."""
-    after = ""
     for chunk in iterate_projection(session, area=area, batch=batch):
-        last = max([*chunk.ids[-1:], *chunk.documents[-1:]])
-        special = with_history(session, after, last, fiscal_year)
+        special = with_history(session, chunk.after, chunk.last, fiscal_year)
         documents = list(chunk.documents)
         histories: dict[int, list[PriorAward]] = {}
         found: dict[int, Findings] = {}
@@ -104,7 +102,6 @@ def iterate_parts(
             parts.append(Part(_document_rows(session, read, fiscal_year), read))
         session.rollback()  # end the read transaction: writers (and SQLite) are not held up
         yield parts
-        after = last
 
 
 def _document_rows(session: Session, read: list[PopulationRow], fiscal_year: int) -> list[Row]:

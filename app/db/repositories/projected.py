@@ -50,6 +50,9 @@ class Chunk:
     scores: dict[str, list[Any]]
     recognitions: dict[str, list[Any]]
     documents: list[str] = field(default_factory=list)
+    #: The id range ``(after, last]`` the chunk covers.
+    after: str = ""
+    last: str = ""
 
     @property
     def n(self) -> int:
@@ -90,7 +93,7 @@ def iterate_projection(
             chunk = _copied(session, area, after, last)
         if chunk is None:
             chunk = _selected(session, area, after, last)
-        chunk.documents = documents
+        chunk.documents, chunk.after, chunk.last = documents, after, last
         yield chunk
         after = last
 
@@ -166,6 +169,11 @@ def _copied(session: Session, area: Area | None, after: str, last: str) -> Chunk
     if got is None:
         return None
     ids, columns = got
+    # The aggregates read the rows in whatever order the join gives: put them in id
+    # order, as the ordinary reader does (results are stored in this order).
+    by_id = sorted(range(len(ids)), key=ids.__getitem__)
+    ids = [ids[i] for i in by_id]
+    columns = {name: [values[i] for i in by_id] for name, values in columns.items()}
     row_of = {eid: i for i, eid in enumerate(ids)}
     owned = []
     for table, order in (
