@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Boolean, Date, String, Table, select
+from sqlalchemy import Boolean, Date, String, Table, func, select
 from sqlalchemy.orm import Session
 
 from app.catalog.places import Area
@@ -75,21 +75,35 @@ def iterate_projection(
     """Every enterprise (optionally within an area), ``batch`` at a time in id order."""
     facts = EnterpriseFacts
     after = ""
+    postgres = session.get_bind().dialect.name == "postgresql"
     while True:
         stmt = (
-            select(Enterprise.id, facts.c.exact)
+            select(Enterprise.id.label("id"), facts.c.exact.label("exact"))
             .outerjoin(facts, facts.c.enterprise_id == Enterprise.id)
             .where(Enterprise.id > after)
         )
         if area is not None:
             stmt = stmt.where(enterprise_in(area))
-        marks = session.execute(stmt.order_by(Enterprise.id).limit(batch)).all()
-        if not marks:
-            return
-        last = marks[-1][0]
-        documents = [eid for eid, exact in marks if not exact]
+        stmt = stmt.order_by(Enterprise.id).limit(batch)
+        if postgres:  # the range's end and the enterprises without an exact projection
+            inner = stmt.subquery()
+            found, odd = session.execute(
+                select(
+                    func.max(inner.c.id),
+                    func.array_agg(inner.c.id).filter(inner.c.exact.is_not(True)),
+                )
+            ).one()
+            if found is None:
+                return
+            last, documents = found, sorted(odd or [])
+        else:
+            marks = session.execute(stmt).all()
+            if not marks:
+                return
+            last = marks[-1][0]
+            documents = [eid for eid, exact in marks if not exact]
         chunk = None
-        if session.get_bind().dialect.name == "postgresql":
+        if postgres:
             chunk = _copied(session, area, after, last)
         if chunk is None:
             chunk = _selected(session, area, after, last)
@@ -169,11 +183,6 @@ def _copied(session: Session, area: Area | None, after: str, last: str) -> Chunk
     if got is None:
         return None
     ids, columns = got
-    # The aggregates read the rows in whatever order the join gives: put them in id
-    # order, as the ordinary reader does (results are stored in this order).
-    by_id = sorted(range(len(ids)), key=ids.__getitem__)
-    ids = [ids[i] for i in by_id]
-    columns = {name: [values[i] for i in by_id] for name, values in columns.items()}
     row_of = {eid: i for i, eid in enumerate(ids)}
     owned = []
     for table, order in (

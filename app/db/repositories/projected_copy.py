@@ -136,12 +136,17 @@ def read_columns(
         got = cursor.execute(sql).fetchone()
     assert got is not None
     ids: list[str] = got[0] or []
+    # The aggregates read the rows in whatever order the plan gives: put them in id
+    # order, as the ordinary reader does (a run stores its results in this order).
+    by_id = np.argsort(np.array(ids), kind="stable") if ids else np.zeros(0, dtype=np.intp)
+    ids = [ids[i] for i in by_id.tolist()]
     out: dict[str, list[Any]] = {}
     for i, (name, _, kind) in enumerate(ints):
         blob = got[1 + i] or b""
         if len(blob) != 8 * len(ids):
             return None
-        out[name] = as_values(np.frombuffer(blob, dtype=">i8").astype(np.int64), kind)
+        out[name] = as_values(np.frombuffer(blob, dtype=">i8").astype(np.int64)[by_id], kind)
     for j, (name, _) in enumerate(words):
-        out[name] = got[1 + len(ints) + j] or []
+        column = got[1 + len(ints) + j] or []
+        out[name] = [column[i] for i in by_id.tolist()]
     return ids, out
