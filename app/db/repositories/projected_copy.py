@@ -3,9 +3,8 @@
 ``read_columns`` aggregates each column of a chunk into one value: numbers, dates and
 booleans as a bytea of int8 (``NULL`` turned into a sentinel in SQL) that numpy reads
 in one call, words as a text array. (``COPY … TO STDOUT`` sends a message per row,
-which costs more than the rows' data here.) ``copy_ints`` and ``copy_words`` read with
-``COPY`` where a result is too large for one value. Anything unexpected returns
-``None`` and the caller reads the chunk the ordinary way.
+which cost more than the rows' data here.) Anything unexpected returns ``None`` and
+the caller reads the chunk the ordinary way.
 """
 
 from __future__ import annotations
@@ -39,55 +38,6 @@ def _sql(session: Session, stmt: Select[Any]) -> str:
     )
 
 
-def copy_ints(session: Session, stmt: Select[Any]) -> tuple[list[str], np.ndarray[Any, Any]] | None:
-    """``(ids, values)`` of a select of (enterprise_id, int8…): values as an (n, k) array."""
-    raw = session.connection().connection.driver_connection
-    assert raw is not None
-    k = len(stmt.selected_columns) - 1
-    with (
-        raw.cursor() as cursor,
-        cursor.copy(f"COPY ({_sql(session, stmt)}) TO STDOUT (FORMAT binary)") as copy,
-    ):
-        data = b"".join(bytes(block) for block in copy)
-    body = data[19:-2]  # the signature, flags and extension area; the trailer
-    fields = [("n", ">i2"), ("idlen", ">i4"), ("id", "S36")]
-    for i in range(k):
-        fields += [(f"l{i}", ">i4"), (f"v{i}", ">i8")]
-    dtype = np.dtype(fields)
-    if len(body) % dtype.itemsize:
-        return None  # an id that is not 36 characters: not this layout
-    rows = np.frombuffer(body, dtype=dtype)
-    if len(rows) and (np.any(rows["idlen"] != 36) or np.any(rows["n"] != k + 1)):
-        return None
-    values = np.empty((len(rows), k), dtype=np.int64)
-    for i in range(k):
-        if len(rows) and np.any(rows[f"l{i}"] != 8):
-            return None
-        values[:, i] = rows[f"v{i}"]
-    return rows["id"].astype("U36").tolist(), values
-
-
-def copy_words(
-    session: Session, stmt: Select[Any]
-) -> tuple[list[str], list[list[str | None]]] | None:
-    """``(ids, columns)`` of a select of (enterprise_id, text…)."""
-    raw = session.connection().connection.driver_connection
-    assert raw is not None
-    with raw.cursor() as cursor, cursor.copy(f"COPY ({_sql(session, stmt)}) TO STDOUT") as copy:
-        text = b"".join(bytes(block) for block in copy).decode()
-    if "\\" in text.replace("\\N", ""):
-        return None  # an escaped character: the ordinary reader decodes it
-    lines = text.split("\n")[:-1]
-    k = len(stmt.selected_columns)
-    if not lines:
-        return [], [[] for _ in range(k - 1)]
-    columns = list(zip(*(line.split("\t") for line in lines), strict=True))
-    if len(columns) != k:
-        return None
-    ids = list(columns[0])
-    return ids, [[None if v == "\\N" else v for v in column] for column in columns[1:]]
-
-
 def as_values(column: np.ndarray[Any, Any], kind: str) -> list[Any]:
     """A column of ``copy_ints`` as the list the ordinary reader gives (``None``: NULL)."""
     known = column != SENTINEL
@@ -102,7 +52,7 @@ def as_values(column: np.ndarray[Any, Any], kind: str) -> list[Any]:
     return values
 
 
-__all__ = ["SENTINEL", "as_values", "copy_ints", "copy_words", "int8", "select"]
+__all__ = ["SENTINEL", "as_values", "int8", "read_columns"]
 
 
 def read_columns(
