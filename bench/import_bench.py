@@ -97,6 +97,37 @@ def spoil(cells: list[Any], kind: int) -> None:
         cells[10] = "十二"  # not a number
 
 
+def make_csv(rows: int, bad_every: int, seed: int) -> tuple[bytes, int]:
+    """The same rows as ``make_xlsx``, as UTF-8 CSV."""
+    import csv
+
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(HEADERS)
+    bad = 0
+    for cells in _rows(rows, bad_every, seed):
+        bad = cells.pop()
+        writer.writerow(["" if c is None else c for c in cells])
+    return out.getvalue().encode(), bad
+
+
+def _rows(rows: int, bad_every: int, seed: int) -> Iterator[list[Any]]:
+    """Each row's cells, then the count of bad rows so far (popped by the caller)."""
+    rng = random.Random(seed)
+    seen: set[str] = set()
+    bad = 0
+    for n in range(rows):
+        code = uscc(rng)
+        while code in seen:
+            code = uscc(rng)
+        seen.add(code)
+        cells = row(rng, n, code)
+        if bad_every and n % bad_every == bad_every - 1:
+            spoil(cells, bad % 5)
+            bad += 1
+        yield [*cells, bad]
+
+
 def make_xlsx(rows: int, bad_every: int, seed: int) -> tuple[bytes, int]:
     rng = random.Random(seed)
     workbook = openpyxl.Workbook(write_only=True)
@@ -153,11 +184,11 @@ class Clock:
 
 
 def import_once(
-    url: URL, catalog: Any, data: bytes
+    url: URL, catalog: Any, data: bytes, kind: str = "csv"
 ) -> tuple[bulk_import.ImportReport, tuple[float, float], tuple[float, float]]:
     """Read and check the file, then write it in one transaction (committed)."""
     actor = Actor(name="bench", role="admin")
-    source = bulk_import.ImportFile("bench.xlsx", "xlsx", io.BytesIO(data))
+    source = bulk_import.ImportFile(f"bench.{kind}", kind, io.BytesIO(data))
     engine = make_engine(url)
     clock = Clock()
     prepared = bulk_import.prepare(catalog, source, actor)
@@ -169,10 +200,10 @@ def import_once(
     return report, read, write
 
 
-def bench(backend: str, url: URL, catalog: Any, data: bytes, rows: int) -> None:
+def bench(backend: str, url: URL, catalog: Any, data: bytes, rows: int, kind: str) -> None:
     migrate(url)
     for attempt in ("first import", "same file again"):
-        report, read, write = import_once(url, catalog, data)
+        report, read, write = import_once(url, catalog, data, kind)
         wall, cpu = read[0] + write[0], read[1] + write[1]
         print(
             f"{backend:<9} {attempt:<16} read+check {read[0]:5.1f} s (cpu {read[1]:5.1f})  "
@@ -203,21 +234,23 @@ def main() -> int:
     parser.add_argument("--bad-every", type=int, default=500, help="one bad row in N (0: none)")
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--seed", type=int, default=20241)
+    parser.add_argument("--format", choices=("csv", "xlsx"), default="csv")
     args = parser.parse_args()
     postgres = os.environ.get("TEST_POSTGRES_URL", DEFAULT_POSTGRES)
     catalog = load_catalog(ROOT / "policy_catalog")
 
     started = time.perf_counter()
-    data, bad = make_xlsx(args.rows, args.bad_every, args.seed)
+    make = make_csv if args.format == "csv" else make_xlsx
+    data, bad = make(args.rows, args.bad_every, args.seed)
     print(
-        f"generated {args.rows} rows x {len(HEADERS)} columns ({bad} bad) as XLSX: "
+        f"generated {args.rows} rows x {len(HEADERS)} columns ({bad} bad) as {args.format}: "
         f"{len(data) / 1e6:.1f} MB in {time.perf_counter() - started:.1f} s",
         flush=True,
     )
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
     for backend in args.backends.split(","):
         with database(backend, postgres) as url:
-            bench(backend, url, catalog, data, args.rows)
+            bench(backend, url, catalog, data, args.rows, args.format)
     return 0
 
 

@@ -1,13 +1,16 @@
-"""Proactive matching end to end from PostgreSQL: 100,000 stored enterprises evaluated
-against the full catalog, while the API keeps answering.
+"""Proactive matching end to end from PostgreSQL: stored enterprises evaluated against
+the full catalog, from the run's start to its results stored.
 
-    .venv/bin/python bench/population.py [--enterprises 100000]
+    .venv/bin/python bench/population.py [--sizes 100000 1000000] [--repeat 3]
         [--database postgresql+psycopg://postgres@127.0.0.1:5432/test]
 
-A scratch database beside the one named is filled with synthetic enterprises (bulk
-inserts), then a matching run is started through the API (2 workers) and GET /health
-is timed while the run goes on. The run's own duration covers reading every profile
-and its awards from the database, evaluating, and storing the results.
+For each size a scratch database beside the one named is filled with synthetic
+enterprises (bulk inserts, which write the fact projection too), then matching runs
+are executed, each in a fresh process so that its peak memory is its own. Reported
+per size: the median run (start to results stored) with its phases (read, evaluate,
+write), the peak resident memory, and a baseline measured in the same session: reading
+and decoding every current profile document, what the runs did before the projection.
+Results go to bench/results/population.json.
 """
 
 from __future__ import annotations
@@ -16,149 +19,197 @@ import argparse
 import hashlib
 import json
 import random
+import resource
+import subprocess
 import sys
 import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._support import ROOT, machine, median, server
+from bench._support import ROOT, machine, median
 
 
-def _fill(url: str, count: int) -> str:
-    from app.catalog.loader import canonical_json, load_catalog
+def _fill(url: str, count: int) -> None:
+    from app.catalog.loader import canonical_json
     from app.db.repositories import enterprises as repo
     from app.db.session import make_engine, make_sessionmaker, migrate
-    from app.services import keys
-    from app.services.actors import SYSTEM
     from tests.helpers import random_uscc
     from tests.population.conftest import random_profile
 
     migrate(url)
-    catalog = load_catalog(ROOT / "policy_catalog")
     make_session = make_sessionmaker(make_engine(url))
     rng = random.Random(1)
     now = datetime.now(UTC)
-    with make_session.begin() as session:
-        token = keys.issue_key(session, catalog, role="admin", label="bench", actor=SYSTEM).token
-        for start in range(0, count, 5000):
-            enterprises, versions = [], []
-            for _ in range(start, min(count, start + 5000)):
-                profile = random_profile(rng)
-                profile["uscc"] = random_uscc(rng)
-                eid = str(uuid.uuid4())
-                place = profile["location"]
-                enterprises.append(
-                    {
-                        "id": eid,
-                        "uscc": profile["uscc"],
-                        "name": profile["name"],
-                        "kind": "enterprise",
-                        "province": place["province"],
-                        "city": place["city"],
-                        "district": place["district"],
-                        "park": None,
-                        "current_version": 1,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                )
-                versions.append(
-                    {
-                        "id": str(uuid.uuid4()),
-                        "enterprise_id": eid,
-                        "version": 1,
-                        "profile": profile,
-                        "profile_hash": hashlib.sha256(
-                            canonical_json(profile).encode()
-                        ).hexdigest(),
-                        "created_at": now,
-                        "created_by": "bench",
-                    }
-                )
+    for start in range(0, count, 20_000):
+        enterprises, versions = [], []
+        for _ in range(start, min(count, start + 20_000)):
+            profile = random_profile(rng)
+            profile["uscc"] = random_uscc(rng)
+            eid = str(uuid.uuid4())
+            place = profile["location"]
+            enterprises.append(
+                {"id": eid, "uscc": profile["uscc"], "name": profile["name"],
+                 "kind": "enterprise", "province": place["province"], "city": place["city"],
+                 "district": place["district"], "park": None, "current_version": 1,
+                 "created_at": now, "updated_at": now}
+            )  # fmt: skip
+            versions.append(
+                {"id": str(uuid.uuid4()), "enterprise_id": eid, "version": 1,
+                 "profile": profile, "created_at": now, "created_by": "bench",
+                 "profile_hash": hashlib.sha256(canonical_json(profile).encode()).hexdigest()}
+            )  # fmt: skip
+        with make_session.begin() as session:
             repo.insert_enterprises(session, enterprises)
             repo.insert_profile_versions(session, versions)
-    return token
+    with make_session.begin() as session:
+        from app.db.projection import analyze_all
+
+        analyze_all(session)
+
+
+def run_once(url: str, vectorised_only: bool = False) -> dict[str, object]:
+    """One matching run in this process: seconds, phases, peak memory.
+
+    ``vectorised_only``: the catalog cut to the policies the batch engine vectorises
+    for the year, to see the cost of moving data apart from the per-profile engine."""
+    import dataclasses
+
+    from app.catalog.loader import load_catalog
+    from app.db.session import make_engine, make_sessionmaker
+    from app.domain.batch.engine import compile_policy
+    from app.services.actors import SYSTEM
+    from app.services.matching_runs import execute_run, start_run
+
+    catalog = load_catalog(ROOT / "policy_catalog")
+    if vectorised_only:
+        kept = {
+            k: p
+            for k, p in catalog.policies.items()
+            if compile_policy(p, 2024).eligibility is not None
+            or compile_policy(p, 2024).version is None
+        }
+        catalog = dataclasses.replace(catalog, policies=kept)
+    make_session = make_sessionmaker(make_engine(url))
+    with make_session.begin() as session:
+        run_id = start_run(session, catalog, SYSTEM, 2024).id
+    phases: dict[str, float] = {}
+    started = time.perf_counter()
+    execute_run(make_session, catalog, run_id, phases)
+    seconds = time.perf_counter() - started
+    with make_session() as session:
+        status, total = session.execute(
+            text("SELECT status, total FROM matching_runs WHERE id = :id"), {"id": run_id}
+        ).one()
+        stored = session.execute(
+            text("SELECT count(*) FROM matching_results WHERE run_id = :id"), {"id": run_id}
+        ).scalar_one()
+    assert status == "done", status
+    return {
+        "seconds": round(seconds, 3),
+        "phases": {k: round(v, 3) for k, v in phases.items()},
+        "enterprises": total,
+        "results_stored": stored,
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def read_documents(url: str) -> dict[str, object]:
+    """The baseline: every current profile document fetched and decoded."""
+    from app.db import repositories as repo
+    from app.db.session import make_engine, make_sessionmaker
+
+    make_session = make_sessionmaker(make_engine(url))
+    started = time.perf_counter()
+    count = 0
+    with make_session() as session:
+        for batch in repo.iterate_population(session, batch=2000):
+            count += len(batch)
+    return {"seconds": round(time.perf_counter() - started, 3), "enterprises": count}
+
+
+def _child(mode: str, url: str, *extra: str) -> dict[str, object]:
+    out = subprocess.run(
+        [sys.executable, __file__, f"--{mode}", url, *extra],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--enterprises", type=int, default=100_000)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--database", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--run-only", help=argparse.SUPPRESS)
+    parser.add_argument("--documents-only", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--vectorised-only",
+        action="store_true",
+        help="evaluate only the policies the batch engine vectorises (the data's own cost)",
+    )
     args = parser.parse_args()
+    extra = ["--vectorised-only"] if args.vectorised_only else []
+    if args.run_only:
+        print(json.dumps(run_once(args.run_only, args.vectorised_only)))
+        return
+    if args.documents_only:
+        print(json.dumps(read_documents(args.documents_only)))
+        return
     admin = create_engine(args.database, isolation_level="AUTOCOMMIT")
-    name = f"incentives_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    url = admin.url.set(database=name).render_as_string(hide_password=False)
-    try:
-        started = time.perf_counter()
-        token = _fill(url, args.enterprises)
-        fill_seconds = time.perf_counter() - started
-        env = {"DATABASE_URL": url, "CATALOG_DIR": str(ROOT / "policy_catalog")}
-        headers = {"authorization": f"Bearer {token}"}
-        with server("app.main:create_app", env, workers=2, factory=True) as base:
-            idle = [_timed(base) for _ in range(50)]
-            run = httpx.post(
-                base + "/v1/matching/runs", json={"fiscal_year": 2024}, headers=headers
-            ).json()
-            during: list[float] = []
-            deadline = time.monotonic() + 600
-            while time.monotonic() < deadline:
-                during.append(_timed(base))
-                state = httpx.get(
-                    f"{base}/v1/matching/runs/{run['id']}", headers=headers, timeout=30
-                ).json()
-                if state["status"] in ("done", "failed"):
-                    break
-                time.sleep(0.1)
-        assert state["status"] == "done", state
-        seconds = datetime.fromisoformat(state["finished_at"]) - datetime.fromisoformat(
-            state["created_at"]
-        )
-        green = state["result"]["policies"]["nj-green-manufacturing"]
-        report = {
-            "machine": machine(),
-            "enterprises": state["total"],
-            "fill_seconds": round(fill_seconds, 1),
-            "matching_run_seconds": round(seconds.total_seconds(), 2),
-            "health_while_idle_ms": {"p50": _pct(idle, 0.5), "p99": _pct(idle, 0.99)},
-            "health_during_run_ms": {
-                "p50": _pct(during, 0.5),
-                "p99": _pct(during, 0.99),
-                "samples": len(during),
-                "max": round(max(during), 1),
-            },
-            "example_policy": {"nj-green-manufacturing": green},
-        }
-        print(json.dumps(report, indent=2, ensure_ascii=False))
-        (ROOT / "bench" / "results").mkdir(exist_ok=True)
-        (ROOT / "bench" / "results" / "population.json").write_text(
-            json.dumps(report, indent=2, ensure_ascii=False)
-        )
-    finally:
+    report: dict[str, object] = {
+        "machine": machine(),
+        "policies": "vectorised only" if args.vectorised_only else "all",
+        "sizes": {},
+    }
+    for size in args.sizes:
+        name = f"incentives_bench_{uuid.uuid4().hex[:8]}"
         with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+            c.execute(text(f'CREATE DATABASE "{name}"'))
+        url = admin.url.set(database=name).render_as_string(hide_password=False)
+        try:
+            started = time.perf_counter()
+            _fill(url, size)
+            fill = time.perf_counter() - started
+            runs = [_child("run-only", url, *extra) for _ in range(args.repeat)]
+            documents = [_child("documents-only", url) for _ in range(args.repeat)]
+            seconds = median([float(r["seconds"]) for r in runs])  # type: ignore[arg-type]
+            baseline = median([float(d["seconds"]) for d in documents])  # type: ignore[arg-type]
+            entry = {
+                "enterprises": size,
+                "fill_seconds": round(fill, 1),
+                "run_seconds_median": seconds,
+                "phases_median": {
+                    k: median([r["phases"][k] for r in runs])  # type: ignore[index]
+                    for k in ("read", "evaluate", "write")
+                },
+                "peak_rss_mib_max": max(float(r["peak_rss_mib"]) for r in runs),  # type: ignore[arg-type]
+                "results_stored": runs[0]["results_stored"],
+                "baseline_read_documents_seconds_median": baseline,
+                "run_over_baseline": round(seconds / baseline, 2) if baseline else None,
+                "runs": runs,
+            }
+            report["sizes"][str(size)] = entry  # type: ignore[index]
+            print(json.dumps(entry, indent=2), flush=True)
+        finally:
+            with admin.connect() as c:
+                c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+    with open("/proc/loadavg") as f:
+        report["loadavg"] = f.read().split()[:3]
+    print(json.dumps(report, indent=2, ensure_ascii=False))
+    (ROOT / "bench" / "results").mkdir(exist_ok=True)
+    (ROOT / "bench" / "results" / "population.json").write_text(
+        json.dumps(report, indent=2, ensure_ascii=False)
+    )
 
-
-def _timed(base: str) -> float:
-    started = time.perf_counter()
-    httpx.get(base + "/health", timeout=30).raise_for_status()
-    return (time.perf_counter() - started) * 1000
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1) if ordered else 0.0
-
-
-__all__ = ["main", "median"]
 
 if __name__ == "__main__":
     main()

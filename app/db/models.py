@@ -329,13 +329,16 @@ class MatchingResult(Base):
     only: the ineligible are the silent majority and are not kept)."""
 
     __tablename__ = "matching_results"
-    __table_args__ = (Index(None, "run_id", "policy_id", "status"),)
+    # (run_id, id): a run's results are paged by id, with or without filters.
+    __table_args__ = (Index(None, "run_id", "policy_id", "status"), Index(None, "run_id", "id"))
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
     )
-    run_id: Mapped[str] = mapped_column(ForeignKey("matching_runs.id"))
-    enterprise_id: Mapped[str] = mapped_column(ForeignKey("enterprises.id"))
+    # No foreign keys: checked row by row they cost most of storing a run's results;
+    # the run and the enterprises a result names cannot be deleted by the service.
+    run_id: Mapped[str] = mapped_column(String(bounds.ID))
+    enterprise_id: Mapped[str] = mapped_column(String(bounds.ID))
     policy_id: Mapped[str] = mapped_column(String(bounds.POLICY_ID))
     status: Mapped[str] = mapped_column(String(bounds.RESULT_STATUS))
     amount: Mapped[Decimal | None]
@@ -357,3 +360,12 @@ class RateLimitCounter(Base):
     #: When the window began, in milliseconds since the Unix epoch.
     window_start: Mapped[int] = mapped_column(BigInteger)
     hits: Mapped[int] = mapped_column(Integer)
+
+
+# The projection of each enterprise's current facts (see app.db.projection).
+from app.db.projection import define  # noqa: E402
+
+PROJECTION_TABLES = define(Base.metadata)
+EnterpriseFacts, EnterpriseFactYears, EnterpriseFactYearScores, EnterpriseRecognitions = (
+    PROJECTION_TABLES
+)

@@ -30,6 +30,11 @@ SERVICE_PRIVILEGES: Mapping[str, tuple[str, ...]] = {
     "enterprises": ("INSERT", "SELECT", "UPDATE"),  # a changed profile updates the row
     # a reviewer's findings: never changed or removed, a correction is a new record
     "enterprise_findings": ("INSERT", "SELECT"),
+    # the projection of each enterprise's current facts: replaced with each new profile
+    "enterprise_facts": ("DELETE", "INSERT", "SELECT"),
+    "enterprise_fact_years": ("DELETE", "INSERT", "SELECT"),
+    "enterprise_fact_year_scores": ("DELETE", "INSERT", "SELECT"),
+    "enterprise_recognitions": ("DELETE", "INSERT", "SELECT"),
     "idempotency_records": ("DELETE", "INSERT", "SELECT", "UPDATE"),  # purged after 24 hours
     "matching_results": ("INSERT", "SELECT"),  # written once per run
     "matching_runs": ("INSERT", "SELECT", "UPDATE"),  # progress and result

@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from app.catalog.loader import Catalog, canonical_json, sha256
 from app.catalog.places import location_of
 from app.db.models import new_id
+from app.db.projection import analyze_all
 from app.db.repositories import enterprises as enterprise_repo
 from app.db.repositories.enterprises import CurrentProfile
 from app.db.types import utcnow
@@ -408,6 +409,10 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[start : start + size]
 
 
+#: Rows written by one import past which the tables' statistics are refreshed.
+ANALYZE_AFTER = 1000
+
+
 def apply(
     session: Session,
     prepared: Prepared,
@@ -470,6 +475,8 @@ def apply(
         report.import_id = _write(
             session, prepared, report, creates, updates, actor, progress, chunk_size
         )
+        if len(creates) + len(updates) >= ANALYZE_AFTER:
+            analyze_all(session)  # fresh statistics for the rows just loaded
     return report
 
 

@@ -11,9 +11,9 @@ nothing in the ledger.
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -25,62 +25,21 @@ from app.catalog.places import Area
 from app.catalog.schema import PolicyFile
 from app.db import repositories as repo
 from app.db.models import MatchingRun
+from app.db.projection import analyze
 from app.db.repositories.matching import PopulationRow
-from app.domain.findings import NO_FINDINGS
 from app.domain.money import ZERO
 from app.services.access import scope_of
 from app.services.actors import Actor
-from app.services.awards import payer_of, prior_awards
+from app.services.awards import payer_of
 from app.services.budgets import catalog_amount
-from app.services.findings import findings_of
-from app.services.population import Answer, Row, evaluate_rows
+from app.services.matching_columns import Tally, result_lines, tally_columns
+from app.services.population import Answer, Row
+from app.services.population_chunks import evaluate_part, evaluate_projected, iterate_parts
 from app.services.scenarios import PolicyChange, apply_changes, budget_overrides
 
 log = logging.getLogger("incentives")
-CHUNK = 2000
 #: How many gainers and losers a simulation lists by name (all are counted).
 LISTED = 1000
-
-
-@dataclass
-class Tally:
-    """Running totals of one policy over the population."""
-
-    eligible: int = 0
-    undetermined: int = 0
-    amount: Decimal = ZERO
-    by_payer: dict[str, Decimal] = field(default_factory=lambda: defaultdict(lambda: ZERO))
-
-    def add(self, answer: Answer, payer: str | None) -> None:
-        if answer.status == "undetermined":
-            self.undetermined += 1
-        elif answer.status == "eligible":
-            self.eligible += 1
-            if answer.amount is not None and answer.amount_basis == "computed":
-                self.amount += answer.amount
-                self.by_payer[payer or "-"] += answer.amount
-
-    def json(self, budget_per_payer: Decimal | None) -> dict[str, Any]:
-        payers = []
-        for payer, amount in sorted(self.by_payer.items()):
-            gap = None if budget_per_payer is None else max(amount - budget_per_payer, ZERO)
-            payers.append(
-                {
-                    "payer": payer,
-                    "amount": f"{amount:.2f}",
-                    "budget": None if budget_per_payer is None else f"{budget_per_payer:.2f}",
-                    "gap": None if gap is None else f"{gap:.2f}",
-                }
-            )
-        total_gap = sum((Decimal(p["gap"]) for p in payers if p["gap"] is not None), ZERO)
-        return {
-            "eligible": self.eligible,
-            "undetermined": self.undetermined,
-            "amount": f"{self.amount:.2f}",
-            "budget_per_payer": None if budget_per_payer is None else f"{budget_per_payer:.2f}",
-            "budget_gap": f"{total_gap:.2f}",
-            "payers": payers,
-        }
 
 
 def _area(actor: Actor, catalog: Catalog) -> dict[str, str]:
@@ -130,27 +89,17 @@ def start_run(
     )
 
 
-def _rows(session: Session, batch: list[PopulationRow], fiscal_year: int) -> list[Row]:
-    """The batch's rows with their award histories and the reviewers' current findings
-    for the fiscal year (rows with either are settled by the per-profile engine)."""
-    ids = [e.id for e in batch]
-    awards = repo.live_awards_of(session, ids)
-    found = findings_of(session, ids, fiscal_year)
-    return [
-        Row(
-            e.id,
-            e.profile,
-            prior_awards(awards.get(e.id, [])),
-            findings=found.get(e.id, NO_FINDINGS),
-        )
-        for e in batch
-    ]
+def execute_run(
+    make_session: sessionmaker[Session],
+    catalog: Catalog,
+    run_id: str,
+    phases: dict[str, float] | None = None,
+) -> None:
+    """Run the job to the end, a chunk per transaction; a failure is recorded on the run.
 
-
-def execute_run(make_session: sessionmaker[Session], catalog: Catalog, run_id: str) -> None:
-    """Run the job to the end, a chunk per transaction; a failure is recorded on the run."""
+    ``phases`` (if given) receives the seconds spent reading, evaluating and writing."""
     try:
-        _execute(make_session, catalog, run_id)
+        _execute(make_session, catalog, run_id, {} if phases is None else phases)
     except Exception as exc:  # the job's own record is where the failure is reported
         log.exception("matching run %s failed", run_id)
         with make_session.begin() as session:
@@ -163,7 +112,9 @@ def execute_run(make_session: sessionmaker[Session], catalog: Catalog, run_id: s
                 )
 
 
-def _execute(make_session: sessionmaker[Session], catalog: Catalog, run_id: str) -> None:
+def _execute(
+    make_session: sessionmaker[Session], catalog: Catalog, run_id: str, phases: dict[str, float]
+) -> None:
     with make_session.begin() as session:
         run = repo.get_matching_run(session, run_id)
         assert run is not None
@@ -181,21 +132,36 @@ def _execute(make_session: sessionmaker[Session], catalog: Catalog, run_id: str)
     movers: dict[str, list[dict[str, Any]]] = {"gain": [], "lose": []}
     counts = {"gain": 0, "lose": 0}
     done = 0
+    for name in ("read", "evaluate", "write"):
+        phases.setdefault(name, 0.0)
     with make_session() as reader:
-        for batch in repo.iterate_population(reader, batch=CHUNK, area=area):
-            reader.rollback()  # end the read transaction: writers (and SQLite) are not held up
-            rows = _rows(reader, batch, fiscal_year)
-            reader.rollback()
-            enterprises = {e.id: e for e in batch}
-            answers = evaluate_rows(baseline, rows, fiscal_year)
-            _tally(tallies, baseline, rows, answers, enterprises)
+        chunks = iterate_parts(reader, fiscal_year, area)
+        while True:
+            started = time.perf_counter()
+            parts = next(chunks, None)
+            phases["read"] += time.perf_counter() - started
+            if parts is None:
+                break
+            started = time.perf_counter()
             results: list[dict[str, Any]] = []
-            if simulation:
-                changed = evaluate_rows(scenario, rows, fiscal_year)
-                _tally(scenario_tallies, scenario, rows, changed, enterprises)
-                _movers(movers, counts, rows, answers, changed)
-            else:
-                results = [
+            lines: list[tuple[str, str, str, str | None, str | None]] = []
+            for part in parts:
+                projected = None if simulation else evaluate_projected(baseline, part, fiscal_year)
+                if projected is not None and part.chunk is not None:
+                    tally_columns(tallies, baseline, projected, part.chunk.places)
+                    lines += result_lines(run_id, baseline, projected, part.chunk.ids)
+                    done += part.n
+                    continue
+                enterprises = {e.id: e for e in part.places}
+                answers = evaluate_part(baseline, part, fiscal_year)
+                _tally(tallies, baseline, part.rows, answers, enterprises)
+                done += part.n
+                if simulation:
+                    changed = evaluate_part(scenario, part, fiscal_year)
+                    _tally(scenario_tallies, scenario, part.rows, changed, enterprises)
+                    _movers(movers, counts, part.rows, answers, changed)
+                    continue
+                results += [
                     {
                         "run_id": run_id,
                         "enterprise_id": row.enterprise_id,
@@ -204,16 +170,19 @@ def _execute(make_session: sessionmaker[Session], catalog: Catalog, run_id: str)
                         "amount": a.amount,
                         "missing_facts": _what_is_missing(a),
                     }
-                    for row, row_answers in zip(rows, answers, strict=True)
+                    for row, row_answers in zip(part.rows, answers, strict=True)
                     for a in row_answers
                     if a.status != "ineligible"
                 ]
-            done += len(rows)
+            phases["evaluate"] += time.perf_counter() - started
+            started = time.perf_counter()
             with make_session.begin() as writer:
                 repo.add_matching_results(writer, results)
+                repo.add_matching_result_lines(writer, run_id, lines)
                 run = repo.get_matching_run(writer, run_id)
                 assert run is not None
                 run.progress = done
+            phases["write"] += time.perf_counter() - started
     budgets = budget_overrides(changes)
     summary = _summary(catalog, baseline, tallies, fiscal_year, {})
     result: dict[str, Any] = {"enterprises": done, "policies": summary}
@@ -232,6 +201,7 @@ def _execute(make_session: sessionmaker[Session], catalog: Catalog, run_id: str)
         run = repo.get_matching_run(session, run_id)
         assert run is not None
         run.status, run.total, run.progress = "done", done, done
+        analyze(session, ["matching_results"])  # paging a run's results plans with real counts
         run.result, run.finished_at = result, datetime.now(UTC)
 
 

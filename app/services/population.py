@@ -16,6 +16,7 @@ from app.catalog.schema import PolicyFile
 from app.domain.batch import (
     BASES,
     STATUSES,
+    PopulationResult,
     evaluate_population,
     required_columns,
     table_from_profiles,
@@ -63,7 +64,12 @@ def evaluate_rows(
     result = evaluate_population(
         policies, table, fiscal_year, histories=histories or None, findings=findings or None
     )
-    out: list[list[Answer]] = [[] for _ in rows]
+    return answers_of(policies, result)
+
+
+def answers_of(policies: Sequence[PolicyFile], result: PopulationResult) -> list[list[Answer]]:
+    """Per row of the result, every policy's answer (same order as ``policies``)."""
+    out: list[list[Answer]] = [[] for _ in range(result.table.n)]
     for policy in policies:
         pid = policy.id
         statuses = result.status(pid).tolist()

@@ -171,3 +171,28 @@ def test_population_path_answers_as_the_per_profile_engine(population: Populatio
     ]
     policies = list(catalog)
     assert evaluate_rows(policies, rows, 2024) == evaluate_rows_one_by_one(policies, rows, 2024)
+
+
+def test_stored_results_are_every_answer_but_the_ineligible(population: Population) -> None:
+    """The results written from the engine's arrays are the per-enterprise answers."""
+    make_session, catalog, ids = population
+    run = _run(make_session, catalog)
+    want = []
+    with make_session() as session:
+        for enterprise_id in sorted(ids):
+            enterprise = repo.get_enterprise(session, enterprise_id)
+            assert enterprise is not None
+            profile = repo.get_profile_version(session, enterprise_id, enterprise.current_version)
+            assert profile is not None
+            for ev in evaluate_catalog(list(catalog), profile.profile, 2024):
+                if ev.status == "ineligible":
+                    continue
+                missing = None
+                if ev.missing_facts or ev.findings_required:
+                    missing = {"paths": list(ev.missing_facts)}
+                    if ev.findings_required:
+                        missing["findings"] = list(ev.findings_required)
+                want.append((enterprise_id, ev.policy_id, ev.status, ev.amount, missing))
+        stored = repo.list_matching_results(session, run["id"], limit=100_000)
+        got = [(r.enterprise_id, r.policy_id, r.status, r.amount, r.missing_facts) for r in stored]
+    assert got == want

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.catalog.places import Area, Level
 from app.db.models import Enterprise, ProfileVersion
+from app.db.projection import write_projection
 from app.db.repositories._base import add_and_flush, lock_by_id
 from app.db.repositories.areas import enterprise_in
 from app.db.repositories.pagination import DEFAULT_PAGE_SIZE, Page, paginate
@@ -79,7 +80,10 @@ def count_enterprises_by_place(session: Session) -> list[tuple[dict[Level, str |
 
 
 def add_profile_version(session: Session, profile_version: ProfileVersion) -> ProfileVersion:
-    return add_and_flush(session, profile_version)
+    """Add a version (it becomes the enterprise's current one) and its facts' projection."""
+    added = add_and_flush(session, profile_version)
+    write_projection(session, [(added.enterprise_id, added.profile)])
+    return added
 
 
 def get_profile_version(
@@ -221,5 +225,10 @@ def update_enterprises(session: Session, rows: Sequence[Mapping[str, Any]]) -> N
 
 def insert_profile_versions(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert profile versions in bulk (rows as for ``insert_enterprises``);
-    (enterprise, version) stays unique as for one."""
+    (enterprise, version) stays unique as for one. Each becomes its enterprise's current
+    version: the projection of its facts is replaced in the same transaction."""
     _insert_many(session, ProfileVersion, rows)
+    first = [(row["enterprise_id"], row["profile"]) for row in rows if row["version"] == 1]
+    later = [(row["enterprise_id"], row["profile"]) for row in rows if row["version"] != 1]
+    write_projection(session, first, new=True)  # a first version has nothing to replace
+    write_projection(session, later)

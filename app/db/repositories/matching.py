@@ -3,8 +3,10 @@ reading every enterprise's current profile (and live awards) a batch at a time."
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -65,6 +67,47 @@ def add_matching_results(session: Session, rows: Sequence[dict[str, Any]]) -> No
                     None if facts is None else Jsonb(facts),
                 ]
             )
+
+
+def add_matching_result_lines(
+    session: Session,
+    run_id: str,
+    lines: Sequence[tuple[str, str, str, str | None, str | None]],
+) -> None:
+    """Bulk insert of a run's results given as ``(enterprise_id, policy_id, status,
+    amount text, missing_facts JSON text)``: one ``COPY`` buffer on PostgreSQL."""
+    if not lines:
+        return
+    if session.get_bind().dialect.name != "postgresql":
+        add_matching_results(
+            session,
+            [
+                {"run_id": run_id, "enterprise_id": e, "policy_id": p, "status": s,
+                 "amount": None if a is None else Decimal(a),
+                 "missing_facts": None if m is None else json.loads(m)}
+                for e, p, s, a, m in lines
+            ],
+        )  # fmt: skip
+        return
+    # COPY's text format: tab-separated, \\N for null, backslashes doubled.
+    null = "\\N"
+    buffer = "".join(
+        "\t".join((run_id, e, p, s, null if a is None else a, null if m is None else _escaped(m)))
+        + "\n"
+        for e, p, s, a, m in lines
+    )
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    columns = "run_id, enterprise_id, policy_id, status, amount, missing_facts"
+    with (
+        raw.cursor() as cursor,
+        cursor.copy(f"COPY matching_results ({columns}) FROM STDIN") as copy,
+    ):
+        copy.write(buffer.encode())
+
+
+def _escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
 
 
 def list_matching_results(
