@@ -52,6 +52,10 @@ def table_from_chunk(chunk: Chunk, specs: Iterable[Spec]) -> ProfileTable:
             table.num[path] = _num(values, fact.scale)
         elif view == "cat" and fact.type not in NUMBER_TYPES and fact.type != "date":
             table.cat[path] = _cat(values)
+        elif view == "cat":
+            # A number or a date compared as a word (``in: [1, 2, 3]`` reads a number
+            # fact both ways): the text the document would hold, as the builder reads it.
+            table.cat[path] = _cat([_raw(fact, v) for v in values])
         elif view == "date" and fact.type == "date":
             table.date[path] = _date(values)
         else:
