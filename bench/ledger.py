@@ -18,7 +18,7 @@ approval-shaped pgbench script, in the same run; then the ledger's guarantees.
   log keeps growing and stays a valid chain), and both databases are VACUUMed.
 - Finally GET /v1/audit/verify must say the chain is intact.
 
-``--code DIR`` serves the API from another checkout (its own ``.venv``), e.g. the code
+``--code DIR`` serves the API from another checkout (its ``.venv``, or this one's), e.g. the code
 before a change, with the same seed, schema and load: the database schema must match.
 Prints medians of the rounds and writes bench/results/ledger.json.
 """
@@ -168,11 +168,16 @@ def _reset(url: str) -> None:
 
 def _server(code: Path, url: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
+    # The checkout's own environment if it has one; else this one, with the checkout's
+    # package first on the path (its `app` shadows the one installed here).
     python = code / ".venv" / "bin" / "python"
+    if not python.exists():
+        python = Path(sys.executable)
     command = [str(python), "-m", "uvicorn", "app.main:create_app", "--factory"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(WORKERS)]
     command += ["--log-level", "warning", "--no-access-log"]
     env = {**os.environ, "DATABASE_URL": url, "CATALOG_DIR": str(code / "policy_catalog")}
+    env["PYTHONPATH"] = str(code)
     process = subprocess.Popen(command, cwd=code, env=env)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
