@@ -23,8 +23,22 @@ def get_audit_head(session: Session) -> AuditLog | None:
     return session.scalars(select(AuditLog).order_by(AuditLog.seq.desc()).limit(1)).first()
 
 
+def get_audit_link(session: Session) -> tuple[int, str] | None:
+    """The head's ``seq`` and ``hash`` only: what the next record chains to."""
+    row = session.execute(
+        select(AuditLog.seq, AuditLog.hash).order_by(AuditLog.seq.desc()).limit(1)
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
 def add_audit_entry(session: Session, entry: AuditLog) -> AuditLog:
     return add_and_flush(session, entry)
+
+
+def add_audit_entries(session: Session, entries: Sequence[AuditLog]) -> None:
+    """Append entries in chain order (one INSERT for one entry, batched for several)."""
+    session.add_all(entries)
+    session.flush()
 
 
 def list_audit_entries(
