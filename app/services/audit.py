@@ -94,8 +94,7 @@ def append_pending(session: Session) -> None:
     pending: list[dict[str, Any]] = session.info.pop(_PENDING, [])
     if not pending:
         return
-    repo.lock_audit_for_append(session)
-    seq, prev = repo.get_audit_link(session) or (0, GENESIS)
+    seq, prev = repo.lock_and_read_link(session) or (0, GENESIS)
     # Taken under the lock, so times rise with seq as before.
     occurred_at = datetime.now(UTC)
     entries = []

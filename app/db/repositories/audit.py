@@ -23,6 +23,31 @@ def get_audit_head(session: Session) -> AuditLog | None:
     return session.scalars(select(AuditLog).order_by(AuditLog.seq.desc()).limit(1)).first()
 
 
+_HEAD_SQL = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"
+
+
+def lock_and_read_link(session: Session) -> tuple[int, str] | None:
+    """Take the append lock, then read the head's ``seq`` and ``hash``.
+
+    On PostgreSQL both statements go in one round trip (psycopg's pipeline mode): this
+    runs at commit, while the transaction holds the budget's row lock and every other
+    writer waits for the audit lock, so a round trip less is worth it there. The
+    server still runs them one after the other, and in READ COMMITTED the SELECT
+    takes its snapshot after the lock is granted: it sees the head that the previous
+    holder committed. (In one statement it would not: the snapshot comes first.)
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        lock_audit_for_append(session)
+        return get_audit_link(session)
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
+    with driver.pipeline(), driver.cursor() as lock, driver.cursor() as head:
+        lock.execute("SELECT pg_advisory_xact_lock(%s)", (_AUDIT_APPEND_LOCK,))
+        head.execute(_HEAD_SQL)
+        row = head.fetchone()
+    return None if row is None else (int(row[0]), str(row[1]))
+
+
 def get_audit_link(session: Session) -> tuple[int, str] | None:
     """The head's ``seq`` and ``hash`` only: what the next record chains to."""
     row = session.execute(
