@@ -8,10 +8,10 @@ The app runs in this process (Starlette's TestClient, the same middleware and
 dependencies as under uvicorn). Three views of the same requests:
 
 - the statements SQLAlchemy executes (texts of one approval, and the count per approval);
-- the round trips to the server, counted by libpq itself (``PQtrace``): every
-  simple-protocol ``Query`` and every extended-protocol ``Sync`` is one wait for the
-  server, which includes the BEGIN, the COMMIT and the pool's pre-ping that no
-  SQLAlchemy event shows;
+- the round trips to the server, from libpq's own trace (``PQtrace``): a burst of
+  client messages followed by the server's answer is one wait, which counts the
+  BEGIN, the COMMIT and any pool ping that no SQLAlchemy event shows, and counts
+  pipelined statements once;
 - the time in the database driver against the whole request, and with ``--cprofile``
   the functions that cost most.
 
@@ -70,12 +70,17 @@ class Counter:
     def round_trips(self) -> int:
         for handle in self._files:
             handle.flush()
+        # A round trip is a burst of client messages that the server then answers:
+        # count the client lines that follow a server line (or open the trace).
         count = 0
         for path in self.trace_dir.glob("*.trace"):
+            previous = "B"
             for line in path.read_text(errors="replace").splitlines():
                 parts = line.split("\t")
-                if len(parts) > 3 and parts[1] == "F" and parts[3] in ("Query", "Sync"):
-                    count += 1
+                if len(parts) < 2 or parts[1] not in ("F", "B"):
+                    continue
+                count += parts[1] == "F" and previous == "B"
+                previous = parts[1]
         return count
 
     def reset(self) -> None:

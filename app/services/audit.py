@@ -89,11 +89,14 @@ def record(
     )
 
 
-def append_pending(session: Session) -> None:
-    """Chain the transaction's pending records to the head, under the append lock."""
+def append_pending(session: Session, commit: bool = False) -> None:
+    """Chain the transaction's pending records to the head, under the append lock;
+    with ``commit``, commit with them (see ``repo.add_audit_entries``)."""
     pending: list[dict[str, Any]] = session.info.pop(_PENDING, [])
     if not pending:
         return
+    # Every other write of the transaction first: none of them needs the lock.
+    session.flush()
     seq, prev = repo.lock_and_read_link(session) or (0, GENESIS)
     # Taken under the lock, so times rise with seq as before.
     occurred_at = datetime.now(UTC)
@@ -105,12 +108,12 @@ def append_pending(session: Session) -> None:
             AuditLog(seq=seq, occurred_at=occurred_at, prev_hash=prev, hash=digest, **fields)
         )
         prev = digest
-    repo.add_audit_entries(session, entries)
+    repo.add_audit_entries(session, entries, commit=commit)
 
 
 @event.listens_for(Session, "before_commit")
 def _append_on_commit(session: Session) -> None:
-    append_pending(session)
+    append_pending(session, commit=True)
 
 
 @event.listens_for(Session, "after_rollback")

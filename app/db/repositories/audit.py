@@ -29,22 +29,24 @@ _HEAD_SQL = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"
 def lock_and_read_link(session: Session) -> tuple[int, str] | None:
     """Take the append lock, then read the head's ``seq`` and ``hash``.
 
-    On PostgreSQL both statements go in one round trip (psycopg's pipeline mode): this
-    runs at commit, while the transaction holds the budget's row lock and every other
-    writer waits for the audit lock, so a round trip less is worth it there. The
-    server still runs them one after the other, and in READ COMMITTED the SELECT
-    takes its snapshot after the lock is granted: it sees the head that the previous
-    holder committed. (In one statement it would not: the snapshot comes first.)
+    On PostgreSQL both statements go in one message, so one round trip: this runs at
+    commit, while an approval holds its budget's row lock and every other writer waits
+    for the audit lock, so a round trip less is worth it there. The server runs them
+    one after the other and, in READ COMMITTED, each statement takes its own snapshot:
+    the SELECT's comes after the lock is granted and sees the head the previous holder
+    committed. (In one statement it would not: its snapshot would come first.)
     """
     if session.get_bind().dialect.name != "postgresql":
         lock_audit_for_append(session)
         return get_audit_link(session)
+    from psycopg import ClientCursor
+
     driver = session.connection().connection.driver_connection
     assert driver is not None
-    with driver.pipeline(), driver.cursor() as lock, driver.cursor() as head:
-        lock.execute("SELECT pg_advisory_xact_lock(%s)", (_AUDIT_APPEND_LOCK,))
-        head.execute(_HEAD_SQL)
-        row = head.fetchone()
+    with ClientCursor(driver) as cursor:
+        cursor.execute(f"SELECT pg_advisory_xact_lock({_AUDIT_APPEND_LOCK:d}); {_HEAD_SQL}")
+        assert cursor.nextset(), "the head's result follows the lock's"
+        row = cursor.fetchone()
     return None if row is None else (int(row[0]), str(row[1]))
 
 
@@ -60,10 +62,51 @@ def add_audit_entry(session: Session, entry: AuditLog) -> AuditLog:
     return add_and_flush(session, entry)
 
 
-def add_audit_entries(session: Session, entries: Sequence[AuditLog]) -> None:
-    """Append entries in chain order (one INSERT for one entry, batched for several)."""
-    session.add_all(entries)
-    session.flush()
+_INSERT_SQL = (
+    "INSERT INTO audit_log (seq, occurred_at, actor, action, object_type, object_id,"
+    " payload, prev_hash, hash) VALUES "
+)
+
+
+def add_audit_entries(session: Session, entries: Sequence[AuditLog], commit: bool = False) -> None:
+    """Append entries in chain order.
+
+    With ``commit`` (from the session's ``before_commit``, the transaction's other
+    writes already flushed) on PostgreSQL, the INSERT and the COMMIT go in one round
+    trip: the audit lock, and the budget's row lock of an
+    approval, are then held for two round trips in all (this one and the lock's).
+    SQLAlchemy's own COMMIT that follows finds no transaction open, which psycopg
+    treats as nothing to do; an error of the COMMIT raises here and the session
+    rolls back as for any failed commit.
+    """
+    if not commit or session.get_bind().dialect.name != "postgresql":
+        session.add_all(entries)
+        session.flush()
+        return
+    from psycopg import ClientCursor
+    from psycopg.types.json import Jsonb
+
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(entries))
+    params = [
+        value
+        for e in entries
+        for value in (
+            e.seq,
+            e.occurred_at,
+            e.actor,
+            e.action,
+            e.object_type,
+            e.object_id,
+            Jsonb(e.payload),
+            e.prev_hash,
+            e.hash,
+        )
+    ]
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
+    # Client-side binding makes it one simple-protocol message: INSERT; COMMIT.
+    with ClientCursor(driver) as cursor:
+        cursor.execute(_INSERT_SQL + values + "; COMMIT", params)
 
 
 def list_audit_entries(
