@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from app.catalog.loader import canonical_json, sha256
 from app.db.models import AuditLog
 from app.db.repositories import audit as repo
+from app.db.repositories._base import take_deferred
 from app.domain.results import as_json
 
 GENESIS = "0" * 64
@@ -91,9 +92,12 @@ def record(
 
 def append_pending(session: Session, commit: bool = False) -> None:
     """Chain the transaction's pending records to the head, under the append lock;
-    with ``commit``, commit with them (see ``repo.add_audit_entries``)."""
+    with ``commit``, commit with them and with the writes deferred to the commit
+    (see ``repo.add_audit_entries``)."""
+    deferred = take_deferred(session) if commit else []
     pending: list[dict[str, Any]] = session.info.pop(_PENDING, [])
     if not pending:
+        repo.run_deferred(session, deferred)
         return
     # Every other write of the transaction first: none of them needs the lock.
     session.flush()
@@ -108,7 +112,7 @@ def append_pending(session: Session, commit: bool = False) -> None:
             AuditLog(seq=seq, occurred_at=occurred_at, prev_hash=prev, hash=digest, **fields)
         )
         prev = digest
-    repo.add_audit_entries(session, entries, commit=commit)
+    repo.add_audit_entries(session, entries, commit=commit, deferred=deferred)
 
 
 @event.listens_for(Session, "before_commit")
@@ -119,6 +123,7 @@ def _append_on_commit(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _forget_on_rollback(session: Session) -> None:
     session.info.pop(_PENDING, None)
+    take_deferred(session)
 
 
 @dataclass(frozen=True)

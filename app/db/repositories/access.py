@@ -10,7 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.db.models import ApiKey, IdempotencyRecord, new_id
-from app.db.repositories._base import add_and_flush
+from app.db.repositories._base import add_and_flush, defer_to_commit
 from app.db.types import utcnow
 
 
@@ -68,6 +68,17 @@ def claim_idempotency_key(session: Session, record: IdempotencyRecord) -> bool:
 def complete_idempotency_record(
     session: Session, api_key_id: str, key: str, status_code: int, body: dict[str, Any]
 ) -> None:
+    """Store the response with the claimed key; on PostgreSQL it travels with the COMMIT."""
+    if session.get_bind().dialect.name == "postgresql":
+        from psycopg.types.json import Jsonb
+
+        defer_to_commit(
+            session,
+            "UPDATE idempotency_records SET status_code = %s, response_body = %s"
+            " WHERE api_key_id = %s AND key = %s",
+            (status_code, Jsonb(body), api_key_id, key),
+        )
+        return
     session.execute(
         update(IdempotencyRecord)
         .where(IdempotencyRecord.api_key_id == api_key_id, IdempotencyRecord.key == key)

@@ -9,6 +9,7 @@ than both succeeding and forking the chain.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -68,7 +69,12 @@ _INSERT_SQL = (
 )
 
 
-def add_audit_entries(session: Session, entries: Sequence[AuditLog], commit: bool = False) -> None:
+def add_audit_entries(
+    session: Session,
+    entries: Sequence[AuditLog],
+    commit: bool = False,
+    deferred: Sequence[tuple[str, Sequence[Any]]] = (),
+) -> None:
     """Append entries in chain order.
 
     With ``commit`` (from the session's ``before_commit``, the transaction's other
@@ -77,9 +83,11 @@ def add_audit_entries(session: Session, entries: Sequence[AuditLog], commit: boo
     approval, are then held for two round trips in all (this one and the lock's).
     SQLAlchemy's own COMMIT that follows finds no transaction open, which psycopg
     treats as nothing to do; an error of the COMMIT raises here and the session
-    rolls back as for any failed commit.
+    rolls back as for any failed commit. ``deferred`` writes (``defer_to_commit``) go
+    first in the same message.
     """
     if not commit or session.get_bind().dialect.name != "postgresql":
+        run_deferred(session, deferred)
         session.add_all(entries)
         session.flush()
         return
@@ -87,7 +95,8 @@ def add_audit_entries(session: Session, entries: Sequence[AuditLog], commit: boo
     from psycopg.types.json import Jsonb
 
     values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(entries))
-    params = [
+    params: list[Any] = [value for _, values in deferred for value in values]
+    params += [
         value
         for e in entries
         for value in (
@@ -106,7 +115,22 @@ def add_audit_entries(session: Session, entries: Sequence[AuditLog], commit: boo
     assert driver is not None
     # Client-side binding makes it one simple-protocol message: INSERT; COMMIT.
     with ClientCursor(driver) as cursor:
-        cursor.execute(_INSERT_SQL + values + "; COMMIT", params)
+        before = "".join(f"{sql}; " for sql, _ in deferred)
+        cursor.execute(before + _INSERT_SQL + values + "; COMMIT", params)
+
+
+def run_deferred(session: Session, deferred: Sequence[tuple[str, Sequence[Any]]]) -> None:
+    """The deferred writes on their own, in one message (a commit with no audit record)."""
+    if not deferred:
+        return
+    from psycopg import ClientCursor
+
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
+    with ClientCursor(driver) as cursor:
+        cursor.execute(
+            "; ".join(sql for sql, _ in deferred), [v for _, values in deferred for v in values]
+        )
 
 
 def list_audit_entries(
