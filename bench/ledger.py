@@ -166,6 +166,29 @@ def _reset(url: str) -> None:
     )
 
 
+def _cpu_seconds(root: int) -> float:
+    """User + system CPU of a process and its descendants (the uvicorn master and its
+    workers), from /proc: how much server CPU an approval costs."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / ticks
+    tree, grown = {root}, True
+    while grown:
+        more = {pid for pid, parent in parents.items() if parent in tree} - tree
+        grown = bool(more)
+        tree |= more
+    return sum(times.get(pid, 0.0) for pid in tree)
+
+
 def _server(code: Path, url: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     # The checkout's own environment if it has one; else this one, with the checkout's
@@ -219,9 +242,14 @@ def main() -> None:
                 for _ in range(args.rounds):
                     tps = _pgbench(bench_url, budget, args.awards, args.clients, args.seconds)
                     _sql(bench_url, "VACUUM ANALYZE")
+                    cpu = _cpu_seconds(process.pid)
                     summary = _wrk(base, token, str(ids_file), args.clients, url, covered)
+                    cpu = _cpu_seconds(process.pid) - cpu
                     state = ledger_state(url)
                     rate = _approval_rate(url)
+                    summary["server_cpu_ms_per_request"] = round(
+                        cpu / summary["requests"] * 1000, 2
+                    )
                     rounds.append(
                         {
                             "pgbench_tps": round(tps, 1),

@@ -102,7 +102,7 @@ def profile_thread_pool() -> list[cProfile.Profile]:
 
     async def run_sync(func: Any, *args: Any, **kwargs: Any) -> Any:
         def profiled(*inner: Any) -> Any:
-            profile = cProfile.Profile()
+            profile = cProfile.Profile(time.thread_time)  # CPU, not waits
             profile.enable()
             try:
                 return func(*inner)

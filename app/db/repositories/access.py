@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -22,9 +22,13 @@ def get_api_key(session: Session, api_key_id: str) -> ApiKey | None:
     return session.get(ApiKey, api_key_id)
 
 
+# Built once: every authenticated request runs it.
+_BY_PREFIX = select(ApiKey).where(ApiKey.prefix == bindparam("prefix"))
+
+
 def get_api_key_by_prefix(session: Session, prefix: str) -> ApiKey | None:
     """The key whose public prefix is ``prefix`` (revoked or not: the caller decides)."""
-    return session.scalars(select(ApiKey).where(ApiKey.prefix == prefix)).one_or_none()
+    return session.scalars(_BY_PREFIX, {"prefix": prefix}).one_or_none()
 
 
 def add_idempotency_record(session: Session, record: IdempotencyRecord) -> IdempotencyRecord:
