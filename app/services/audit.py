@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from app.catalog.loader import canonical_json, sha256
 from app.db.models import AuditLog
@@ -120,10 +120,12 @@ def _append_on_commit(session: Session) -> None:
     append_pending(session, commit=True)
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget_on_rollback(session: Session) -> None:
-    session.info.pop(_PENDING, None)
-    take_deferred(session)
+@event.listens_for(Session, "after_transaction_end")
+def _forget_at_end(session: Session, transaction: SessionTransaction) -> None:
+    """A transaction rolled back or closed without commit takes its records with it."""
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
+        take_deferred(session)
 
 
 @dataclass(frozen=True)
