@@ -52,6 +52,10 @@ ledger of awards with their full trace. Money is a decimal string in yuan with t
 places; every error is `application/problem+json` (RFC 9457).
 """
 
+# The routes declared with `open_post` (app/api/rate_limit.py): no pooled connection,
+# no thread, so the gate does not queue them (tests/api/test_rate_limit.py holds the list).
+OPEN_CALCULATOR = ("/v1/eligibility", "/v1/gaps")
+
 OWNS_AUDIT_LOG = (
     "the service's database role owns audit_log (or is a superuser), so whoever has its "
     "credentials can drop the append-only triggers: run the service as a role that owns "
@@ -98,7 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     # FIX (ledger tests): queue requests beyond the database pool in the event loop;
     # see app/api/gate.py (500s after 30 s under a burst of approvals, both backends).
-    app.add_middleware(RequestGate)
+    app.add_middleware(RequestGate, unqueued=OPEN_CALCULATOR)
     # Outermost: an oversized body is refused before it takes a place at the gate, and
     # before FastAPI reads and parses it (see app/api/body_limit.py).
     app.add_middleware(
