@@ -90,7 +90,7 @@ class _Composite(RulePlan):
         hit = self.kept.get(key)
         if hit is not None:
             return hit[1]
-        outcome = Kept(*self.combine(children))
+        outcome = _new(Kept, self.combine(children))
         if len(self.kept) < _KEEP_MAX:
             self.kept[key] = (children, outcome)
         return outcome
@@ -101,35 +101,31 @@ class _Composite(RulePlan):
     def _outcome(
         self, truth: Tri, children: list[RuleOutcome], keep: list[RuleOutcome]
     ) -> RuleOutcome:
+        # Positional reads and ``tuple.__new__``: a NamedTuple's field properties and
+        # its Python ``__new__`` were a third of a composite's cost, paid ~250 times
+        # an answer.
         missing: tuple[str, ...] = ()
         findings: tuple[str, ...] = ()
-        if truth is Tri.UNKNOWN:
-            unknown = [c for c in children if c.truth is Tri.UNKNOWN]
+        if truth is _UNKNOWN:
+            unknown = [c for c in children if c[0] is _UNKNOWN]
             if len(unknown) == 1:  # (the union of one child's lists is that child's)
-                missing, findings = unknown[0].missing, unknown[0].findings
+                missing, findings = unknown[0][2], unknown[0][3]
             else:
-                missing = tuple(dict.fromkeys(p for c in unknown for p in c.missing))
-                findings = tuple(dict.fromkeys(k for c in unknown for k in c.findings))
+                missing = tuple(dict.fromkeys(p for c in unknown for p in c[2]))
+                findings = tuple(dict.fromkeys(k for c in unknown for k in c[3]))
         if len(keep) == 1:
-            clauses = keep[0].clauses
+            clauses = keep[0][1]
         else:
             clauses = ()
             for c in keep:
-                clauses += c.clauses
+                clauses += c[1]
         if self.label is not None:
             clauses += (ClauseResult(self.clause, truth, self.label, missing),)
-        return RuleOutcome(truth, clauses, missing, findings)
+        return _new(RuleOutcome, (truth, clauses, missing, findings))
 
 
-def _settle(children: list[RuleOutcome], decisive: Tri, otherwise: Tri) -> Tri:
-    """``decisive`` if any child is (false for all, true for any), else unknown if any
-    child is unknown, else ``otherwise``."""
-    unknown = False
-    for child in children:
-        if child.truth is decisive:
-            return decisive
-        unknown = unknown or child.truth is Tri.UNKNOWN
-    return Tri.UNKNOWN if unknown else otherwise
+_new = tuple.__new__
+_TRUE, _FALSE, _UNKNOWN = Tri.TRUE, Tri.FALSE, Tri.UNKNOWN
 
 
 class _All(_Composite):
@@ -141,13 +137,13 @@ class _All(_Composite):
         return All([c.column() for c in self.children])
 
     def combine(self, children: list[RuleOutcome]) -> RuleOutcome:
-        truth = Tri.TRUE
+        truth = _TRUE
         for child in children:
-            if child.truth is Tri.FALSE:
-                truth = Tri.FALSE
+            if child[0] is _FALSE:
+                truth = _FALSE
                 break
-            if child.truth is Tri.UNKNOWN:
-                truth = Tri.UNKNOWN
+            if child[0] is _UNKNOWN:
+                truth = _UNKNOWN
         return self._outcome(truth, children, children)
 
 
@@ -160,10 +156,17 @@ class _Any(_Composite):
         return Any_([c.column() for c in self.children])
 
     def combine(self, children: list[RuleOutcome]) -> RuleOutcome:
-        truth = _settle(children, Tri.TRUE, Tri.FALSE)
-        # An alternative that holds is the reason; the ones that do not are noise then.
-        keep = [c for c in children if c.truth is Tri.TRUE] if truth is Tri.TRUE else children
-        return self._outcome(truth, children, keep)
+        # True if any child is, else unknown if any child is, else false.
+        truth = _FALSE
+        for child in children:
+            if child[0] is _TRUE:
+                # An alternative that holds is the reason; the ones that do not are
+                # noise then.
+                keep = [c for c in children if c[0] is _TRUE]
+                return self._outcome(_TRUE, children, keep)
+            if child[0] is _UNKNOWN:
+                truth = _UNKNOWN
+        return self._outcome(truth, children, children)
 
 
 _NEGATION = {Tri.TRUE: Tri.FALSE, Tri.FALSE: Tri.TRUE, Tri.UNKNOWN: Tri.UNKNOWN}
@@ -179,7 +182,7 @@ class _Not(_Composite):
 
     def combine(self, children: list[RuleOutcome]) -> RuleOutcome:
         inner = children[0]
-        return self._outcome(_NEGATION[inner.truth], [inner], [inner])
+        return self._outcome(_NEGATION[inner[0]], [inner], [inner])
 
 
 def compile_rule(
