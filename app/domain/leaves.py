@@ -256,14 +256,8 @@ class _Compare(Leaf):
 
 
 def compile_leaf(rule: Rule, params: Params, fy: int, clause: str) -> RulePlan:
-    from app.domain.dated import (
-        DateWithin,
-        DaysBeforeApplication,
-        Finding,
-        FirstTimeAbove,
-        Recognition,
-        YearsSince,
-    )
+    from app.domain.dated import DateWithin, DaysBeforeApplication, FirstTimeAbove, YearsSince
+    from app.domain.recognitions import Finding, Recognition
 
     if isinstance(rule, FactRule):
         return _Fact(rule, clause, params, fy)

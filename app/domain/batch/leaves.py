@@ -1,15 +1,15 @@
-"""The leaf clauses of a rule tree (``app.domain.leaves``), vectorised."""
+"""What every leaf clause's column node shares, and the column nodes of the leaves of
+``app.domain.leaves`` (the clauses reading dates, recognitions and series are their own
+column nodes: ``app.domain.dated``, ``app.domain.recognitions``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
-from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 import numpy as np
 
-from app.domain.batch.columns import FALSE_CODE, TRUE_CODE, Spec, day_number
+from app.domain.batch.columns import FALSE_CODE, TRUE_CODE, Spec
 from app.domain.batch.compare import compare, compare_const
 from app.domain.batch.context import Bits, Context, PathIndex, Rows, Truth
 from app.domain.batch.exprs import Const, ExprNode, Fact
@@ -129,176 +129,3 @@ class Compare(Leaf):
 
     def unknown_columns(self) -> list[Spec] | None:
         return list(self.specs())
-
-
-class Recognition(Leaf):
-    """Holds a recognition of a kind and level, granted in a window, still valid.
-
-    Held but undated, while the clause has a window, is unknown too: its verdict, not
-    the column, says when ``recognitions`` is missing.
-    """
-
-    columns_when_not_false = False
-    columns_when_not_true = False
-
-    def __init__(
-        self,
-        kind: str,
-        levels: list[str] | None,
-        window: tuple[date | None, date | None],
-        valid_from: date | None,
-    ) -> None:
-        self.own, self.kind, self.levels = ("recognitions",), kind, levels
-        self.earliest = None if window[0] is None else day_number(window[0])
-        self.latest = None if window[1] is None else day_number(window[1])
-        self.valid_from = None if valid_from is None else day_number(valid_from)
-        self.key = ("recognition", kind, tuple(levels or ()), window, valid_from)
-
-    def specs(self) -> Iterator[Spec]:
-        yield ("recognitions", "rec")
-
-    def _truth(self, ctx: Context) -> Truth:
-        rec = ctx.table.recognition_column()
-        items = rec.of_kind(self.kind)
-        held = np.ones(items.stop - items.start, dtype=bool)
-        if self.levels:
-            codes = [rec.levels.index(lv) for lv in self.levels if lv in rec.levels]
-            held &= np.isin(rec.level[items], codes)
-        undated = np.zeros_like(held)
-        if self.earliest is not None or self.latest is not None:
-            granted = rec.granted[items]
-            undated = held & (granted == np.iinfo(np.int32).min)
-            held &= ~undated
-            if self.earliest is not None:
-                held &= granted >= self.earliest
-            if self.latest is not None:
-                held &= granted <= self.latest
-        if self.valid_from is not None:
-            expires = rec.expires[items]
-            held &= (expires == np.iinfo(np.int32).min) | (expires >= self.valid_from)
-        owners = rec.row[items]
-        t = np.zeros(ctx.n, dtype=bool)
-        t[owners[held]] = True
-        maybe = np.zeros(ctx.n, dtype=bool)
-        maybe[owners[undated]] = True
-        t &= rec.known
-        f = rec.known & ~t & ~maybe
-        return Truth(t, f)
-
-
-class FirstTimeAbove(Leaf):
-    """Above the threshold this year and in no earlier year (lookback years known)."""
-
-    columns_when_not_true = False
-    cost = 3
-
-    def __init__(self, fact: str, threshold: Decimal, lookback: int, fiscal_year: int) -> None:
-        fy = fiscal_year
-        self.fact, self.threshold, self.fy, self.lookback = fact, threshold, fy, lookback
-        self.current = f"years.{fy}.{fact}"
-        self.window = [f"years.{y}.{fact}" for y in range(fy - lookback, fy)]
-        self.own = (self.current, *self.window)
-        self.key = ("first_time_above", fact, str(threshold), lookback, fy)
-
-    def specs(self) -> Iterator[Spec]:
-        yield from ((p, "num") for p in self.own)
-        yield (f"years.*.{self.fact}", "num")
-
-    def _truth(self, ctx: Context) -> Truth:
-        table, c = ctx.table, self.threshold
-        current = table.num_column(self.current)
-        false = current.known & compare_const(current.value, current.scale, "le", c)
-        unsure = current.inexact
-        years = sorted(set(table.year_keys) | set(range(self.fy - self.lookback, self.fy)))
-        for year in (y for y in years if y < self.fy):
-            column = table.find_num(f"years.{year}.{self.fact}")
-            if column is not None:
-                false = false | (column.known & compare_const(column.value, column.scale, "gt", c))
-                unsure = either(unsure, column.inexact)
-        settled = current.known.copy()
-        for path in self.window:
-            settled &= table.num_column(path).known
-        return Truth(~false & settled, false, unsure)
-
-    def unknown_columns(self) -> list[Spec] | None:
-        return [(p, "num") for p in self.own]
-
-
-class YearsSince(Leaf):
-    """Whole years from a date to Dec 31 of the fiscal year (its year difference)."""
-
-    def __init__(self, path: str, op: Op, bound: Decimal, fiscal_year: int) -> None:
-        self.own, self.path, self.op, self.bound, self.fy = (path,), path, op, bound, fiscal_year
-        self.key = ("years_since", path, op, str(bound), fiscal_year)
-
-    def specs(self) -> Iterator[Spec]:
-        yield (self.path, "date")
-
-    def _truth(self, ctx: Context) -> Truth:
-        col = ctx.table.date_column(self.path)
-        whole = self.fy - col.year.astype(np.int64)
-        verdict = compare_const(whole, 0, self.op, self.bound)
-        return Truth(col.known & verdict, col.known & ~verdict)
-
-    def unknown_columns(self) -> list[Spec] | None:
-        return [(self.path, "date")]
-
-
-class DateWithin(Leaf):
-    def __init__(self, path: str, earliest: date | None, latest: date | None) -> None:
-        self.own, self.path = (path,), path
-        self.earliest = None if earliest is None else day_number(earliest)
-        self.latest = None if latest is None else day_number(latest)
-        self.key = ("date_within", path, earliest, latest)
-
-    def specs(self) -> Iterator[Spec]:
-        yield (self.path, "date")
-
-    def _truth(self, ctx: Context) -> Truth:
-        col = ctx.table.date_column(self.path)
-        inside = col.known.copy()
-        if self.earliest is not None:
-            inside &= col.days >= self.earliest
-        if self.latest is not None:
-            inside &= col.days <= self.latest
-        return Truth(inside, col.known & ~inside)
-
-    def unknown_columns(self) -> list[Spec] | None:
-        return [(self.path, "date")]
-
-
-class DaysBeforeApplication(Leaf):
-    """At least ``need`` days from a date fact to ``application_date``; without that date,
-    on every (true) or no (false) day of the year of application, else unknown."""
-
-    APPLIED = "application_date"
-
-    def __init__(self, since: str, need: Decimal, year: int) -> None:
-        self.own, self.since = (since, self.APPLIED), since
-        # Whole days meet ``days >= need`` exactly when they reach its ceiling.
-        self.need = int(need.to_integral_value(rounding=ROUND_CEILING))
-        self.first, self.last = day_number(date(year, 1, 1)), day_number(date(year, 12, 31))
-        self.key = ("days_before_application", since, self.need, year)
-
-    def specs(self) -> Iterator[Spec]:
-        yield (self.since, "date")
-        yield (self.APPLIED, "date")
-
-    def _truth(self, ctx: Context) -> Truth:
-        since = ctx.table.date_column(self.since)
-        applied = ctx.table.date_column(self.APPLIED)
-        start = since.days.astype(np.int64)
-        dated = since.known & applied.known
-        met = (applied.days.astype(np.int64) - start) >= self.need
-        undated = since.known & ~applied.known
-        always = (self.first - start) >= self.need
-        never = (self.last - start) < self.need
-        return Truth((dated & met) | (undated & always), (dated & ~met) | (undated & never))
-
-    def _bits(self, ctx: Context, rows: Rows, index: PathIndex) -> Bits:
-        # Unknown: the date counted from is missing, else only the application's.
-        known = ctx.table.date_column(self.since).known[rows]
-        bits = index.none(len(rows))
-        bits |= np.multiply(~known, index.bit(self.since), dtype=index.dtype)
-        bits |= np.multiply(known, index.bit(self.APPLIED), dtype=index.dtype)
-        return bits
