@@ -20,12 +20,12 @@ from app.domain.batch.columns import FALSE_CODE, TRUE_CODE, Spec
 from app.domain.batch.compare import compare as compare_columns
 from app.domain.batch.compare import compare_const
 from app.domain.batch.context import Context, Truth
-from app.domain.batch.exprs import Const, ExprNode, Fact
+from app.domain.batch.exprs import ExprNode
 from app.domain.batch.leaves import Leaf as ColumnLeaf
 from app.domain.batch.leaves import Unknowable
 from app.domain.batch.nodes import RuleNode
 from app.domain.batch.numbers import Op, both, either
-from app.domain.expressions import Params, Value, _Ratio, compile_expr
+from app.domain.expressions import Const, Fact, Params, Value, _Ratio, compile_expr
 from app.domain.facts import MISSING, Facts, year_path
 from app.domain.leaves import _NUMERIC, _ORDER, _SEEN_MAX, Leaf, compare, resolve
 from app.domain.money import as_decimal
@@ -66,7 +66,7 @@ class FactClause(Leaf):
             return Equals(path, op, [expected])
         if self.bound is None:
             return Unknowable(path, "num")
-        return Compare(Fact(path), op, Const(self.bound))  # type: ignore[arg-type]
+        return Compare(Fact(path), op, Const(self.bound, str(self.bound)))  # type: ignore[arg-type]
 
     def explain(self, facts: Facts) -> RuleOutcome:
         actual = facts.at(self.path)

@@ -85,9 +85,11 @@ class _Fixed(FormulaPlan):
 
     def column(self) -> FormulaNode:
         from app.domain.batch.formulas import FixedAmount
+        from app.domain.expressions import Const
 
-        assert self.outcome.amount is not None
-        return FixedAmount(self.outcome.amount)
+        amount = self.outcome.amount
+        assert amount is not None
+        return FixedAmount(Const(amount, str(amount)))
 
     def explain(self, facts: Facts, year: int) -> FormulaOutcome:
         return self.outcome

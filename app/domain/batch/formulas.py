@@ -22,7 +22,7 @@ import numpy as np
 from app.domain.batch.columns import Bools, Spec
 from app.domain.batch.compare import compare
 from app.domain.batch.context import Bits, Context, PathIndex, Rows
-from app.domain.batch.exprs import Const, ExprNode, leaf_bits
+from app.domain.batch.exprs import ExprNode, leaf_bits
 from app.domain.batch.nodes import RuleNode
 from app.domain.batch.numbers import (
     ONE,
@@ -89,8 +89,8 @@ class NoFigure(FormulaNode):
 
 
 class FixedAmount(FormulaNode):
-    def __init__(self, amount: Decimal) -> None:
-        self.amount = Const(amount)
+    def __init__(self, amount: ExprNode) -> None:
+        self.amount = amount
 
     def evaluate(self, ctx: Context) -> FormulaResult:
         return FormulaResult(self.amount.eval(ctx))
