@@ -6,7 +6,8 @@ as not met and explains.
 
 An expression is compiled once per policy version and fiscal year (``compile_expr``):
 its ``$parameters`` and ``{fy}`` paths resolved and its label built; evaluating it for
-a profile then only reads facts and does the arithmetic. Each kind is written once,
+a profile then only reads facts and does the arithmetic (the kinds over yearly series
+and dates are in ``app.domain.series``). Each kind is written once,
 with its two emitters: ``value`` for one profile, ``_eval`` over a column table
 (``app.domain.batch``, vectorised numbers: see ``numbers``), with the same known,
 unknown and undefined rows and the same value; the compiled expression is its own
@@ -17,13 +18,9 @@ leaves.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping
-from datetime import date
 from decimal import Decimal
-from typing import Any, NamedTuple
-
-import numpy as np
+from typing import NamedTuple
 
 from app.catalog.schema import (
     DifferenceExpr,
@@ -39,17 +36,13 @@ from app.catalog.schema import (
 from app.domain.batch.context import Context
 from app.domain.batch.exprs import ExprNode, negate
 from app.domain.batch.numbers import (
-    Approx,
     Fixed,
     Num,
     Unsupported,
     add,
     approx_multiply,
-    both,
-    either,
     multiply,
     ratio,
-    rescale,
 )
 from app.domain.batch.numbers import constant as column_constant
 from app.domain.facts import MISSING, Facts, year_path
@@ -126,115 +119,12 @@ class Fact(ExprPlan):
         return Value(number, self.label)
 
 
-def _combine_missing(values: list[Value]) -> tuple[str, ...]:
+def combine_missing(values: list[Value]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(p for v in values for p in v.missing))
 
 
 def _first_undefined(values: list[Value]) -> str | None:
     return next((v.undefined for v in values if v.undefined), None)
-
-
-class _SumYears(ExprPlan):
-    __slots__ = ("parts",)
-
-    def __init__(self, parts: list[Fact], label: str) -> None:
-        self.parts, self.label = parts, label
-        self.key = ("sum", *(p.label for p in parts))
-        self.leaves = tuple(leaf for p in parts for leaf in p.leaves)
-
-    def _eval(self, ctx: Context) -> Num:
-        parts = [p.eval(ctx) for p in self.parts]
-        return add([p for p in parts if isinstance(p, Fixed)])
-
-    def value(self, facts: Facts) -> Value:
-        parts = [p.value(facts) for p in self.parts]
-        if any(p.number is None for p in parts):
-            return Value(None, self.label, missing=_combine_missing(parts))
-        return Value(sum((p.number for p in parts if p.number is not None), Decimal(0)), self.label)
-
-
-class _Growth(ExprPlan):
-    """Average yearly growth: undefined when a base year is not positive."""
-
-    __slots__ = ("series", "undefined")
-    may_be_undefined = True
-
-    def __init__(self, series: list[Fact], label: str, fact: str) -> None:
-        self.series, self.label = series, label
-        self.undefined = Value(None, label, undefined=f"{fact} was not positive in a base year")
-        self.key = ("growth", *(p.label for p in series))
-        self.leaves = tuple(leaf for p in series for leaf in p.leaves)
-
-    def _eval(self, ctx: Context) -> Num:
-        series = [p.eval(ctx) for p in self.series]
-        assert all(isinstance(p, Fixed) for p in series)
-        k = max(p.k for p in series if isinstance(p, Fixed))
-        fixed = [rescale(p, k) for p in series if isinstance(p, Fixed)]
-        known: Any = None
-        unsure: Any = None
-        positive: Any = True
-        for p in fixed:
-            known, unsure = both(known, p.known), either(unsure, p.unsure)
-        for p in fixed[:-1]:
-            positive = positive & (np.asarray(p.v) > 0)
-        known_all = ctx.full(True if known is None else known)
-        rates = []
-        for earlier, later in itertools.pairwise(fixed):
-            diff = add([later, negate(earlier)])
-            unsure = either(unsure, diff.unsure)
-            base = np.where(positive, np.asarray(earlier.v, dtype=np.float64), 1.0)
-            rates.append(np.where(positive, np.asarray(diff.v, dtype=np.float64) / base, 0.0))
-        x = sum(rates) / len(rates)
-        spread = sum(np.abs(r) for r in rates) / len(rates)
-        return Approx(
-            known_all & positive,
-            known_all & ~positive,
-            unsure,
-            x,
-            spread * 1e-14 + np.abs(x) * 1e-15,
-        )
-
-    def value(self, facts: Facts) -> Value:
-        series = [p.value(facts) for p in self.series]
-        if any(p.number is None for p in series):
-            return Value(None, self.label, missing=_combine_missing(series))
-        numbers = [p.number for p in series if p.number is not None]
-        rates = []
-        for earlier, later in itertools.pairwise(numbers):
-            if earlier <= 0:
-                return self.undefined
-            rates.append((later - earlier) / earlier)
-        return Value(sum(rates, Decimal(0)) / len(rates), self.label)
-
-
-class _MonthsInYear(ExprPlan):
-    """Months of the fiscal year from a date on (12 before it, 0 after it)."""
-
-    __slots__ = ("path", "unknown", "year")
-
-    def __init__(self, path: str, year: int) -> None:
-        self.path, self.year = path, year
-        self.label = f"months of {year} from {path}"
-        self.unknown = Value(None, self.label, missing=(path,))
-        self.key, self.leaves = ("months", path, year), ((path, "date"),)
-
-    def _eval(self, ctx: Context) -> Num:
-        col = ctx.table.date_column(self.path)
-        year, fy = col.year, self.year
-        months = np.where(year < fy, 12, np.where(year > fy, 0, 13 - col.month.astype(np.int64)))
-        return Fixed(col.known, None, None, months.astype(np.int64), 0, 12, True)
-
-    def value(self, facts: Facts) -> Value:
-        day = facts.day_at(self.path)
-        if not isinstance(day, date):
-            return self.unknown
-        if day.year < self.year:
-            months = 12
-        elif day.year > self.year:
-            months = 0
-        else:
-            months = 12 - day.month + 1
-        return Value(Decimal(months), self.label)
 
 
 class _Ratio(ExprPlan):
@@ -254,7 +144,7 @@ class _Ratio(ExprPlan):
         num, den = self.num.value(facts), self.den.value(facts)
         if num.number is None or den.number is None:
             return Value(
-                None, self.label, _combine_missing([num, den]), _first_undefined([num, den])
+                None, self.label, combine_missing([num, den]), _first_undefined([num, den])
             )
         if den.number == 0:
             return self.zero
@@ -283,7 +173,7 @@ class _Product(ExprPlan):
     def value(self, facts: Facts) -> Value:
         parts = [p.value(facts) for p in self.parts]
         if any(p.number is None for p in parts):
-            return Value(None, self.label, _combine_missing(parts), _first_undefined(parts))
+            return Value(None, self.label, combine_missing(parts), _first_undefined(parts))
         result = Decimal(1)
         for p in parts:
             assert p.number is not None
@@ -317,7 +207,7 @@ class _Add(ExprPlan):
     def value(self, facts: Facts) -> Value:
         parts = [p.value(facts) for p in self.parts]
         if any(p.number is None for p in parts):
-            return Value(None, self.label, _combine_missing(parts), _first_undefined(parts))
+            return Value(None, self.label, combine_missing(parts), _first_undefined(parts))
         numbers = [p.number for p in parts if p.number is not None]
         total = numbers[0]
         for n in numbers[1:]:
@@ -327,6 +217,8 @@ class _Add(ExprPlan):
 
 def compile_expr(expr: Expr | Decimal | str | int, params: Params, fiscal_year: int) -> ExprPlan:
     """The expression for one version's parameters and one fiscal year."""
+    from app.domain.series import Growth, MonthsInYear, SumYears
+
     fy = fiscal_year
     if isinstance(expr, Decimal | str | int):
         number = constant(expr, params)
@@ -337,15 +229,15 @@ def compile_expr(expr: Expr | Decimal | str | int, params: Params, fiscal_year: 
         parts = [
             Fact(year_path(f"years.{{fy-{k}}}.{expr.sum_years}", fy)) for k in range(expr.span)
         ]
-        return _SumYears(parts, f"Σ years.{fy - expr.span + 1}..{fy}.{expr.sum_years}")
+        return SumYears(parts, f"Σ years.{fy - expr.span + 1}..{fy}.{expr.sum_years}")
     if isinstance(expr, GrowthExpr):
         series = [
             Fact(year_path(f"years.{{fy-{k}}}.{expr.growth}", fy)) for k in range(expr.span, -1, -1)
         ]
         label = f"growth of {expr.growth} over {expr.span} year(s) to {fy}"
-        return _Growth(series, label, expr.growth)
+        return Growth(series, label, expr.growth)
     if isinstance(expr, MonthsInYearExpr):
-        return _MonthsInYear(year_path(expr.months_in_year, fy), fy)
+        return MonthsInYear(year_path(expr.months_in_year, fy), fy)
     if isinstance(expr, RatioExpr):
         num, den = (compile_expr(e, params, fy) for e in expr.ratio)
         return _Ratio(num, den)
@@ -357,8 +249,3 @@ def compile_expr(expr: Expr | Decimal | str | int, params: Params, fiscal_year: 
         terms = [compile_expr(e, params, fy) for e in expr.difference]
         return _Add(terms, " − ", negate_rest=True)
     raise TypeError(f"unknown expression {expr!r}")
-
-
-def evaluate_expr(expr: Expr | Decimal | str, facts: Facts, params: Params) -> Value:
-    """An expression's value for a profile, compiled on the spot (for one-off uses)."""
-    return compile_expr(expr, params, facts.fiscal_year).value(facts)
