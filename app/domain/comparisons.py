@@ -30,7 +30,7 @@ from app.domain.facts import MISSING, UNSEEN, Facts, lookup, year_path
 from app.domain.leaves import _NUMERIC, _ORDER, _SEEN_MAX, Leaf, compare, resolve
 from app.domain.money import as_decimal
 from app.domain.results import Bilingual, ClauseResult, Tri
-from app.domain.rules import Kept, RuleOutcome
+from app.domain.rules import Kept, RuleOutcome, new_outcome
 from app.domain.text import OP_SYMBOL, show
 
 
@@ -112,7 +112,7 @@ class FactClause(Leaf):
             )
         else:
             result = ClauseResult(self.clause, Tri.of(verdict), text, (), number, bound, op)
-        return RuleOutcome(result.truth, (result,), ())
+        return new_outcome(RuleOutcome, (result.truth, (result,), (), ()))
 
 
 class CompareClause(Leaf):
@@ -150,7 +150,7 @@ class CompareClause(Leaf):
             first.clause, first.truth, first.text, first.missing, first.actual,
             first.required, first.op, distance, of,
         )  # fmt: skip
-        return RuleOutcome(outcome.truth, (result,), outcome.missing)
+        return new_outcome(RuleOutcome, (outcome.truth, (result,), outcome.missing, ()))
 
     def _values(self, left: Value, right: Value) -> RuleOutcome:
         undefined = left.undefined or right.undefined

@@ -41,7 +41,7 @@ _TRUE, _FALSE, _UNKNOWN = Tri.TRUE, Tri.FALSE, Tri.UNKNOWN
 class Composite(RulePlan, RuleNode):
     """The children's outcomes (or verdicts) combined."""
 
-    __slots__ = ("children", "kept", "label", "parts")
+    __slots__ = ("children", "explainers", "kept", "label", "parts")
     #: What this node being unknown says of its children.
     _child_given: Given = None
     #: ``"f"`` for ``all`` (a false child settles it), ``"t"`` for ``any``.
@@ -51,6 +51,8 @@ class Composite(RulePlan, RuleNode):
 
     def __init__(self, node: AllRule | AnyRule | NotRule, clause: str, parts: list[RulePlan]):
         self.clause, self.parts = clause, tuple(parts)
+        #: The children's bound ``explain``: no attribute lookup per child and answer.
+        self.explainers = tuple(p.explain for p in parts)
         self.label = None if node.text is None else Bilingual(node.text.zh, node.text.en)
         #: By the ids of the children's outcomes, with those outcomes: they stay alive
         #: while kept here, so an id cannot stand for another object.
@@ -59,7 +61,7 @@ class Composite(RulePlan, RuleNode):
     # -- one profile --------------------------------------------------------------
 
     def explain(self, facts: Facts) -> RuleOutcome:
-        children = [c.explain(facts) for c in self.parts]
+        children = [explain(facts) for explain in self.explainers]
         for child in children:
             if type(child) is not Kept:
                 return self.combine(children)

@@ -30,7 +30,7 @@ from app.catalog.schema import (
 from app.domain.expressions import Params, constant
 from app.domain.money import as_decimal
 from app.domain.results import Bilingual, ClauseResult, Tri
-from app.domain.rules import Kept, RuleOutcome, RulePlan, label_of
+from app.domain.rules import Kept, RuleOutcome, RulePlan, label_of, new_outcome
 from app.domain.text import show, unknown_detail
 
 if TYPE_CHECKING:
@@ -103,9 +103,8 @@ class Leaf(RulePlan):
     def asks(self, missing: list[str]) -> RuleOutcome:
         paths = tuple(missing)
         text = self.label + unknown_detail(missing)
-        return RuleOutcome(
-            Tri.UNKNOWN, (ClauseResult(self.clause, Tri.UNKNOWN, text, paths),), paths
-        )
+        result = ClauseResult(self.clause, Tri.UNKNOWN, text, paths)
+        return new_outcome(RuleOutcome, (Tri.UNKNOWN, (result,), paths, ()))
 
     def settled(
         self,
@@ -117,9 +116,8 @@ class Leaf(RulePlan):
         op: str | None = None,
     ) -> RuleOutcome:
         text = Bilingual(self.label.zh + zh, self.label.en + en)
-        return RuleOutcome(
-            truth, (ClauseResult(self.clause, truth, text, (), actual, required, op),), ()
-        )
+        result = ClauseResult(self.clause, truth, text, (), actual, required, op)
+        return new_outcome(RuleOutcome, (truth, (result,), (), ()))
 
 
 def compile_leaf(rule: Rule, params: Params, fy: int, clause: str) -> RulePlan:

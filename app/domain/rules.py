@@ -38,6 +38,11 @@ class RuleOutcome(NamedTuple):
     findings: tuple[str, ...] = ()
 
 
+#: ``new_outcome(RuleOutcome, (truth, clauses, missing, findings))``: a NamedTuple's own
+#: ``__new__`` is a Python function, a call more per clause and answer.
+new_outcome = tuple.__new__
+
+
 class RulePlan:
     """A compiled clause: ``explain`` gives its outcome for one profile."""
 
