@@ -1,91 +1,48 @@
-"""The leaf clauses that read dates, recognitions, yearly series and findings, compiled
-(see ``app.domain.leaves`` for the others and what compiling a leaf means)."""
+"""The leaf clauses that read dates and yearly series, compiled (see
+``app.domain.leaves`` for the others and what compiling a leaf means, and
+``app.domain.recognitions`` for recognitions and findings).
+
+Each kind is written once, with its two emitters: ``explain`` answers one profile
+with its reasons, ``_truth`` answers every row of a column table
+(``app.domain.batch``) from the same resolved paths, bounds and dates; the compiled
+clause is itself its column node.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
-from decimal import Decimal
-from typing import TYPE_CHECKING
+from decimal import ROUND_CEILING, Decimal
+
+import numpy as np
 
 from app.catalog.schema import (
     DateWithinRule,
     DaysBeforeApplicationRule,
-    FindingRule,
     FirstTimeAboveRule,
-    RecognitionRule,
     YearsSinceRule,
 )
+from app.domain.batch.columns import Spec, day_number
+from app.domain.batch.compare import compare_const
+from app.domain.batch.context import Bits, Context, PathIndex, Rows, Truth
+from app.domain.batch.leaves import Leaf as ColumnLeaf
+from app.domain.batch.nodes import RuleNode
+from app.domain.batch.numbers import Op, either
 from app.domain.expressions import Params, constant
-from app.domain.facts import MISSING, Facts, as_day, year_path
+from app.domain.facts import Facts, year_path
 from app.domain.leaves import Leaf, compare, window_text
 from app.domain.results import Bilingual, Tri
 from app.domain.rules import Kept, RuleOutcome
-from app.domain.text import LEVEL_ZH, OP_SYMBOL, show
-
-if TYPE_CHECKING:
-    from app.domain.batch.nodes import RuleNode
+from app.domain.text import OP_SYMBOL, show
 
 
-class Recognition(Leaf):
-    """Holds a recognition of a kind (and level), granted within a window."""
-
-    __slots__ = ("absent", "earliest", "kind", "latest", "levels", "valid_from")
-
-    def __init__(self, node: RecognitionRule, clause: str, fy: int) -> None:
-        test = node.recognition
-        levels = "/".join(test.levels) if test.levels else "any level"
-        levels_zh = "/".join(LEVEL_ZH.get(lv, lv) for lv in test.levels) if test.levels else ""
-        fallback = Bilingual(
-            f"持有{levels_zh}{test.kind}认定", f"holds a {levels} {test.kind} recognition"
-        )
-        super().__init__(node, clause, fallback, ["recognitions"])
-        self.kind, self.levels = test.kind, test.levels
-        self.earliest = (
-            date(fy + test.granted_from, 1, 1) if test.granted_from is not None else None
-        )
-        self.latest = date(fy + test.granted_to, 12, 31) if test.granted_to is not None else None
-        self.valid_from = date(fy, 1, 1) if test.valid_in_year else None
-        window = window_text(self.earliest, self.latest)
-        self.absent = Kept(
-            *self.settled(Tri.FALSE, f"(未持有{window.zh})", f" (not held{window.en})")
-        )
-
-    def column(self) -> RuleNode:
-        from app.domain.batch.leaves import Recognition as Held
-
-        return Held(self.kind, self.levels, (self.earliest, self.latest), self.valid_from)
-
-    def explain(self, facts: Facts) -> RuleOutcome:
-        held = facts.recognitions()
-        if held is MISSING:
-            return self.unknown
-        assert isinstance(held, list)
-        earliest, latest, valid_from = self.earliest, self.latest, self.valid_from
-        undated = False
-        for item in held:
-            if item.get("kind") != self.kind or (
-                self.levels and item.get("level") not in self.levels
-            ):
-                continue
-            granted = as_day(item.get("granted_on"))
-            expires = as_day(item.get("expires_on"))
-            if (earliest or latest) and granted is None:
-                undated = True
-                continue
-            if granted and ((earliest and granted < earliest) or (latest and granted > latest)):
-                continue
-            if valid_from is not None and expires is not None and expires < valid_from:
-                continue
-            shown = show(granted)
-            return self.settled(Tri.TRUE, f"(认定日期:{shown})", f" (granted {shown})")
-        # Held but undated: the window cannot be checked without the grant date.
-        return self.unknown if undated else self.absent
-
-
-class FirstTimeAbove(Leaf):
-    """A yearly fact above a threshold this year and in no earlier year."""
+class FirstTimeAbove(Leaf, ColumnLeaf):
+    """A yearly fact above a threshold this year and in no earlier year (over columns:
+    with the lookback years known)."""
 
     __slots__ = ("current", "fact", "lookback", "threshold", "year")
+    columns_when_not_true = False
+    cost = 3
 
     def __init__(self, node: FirstTimeAboveRule, clause: str, params: Params, fy: int) -> None:
         test = node.first_time_above
@@ -102,11 +59,35 @@ class FirstTimeAbove(Leaf):
             fy,
         )
         self.current = f"years.{fy}.{test.fact}"
+        self.window = [f"years.{y}.{test.fact}" for y in range(fy - test.lookback, fy)]
+        self.own = (self.current, *self.window)
+        self.key = ("first_time_above", test.fact, str(threshold), test.lookback, fy)
 
     def column(self) -> RuleNode:
-        from app.domain.batch.leaves import FirstTimeAbove as Above
+        return self
 
-        return Above(self.fact, self.threshold, self.lookback, self.year)
+    def specs(self) -> Iterator[Spec]:
+        yield from ((p, "num") for p in self.own)
+        yield (f"years.*.{self.fact}", "num")
+
+    def _truth(self, ctx: Context) -> Truth:
+        table, c, fy = ctx.table, self.threshold, self.year
+        current = table.num_column(self.current)
+        false = current.known & compare_const(current.value, current.scale, "le", c)
+        unsure = current.inexact
+        years = sorted(set(table.year_keys) | set(range(fy - self.lookback, fy)))
+        for year in (y for y in years if y < fy):
+            column = table.find_num(f"years.{year}.{self.fact}")
+            if column is not None:
+                false = false | (column.known & compare_const(column.value, column.scale, "gt", c))
+                unsure = either(unsure, column.inexact)
+        settled = current.known.copy()
+        for path in self.window:
+            settled &= table.num_column(path).known
+        return Truth(~false & settled, false, unsure)
+
+    def unknown_columns(self) -> list[Spec] | None:
+        return [(p, "num") for p in self.own]
 
     def explain(self, facts: Facts) -> RuleOutcome:
         year, threshold, fact = self.year, self.threshold, self.fact
@@ -148,7 +129,7 @@ class FirstTimeAbove(Leaf):
         )
 
 
-class YearsSince(Leaf):
+class YearsSince(Leaf, ColumnLeaf):
     """Whole years from a date fact to the end of the fiscal year, compared."""
 
     __slots__ = ("bound", "end", "op", "path")
@@ -165,11 +146,25 @@ class YearsSince(Leaf):
         )
         super().__init__(node, clause, fallback, [path])
         self.path, self.op, self.bound, self.end = path, node.op, bound, date(fy, 12, 31)
+        self.own = (path,)
+        self.key = ("years_since", path, node.op, str(bound), fy)
 
     def column(self) -> RuleNode:
-        from app.domain.batch.leaves import YearsSince as Since
+        return self
 
-        return Since(self.path, self.op, self.bound, self.end.year)
+    def specs(self) -> Iterator[Spec]:
+        yield (self.path, "date")
+
+    def _truth(self, ctx: Context) -> Truth:
+        # Whole years over columns: the year difference (the end is Dec 31).
+        col = ctx.table.date_column(self.path)
+        whole = self.end.year - col.year.astype(np.int64)
+        op: Op = self.op
+        verdict = compare_const(whole, 0, op, self.bound)
+        return Truth(col.known & verdict, col.known & ~verdict)
+
+    def unknown_columns(self) -> list[Spec] | None:
+        return [(self.path, "date")]
 
     def explain(self, facts: Facts) -> RuleOutcome:
         day = facts.day_at(self.path)
@@ -188,7 +183,7 @@ class YearsSince(Leaf):
         )
 
 
-class DateWithin(Leaf):
+class DateWithin(Leaf, ColumnLeaf):
     """A date fact within years relative to the fiscal year."""
 
     __slots__ = ("earliest", "latest", "path")
@@ -204,12 +199,26 @@ class DateWithin(Leaf):
             Bilingual(f"{path} 在期间内{window.zh}", f"{path} within{window.en}"),
             [path],
         )
-        self.path = path
+        self.path, self.own = path, (path,)
+        self.key = ("date_within", path, self.earliest, self.latest)
 
     def column(self) -> RuleNode:
-        from app.domain.batch.leaves import DateWithin as Within
+        return self
 
-        return Within(self.path, self.earliest, self.latest)
+    def specs(self) -> Iterator[Spec]:
+        yield (self.path, "date")
+
+    def _truth(self, ctx: Context) -> Truth:
+        col = ctx.table.date_column(self.path)
+        inside = col.known.copy()
+        if self.earliest is not None:
+            inside &= col.days >= day_number(self.earliest)
+        if self.latest is not None:
+            inside &= col.days <= day_number(self.latest)
+        return Truth(inside, col.known & ~inside)
+
+    def unknown_columns(self) -> list[Spec] | None:
+        return [(self.path, "date")]
 
     def explain(self, facts: Facts) -> RuleOutcome:
         day = facts.day_at(self.path)
@@ -220,41 +229,10 @@ class DateWithin(Leaf):
         return self.settled(Tri.of(inside), f"(实际 {day})", f" (actual {day})")
 
 
-class Finding(Leaf):
-    """A criterion a reviewer settles; unknown until a finding is recorded."""
-
-    __slots__ = ("key",)
-
-    def __init__(self, node: FindingRule, clause: str) -> None:
-        fallback = Bilingual(
-            f"主管部门认定:{node.finding}", f"an official's finding: {node.finding}"
-        )
-        super().__init__(node, clause, fallback, [])
-        self.key = node.finding
-        awaits = self.settled(Tri.UNKNOWN, "(待主管部门认定)", " (awaits an official's finding)")
-        self.unknown = Kept(*awaits._replace(findings=(node.finding,)))
-
-    def column(self) -> RuleNode:
-        from app.domain.batch.leaves import FINDING, Unknowable
-
-        # Rows with recorded findings are answered whole by the per-profile engine; on
-        # the others a finding is unknown and names its key.
-        return Unknowable(FINDING + self.key, "cat")
-
-    def explain(self, facts: Facts) -> RuleOutcome:
-        found = facts.finding(self.key)
-        if found is None:
-            return self.unknown
-        verdict = Bilingual("符合", "met") if found.met else Bilingual("不符合", "not met")
-        return self.settled(
-            Tri.of(found.met),
-            f"({found.reviewer} 于 {found.recorded_on} 认定:{verdict.zh})",
-            f" ({verdict.en}: found by {found.reviewer} on {found.recorded_on})",
-        )
-
-
-class DaysBeforeApplication(Leaf):
+class DaysBeforeApplication(Leaf, ColumnLeaf):
     """At least ``min`` days from a date fact to the application (or all of fy+1)."""
+
+    APPLIED = "application_date"
 
     __slots__ = ("need", "since", "undated", "year")
 
@@ -270,11 +248,38 @@ class DaysBeforeApplication(Leaf):
         super().__init__(node, clause, fallback, [since])
         self.since, self.need, self.year = since, need, fy + 1
         self.undated = Kept(*self.asks(["application_date"]))
+        self.own = (since, self.APPLIED)
+        # Whole days meet ``days >= need`` exactly when they reach its ceiling.
+        self.whole_days = int(need.to_integral_value(rounding=ROUND_CEILING))
+        self.key = ("days_before_application", since, self.whole_days, self.year)
 
     def column(self) -> RuleNode:
-        from app.domain.batch.leaves import DaysBeforeApplication as Days
+        return self
 
-        return Days(self.since, self.need, self.year)
+    def specs(self) -> Iterator[Spec]:
+        yield (self.since, "date")
+        yield (self.APPLIED, "date")
+
+    def _truth(self, ctx: Context) -> Truth:
+        # Without the application's date: on every (true) or no (false) day of the
+        # year of application, else unknown.
+        since = ctx.table.date_column(self.since)
+        applied = ctx.table.date_column(self.APPLIED)
+        start, need = since.days.astype(np.int64), self.whole_days
+        dated = since.known & applied.known
+        met = (applied.days.astype(np.int64) - start) >= need
+        undated = since.known & ~applied.known
+        always = (day_number(date(self.year, 1, 1)) - start) >= need
+        never = (day_number(date(self.year, 12, 31)) - start) < need
+        return Truth((dated & met) | (undated & always), (dated & ~met) | (undated & never))
+
+    def _bits(self, ctx: Context, rows: Rows, index: PathIndex) -> Bits:
+        # Unknown: the date counted from is missing, else only the application's.
+        known = ctx.table.date_column(self.since).known[rows]
+        bits = index.none(len(rows))
+        bits |= np.multiply(~known, index.bit(self.since), dtype=index.dtype)
+        bits |= np.multiply(known, index.bit(self.APPLIED), dtype=index.dtype)
+        return bits
 
     def explain(self, facts: Facts) -> RuleOutcome:
         since = facts.day_at(self.since)

@@ -102,10 +102,7 @@ def evaluate(
     ``cache`` shares the profile's facts between the policies of one answer."""
     version = select_version(policy, fiscal_year, profile)
     if version is None:
-        reason = ClauseResult("effective", Tri.FALSE, _not_in_force(policy, fiscal_year))
-        return Evaluation(
-            policy.id, None, fiscal_year, "ineligible", None, "none", None, (reason,), ()
-        )
+        return _out_of_force(policy, fiscal_year, profile)
 
     plan = version_plan(version, fiscal_year)
     params = plan.params
@@ -126,6 +123,7 @@ def evaluate(
         required: Iterable[str] = (),
         **extra: Any,
     ) -> Evaluation:
+        used = facts.findings_used
         return Evaluation(
             policy.id,
             version.version,
@@ -135,17 +133,23 @@ def evaluate(
             basis,
             None if uncapped is None else to_fen(uncapped),
             tuple(reasons),
-            tuple(sorted(set(missing))),
-            facts_read=dict(facts.read),
+            tuple(sorted(set(missing))) if missing else (),
+            facts_read=facts.read,  # (this policy's own: ``facts`` is not used again)
             recognition_key=key,
             exclusivity_group=group,
-            findings_required=tuple(sorted(set(required))),
-            findings_used={k: f.as_trace() for k, f in sorted(facts.findings_used.items())},
+            findings_required=tuple(sorted(set(required))) if required else (),
+            findings_used={k: f.as_trace() for k, f in sorted(used.items())} if used else {},
             **extra,
         )
 
     if eligibility.truth is Tri.FALSE or any(r.truth is Tri.FALSE for r in limits):
-        return answer("ineligible")
+        # The common answer, without the closure's defaults and conversions.
+        used = facts.findings_used
+        return Evaluation(
+            policy.id, version.version, fiscal_year, "ineligible", None, "none", None,
+            (*reasons,), (), (), (), facts.read, key, group, (),
+            {k: f.as_trace() for k, f in sorted(used.items())} if used else {},
+        )  # fmt: skip
 
     subsidy_year = 1 + len({a.fiscal_year for a in own if a.fiscal_year < fiscal_year})
     formula = plan.formula.explain(facts, subsidy_year)
@@ -183,6 +187,29 @@ def evaluate(
     return answer(
         "eligible", amount, formula.basis, uncapped, steps=steps, caps_applied=tuple(caps)
     )
+
+
+def _out_of_force(policy: PolicyFile, fiscal_year: int, profile: Mapping[str, Any]) -> Evaluation:
+    """The answer for a policy with no version in force: the same for every profile
+    of the fiscal year, so made once (a recognition's depends on the profile's
+    application date, so it is made afresh)."""
+    if policy.versions_by != "application":
+        cached = _OUT_OF_FORCE.get((id(policy), fiscal_year))
+        if cached is not None and cached[0] is policy:
+            return cached[1]
+    reason = ClauseResult("effective", Tri.FALSE, _not_in_force(policy, fiscal_year))
+    answer = Evaluation(
+        policy.id, None, fiscal_year, "ineligible", None, "none", None, (reason,), ()
+    )
+    if policy.versions_by != "application":
+        if len(_OUT_OF_FORCE) > 65536:  # tests build many throwaway policies
+            _OUT_OF_FORCE.clear()
+        _OUT_OF_FORCE[(id(policy), fiscal_year)] = (policy, answer)
+    return answer
+
+
+#: Answers of policies out of force, by ``(id(policy), fiscal year)``, with the policy.
+_OUT_OF_FORCE: dict[tuple[int, int], tuple[PolicyFile, Evaluation]] = {}
 
 
 def _not_in_force(policy: PolicyFile, fiscal_year: int) -> Bilingual:

@@ -6,16 +6,21 @@ as not met and explains.
 
 An expression is compiled once per policy version and fiscal year (``compile_expr``):
 its ``$parameters`` and ``{fy}`` paths resolved and its label built; evaluating it for
-a profile then only reads facts and does the arithmetic.
+a profile then only reads facts and does the arithmetic (the kinds over yearly series
+and dates are in ``app.domain.series``). Each kind is written once,
+with its two emitters: ``value`` for one profile, ``_eval`` over a column table
+(``app.domain.batch``, vectorised numbers: see ``numbers``), with the same known,
+unknown and undefined rows and the same value; the compiled expression is its own
+column node. An expression's missing facts are always the paths of its leaves that
+the row does not give (every ``Value`` unions its parts'), so a node only lists its
+leaves.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping
-from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 from app.catalog.schema import (
     DifferenceExpr,
@@ -28,11 +33,20 @@ from app.catalog.schema import (
     SumExpr,
     SumYearsExpr,
 )
+from app.domain.batch.context import Context
+from app.domain.batch.exprs import ExprNode, negate
+from app.domain.batch.numbers import (
+    Fixed,
+    Num,
+    Unsupported,
+    add,
+    approx_multiply,
+    multiply,
+    ratio,
+)
+from app.domain.batch.numbers import constant as column_constant
 from app.domain.facts import MISSING, Facts, year_path
 from app.domain.money import as_decimal
-
-if TYPE_CHECKING:
-    from app.domain.batch.exprs import ExprNode
 
 Params = Mapping[str, Decimal]
 
@@ -58,46 +72,44 @@ def constant(raw: Decimal | str | int, params: Params) -> Decimal:
     return number
 
 
-class ExprPlan:
+class ExprPlan(ExprNode):
     """A compiled expression: ``value(facts)`` for a profile; ``label`` says what it is."""
 
     __slots__ = ("label",)
     label: str
 
     def column(self) -> ExprNode:
-        """The same expression over whole columns (``app.domain.batch.exprs``)."""
-        raise NotImplementedError
+        """The same expression over whole columns: itself."""
+        return self
 
     def value(self, facts: Facts) -> Value:
         raise NotImplementedError
 
 
-class _Const(ExprPlan):
-    __slots__ = ("known",)
+class Const(ExprPlan):
+    __slots__ = ("fixed", "known")
 
     def __init__(self, number: Decimal, label: str) -> None:
         self.label, self.known = label, Value(number, label)
+        self.fixed, self.key = column_constant(number), ("const", str(number))
 
-    def column(self) -> ExprNode:
-        from app.domain.batch.exprs import Const
-
-        assert self.known.number is not None
-        return Const(self.known.number)
+    def _eval(self, ctx: Context) -> Num:
+        return self.fixed
 
     def value(self, facts: Facts) -> Value:
         return self.known
 
 
-class _Fact(ExprPlan):
+class Fact(ExprPlan):
     __slots__ = ("unknown",)
 
     def __init__(self, path: str) -> None:
         self.label, self.unknown = path, Value(None, path, missing=(path,))
+        self.key, self.leaves = ("fact", path), ((path, "num"),)
 
-    def column(self) -> ExprNode:
-        from app.domain.batch.exprs import Fact
-
-        return Fact(self.label)
+    def _eval(self, ctx: Context) -> Num:
+        col = ctx.table.num_column(self.label)
+        return Fixed(col.known, None, col.inexact, col.value, col.scale, col.maxabs, col.nonneg)
 
     def value(self, facts: Facts) -> Value:
         number = facts.number_at(self.label)
@@ -107,7 +119,7 @@ class _Fact(ExprPlan):
         return Value(number, self.label)
 
 
-def _combine_missing(values: list[Value]) -> tuple[str, ...]:
+def combine_missing(values: list[Value]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(p for v in values for p in v.missing))
 
 
@@ -115,93 +127,24 @@ def _first_undefined(values: list[Value]) -> str | None:
     return next((v.undefined for v in values if v.undefined), None)
 
 
-class _SumYears(ExprPlan):
-    __slots__ = ("parts",)
-
-    def __init__(self, parts: list[_Fact], label: str) -> None:
-        self.parts, self.label = parts, label
-
-    def column(self) -> ExprNode:
-        from app.domain.batch.exprs import Fact, Sum
-
-        return Sum([Fact(p.label) for p in self.parts])
-
-    def value(self, facts: Facts) -> Value:
-        parts = [p.value(facts) for p in self.parts]
-        if any(p.number is None for p in parts):
-            return Value(None, self.label, missing=_combine_missing(parts))
-        return Value(sum((p.number for p in parts if p.number is not None), Decimal(0)), self.label)
-
-
-class _Growth(ExprPlan):
-    __slots__ = ("series", "undefined")
-
-    def __init__(self, series: list[_Fact], label: str, fact: str) -> None:
-        self.series, self.label = series, label
-        self.undefined = Value(None, label, undefined=f"{fact} was not positive in a base year")
-
-    def column(self) -> ExprNode:
-        from app.domain.batch.exprs import Fact, Growth
-
-        return Growth([Fact(p.label) for p in self.series])
-
-    def value(self, facts: Facts) -> Value:
-        series = [p.value(facts) for p in self.series]
-        if any(p.number is None for p in series):
-            return Value(None, self.label, missing=_combine_missing(series))
-        numbers = [p.number for p in series if p.number is not None]
-        rates = []
-        for earlier, later in itertools.pairwise(numbers):
-            if earlier <= 0:
-                return self.undefined
-            rates.append((later - earlier) / earlier)
-        return Value(sum(rates, Decimal(0)) / len(rates), self.label)
-
-
-class _MonthsInYear(ExprPlan):
-    __slots__ = ("path", "unknown", "year")
-
-    def __init__(self, path: str, year: int) -> None:
-        self.path, self.year = path, year
-        self.label = f"months of {year} from {path}"
-        self.unknown = Value(None, self.label, missing=(path,))
-
-    def column(self) -> ExprNode:
-        from app.domain.batch.exprs import Months
-
-        return Months(self.path, self.year)
-
-    def value(self, facts: Facts) -> Value:
-        day = facts.day_at(self.path)
-        if not isinstance(day, date):
-            return self.unknown
-        if day.year < self.year:
-            months = 12
-        elif day.year > self.year:
-            months = 0
-        else:
-            months = 12 - day.month + 1
-        return Value(Decimal(months), self.label)
-
-
 class _Ratio(ExprPlan):
     __slots__ = ("den", "num", "zero")
+    may_be_undefined = True
 
     def __init__(self, num: ExprPlan, den: ExprPlan) -> None:
         self.num, self.den = num, den
         self.label = f"{num.label} / {den.label}"
         self.zero = Value(None, self.label, undefined=f"{den.label} is zero")
+        self.key, self.leaves = ("ratio", num.key, den.key), num.leaves + den.leaves
 
-    def column(self) -> ExprNode:
-        from app.domain.batch.exprs import RatioNode
-
-        return RatioNode(self.num.column(), self.den.column())
+    def _eval(self, ctx: Context) -> Num:
+        return ratio(self.num.eval(ctx), self.den.eval(ctx))
 
     def value(self, facts: Facts) -> Value:
         num, den = self.num.value(facts), self.den.value(facts)
         if num.number is None or den.number is None:
             return Value(
-                None, self.label, _combine_missing([num, den]), _first_undefined([num, den])
+                None, self.label, combine_missing([num, den]), _first_undefined([num, den])
             )
         if den.number == 0:
             return self.zero
@@ -213,16 +156,24 @@ class _Product(ExprPlan):
 
     def __init__(self, parts: list[ExprPlan]) -> None:
         self.parts, self.label = parts, " × ".join(p.label for p in parts)
+        self.key = ("product", *(p.key for p in parts))
+        self.may_be_undefined = any(p.may_be_undefined for p in parts)
+        self.leaves = tuple(leaf for p in parts for leaf in p.leaves)
 
-    def column(self) -> ExprNode:
-        from app.domain.batch.exprs import Product
-
-        return Product([p.column() for p in self.parts])
+    def _eval(self, ctx: Context) -> Num:
+        values = [p.eval(ctx) for p in self.parts]
+        if all(isinstance(v, Fixed) for v in values):
+            out = values[0]
+            for v in values[1:]:
+                assert isinstance(out, Fixed) and isinstance(v, Fixed)
+                out = multiply(out, v)
+            return out
+        return approx_multiply(values)
 
     def value(self, facts: Facts) -> Value:
         parts = [p.value(facts) for p in self.parts]
         if any(p.number is None for p in parts):
-            return Value(None, self.label, _combine_missing(parts), _first_undefined(parts))
+            return Value(None, self.label, combine_missing(parts), _first_undefined(parts))
         result = Decimal(1)
         for p in parts:
             assert p.number is not None
@@ -231,23 +182,32 @@ class _Product(ExprPlan):
 
 
 class _Add(ExprPlan):
-    """a + b + … or, with ``negate_rest``, a − b."""
+    """a + b + … or, with ``negate_rest``, a − b. Over columns, exact over exact parts:
+    parts that are approximations (a ratio, a growth) are left to the per-profile
+    engine."""
 
     __slots__ = ("negate_rest", "parts")
 
     def __init__(self, parts: list[ExprPlan], joiner: str, negate_rest: bool) -> None:
         self.parts, self.negate_rest = parts, negate_rest
         self.label = "(" + joiner.join(p.label for p in parts) + ")"
+        self.key = ("added", negate_rest, *(p.key for p in parts))
+        self.may_be_undefined = any(p.may_be_undefined for p in parts)
+        self.leaves = tuple(leaf for p in parts for leaf in p.leaves)
 
-    def column(self) -> ExprNode:
-        from app.domain.batch.exprs import Added
-
-        return Added([p.column() for p in self.parts], negate_rest=self.negate_rest)
+    def _eval(self, ctx: Context) -> Num:
+        values = [p.eval(ctx) for p in self.parts]
+        fixed = [v for v in values if isinstance(v, Fixed) and v.undef is None]
+        if len(fixed) != len(values):
+            raise Unsupported("a sum over approximate or undefined parts")
+        if self.negate_rest:
+            fixed = [fixed[0], *(negate(v) for v in fixed[1:])]
+        return add(fixed)
 
     def value(self, facts: Facts) -> Value:
         parts = [p.value(facts) for p in self.parts]
         if any(p.number is None for p in parts):
-            return Value(None, self.label, _combine_missing(parts), _first_undefined(parts))
+            return Value(None, self.label, combine_missing(parts), _first_undefined(parts))
         numbers = [p.number for p in parts if p.number is not None]
         total = numbers[0]
         for n in numbers[1:]:
@@ -257,26 +217,27 @@ class _Add(ExprPlan):
 
 def compile_expr(expr: Expr | Decimal | str | int, params: Params, fiscal_year: int) -> ExprPlan:
     """The expression for one version's parameters and one fiscal year."""
+    from app.domain.series import Growth, MonthsInYear, SumYears
+
     fy = fiscal_year
     if isinstance(expr, Decimal | str | int):
         number = constant(expr, params)
-        return _Const(number, str(expr) if isinstance(expr, str) else str(number))
+        return Const(number, str(expr) if isinstance(expr, str) else str(number))
     if isinstance(expr, FactExpr):
-        return _Fact(year_path(expr.fact, fy))
+        return Fact(year_path(expr.fact, fy))
     if isinstance(expr, SumYearsExpr):
         parts = [
-            _Fact(year_path(f"years.{{fy-{k}}}.{expr.sum_years}", fy)) for k in range(expr.span)
+            Fact(year_path(f"years.{{fy-{k}}}.{expr.sum_years}", fy)) for k in range(expr.span)
         ]
-        return _SumYears(parts, f"Σ years.{fy - expr.span + 1}..{fy}.{expr.sum_years}")
+        return SumYears(parts, f"Σ years.{fy - expr.span + 1}..{fy}.{expr.sum_years}")
     if isinstance(expr, GrowthExpr):
         series = [
-            _Fact(year_path(f"years.{{fy-{k}}}.{expr.growth}", fy))
-            for k in range(expr.span, -1, -1)
+            Fact(year_path(f"years.{{fy-{k}}}.{expr.growth}", fy)) for k in range(expr.span, -1, -1)
         ]
         label = f"growth of {expr.growth} over {expr.span} year(s) to {fy}"
-        return _Growth(series, label, expr.growth)
+        return Growth(series, label, expr.growth)
     if isinstance(expr, MonthsInYearExpr):
-        return _MonthsInYear(year_path(expr.months_in_year, fy), fy)
+        return MonthsInYear(year_path(expr.months_in_year, fy), fy)
     if isinstance(expr, RatioExpr):
         num, den = (compile_expr(e, params, fy) for e in expr.ratio)
         return _Ratio(num, den)
@@ -288,8 +249,3 @@ def compile_expr(expr: Expr | Decimal | str | int, params: Params, fiscal_year: 
         terms = [compile_expr(e, params, fy) for e in expr.difference]
         return _Add(terms, " − ", negate_rest=True)
     raise TypeError(f"unknown expression {expr!r}")
-
-
-def evaluate_expr(expr: Expr | Decimal | str, facts: Facts, params: Params) -> Value:
-    """An expression's value for a profile, compiled on the spot (for one-off uses)."""
-    return compile_expr(expr, params, facts.fiscal_year).value(facts)

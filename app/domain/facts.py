@@ -32,7 +32,7 @@ class _Missing:
 
 MISSING: Final = _Missing()
 
-_UNSEEN = object()
+UNSEEN: Final = object()
 
 _YEAR_TEMPLATE = re.compile(r"\{fy(?:([+-])(\d+))?\}")
 
@@ -78,10 +78,10 @@ class FactCache:
         self.profile = profile
         self.values: dict[str, Any] = {}
         self.numbers: dict[str, Decimal | _Missing] = {}
-        self.recognitions: Any = _UNSEEN
+        self.recognitions: Any = UNSEEN
 
 
-def _lookup(profile: Mapping[str, Any], path: str) -> Any:
+def lookup(profile: Mapping[str, Any], path: str) -> Any:
     node: Any = profile
     for part in path.split("."):
         if isinstance(node, Mapping) and part in node:
@@ -121,9 +121,9 @@ class Facts:
     def at(self, path: str) -> Any:
         """The value at a concrete path, or ``MISSING`` (``None`` in the profile too)."""
         values = self.cache.values
-        value = values.get(path, _UNSEEN)
-        if value is _UNSEEN:
-            value = values[path] = _lookup(self.profile, path)
+        value = values.get(path, UNSEEN)
+        if value is UNSEEN:
+            value = values[path] = lookup(self.profile, path)
         self.read[path] = None if value is MISSING else value
         return value
 
@@ -159,7 +159,7 @@ class Facts:
     def recognitions(self) -> list[Mapping[str, Any]] | _Missing:
         value = self.at("recognitions")
         cache = self.cache
-        if cache.recognitions is _UNSEEN:
+        if cache.recognitions is UNSEEN:
             cache.recognitions = (
                 [r for r in value if isinstance(r, Mapping)] if isinstance(value, list) else MISSING
             )

@@ -6,14 +6,20 @@ paths that would settle it.
 
 A formula is compiled once per policy version and fiscal year (``compile_formula``):
 its constants resolved, its expressions and option rules compiled, its fixed steps
-built; ``explain(facts, subsidy_year)`` then computes one profile's amount.
+built; ``explain(facts, subsidy_year)`` then computes one profile's amount. Each kind
+is written once, with its two emitters: ``explain`` for one profile, ``evaluate`` over
+a column table (``app.domain.batch.formulas``: rows in their first subsidy year; rows
+with an award history are answered whole by the per-profile engine); the compiled
+formula is its own column node. The share and fixed kinds are here, the per-unit and
+performance kinds in ``app.domain.unit_formulas``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
+
+import numpy as np
 
 from app.catalog.schema import (
     FixedFormula,
@@ -27,14 +33,18 @@ from app.catalog.schema import (
     TaxEstimateFormula,
     Text,
 )
-from app.domain.expressions import Params, Value, compile_expr, constant
+from app.domain.batch.compare import compare
+from app.domain.batch.context import Context
+from app.domain.batch.exprs import ExprNode
+from app.domain.batch.formulas import FIRST_YEAR, FormulaNode, FormulaResult, choose
+from app.domain.batch.formulas import no_amount as no_amount_rows
+from app.domain.batch.formulas import product as product_columns
+from app.domain.batch.numbers import Fixed, Num, either
+from app.domain.batch.numbers import constant as column_constant
+from app.domain.expressions import Const, Params, Value, compile_expr, constant
 from app.domain.facts import Facts
-from app.domain.results import AmountBasis, Bilingual, ClauseResult, Step, Tri
+from app.domain.results import AmountBasis, Bilingual, ClauseResult, Step
 from app.domain.text import show, unknown_detail
-
-if TYPE_CHECKING:
-    from app.domain.batch.formulas import FormulaNode
-    from app.domain.batch.formulas import Rate as RateNode
 
 
 @dataclass(frozen=True)
@@ -51,16 +61,14 @@ class FormulaOutcome:
         return not self.missing
 
 
-class FormulaPlan:
+class FormulaPlan(FormulaNode):
     """A compiled formula: ``explain`` gives one profile's uncapped amount and steps."""
 
     __slots__ = ()
 
     def column(self) -> FormulaNode:
-        """The same formula over whole columns (``app.domain.batch.formulas``), for rows
-        in their first subsidy year (rows with an award history are answered whole by
-        the per-profile engine)."""
-        raise NotImplementedError
+        """The same formula over whole columns, for rows in their first subsidy year."""
+        return self
 
     def explain(self, facts: Facts, year: int) -> FormulaOutcome:
         raise NotImplementedError
@@ -82,12 +90,10 @@ class _Fixed(FormulaPlan):
         amount = constant(formula.fixed, params)
         steps = (step("fixed", amount, "定额奖励", "fixed amount"),)
         self.outcome = FormulaOutcome("computed", amount, steps)
+        self.amount = Const(amount, str(amount))
 
-    def column(self) -> FormulaNode:
-        from app.domain.batch.formulas import FixedAmount
-
-        assert self.outcome.amount is not None
-        return FixedAmount(self.outcome.amount)
+    def evaluate(self, ctx: Context) -> FormulaResult:
+        return FormulaResult(self.amount.eval(ctx))
 
     def explain(self, facts: Facts, year: int) -> FormulaOutcome:
         return self.outcome
@@ -117,14 +123,27 @@ class _Rate:
             none = step("rate", Decimal(0), "无适用比例", "no rate applies")
             self.default = (Value(Decimal(0), "rate"), none)
 
-    def column(self) -> RateNode:
-        from app.domain.batch.formulas import Rate
+    def parts(self) -> tuple[ExprNode, ...]:
+        """What the rate reads over columns (the first subsidy year's)."""
+        return () if FIRST_YEAR in self.by_year or self.growth is None else (self.growth,)
 
-        growth = None if self.growth is None else self.growth.column()
-        by_year = {year: rate for year, (rate, _) in self.by_year.items()}
+    def evaluate(self, ctx: Context) -> Num:
+        """The first subsidy year's rate over columns: a constant, or tiers of growth."""
+        if FIRST_YEAR in self.by_year:
+            return column_constant(self.by_year[FIRST_YEAR][0])
         default = self.default[0].number
         assert default is not None
-        return Rate(by_year, growth, self.tiers, default)
+        if self.growth is None:
+            return column_constant(default)
+        growth = self.growth.eval(ctx)
+        conditions, unsure = [], growth.unsure
+        for floor, _ in self.tiers:
+            verdict, doubt = compare(growth, column_constant(floor), "ge")
+            known = np.ones(ctx.n, dtype=bool) if growth.known is None else growth.known
+            conditions.append(known & verdict)
+            unsure = either(unsure, doubt)
+        rate = choose(ctx, conditions, [r for _, r in self.tiers], default)
+        return Fixed(None, None, unsure, rate.v, rate.k, rate.bound)
 
     def of(self, facts: Facts, year: int) -> tuple[Value, Step | None]:
         if year in self.by_year:
@@ -151,11 +170,12 @@ class _Share(FormulaPlan):
     def __init__(self, formula: ShareFormula, params: Params, fy: int) -> None:
         self.base = compile_expr(formula.share.base, params, fy)
         self.rate = _Rate(formula.share.rate, params, fy)
+        self.parts = (self.base, *self.rate.parts())
 
-    def column(self) -> FormulaNode:
-        from app.domain.batch.formulas import Share
-
-        return Share(self.base.column(), self.rate.column())
+    def evaluate(self, ctx: Context) -> FormulaResult:
+        base, rate = self.base.eval(ctx), self.rate.evaluate(ctx)
+        amount = product_columns([base, rate])
+        return FormulaResult(amount, no_amount_rows(amount), None, rate.unsure)
 
     def explain(self, facts: Facts, year: int) -> FormulaOutcome:
         base = self.base.value(facts)
@@ -169,145 +189,6 @@ class _Share(FormulaPlan):
         return FormulaOutcome("computed", amount, tuple(steps))
 
 
-class _Performance(FormulaPlan):
-    __slots__ = ("lowest", "of", "score", "tiers")
-
-    def __init__(self, formula: PerformanceFormula, params: Params, fy: int) -> None:
-        spec = formula.performance
-        self.score, self.of = compile_expr(spec.score, params, fy), constant(spec.of, params)
-        self.tiers = [(constant(t.min, params), constant(t.share, params)) for t in spec.tiers]
-        self.lowest = self.tiers[-1][0]
-
-    def column(self) -> FormulaNode:
-        from app.domain.batch.formulas import Performance
-
-        return Performance(self.score.column(), self.tiers, self.of)
-
-    def explain(self, facts: Facts, year: int) -> FormulaOutcome:
-        score = self.score.value(facts)
-        if score.number is None:
-            return _unknown("computed", score)
-        of = self.of
-        steps = [
-            step(
-                "score", score.number, f"绩效评分 {score.label}", f"performance score {score.label}"
-            )
-        ]
-        for floor, share in self.tiers:
-            if score.number >= floor:
-                steps.append(
-                    step(
-                        "share",
-                        share,
-                        f"评分 ≥ {show(floor)} 的比例",
-                        f"share for a score ≥ {show(floor)}",
-                    )
-                )
-                amount = share * of
-                steps.append(step("amount", amount, f"比例 × {show(of)}", f"share × {show(of)}"))
-                return FormulaOutcome("computed", amount, tuple(steps))
-        lowest = self.lowest
-        nothing = ClauseResult(
-            "formula.performance",
-            Tri.FALSE,
-            Bilingual(
-                f"绩效评分 {show(score.number)} 低于最低档 {show(lowest)},不予奖励",
-                f"performance score {show(score.number)} is below the lowest tier {show(lowest)}: no award",
-            ),
-            actual=score.number,
-            required=lowest,
-            op="ge",
-        )
-        return FormulaOutcome("computed", Decimal(0), tuple(steps), nothing_due=nothing)
-
-
-class _PerUnit(FormulaPlan):
-    __slots__ = ("ceiling", "periods", "price", "price_cap", "quantity", "quantity_cap", "rate")
-
-    def __init__(self, formula: PerUnitFormula, params: Params, fy: int) -> None:
-        spec = formula.per_unit
-        self.quantity = compile_expr(spec.quantity, params, fy)
-        self.price = None if spec.unit_price is None else compile_expr(spec.unit_price, params, fy)
-        self.periods = compile_expr(spec.periods, params, fy)
-        self.ceiling = None if spec.not_above is None else compile_expr(spec.not_above, params, fy)
-        self.rate = _Rate(spec.rate, params, fy)
-        cap = spec.quantity_cap
-        self.quantity_cap = None if cap is None else constant(cap, params)
-        cap = spec.unit_price_cap
-        self.price_cap = None if cap is None else constant(cap, params)
-
-    def column(self) -> FormulaNode:
-        from app.domain.batch.formulas import PerUnit
-
-        return PerUnit(
-            (self.quantity.column(), self.quantity_cap),
-            (None if self.price is None else self.price.column(), self.price_cap),
-            self.periods.column(),
-            None if self.ceiling is None else self.ceiling.column(),
-            self.rate.column(),
-        )
-
-    def explain(self, facts: Facts, year: int) -> FormulaOutcome:
-        quantity = self.quantity.value(facts)
-        price = None if self.price is None else self.price.value(facts)
-        periods = self.periods.value(facts)
-        ceiling = None if self.ceiling is None else self.ceiling.value(facts)
-        rate, rate_step = self.rate.of(facts, year)
-        parts = [v for v in (quantity, price, periods, ceiling, rate) if v is not None]
-        if any(v.number is None for v in parts):
-            return _unknown("computed", *parts)
-        steps: list[Step] = []
-        q = _capped(quantity, self.quantity_cap, steps, "quantity", "数量", "quantity")
-        if price is not None:
-            p = _capped(price, self.price_cap, steps, "unit_price", "单价", "unit price")
-        elif self.price_cap is not None:
-            p = self.price_cap
-            steps.append(step("unit_price", p, "单价(按上限)", "unit price (the cap)"))
-        else:
-            p = Decimal(1)
-        assert periods.number is not None and rate.number is not None
-        steps.append(
-            step("periods", periods.number, f"期数 {periods.label}", f"periods {periods.label}")
-        )
-        steps += [rate_step] if rate_step else []
-        amount = q * p * periods.number * rate.number
-        steps.append(
-            step(
-                "amount",
-                amount,
-                "数量 × 单价 × 期数 × 比例",
-                "quantity × unit price × periods × rate",
-            )
-        )
-        if (
-            ceiling is not None
-            and ceiling.number is not None
-            and amount > ceiling.number * rate.number
-        ):
-            amount = ceiling.number * rate.number
-            steps.append(
-                step(
-                    "not_above",
-                    amount,
-                    f"不超过 {ceiling.label} × 比例",
-                    f"not above {ceiling.label} × rate",
-                )
-            )
-        return FormulaOutcome("computed", amount, tuple(steps))
-
-
-def _capped(
-    value: Value, cap: Decimal | None, steps: list[Step], name: str, zh: str, en: str
-) -> Decimal:
-    assert value.number is not None
-    number = value.number
-    steps.append(step(name, number, f"{zh} {value.label}", f"{en} {value.label}"))
-    if cap is not None and number > cap:
-        steps.append(step(f"{name}_cap", cap, f"{zh}上限", f"{en} cap"))
-        return cap
-    return number
-
-
 class _Said(FormulaPlan):
     """An amount a reviewer sets, or none at all: one fixed step."""
 
@@ -315,11 +196,8 @@ class _Said(FormulaPlan):
 
     def __init__(self, basis: AmountBasis, name: str, text: Text) -> None:
         self.outcome = FormulaOutcome(basis, None, (step(name, None, text.zh, text.en),))
-
-    def column(self) -> FormulaNode:
-        from app.domain.batch.formulas import NoFigure
-
-        return NoFigure(self.outcome.basis)
+        #: Over columns: no figure, never a missing fact.
+        self.basis = basis
 
     def explain(self, facts: Facts, year: int) -> FormulaOutcome:
         return self.outcome
@@ -333,9 +211,13 @@ def compile_formula(formula: Formula, params: Params, fiscal_year: int) -> Formu
     if isinstance(formula, ShareFormula):
         return _Share(formula, params, fy)
     if isinstance(formula, PerformanceFormula):
-        return _Performance(formula, params, fy)
+        from app.domain.unit_formulas import Performance
+
+        return Performance(formula, params, fy)
     if isinstance(formula, PerUnitFormula):
-        return _PerUnit(formula, params, fy)
+        from app.domain.unit_formulas import PerUnit
+
+        return PerUnit(formula, params, fy)
     if isinstance(formula, ReviewerFormula):
         return _Said("set_by_reviewer", "set_by_reviewer", formula.set_by_reviewer)
     if isinstance(formula, TaxEstimateFormula):

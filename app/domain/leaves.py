@@ -2,7 +2,9 @@
 
 Each leaf keeps its label (the catalog's words, or the text built from its path and
 bound) and, where a missing fact settles nothing, its whole unknown outcome; for a
-profile it reads its facts and adds only the detail that depends on them.
+profile it reads its facts and adds only the detail that depends on them. Here: what
+every leaf shares, and ``compile_leaf``; the kinds live in ``app.domain.comparisons``,
+``app.domain.dated`` and ``app.domain.recognitions``, each with its column emitter.
 """
 
 from __future__ import annotations
@@ -25,15 +27,14 @@ from app.catalog.schema import (
     Rule,
     YearsSinceRule,
 )
-from app.domain.expressions import Params, Value, _Ratio, compile_expr, constant
-from app.domain.facts import MISSING, Facts, year_path
+from app.domain.expressions import Params, constant
 from app.domain.money import as_decimal
 from app.domain.results import Bilingual, ClauseResult, Tri
-from app.domain.rules import Kept, RuleOutcome, RulePlan, label_of
-from app.domain.text import OP_SYMBOL, show, unknown_detail
+from app.domain.rules import Kept, RuleOutcome, RulePlan, label_of, new_outcome
+from app.domain.text import show, unknown_detail
 
 if TYPE_CHECKING:
-    from app.domain.batch.nodes import RuleNode
+    pass
 
 _NUMERIC = re.compile(r"^\s*[-+]?(\d|\.\d)")
 _ORDER: dict[str, Callable[[Decimal, Decimal], bool]] = {
@@ -102,9 +103,8 @@ class Leaf(RulePlan):
     def asks(self, missing: list[str]) -> RuleOutcome:
         paths = tuple(missing)
         text = self.label + unknown_detail(missing)
-        return RuleOutcome(
-            Tri.UNKNOWN, (ClauseResult(self.clause, Tri.UNKNOWN, text, paths),), paths
-        )
+        result = ClauseResult(self.clause, Tri.UNKNOWN, text, paths)
+        return new_outcome(RuleOutcome, (Tri.UNKNOWN, (result,), paths, ()))
 
     def settled(
         self,
@@ -116,159 +116,19 @@ class Leaf(RulePlan):
         op: str | None = None,
     ) -> RuleOutcome:
         text = Bilingual(self.label.zh + zh, self.label.en + en)
-        return RuleOutcome(
-            truth, (ClauseResult(self.clause, truth, text, (), actual, required, op),), ()
-        )
-
-
-class _Fact(Leaf):
-    """``fact op value``."""
-
-    __slots__ = ("bound", "expected", "never", "op", "path", "seen", "words")
-
-    def __init__(self, node: FactRule, clause: str, params: Params, fy: int) -> None:
-        path, expected = year_path(node.fact, fy), resolve(node.value, params)
-        symbol = OP_SYMBOL[node.op]
-        fallback = Bilingual(
-            f"{path} {symbol} {show(expected)}", f"{path} {symbol} {show(expected)}"
-        )
-        super().__init__(node, clause, fallback if node.text is None else Bilingual("", ""), [path])
-        self.path, self.op, self.expected = path, node.op, expected
-        self.bound = as_decimal(expected)
-        listed = expected if isinstance(expected, list) else [expected]
-        # Words only: membership is a set lookup for a word (``equal``'s common case).
-        words = all(isinstance(e, str) for e in listed)
-        self.words = (
-            frozenset(listed) if words and node.op in ("eq", "ne", "in", "not_in") else None
-        )
-        self.never = node.op in ("in", "not_in") and not isinstance(expected, list)
-        #: Outcomes by the word (or yes/no) the profile gives: they depend on nothing else.
-        self.seen: dict[str | bool, RuleOutcome] = {}
-
-    def column(self) -> RuleNode:
-        from app.domain.batch.exprs import Const, Fact
-        from app.domain.batch.leaves import Compare, Equals, Unknowable
-
-        path, op, expected = self.path, self.op, self.expected
-        if op in ("in", "not_in"):
-            return Unknowable(path, "cat") if self.never else Equals(path, op, expected)
-        if op in ("eq", "ne"):
-            return Equals(path, op, [expected])
-        if self.bound is None:
-            return Unknowable(path, "num")
-        return Compare(Fact(path), op, Const(self.bound))  # type: ignore[arg-type]
-
-    def explain(self, facts: Facts) -> RuleOutcome:
-        actual = facts.at(self.path)
-        if actual is MISSING or self.never:
-            return self.unknown
-        if type(actual) is str or type(actual) is bool:
-            # Vocabulary (a city, an industry, a yes/no): few values, each answered once.
-            seen = self.seen.get(actual)
-            if seen is None:
-                seen = self._explain(actual, as_decimal(actual))
-                if len(self.seen) < _SEEN_MAX:
-                    seen = self.seen[actual] = Kept(*seen)
-            return seen
-        number = facts.number_at(self.path)
-        return self._explain(actual, None if number is MISSING else number)  # type: ignore[arg-type]
-
-    def _explain(self, actual: Any, number: Decimal | None) -> RuleOutcome:
-        op, bound = self.op, self.bound
-        verdict: bool | None
-        if op in _ORDER:
-            verdict = None if number is None or bound is None else _ORDER[op](number, bound)
-        elif self.words is not None and type(actual) is str and not _NUMERIC.match(actual):
-            verdict = (actual in self.words) is (op in ("eq", "in"))
-        else:
-            verdict = compare(actual, op, self.expected)
-        if verdict is None:
-            # A value of the wrong type for this clause settles nothing: ask for it again.
-            return self.unknown
-        shown = show(actual)
-        text = Bilingual(f"{self.label.zh}(实际:{shown})", f"{self.label.en} (actual: {shown})")
-        if not verdict and number is not None and bound is not None and op in _ORDER:
-            result = ClauseResult(
-                self.clause, Tri.FALSE, text, (), number, bound, op, bound - number, self.path
-            )
-        else:
-            result = ClauseResult(self.clause, Tri.of(verdict), text, (), number, bound, op)
-        return RuleOutcome(result.truth, (result,), ())
-
-
-class _Compare(Leaf):
-    """``expr op value`` over expressions."""
-
-    __slots__ = ("left", "op", "right", "symbol")
-
-    def __init__(self, node: CompareRule, clause: str, params: Params, fy: int) -> None:
-        self.left, self.right = (
-            compile_expr(node.expr, params, fy),
-            compile_expr(node.value, params, fy),
-        )
-        self.op, self.symbol = node.op, OP_SYMBOL[node.op]
-        said = f"{self.left.label} {self.symbol} {self.right.label}"
-        super().__init__(node, clause, Bilingual(said, said), [])
-
-    def column(self) -> RuleNode:
-        from app.domain.batch.leaves import Compare
-
-        return Compare(self.left.column(), self.op, self.right.column())
-
-    def explain(self, facts: Facts) -> RuleOutcome:
-        left, right = self.left.value(facts), self.right.value(facts)
-        outcome = self._values(left, right)
-        if outcome.truth is not Tri.FALSE or right.number is None or left.number is None:
-            return outcome
-        if isinstance(self.left, _Ratio):
-            # A share falls short: say how much more of the numerator would meet it.
-            num, den = self.left.num.value(facts), self.left.den.value(facts)
-            if num.number is None or den.number is None:
-                return outcome
-            distance, of = right.number * den.number - num.number, num.label
-        else:
-            distance, of = right.number - left.number, left.label
-        first = outcome.clauses[0]
-        result = ClauseResult(
-            first.clause, first.truth, first.text, first.missing, first.actual,
-            first.required, first.op, distance, of,
-        )  # fmt: skip
-        return RuleOutcome(outcome.truth, (result,), outcome.missing)
-
-    def _values(self, left: Value, right: Value) -> RuleOutcome:
-        undefined = left.undefined or right.undefined
-        if undefined:
-            return self.settled(
-                Tri.FALSE, f"(无法计算:{undefined})", f" (cannot be computed: {undefined})"
-            )
-        if left.number is None or right.number is None:
-            return self.asks(list(dict.fromkeys([*left.missing, *right.missing])))
-        verdict = compare(left.number, self.op, right.number)
-        shown, bound, s = show(left.number), show(right.number), self.symbol
-        return self.settled(
-            Tri.of(bool(verdict)),
-            f"(实际 {shown},要求 {s} {bound})",
-            f" (actual {shown}, required {s} {bound})",
-            left.number,
-            right.number,
-            self.op,
-        )
+        result = ClauseResult(self.clause, truth, text, (), actual, required, op)
+        return new_outcome(RuleOutcome, (truth, (result,), (), ()))
 
 
 def compile_leaf(rule: Rule, params: Params, fy: int, clause: str) -> RulePlan:
-    from app.domain.dated import (
-        DateWithin,
-        DaysBeforeApplication,
-        Finding,
-        FirstTimeAbove,
-        Recognition,
-        YearsSince,
-    )
+    from app.domain.comparisons import CompareClause, FactClause
+    from app.domain.dated import DateWithin, DaysBeforeApplication, FirstTimeAbove, YearsSince
+    from app.domain.recognitions import Finding, Recognition
 
     if isinstance(rule, FactRule):
-        return _Fact(rule, clause, params, fy)
+        return FactClause(rule, clause, params, fy)
     if isinstance(rule, CompareRule):
-        return _Compare(rule, clause, params, fy)
+        return CompareClause(rule, clause, params, fy)
     if isinstance(rule, RecognitionRule):
         return Recognition(rule, clause, fy)
     if isinstance(rule, FirstTimeAboveRule):

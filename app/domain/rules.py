@@ -10,8 +10,10 @@ one too, so a gap analysis can list criteria rather than leaves.
 A rule tree is compiled once per policy version and fiscal year (``compile_rule``):
 parameters resolved, ``{fy}`` paths and date windows fixed, clause ids assigned and
 every text that does not depend on the profile built, including whole outcomes for a
-missing fact. ``explain(facts)`` then answers for one profile. The leaf kinds live in
-``app.domain.leaves`` and ``app.domain.dated``.
+missing fact. ``explain(facts)`` then answers for one profile, and ``column()`` gives
+the node that answers a column table of profiles (``app.domain.batch``). The
+composites live in ``app.domain.composites``, the leaf kinds in ``app.domain.leaves``,
+``app.domain.dated`` and ``app.domain.recognitions``.
 """
 
 from __future__ import annotations
@@ -34,6 +36,11 @@ class RuleOutcome(NamedTuple):
     missing: tuple[str, ...]
     #: Keys of the findings a reviewer has yet to record (unknown outcomes only).
     findings: tuple[str, ...] = ()
+
+
+#: ``new_outcome(RuleOutcome, (truth, clauses, missing, findings))``: a NamedTuple's own
+#: ``__new__`` is a Python function, a call more per clause and answer.
+new_outcome = tuple.__new__
 
 
 class RulePlan:
@@ -65,127 +72,11 @@ class Kept(RuleOutcome):
     __slots__ = ()
 
 
-#: Outcomes a composite keeps, by the kept outcomes of its children.
-_KEEP_MAX = 64
-
-
-class _Composite(RulePlan):
-    """``all`` / ``any`` / ``not``: the children's outcomes combined."""
-
-    __slots__ = ("children", "kept", "label")
-
-    def __init__(self, node: AllRule | AnyRule | NotRule, clause: str, children: list[RulePlan]):
-        self.clause, self.children = clause, tuple(children)
-        self.label = None if node.text is None else Bilingual(node.text.zh, node.text.en)
-        #: By the ids of the children's outcomes, with those outcomes: they stay alive
-        #: while kept here, so an id cannot stand for another object.
-        self.kept: dict[tuple[int, ...], tuple[list[RuleOutcome], RuleOutcome]] = {}
-
-    def explain(self, facts: Facts) -> RuleOutcome:
-        children = [c.explain(facts) for c in self.children]
-        for child in children:
-            if type(child) is not Kept:
-                return self.combine(children)
-        key = tuple(map(id, children))
-        hit = self.kept.get(key)
-        if hit is not None:
-            return hit[1]
-        outcome = Kept(*self.combine(children))
-        if len(self.kept) < _KEEP_MAX:
-            self.kept[key] = (children, outcome)
-        return outcome
-
-    def combine(self, children: list[RuleOutcome]) -> RuleOutcome:
-        raise NotImplementedError
-
-    def _outcome(
-        self, truth: Tri, children: list[RuleOutcome], keep: list[RuleOutcome]
-    ) -> RuleOutcome:
-        missing: tuple[str, ...] = ()
-        findings: tuple[str, ...] = ()
-        if truth is Tri.UNKNOWN:
-            unknown = [c for c in children if c.truth is Tri.UNKNOWN]
-            if len(unknown) == 1:  # (the union of one child's lists is that child's)
-                missing, findings = unknown[0].missing, unknown[0].findings
-            else:
-                missing = tuple(dict.fromkeys(p for c in unknown for p in c.missing))
-                findings = tuple(dict.fromkeys(k for c in unknown for k in c.findings))
-        if len(keep) == 1:
-            clauses = keep[0].clauses
-        else:
-            clauses = ()
-            for c in keep:
-                clauses += c.clauses
-        if self.label is not None:
-            clauses += (ClauseResult(self.clause, truth, self.label, missing),)
-        return RuleOutcome(truth, clauses, missing, findings)
-
-
-def _settle(children: list[RuleOutcome], decisive: Tri, otherwise: Tri) -> Tri:
-    """``decisive`` if any child is (false for all, true for any), else unknown if any
-    child is unknown, else ``otherwise``."""
-    unknown = False
-    for child in children:
-        if child.truth is decisive:
-            return decisive
-        unknown = unknown or child.truth is Tri.UNKNOWN
-    return Tri.UNKNOWN if unknown else otherwise
-
-
-class _All(_Composite):
-    __slots__ = ()
-
-    def column(self) -> RuleNode:
-        from app.domain.batch.nodes import All
-
-        return All([c.column() for c in self.children])
-
-    def combine(self, children: list[RuleOutcome]) -> RuleOutcome:
-        truth = Tri.TRUE
-        for child in children:
-            if child.truth is Tri.FALSE:
-                truth = Tri.FALSE
-                break
-            if child.truth is Tri.UNKNOWN:
-                truth = Tri.UNKNOWN
-        return self._outcome(truth, children, children)
-
-
-class _Any(_Composite):
-    __slots__ = ()
-
-    def column(self) -> RuleNode:
-        from app.domain.batch.nodes import Any_
-
-        return Any_([c.column() for c in self.children])
-
-    def combine(self, children: list[RuleOutcome]) -> RuleOutcome:
-        truth = _settle(children, Tri.TRUE, Tri.FALSE)
-        # An alternative that holds is the reason; the ones that do not are noise then.
-        keep = [c for c in children if c.truth is Tri.TRUE] if truth is Tri.TRUE else children
-        return self._outcome(truth, children, keep)
-
-
-_NEGATION = {Tri.TRUE: Tri.FALSE, Tri.FALSE: Tri.TRUE, Tri.UNKNOWN: Tri.UNKNOWN}
-
-
-class _Not(_Composite):
-    __slots__ = ()
-
-    def column(self) -> RuleNode:
-        from app.domain.batch.nodes import Not
-
-        return Not(self.children[0].column())
-
-    def combine(self, children: list[RuleOutcome]) -> RuleOutcome:
-        inner = children[0]
-        return self._outcome(_NEGATION[inner.truth], [inner], [inner])
-
-
 def compile_rule(
     rule: Rule, params: Params, fiscal_year: int, clause_id: str = "eligibility"
 ) -> RulePlan:
     """The rule tree for one version's parameters and one fiscal year."""
+    from app.domain.composites import All, Any_, Not
     from app.domain.leaves import compile_leaf
 
     clause = rule.id or clause_id
@@ -193,14 +84,14 @@ def compile_rule(
         parts = [
             compile_rule(r, params, fiscal_year, f"{clause}.{i}") for i, r in enumerate(rule.all)
         ]
-        return _All(rule, clause, parts)
+        return All(rule, clause, parts)
     if isinstance(rule, AnyRule):
         parts = [
             compile_rule(r, params, fiscal_year, f"{clause}.{i}") for i, r in enumerate(rule.any)
         ]
-        return _Any(rule, clause, parts)
+        return Any_(rule, clause, parts)
     if isinstance(rule, NotRule):
-        return _Not(rule, clause, [compile_rule(rule.not_, params, fiscal_year, f"{clause}.0")])
+        return Not(rule, clause, [compile_rule(rule.not_, params, fiscal_year, f"{clause}.0")])
     return compile_leaf(rule, params, fiscal_year, clause)
 
 

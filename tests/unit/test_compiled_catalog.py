@@ -4,6 +4,7 @@ remembered for a word or a missing fact never leaking from one profile to the ne
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from pathlib import Path
 from typing import Any
@@ -92,3 +93,30 @@ def test_a_compiled_rule_is_reused_for_every_profile() -> None:
     unknown = plan.explain(Facts({}, 2024))
     assert unknown.missing == ("location.city", "kind")
     assert unknown.clauses[-1].text.en == "an enterprise in Nanjing or Suzhou"
+
+
+def test_each_compiled_kind_is_its_own_column_node(policies: list[PolicyFile]) -> None:
+    """One definition per kind: the plan that explains a profile is the node that answers
+    a column table (but fact and expression comparisons and findings, which emit one)."""
+    from app.domain.batch.numbers import Unsupported
+    from app.domain.comparisons import CompareClause, FactClause
+    from app.domain.composites import Composite
+    from app.domain.plan import version_plan
+    from app.domain.recognitions import Finding
+
+    emits = (CompareClause, FactClause, Finding)
+    seen: set[str] = set()
+
+    def walk(plan: Any) -> None:
+        seen.add(type(plan).__name__)
+        assert (plan.column() is plan) != isinstance(plan, emits), type(plan)
+        for part in plan.parts if isinstance(plan, Composite) else ():
+            walk(part)
+
+    for policy in policies:
+        for version in policy.versions:
+            compiled = version_plan(version, 2025)
+            walk(compiled.eligibility)
+            with contextlib.suppress(Unsupported):  # (a tax estimate with its own bases)
+                assert compiled.formula.column() is compiled.formula
+    assert {"All", "Any_", "FactClause", "Recognition"} <= seen

@@ -36,6 +36,11 @@ the rows that name some, and a bitmask per row over ``result.columns[pid].index.
 ``ProfileTable.rows_between(start, stop)`` gives a slice of a table as views.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from app.domain.batch.build import table_from_profiles
 from app.domain.batch.columns import (
     FALSE_CODE,
@@ -50,14 +55,37 @@ from app.domain.batch.columns import (
     Spec,
     day_number,
 )
-from app.domain.batch.engine import (
-    CHUNK_ROWS,
-    compile_policy,
-    evaluate_population,
-    required_columns,
-)
-from app.domain.batch.result import BASES, STATUSES, PolicyColumns, PopulationResult, Totals
-from app.domain.batch.stream import Chunk, evaluate_chunks
+
+if TYPE_CHECKING:
+    from app.domain.batch.engine import (
+        CHUNK_ROWS,
+        compile_policy,
+        evaluate_population,
+        required_columns,
+    )
+    from app.domain.batch.result import BASES, STATUSES, PolicyColumns, PopulationResult, Totals
+    from app.domain.batch.stream import Chunk, evaluate_chunks
+
+#: Names taken from the engine's modules when first asked for: the compiled clauses
+#: of ``app.domain`` are their own column nodes, so they import this package's node
+#: modules while the per-profile engine (which the population engine imports) loads.
+_LATER = {
+    **dict.fromkeys(
+        ("CHUNK_ROWS", "compile_policy", "evaluate_population", "required_columns"), "engine"
+    ),
+    **dict.fromkeys(("BASES", "STATUSES", "PolicyColumns", "PopulationResult", "Totals"), "result"),
+    **dict.fromkeys(("Chunk", "evaluate_chunks"), "stream"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LATER.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "BASES",

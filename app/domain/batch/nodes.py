@@ -1,6 +1,7 @@
 """Rule tree nodes: three-valued verdicts over whole columns, and missing facts.
 
-One node per composite of ``app.domain.rules``, with its semantics: ``all`` is false as soon
+What every column node shares; the compiled clauses of ``app.domain`` are (or emit)
+the nodes, with the semantics of ``app.domain.rules``: ``all`` is false as soon
 as one clause is false, ``any`` true as soon as one is true, unknown otherwise when a
 clause is unknown. A node's missing facts are what the per-profile engine lists: a
 leaf's paths that the row lacks when it is unknown; for a composite, the union over
@@ -18,7 +19,6 @@ import numpy as np
 
 from app.domain.batch.columns import Bools, Spec
 from app.domain.batch.context import Bits, Context, PathIndex, Rows, Truth
-from app.domain.batch.numbers import either
 
 #: What the caller knows of a node at the rows it asks about: unknown there, not false
 #: (its parent ``all`` is unknown there) or not true (its parent ``any`` is unknown).
@@ -108,144 +108,3 @@ def _known(ctx: Context, path: str, view: str) -> Bools:
     if view == "date":
         return table.date_column(path).known
     return table.num_column(path).known
-
-
-#: A child at least this costly is evaluated only on the rows its siblings left open,
-COSTLY = 5
-#: when those are at most this share of the rows.
-NARROW_BELOW = 0.25
-
-
-class Composite(RuleNode):
-    """``all`` / ``any``: children combined; costly children on the open rows only.
-
-    The verdict of ``all`` does not depend on the order of its clauses, so cheap
-    clauses go first; a row one of them surely settles (``all``: false, ``any``: true)
-    needs no costly clause, which is then computed on a ``Context.subset`` of the open
-    rows. That subset context stays attached (``views``): a row where this node is
-    unknown was open for every child, so its missing facts are read there.
-    """
-
-    #: ``"f"`` for ``all`` (a false child settles it), ``"t"`` for ``any``.
-    settles_on = "f"
-
-    def __init__(self, children: list[RuleNode]) -> None:
-        self.children = tuple(children)
-        self.cost = sum(c.cost for c in children)
-
-    def _truth(self, ctx: Context) -> Truth:
-        n, count, on_f = ctx.n, len(self.children), self.settles_on == "f"
-        views: list[tuple[Rows, Context | None] | None] = [None] * count
-        done: list[Truth] = []
-        t: Bools | None = None
-        f: Bools | None = None
-        for i in sorted(range(count), key=lambda i: self.children[i].cost):
-            child, part = self.children[i], None
-            if t is not None and f is not None and child.cost >= COSTLY:
-                settled = self._settled(done, f if on_f else t)
-                if _few_open(settled, n):
-                    open_rows = np.flatnonzero(~settled)
-                    sub = ctx.subset(open_rows) if len(open_rows) else None
-                    part = _scatter(None if sub is None else child.truth(sub), open_rows, n)
-                    views[i] = (open_rows, sub)
-            if part is None:
-                part = child.truth(ctx)
-            done.append(part)
-            if t is None or f is None:
-                t, f = part.t, part.f
-            else:
-                t, f = (t & part.t, f | part.f) if on_f else (t | part.t, f & part.f)
-        ctx.memo[("views", self.key)] = views
-        assert t is not None and f is not None
-        return Truth(t, f, _settled_by([(p.f if on_f else p.t, p.unsure) for p in done]))
-
-    def _settled(self, done: list[Truth], decisive: Bools) -> Bools:
-        """Rows a child so far surely settles (the running verdict, unless in doubt)."""
-        if all(p.unsure is None for p in done):
-            return decisive
-        out = np.zeros(len(decisive), dtype=bool)
-        for p in done:
-            verdict = p.f if self.settles_on == "f" else p.t
-            out |= verdict if p.unsure is None else verdict & ~p.unsure
-        return out
-
-    def _bits(self, ctx: Context, rows: Rows, index: PathIndex) -> Bits:
-        self.truth(ctx)
-        # (No views when the verdict was gathered from an enclosing context.)
-        views = ctx.memo.get(("views", self.key)) or [None] * len(self.children)
-        bits = index.none(len(rows))
-        columns: list[Spec] = []
-        for child, view in zip(self.children, views, strict=True):
-            if view is None and child.shortcut(self._child_given):
-                columns += child.unknown_columns() or []
-            elif view is None:
-                bits |= child.missing(ctx, rows, index, self._child_given)
-            elif view[1] is not None:
-                at = np.searchsorted(view[0], rows)
-                bits |= child.missing(view[1], at, index, self._child_given)
-        if columns:
-            bits |= absent_bits(ctx, columns, rows, index)
-        return bits
-
-
-def _few_open(settled: Bools, n: int) -> bool:
-    return bool(n - np.count_nonzero(settled) < NARROW_BELOW * n)
-
-
-def _scatter(part: Truth | None, rows: Rows, n: int) -> Truth:
-    """A subset's verdicts as full rows; rows outside it are neither true nor false."""
-    t, f = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
-    unsure = None
-    if part is not None:
-        t[rows], f[rows] = part.t, part.f
-        if part.unsure is not None:
-            unsure = np.zeros(n, dtype=bool)
-            unsure[rows] = part.unsure
-    return Truth(t, f, unsure)
-
-
-def _settled_by(parts: list[tuple[Bools, Bools | None]]) -> Bools | None:
-    """Unsure rows of a composite, less those a sure child settles on its own.
-
-    A clause that is surely false settles ``all`` (surely true settles ``any``) whatever
-    an unsure sibling says, so that row needs no exact re-evaluation.
-    """
-    unsure: Bools | None = None
-    for _, doubt in parts:
-        unsure = either(unsure, doubt)
-    if unsure is None:
-        return None
-    for verdict, doubt in parts:
-        unsure = unsure & ~(verdict if doubt is None else verdict & ~doubt)
-    return unsure
-
-
-class All(Composite):
-    _child_given: Given = "not_false"
-    settles_on = "f"
-
-    def __init__(self, children: list[RuleNode]) -> None:
-        super().__init__(children)
-        self.key = ("all", *(c.key for c in children))
-
-
-class Any_(Composite):
-    _child_given: Given = "not_true"
-    settles_on = "t"
-
-    def __init__(self, children: list[RuleNode]) -> None:
-        super().__init__(children)
-        self.key = ("any", *(c.key for c in children))
-
-
-class Not(RuleNode):
-    _child_given: Given = "unknown"
-
-    def __init__(self, child: RuleNode) -> None:
-        self.children = (child,)
-        self.cost = child.cost
-        self.key = ("not", child.key)
-
-    def _truth(self, ctx: Context) -> Truth:
-        inner = self.children[0].truth(ctx)
-        return Truth(inner.f, inner.t, inner.unsure)
