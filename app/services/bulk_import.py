@@ -105,6 +105,7 @@ class _Accepted:
     facts: dict[str, Any]
     profile_hash: str
     identity: dict[str, Any]
+    facts_json: str  # the canonical text hashed, stored as it is on PostgreSQL
 
 
 @dataclass
@@ -261,6 +262,10 @@ class _RowChecker:
             "location",
         )
         self.first_row: dict[str, int] = {}
+        # Per column: where its value goes and its parser, so a cell costs one call.
+        self.cells = [
+            (c.index, c.header, c.target.path, cmap.cell_parser(c.target)) for c in columns
+        ]
 
     def field_of(self, loc: Sequence[Any]) -> str:
         return lookup_pointer(self.by_path, loc) or ".".join(str(p) for p in loc) or "row"
@@ -268,14 +273,20 @@ class _RowChecker:
     def check(self, number: int, values: list[Any]) -> tuple[_Accepted | None, list[RowError]]:
         errors: list[tuple[str, str]] = []
         doc: dict[str, Any] = {}
-        for column in self.columns:
-            raw = values[column.index] if column.index < len(values) else None
-            if _empty(raw):
+        count = len(values)
+        for index, header, path, parse in self.cells:
+            raw = values[index] if index < count else None
+            if raw is None or (type(raw) is str and not raw.strip()):
                 continue
             try:
-                _put(doc, column.target.path, self.cmap.parse_cell(column.target, raw))
+                value = parse(raw)
             except CellError as exc:
-                errors.append((column.header, str(exc)))
+                errors.append((header, str(exc)))
+                continue
+            if len(path) == 1:
+                doc[path[0]] = value
+            else:
+                _put(doc, path, value)
         extra = self.unmapped if len(values) <= self.width else range(len(values))
         for index in extra:
             raw = values[index] if index < len(values) else None
@@ -344,10 +355,8 @@ class _RowChecker:
             "district": where.district if where else None,
             "park": where.park if where else None,
         }
-        return (
-            _Accepted(number, profile.uscc, facts, sha256(canonical_json(facts)), identity),
-            [],
-        )
+        text = canonical_json(facts)
+        return _Accepted(number, profile.uscc, facts, sha256(text), identity, text), []
 
 
 def prepare(
@@ -529,7 +538,7 @@ def _write(
             )
             versions.append(version_row(row, enterprise_id, 1))
         enterprise_repo.insert_enterprises(session, enterprises)
-        enterprise_repo.insert_profile_versions(session, versions)
+        enterprise_repo.insert_profile_versions(session, versions, [r.facts_json for r in chunk])
         if progress is not None:
             progress("write", len(written), total)
     for chunk in _chunks(updates, chunk_size):
@@ -547,7 +556,9 @@ def _write(
             )
             versions.append(version_row(row, current.enterprise_id, version))
         enterprise_repo.update_enterprises(session, changes)
-        enterprise_repo.insert_profile_versions(session, versions)
+        enterprise_repo.insert_profile_versions(
+            session, versions, [row.facts_json for row, _ in chunk]
+        )
         if progress is not None:
             progress("write", len(written), total)
 
