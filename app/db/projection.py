@@ -21,6 +21,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     Column,
@@ -169,16 +170,19 @@ def executemany(connection: Connection, table: Table, rows: Sequence[Mapping[str
     dialect = connection.dialect
     names = list(rows[0])
     quote = dialect.identifier_preparer.quote
-    processors = [
-        (i, p)
-        for i, name in enumerate(names)
-        if (p := table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
-    ]
+    processors = []
+    for i, name in enumerate(names):
+        kind = table.c[name].type
+        process = kind.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            # A null stays null (skipped) except in a JSON column, which may store 'null'.
+            processors.append((i, process, isinstance(kind, JSON)))
     params: list[Any] = []
     for row in rows:
         values = [row[name] for name in names]
-        for i, process in processors:
-            values[i] = process(values[i])
+        for i, process, always in processors:
+            if always or values[i] is not None:
+                values[i] = process(values[i])
         params.append(values)
     statement = (
         f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
