@@ -1,202 +1,297 @@
-"""Approvals per second on PostgreSQL with 4 workers contending for one budget, then
-the zero-overspend check.
+"""Approvals per second over HTTP (4 uvicorn workers, load by wrk) against the tps of an
+approval-shaped pgbench script, in the same run; then the ledger's guarantees.
 
-    .venv/bin/python bench/ledger.py [--awards 400] [--concurrency 32]
+    .venv/bin/python bench/ledger.py [--awards 1500] [--clients 16] [--rounds 3]
+        [--seconds 10] [--code DIR]
         [--database postgresql+psycopg://postgres@127.0.0.1:5432/test]
 
-Creates a scratch database beside the one named (dropped at the end), registers the
-enterprises and computes their awards through the service layer, then sends every
-approval over HTTP at once against a budget that covers half of them.
+- Seeds a scratch database through the service layer: ``--awards`` awards at the end
+  of their public notice and one budget covering 90 % of them (the last tenth is
+  refused with 409: the contended path of the no-overspend guarantee). ANALYZE.
+- Clones it (``CREATE DATABASE … TEMPLATE``) for pgbench, which runs
+  bench/approval.pgbench there: lock the budget row, conditional UPDATE, UPDATE award,
+  INSERT audit row, COMMIT, with the same number of clients as wrk has connections.
+- Each round: pgbench for ``--seconds``, then wrk approving every award once
+  (bench/approvals.lua). After each HTTP round the budget must not be overspent and
+  must hold exactly the approved awards' sum; the awards and the budget are then put
+  back for the next round (outside the API, in this scratch database only: the audit
+  log keeps growing and stays a valid chain), and both databases are VACUUMed.
+- Finally GET /v1/audit/verify must say the chain is intact.
+
+``--code DIR`` serves the API from another checkout (its ``.venv``, or this one's), e.g. the code
+before a change, with the same seed, schema and load: the database schema must match.
+Prints medians of the rounds and writes bench/results/ledger.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
+import signal
+import statistics
+import subprocess
 import sys
-import uuid
-from decimal import Decimal
+import tempfile
+import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._support import ROOT, load, machine, server
+from bench._support import ROOT, free_port, machine
+from bench.ledger_fixtures import POLICY, ledger_state, scratch_database, seed
 
-AMOUNT = Decimal("10000.00")
+WORKERS = 4
+COVERED = 0.9
 
 
-def _setup(url: str, awards: int) -> tuple[str, list[str]]:
-    from app.api.schemas.profile import EnterpriseProfile
-    from app.catalog.loader import load_catalog
-    from app.db.session import make_engine, make_sessionmaker, migrate
-    from app.services import keys, lifecycle
-    from app.services.actors import SYSTEM
-    from app.services.awards import compute_award
-    from app.services.budgets import create_budget
-    from app.services.enterprises import create_enterprise
-    from tests.helpers import random_uscc
+def _libpq(url: str) -> list[str]:
+    """pgbench's connection options for a SQLAlchemy URL."""
+    from sqlalchemy.engine import make_url
 
-    migrate(url)
-    catalog = load_catalog(ROOT / "policy_catalog")
-    make_session = make_sessionmaker(make_engine(url))
-    ids = []
-    with make_session.begin() as session:
-        token = keys.issue_key(session, catalog, role="admin", label="bench", actor=SYSTEM).token
-        create_budget(
-            session,
-            policy_id="nj-public-platform",
-            fiscal_year=2024,
-            payer_level="city",
-            payer_jurisdiction="nanjing",
-            amount=AMOUNT * awards / 2,
-            actor=SYSTEM,
-            catalog=catalog,
-        )
-        for i in range(awards):
-            profile = EnterpriseProfile.model_validate(
-                {
-                    "uscc": random_uscc(),
-                    "name": f"平台{i}",
-                    "kind": "platform",
-                    "location": {"province": "jiangsu", "city": "nanjing", "district": "jiangning"},
-                    "compliance": {"serious_dishonesty": False},
-                    "recognitions": [
-                        {
-                            "kind": "public_platform",
-                            "level": "municipal",
-                            "granted_on": "2023-03-01",
-                        }
-                    ],
-                    "years": {"2024": {"performance": {"nj-public-platform": 88}}},
-                }
-            )
-            enterprise, _ = create_enterprise(session, catalog, profile, SYSTEM)
-            award = compute_award(
-                session,
-                catalog,
-                enterprise_id=enterprise.id,
-                policy_id="nj-public-platform",
-                fiscal_year=2024,
-                amount=AMOUNT,
-                actor=SYSTEM,
-            )
-            from datetime import date
+    u = make_url(url)
+    return ["-h", u.host or "127.0.0.1", "-p", str(u.port or 5432), "-U", u.username or "postgres"]
 
-            lifecycle.transition(
-                session,
-                catalog,
-                SYSTEM,
-                award.id,
-                "notice",
-                notice_start=date(2024, 6, 3),
-                notice_end=date(2024, 6, 14),
-            )
-            ids.append(award.id)
-    return token, ids
+
+def _sql(url: str, *statements: str) -> list[Any]:
+    """Run each statement in autocommit (VACUUM needs it); the rows of the last."""
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as c:
+            for statement in statements:
+                result = c.execute(text(statement))
+            return list(result.fetchall()) if result.returns_rows else []
+    finally:
+        engine.dispose()
+
+
+def _prepare_pgbench(url: str) -> str:
+    """The budget's id after numbering the awards and making a sequence past the log."""
+    rows = _sql(
+        url,
+        "CREATE TABLE bench_awards AS SELECT row_number() OVER (ORDER BY id) AS n, id FROM awards",
+        "CREATE UNIQUE INDEX ON bench_awards (n)",
+        "CREATE SEQUENCE bench_audit_seq",
+        "SELECT setval('bench_audit_seq', (SELECT max(seq) FROM audit_log))",
+        "UPDATE budgets SET amount = 1e12",
+        "ANALYZE",
+        f"SELECT id FROM budgets WHERE policy_id = '{POLICY}'",
+    )
+    return str(rows[0][0])
+
+
+def _pgbench(url: str, budget: str, awards: int, clients: int, seconds: int) -> float:
+    from sqlalchemy.engine import make_url
+
+    command = [
+        "pgbench",
+        *_libpq(url),
+        "-n",
+        "-M",
+        "prepared",  # as psycopg does after a statement's fifth run
+        "-c",
+        str(clients),
+        "-j",
+        "2",
+        "-T",
+        str(seconds),
+        "-D",
+        f"budget={budget}",
+        "-D",
+        f"awards={awards}",
+        "-f",
+        str(ROOT / "bench" / "approval.pgbench"),
+        str(make_url(url).database),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    match = re.search(r"tps = ([\d.]+) \(without initial connection time\)", out)
+    assert match, out
+    return float(match.group(1))
+
+
+def _wrk(base: str, token: str, ids_file: str, clients: int, url: str, covered: int) -> dict:
+    """Approve every award once; wrk is stopped (SIGINT) once the budget is spent and
+    the refusals after it are in. wrk's own clock counts its whole ``-d``, so the rate
+    comes from the awards' approval times instead (``_approval_rate``)."""
+    threads = 2
+    env = {**os.environ, "BENCH_TOKEN": token, "BENCH_IDS": ids_file, "BENCH_THREADS": str(threads)}
+    command = ["wrk", "-t", str(threads), "-c", str(clients), "-d", "600s", "--timeout", "60s"]
+    command += ["-s", str(ROOT / "bench" / "approvals.lua"), base]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
+    engine = create_engine(url)
+    try:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.25)
+            with engine.connect() as c:
+                done = c.execute(text("SELECT count(*) FROM awards WHERE status = 'approved'"))
+                if done.scalar_one() >= covered:
+                    break
+        time.sleep(1.0)  # the refusals of the last tenth
+        process.send_signal(signal.SIGINT)
+        out, _ = process.communicate(timeout=60)
+    finally:
+        engine.dispose()
+        if process.poll() is None:
+            process.kill()
+    summary: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return summary
+
+
+def _approval_rate(url: str) -> float:
+    """Approvals per second between the first and the last approval of the round."""
+    rows = _sql(
+        url,
+        "SELECT count(*), extract(epoch FROM max(updated_at) - min(updated_at)) "
+        "FROM awards WHERE status = 'approved'",
+    )
+    count, seconds = rows[0]
+    return float(count - 1) / float(seconds)
+
+
+def _reset(url: str) -> None:
+    """Put the awards back at the end of their notice and empty the budget (bench only)."""
+    _sql(
+        url,
+        f"UPDATE awards SET status = 'public_notice', budget_id = NULL WHERE policy_id = '{POLICY}'",
+        "UPDATE budgets SET committed = 0, disbursed = 0, released = 0",
+        "VACUUM ANALYZE",
+    )
+
+
+def _cpu_seconds(root: int) -> float:
+    """User + system CPU of a process and its descendants (the uvicorn master and its
+    workers), from /proc: how much server CPU an approval costs."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / ticks
+    tree, grown = {root}, True
+    while grown:
+        more = {pid for pid, parent in parents.items() if parent in tree} - tree
+        grown = bool(more)
+        tree |= more
+    return sum(times.get(pid, 0.0) for pid in tree)
+
+
+def _server(code: Path, url: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    # The checkout's own environment if it has one; else this one, with the checkout's
+    # package first on the path (its `app` shadows the one installed here).
+    python = code / ".venv" / "bin" / "python"
+    if not python.exists():
+        python = Path(sys.executable)
+    command = [str(python), "-m", "uvicorn", "app.main:create_app", "--factory"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(WORKERS)]
+    command += ["--log-level", "warning", "--no-access-log"]
+    env = {**os.environ, "DATABASE_URL": url, "CATALOG_DIR": str(code / "policy_catalog")}
+    env["PYTHONPATH"] = str(code)
+    process = subprocess.Popen(command, cwd=code, env=env)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(base + "/openapi.json", timeout=2).status_code == 200:
+                return process, base
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    process.kill()
+    raise RuntimeError("the server did not start")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--awards", type=int, default=400)
-    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--awards", type=int, default=1500)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=10, help="length of a pgbench round")
+    parser.add_argument("--code", type=Path, default=ROOT, help="checkout that serves the API")
     parser.add_argument("--database", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
-    admin = create_engine(args.database, isolation_level="AUTOCOMMIT")
-    name = f"incentives_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    url = str(admin.url.set(database=name).render_as_string(hide_password=False))
-    try:
-        token, ids = _setup(url, args.awards)
-        env = {"DATABASE_URL": url, "CATALOG_DIR": str(ROOT / "policy_catalog")}
-        with server("app.main:create_app", env, workers=4, factory=True) as base:
-            headers = {"authorization": f"Bearer {token}"}
-            queue = iter(ids)
-            results = load_many(base, queue, headers, args.concurrency, len(ids))
-            budgets = httpx.get(
-                base + "/v1/budgets?policy_id=nj-public-platform", headers=headers
-            ).json()["items"]
-            verify = httpx.get(base + "/v1/audit/verify", headers=headers, timeout=120).json()
-        engine = create_engine(url)
-        with engine.connect() as c:
-            approved = c.execute(
-                text(
-                    "SELECT count(*), coalesce(sum(amount), 0) FROM awards "
-                    "WHERE status = 'approved'"
-                )
-            ).one()
-        engine.dispose()
-        budget = budgets[0]
-        report = {
-            "machine": machine(),
-            "awards": len(ids),
-            "concurrency": args.concurrency,
-            "workers": 4,
-            "approvals_per_second": round(results["rate"], 1),
-            "statuses": results["statuses"],
-            "p50_ms": results["p50"],
-            "p99_ms": results["p99"],
-            "budget": budget["amount"],
-            "committed": budget["committed"],
-            "approved": approved[0],
-            "approved_sum": f"{Decimal(approved[1]):.2f}",
-            "overspent": Decimal(budget["committed"]) > Decimal(budget["amount"]),
-            "committed_equals_approved": Decimal(budget["committed"]) == Decimal(approved[1]),
-            "audit_chain_ok": verify["ok"],
-        }
-        print(json.dumps(report, indent=2))
-        (ROOT / "bench" / "results").mkdir(exist_ok=True)
-        (ROOT / "bench" / "results" / "ledger.json").write_text(json.dumps(report, indent=2))
-        assert (
-            not report["overspent"]
-            and report["committed_equals_approved"]
-            and report["audit_chain_ok"]
-        )
-    finally:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    loadavg = [Path("/proc/loadavg").read_text().split()[:3]]
+    with scratch_database(args.database) as url:
+        covered = int(args.awards * COVERED)
+        token, ids = seed(url, args.awards, covered=covered)
+        name = url.rsplit("/", 1)[1]
+        with scratch_database(args.database, "i9_ledger_pgbench", template=name) as bench_url:
+            budget = _prepare_pgbench(bench_url)
+            ids_file = Path(tempfile.mkdtemp(prefix="i9-ledger-")) / "ids.txt"
+            ids_file.write_text("\n".join(ids) + "\n")
+            process, base = _server(args.code.resolve(), url)
+            rounds: list[dict[str, Any]] = []
+            try:
+                # Warm-up: every worker, both paths (approved, refused).
+                _wrk(base, token, str(ids_file), args.clients, url, covered)
+                _reset(url)
+                for _ in range(args.rounds):
+                    tps = _pgbench(bench_url, budget, args.awards, args.clients, args.seconds)
+                    _sql(bench_url, "VACUUM ANALYZE")
+                    cpu = _cpu_seconds(process.pid)
+                    summary = _wrk(base, token, str(ids_file), args.clients, url, covered)
+                    cpu = _cpu_seconds(process.pid) - cpu
+                    state = ledger_state(url)
+                    rate = _approval_rate(url)
+                    summary["server_cpu_ms_per_request"] = round(
+                        cpu / summary["requests"] * 1000, 2
+                    )
+                    rounds.append(
+                        {
+                            "pgbench_tps": round(tps, 1),
+                            "approvals_per_second": round(rate, 1),
+                            "http": summary,
+                            **state,
+                        }
+                    )
+                    print(json.dumps(rounds[-1]), flush=True)
+                    _reset(url)
+                verify = httpx.get(
+                    base + "/v1/audit/verify",
+                    headers={"authorization": f"Bearer {token}"},
+                    timeout=300,
+                ).json()
+            finally:
+                process.terminate()
+                process.wait(timeout=30)
+    loadavg.append(Path("/proc/loadavg").read_text().split()[:3])
+    approvals = statistics.median(r["approvals_per_second"] for r in rounds)
+    tps = statistics.median(r["pgbench_tps"] for r in rounds)
+    report = {
+        "machine": machine(),
+        "loadavg_before_after": loadavg,
+        "code": str(args.code.resolve()),
+        "awards": args.awards,
+        "clients": args.clients,
+        "workers": WORKERS,
+        "rounds": rounds,
+        "approvals_per_second": round(approvals, 1),
+        "pgbench_tps": round(tps, 1),
+        "ratio": round(approvals / tps, 3),
+        "overspent": any(r["overspent"] for r in rounds),
+        "committed_equals_approved": all(r["committed_equals_approved"] for r in rounds),
+        "audit_chain_ok": verify["ok"],
+    }
+    print(json.dumps({k: v for k, v in report.items() if k != "rounds"}, indent=2))
+    (ROOT / "bench" / "results").mkdir(exist_ok=True)
+    (ROOT / "bench" / "results" / "ledger.json").write_text(json.dumps(report, indent=2))
+    assert not report["overspent"] and report["committed_equals_approved"]
+    assert report["audit_chain_ok"], verify
 
-
-def load_many(
-    base: str, ids: object, headers: dict[str, str], concurrency: int, total: int
-) -> dict[str, object]:
-    """Approve every award once, ``concurrency`` at a time."""
-    import asyncio
-    import time
-
-    async def run() -> dict[str, object]:
-        statuses: dict[int, int] = {}
-        latencies: list[float] = []
-        async with httpx.AsyncClient(
-            timeout=120, headers=headers, limits=httpx.Limits(max_connections=concurrency)
-        ) as client:
-
-            async def worker() -> None:
-                for award_id in ids:  # type: ignore[attr-defined]
-                    started = time.perf_counter()
-                    response = await client.post(f"{base}/v1/awards/{award_id}/approve", json={})
-                    latencies.append(time.perf_counter() - started)
-                    statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
-
-            started = time.perf_counter()
-            await asyncio.gather(*(worker() for _ in range(concurrency)))
-            elapsed = time.perf_counter() - started
-        ordered = sorted(latencies)
-        return {
-            "rate": total / elapsed,
-            "statuses": statuses,
-            "p50": round(ordered[len(ordered) // 2] * 1000, 1),
-            "p99": round(ordered[int(len(ordered) * 0.99) - 1] * 1000, 1),
-        }
-
-    return asyncio.run(run())
-
-
-__all__ = ["load", "main"]
 
 if __name__ == "__main__":
     main()

@@ -16,9 +16,16 @@ steady size (5 by default, below the thread count): writers queue on one lock an
 overflow connections opened and closed per request, and four workers would hold up
 to 60 PostgreSQL connections instead of 20 (the ledger tests saw "too many clients"
 on a server with the default max_connections of 100 shared with other clients).
+
+The open calculator's routes (``unqueued``) pass straight through: they are coroutines
+that take no pooled connection and no thread (their rate limit has a connection and a
+thread of its own, ``app.services.rate_limits``), so queueing them protected nothing,
+and it capped how many of their calls one count could take together.
 """
 
 from __future__ import annotations
+
+from collections.abc import Collection
 
 import anyio
 import anyio.to_thread
@@ -39,15 +46,20 @@ def gate_size(engine: Engine) -> int:
 
 class RequestGate:
     """Pure ASGI middleware; the semaphore is made on the first request, in the event
-    loop, from the engine the application's start-up created."""
+    loop, from the engine the application's start-up created. Requests for the paths
+    in ``unqueued`` are not counted."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, unqueued: Collection[str] = ()) -> None:
         self.app = app
+        self.unqueued = frozenset(unqueued)
         self._semaphore: anyio.Semaphore | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.unqueued:
+            await self.app(scope, receive, send)
+            return
         engine = getattr(scope["app"].state, "engine", None) if "app" in scope else None
-        if scope["type"] != "http" or engine is None:
+        if engine is None:
             await self.app(scope, receive, send)
             return
         if self._semaphore is None:

@@ -22,6 +22,7 @@ most hosting platforms hand them out) are rewritten to ``postgresql+psycopg://``
 from __future__ import annotations
 
 import os
+import time
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 # The migrations ship inside the package (package data), so an installed service (the
@@ -59,8 +61,37 @@ def make_engine(url: str | URL, *, sqlite_foreign_keys: bool = True, **kwargs: A
         engine = create_engine(parsed, **kwargs)
         _configure_sqlite(engine, foreign_keys=sqlite_foreign_keys)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(parsed, **kwargs)
+    kwargs.setdefault("pool_pre_ping", False)
+    engine = create_engine(parsed, **kwargs)
+    _ping_when_idle(engine)
+    return engine
+
+
+#: A pooled connection unused this long is pinged before it is handed out again.
+IDLE_PING_SECONDS = 10.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """``pool_pre_ping`` costs a round trip on every checkout, that is on every request.
+    A connection in steady use is known to be alive; one that sat in the pool (where a
+    server restart or a firewall may have dropped it) is pinged first. A failed ping
+    makes the pool retry with a fresh connection (SQLAlchemy's DisconnectionError)."""
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["checked_in"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("checked_in")
+        if since is None or time.monotonic() - since < IDLE_PING_SECONDS:
+            return
+        try:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+            dbapi_connection.rollback()
+        except Exception as exc:  # any failure: this connection is not to be used
+            raise DisconnectionError(str(exc)) from exc
 
 
 def _create_private(url: URL) -> None:

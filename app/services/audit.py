@@ -7,6 +7,14 @@ so the same record hashes the same on PostgreSQL and SQLite. Appends are seriali
 ``seq`` is the primary key, so the chain can never fork. Changing, deleting or
 truncating records breaks the chain from that record on, and ``verify`` names the
 first bad one.
+
+``record`` only shapes the record; it is appended when the transaction commits
+(``append_pending``, on SQLAlchemy's ``before_commit``). The append lock is then held
+for three short statements (head, insert, commit) instead of the whole transaction:
+every writer of the service would otherwise queue behind it for all of its own work.
+Taking it last also fixes the lock order: a transaction that holds it waits for no
+row lock, so the award and budget rows a transition locks first cannot deadlock with
+it. Whatever reads the log in the same transaction appends the pending records first.
 """
 
 from __future__ import annotations
@@ -16,11 +24,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import event
+from sqlalchemy.orm import Session, SessionTransaction
 
 from app.catalog.loader import canonical_json, sha256
 from app.db.models import AuditLog
 from app.db.repositories import audit as repo
+from app.db.repositories._base import take_deferred
 from app.domain.results import as_json
 
 GENESIS = "0" * 64
@@ -55,6 +65,9 @@ def serialize(session: Session) -> None:
     repo.lock_audit_for_append(session)
 
 
+_PENDING = "audit_pending"
+
+
 def record(
     session: Session,
     *,
@@ -63,28 +76,56 @@ def record(
     object_type: str,
     object_id: str,
     payload: Mapping[str, Any],
-) -> AuditLog:
-    repo.lock_audit_for_append(session)
-    head = repo.get_audit_head(session)
-    seq = (head.seq + 1) if head else 1
-    prev = head.hash if head else GENESIS
-    occurred_at = datetime.now(UTC)
-    clean = as_json(dict(payload))
-    digest = record_hash(prev, seq, occurred_at, actor, action, object_type, object_id, clean)
-    return repo.add_audit_entry(
-        session,
-        AuditLog(
-            seq=seq,
-            occurred_at=occurred_at,
-            actor=actor,
-            action=action,
-            object_type=object_type,
-            object_id=object_id,
-            payload=clean,
-            prev_hash=prev,
-            hash=digest,
-        ),
+) -> None:
+    """Shape a record now; it joins the chain (and takes its time) when the transaction commits."""
+    pending: list[dict[str, Any]] = session.info.setdefault(_PENDING, [])
+    pending.append(
+        {
+            "actor": actor,
+            "action": action,
+            "object_type": object_type,
+            "object_id": object_id,
+            "payload": as_json(dict(payload)),
+        }
     )
+
+
+def append_pending(session: Session, commit: bool = False) -> None:
+    """Chain the transaction's pending records to the head, under the append lock;
+    with ``commit``, commit with them and with the writes deferred to the commit
+    (see ``repo.add_audit_entries``)."""
+    deferred = take_deferred(session) if commit else []
+    pending: list[dict[str, Any]] = session.info.pop(_PENDING, [])
+    if not pending:
+        repo.run_deferred(session, deferred)
+        return
+    # Every other write of the transaction first: none of them needs the lock.
+    session.flush()
+    seq, prev = repo.lock_and_read_link(session) or (0, GENESIS)
+    # Taken under the lock, so times rise with seq as before.
+    occurred_at = datetime.now(UTC)
+    entries = []
+    for fields in pending:
+        seq += 1
+        digest = record_hash(prev, seq, occurred_at, **fields)
+        entries.append(
+            AuditLog(seq=seq, occurred_at=occurred_at, prev_hash=prev, hash=digest, **fields)
+        )
+        prev = digest
+    repo.add_audit_entries(session, entries, commit=commit, deferred=deferred)
+
+
+@event.listens_for(Session, "before_commit")
+def _append_on_commit(session: Session) -> None:
+    append_pending(session, commit=True)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_at_end(session: Session, transaction: SessionTransaction) -> None:
+    """A transaction rolled back or closed without commit takes its records with it."""
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
+        take_deferred(session)
 
 
 @dataclass(frozen=True)
@@ -102,6 +143,7 @@ class Checkpoint:
 
 
 def take_checkpoint(session: Session) -> Checkpoint:
+    append_pending(session)
     head = repo.get_audit_head(session)
     return Checkpoint(
         seq=head.seq if head else 0, hash=head.hash if head else GENESIS, taken_at=datetime.now(UTC)
@@ -136,6 +178,7 @@ def verify_against(session: Session, checkpoints: Sequence[tuple[int, str | None
     still a valid chain. A checkpoint past the head shows the cut; one whose record now
     has another hash shows a rewrite. The first problem, in chain order, is reported.
     """
+    append_pending(session)
     wanted = {seq for seq, _ in checkpoints}
     kept: dict[int, str] = {}
     prev, expected_seq, count = GENESIS, 1, 0

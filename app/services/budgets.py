@@ -57,6 +57,14 @@ def ensure_budget(
                 "an admin must set one (POST /v1/budgets)"
             )
         return existing
+    existing = repo.find_budget(
+        session, policy_id=policy_id, fiscal_year=fiscal_year, payer_jurisdiction=payer_jurisdiction
+    )
+    if existing is not None:
+        return existing
+    # Creating: the audit lock first, as every writer that may wait on a new row does
+    # (a racing creator of the same budget waits on our insert while we would wait on it).
+    audit.serialize(session)
     budget, created = repo.insert_budget_if_absent(
         session,
         policy_id=policy_id,
@@ -149,7 +157,7 @@ def create_budget(
 def adjust_budget(
     session: Session, budget_id: str, amount: Decimal, reason: str, actor: Actor
 ) -> Budget:
-    audit.serialize(session)
+    # The budget's row lock, then the audit chain's at commit: the order of approvals.
     budget = repo.lock_budget(session, budget_id)
     if budget is None:
         raise NotFound(f"no budget {budget_id}")

@@ -55,11 +55,17 @@ def working_days_between(start: date, end: date) -> int:
 MONEY_ACTIONS = ("approve", "disburse", "revoke")
 
 
-def _locked(session: Session, catalog: Catalog, actor: Actor, award_id: str) -> Award:
-    audit.serialize(session)  # first, so every writer takes the locks in one order
-    award = repo.lock_award(session, award_id)
-    enterprise = repo.get_enterprise(session, award.enterprise_id) if award else None
-    return check_award(actor, catalog, award, enterprise, award_id)
+def _locked(
+    session: Session, catalog: Catalog, actor: Actor, award_id: str
+) -> tuple[Award, str | None]:
+    """The award, locked, and the id of its budget if one exists (one round trip).
+
+    No audit lock here: the audit chain is appended at commit (app.services.audit), so
+    the award's and the budget's row locks always come before it, in every writer.
+    """
+    found = repo.lock_award_for_transition(session, award_id)
+    award, enterprise, budget_id = found if found else (None, None, None)
+    return check_award(actor, catalog, award, enterprise, award_id), budget_id
 
 
 def _check_spender(catalog: Catalog, actor: Actor, award: Award, action: str) -> None:
@@ -69,40 +75,61 @@ def _check_spender(catalog: Catalog, actor: Actor, award: Award, action: str) ->
         raise Forbidden(f"this key cannot spend from the budget of {award.payer_jurisdiction}")
 
 
-def _money_moves(
-    session: Session, catalog: Catalog, actor: Actor, award: Award, action: str
-) -> None:
+def _budget_for(
+    session: Session, catalog: Catalog, actor: Actor, award: Award, known: str | None
+) -> str:
+    """The id of the budget an approval draws on, made from the catalog if need be."""
+    if award.payer_jurisdiction is None:
+        raise Conflict("the award has no payer jurisdiction; it cannot be approved")
+    if known is not None:
+        return known
+    return ensure_budget(
+        session,
+        catalog,
+        policy_id=award.policy_id,
+        fiscal_year=award.fiscal_year,
+        payer_level=award.payer_level,
+        payer_jurisdiction=award.payer_jurisdiction,
+        actor=actor,
+    ).id
+
+
+def _money_moves(session: Session, award: Award, before: str, action: str) -> bool:
+    """Move the award's money in the budget (one conditional UPDATE); False if the
+    budget cannot take an approval. This takes the budget's row lock, held to commit:
+    it comes after everything else the transition writes, so that the lock is held for
+    as short a time as possible (then only the audit append and the commit)."""
     amount = award.amount
+    assert award.budget_id is not None
     if action == "approve":
-        if award.payer_jurisdiction is None:
-            raise Conflict("the award has no payer jurisdiction; it cannot be approved")
-        budget = ensure_budget(
-            session,
-            catalog,
-            policy_id=award.policy_id,
-            fiscal_year=award.fiscal_year,
-            payer_level=award.payer_level,
-            payer_jurisdiction=award.payer_jurisdiction,
-            actor=actor,
-        )
-        if not repo.reserve_budget(session, budget.id, amount):
-            remaining = budget.amount - budget.committed - budget.disbursed
-            raise Conflict(
-                f"the budget {budget.id} cannot take {amount:.2f}: {remaining:.2f} remains",
-                budget_id=budget.id,
-            )
-        award.budget_id = budget.id
-    elif action == "disburse":
-        assert award.budget_id is not None
+        return repo.reserve_budget(session, award.budget_id, amount)
+    if action == "disburse":
         moved = repo.move_budget(
             session, award.budget_id, amount, source="committed", target="disbursed"
         )
         assert moved, "an approved award's amount is committed"
     elif action == "revoke":
-        assert award.budget_id is not None
-        source = "committed" if award.status == "approved" else "disbursed"
+        source = "committed" if before == "approved" else "disbursed"
         moved = repo.move_budget(session, award.budget_id, amount, source=source, target="released")
         assert moved, "a revoked award's money was committed or disbursed"
+    return True
+
+
+def _refuse_approval(session: Session, award: Award, event: AwardEvent, before: str) -> None:
+    """Undo the flushed status change and event, then 409: the transaction stays whole
+    for a caller that goes on with it (the API rolls it back anyway)."""
+    budget_id = award.budget_id
+    award.status, award.budget_id = before, None
+    session.delete(event)
+    session.flush()
+    budget = repo.get_budget(session, budget_id) if budget_id else None
+    assert budget is not None
+    session.refresh(budget)
+    remaining = budget.amount - budget.committed - budget.disbursed
+    raise Conflict(
+        f"the budget {budget.id} cannot take {award.amount:.2f}: {remaining:.2f} remains",
+        budget_id=budget.id,
+    )
 
 
 def transition(
@@ -118,7 +145,7 @@ def transition(
     today: date | None = None,
 ) -> Award:
     step = TRANSITIONS[action]
-    award = _locked(session, catalog, actor, award_id)
+    award, budget_id = _locked(session, catalog, actor, award_id)
     _check_spender(catalog, actor, award, action)
     if award.status not in step.source:
         raise Conflict(
@@ -136,27 +163,28 @@ def transition(
         award.notice_start, award.notice_end = notice_start, notice_end
     if action == "approve" and award.notice_end is not None and today <= award.notice_end:
         raise Conflict(f"the public notice runs until {award.notice_end}; approve after it ends")
-    _money_moves(session, catalog, actor, award, action)
+    if action == "approve":
+        award.budget_id = _budget_for(session, catalog, actor, award, budget_id)
     before = award.status
     award.status = step.target
-    session.flush()
     details = {
         "amount": f"{award.amount:.2f}",
         "budget_id": award.budget_id,
         "notice_start": str(notice_start) if notice_start else None,
         "notice_end": str(notice_end) if notice_end else None,
     }
-    repo.add_award_event(
-        session,
-        AwardEvent(
-            award_id=award.id,
-            from_status=before,
-            to_status=step.target,
-            actor=actor.label,
-            reason=reason,
-            details=details,
-        ),
+    event = AwardEvent(
+        award_id=award.id,
+        from_status=before,
+        to_status=step.target,
+        actor=actor.label,
+        reason=reason,
+        details=details,
     )
+    session.add(event)
+    session.flush()  # the award's UPDATE and the event's INSERT, before the budget's lock
+    if action in MONEY_ACTIONS and not _money_moves(session, award, before, action):
+        _refuse_approval(session, award, event, before)
     audit.record(
         session,
         actor=actor.label,
@@ -190,7 +218,7 @@ def record_objection(
     session: Session, catalog: Catalog, actor: Actor, award_id: str, text: str, by: str | None
 ) -> Award:
     """An objection raised during the public notice; the reviewer weighs it before approving."""
-    award = _locked(session, catalog, actor, award_id)
+    award, _ = _locked(session, catalog, actor, award_id)
     if award.status != "public_notice":
         raise Conflict(
             f"objections are recorded during the public notice; the award is {award.status}"
@@ -221,7 +249,7 @@ def recompute(
     session: Session, catalog: Catalog, actor: Actor, award_id: str, amount: Decimal | None = None
 ) -> Award:
     """A new award version from the enterprise's current profile; the old one is superseded."""
-    old = _locked(session, catalog, actor, award_id)
+    old, _ = _locked(session, catalog, actor, award_id)
     if old.status not in ("computed", "public_notice"):
         raise Conflict(
             f"an award that is {old.status} is not recomputed; revoke it first if it was wrong"

@@ -13,7 +13,9 @@ by the whole test session.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import itertools
+import pkgutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,8 +25,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import URL
 
+import app.api.routes
+from app.api.rate_limit import RateLimitedRoute
 from app.config import Settings
-from app.main import create_app
+from app.main import OPEN_CALCULATOR, create_app
 from app.services.rate_limits import rate_limit
 from tests.api.conftest import make_settings
 from tests.api.support import assert_problem
@@ -142,3 +146,16 @@ def test_calls_counted_together_take_consecutive_counts(db_url: URL) -> None:
         return sorted(v.hits for v in verdicts)
 
     assert asyncio.run(burst()) == list(range(1, 11))
+
+
+def test_the_request_gate_lets_every_open_calculator_route_through() -> None:
+    """The gate queues requests for pooled connections; the rate-limited routes take
+    none (their count has its own connection), so app.main lists them to pass it."""
+    open_routes = {
+        "/v1" + route.path
+        for info in pkgutil.iter_modules(app.api.routes.__path__)
+        for route in importlib.import_module(f"app.api.routes.{info.name}").router.routes
+        if isinstance(route, RateLimitedRoute)
+    }
+    assert open_routes == {"/v1/eligibility", "/v1/gaps"}
+    assert set(OPEN_CALCULATOR) == open_routes

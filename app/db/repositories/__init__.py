@@ -16,9 +16,11 @@ from app.db.repositories.access import (
     purge_idempotency_records,
 )
 from app.db.repositories.audit import (
+    add_audit_entries,
     add_audit_entry,
     get_audit_entry,
     get_audit_head,
+    get_audit_link,
     iterate_audit_entries,
     list_audit_entries,
     lock_audit_for_append,
@@ -31,6 +33,7 @@ from app.db.repositories.awards import (
     list_awards,
     live_awards_for,
     lock_award,
+    lock_award_for_transition,
 )
 from app.db.repositories.budgets import (
     add_budget,
@@ -95,6 +98,7 @@ __all__ = [
     "InvalidCursor",
     "Page",
     "add_api_key",
+    "add_audit_entries",
     "add_audit_entry",
     "add_award",
     "add_award_event",
@@ -119,6 +123,7 @@ __all__ = [
     "get_api_key_by_prefix",
     "get_audit_entry",
     "get_audit_head",
+    "get_audit_link",
     "get_award",
     "get_budget",
     "get_enterprise",
@@ -147,6 +152,7 @@ __all__ = [
     "live_awards_of",
     "lock_audit_for_append",
     "lock_award",
+    "lock_award_for_transition",
     "lock_budget",
     "lock_enterprise",
     "lock_matching_run",

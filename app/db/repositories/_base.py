@@ -8,6 +8,7 @@ call that caused them, not at a distant commit.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -39,3 +40,18 @@ def lock_by_id(session: Session, model: type[ModelT], row_id: Any) -> ModelT | N
         .execution_options(populate_existing=True)
     )
     return session.scalars(stmt).one_or_none()
+
+
+_AT_COMMIT = "sql_at_commit"
+
+
+def defer_to_commit(session: Session, sql: str, params: Sequence[Any]) -> None:
+    """A write nothing in the transaction reads back, sent with the COMMIT (PostgreSQL,
+    ``%s`` placeholders, bound on the client): one round trip less, and none spent
+    while the transaction holds a budget's row lock (app.services.audit)."""
+    session.info.setdefault(_AT_COMMIT, []).append((sql, list(params)))
+
+
+def take_deferred(session: Session) -> list[tuple[str, list[Any]]]:
+    deferred: list[tuple[str, list[Any]]] = session.info.pop(_AT_COMMIT, [])
+    return deferred

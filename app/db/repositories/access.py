@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.db.models import ApiKey, IdempotencyRecord, new_id
-from app.db.repositories._base import add_and_flush
+from app.db.repositories._base import add_and_flush, defer_to_commit
 from app.db.types import utcnow
 
 
@@ -22,9 +22,13 @@ def get_api_key(session: Session, api_key_id: str) -> ApiKey | None:
     return session.get(ApiKey, api_key_id)
 
 
+# Built once: every authenticated request runs it.
+_BY_PREFIX = select(ApiKey).where(ApiKey.prefix == bindparam("prefix"))
+
+
 def get_api_key_by_prefix(session: Session, prefix: str) -> ApiKey | None:
     """The key whose public prefix is ``prefix`` (revoked or not: the caller decides)."""
-    return session.scalars(select(ApiKey).where(ApiKey.prefix == prefix)).one_or_none()
+    return session.scalars(_BY_PREFIX, {"prefix": prefix}).one_or_none()
 
 
 def add_idempotency_record(session: Session, record: IdempotencyRecord) -> IdempotencyRecord:
@@ -68,6 +72,17 @@ def claim_idempotency_key(session: Session, record: IdempotencyRecord) -> bool:
 def complete_idempotency_record(
     session: Session, api_key_id: str, key: str, status_code: int, body: dict[str, Any]
 ) -> None:
+    """Store the response with the claimed key; on PostgreSQL it travels with the COMMIT."""
+    if session.get_bind().dialect.name == "postgresql":
+        from psycopg.types.json import Jsonb
+
+        defer_to_commit(
+            session,
+            "UPDATE idempotency_records SET status_code = %s, response_body = %s"
+            " WHERE api_key_id = %s AND key = %s",
+            (status_code, Jsonb(body), api_key_id, key),
+        )
+        return
     session.execute(
         update(IdempotencyRecord)
         .where(IdempotencyRecord.api_key_id == api_key_id, IdempotencyRecord.key == key)

@@ -9,6 +9,7 @@ than both succeeding and forking the chain.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -23,8 +24,113 @@ def get_audit_head(session: Session) -> AuditLog | None:
     return session.scalars(select(AuditLog).order_by(AuditLog.seq.desc()).limit(1)).first()
 
 
+_HEAD_SQL = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"
+
+
+def lock_and_read_link(session: Session) -> tuple[int, str] | None:
+    """Take the append lock, then read the head's ``seq`` and ``hash``.
+
+    On PostgreSQL both statements go in one message, so one round trip: this runs at
+    commit, while an approval holds its budget's row lock and every other writer waits
+    for the audit lock, so a round trip less is worth it there. The server runs them
+    one after the other and, in READ COMMITTED, each statement takes its own snapshot:
+    the SELECT's comes after the lock is granted and sees the head the previous holder
+    committed. (In one statement it would not: its snapshot would come first.)
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        lock_audit_for_append(session)
+        return get_audit_link(session)
+    from psycopg import ClientCursor
+
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
+    with ClientCursor(driver) as cursor:
+        cursor.execute(f"SELECT pg_advisory_xact_lock({_AUDIT_APPEND_LOCK:d}); {_HEAD_SQL}")
+        assert cursor.nextset(), "the head's result follows the lock's"
+        row = cursor.fetchone()
+    return None if row is None else (int(row[0]), str(row[1]))
+
+
+def get_audit_link(session: Session) -> tuple[int, str] | None:
+    """The head's ``seq`` and ``hash`` only: what the next record chains to."""
+    row = session.execute(
+        select(AuditLog.seq, AuditLog.hash).order_by(AuditLog.seq.desc()).limit(1)
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
 def add_audit_entry(session: Session, entry: AuditLog) -> AuditLog:
     return add_and_flush(session, entry)
+
+
+_INSERT_SQL = (
+    "INSERT INTO audit_log (seq, occurred_at, actor, action, object_type, object_id,"
+    " payload, prev_hash, hash) VALUES "
+)
+
+
+def add_audit_entries(
+    session: Session,
+    entries: Sequence[AuditLog],
+    commit: bool = False,
+    deferred: Sequence[tuple[str, Sequence[Any]]] = (),
+) -> None:
+    """Append entries in chain order.
+
+    With ``commit`` (from the session's ``before_commit``, the transaction's other
+    writes already flushed) on PostgreSQL, the INSERT and the COMMIT go in one round
+    trip: the audit lock, and the budget's row lock of an
+    approval, are then held for two round trips in all (this one and the lock's).
+    SQLAlchemy's own COMMIT that follows finds no transaction open, which psycopg
+    treats as nothing to do; an error of the COMMIT raises here and the session
+    rolls back as for any failed commit. ``deferred`` writes (``defer_to_commit``) go
+    first in the same message.
+    """
+    if not commit or session.get_bind().dialect.name != "postgresql":
+        run_deferred(session, deferred)
+        session.add_all(entries)
+        session.flush()
+        return
+    from psycopg import ClientCursor
+    from psycopg.types.json import Jsonb
+
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(entries))
+    params: list[Any] = [value for _, values in deferred for value in values]
+    params += [
+        value
+        for e in entries
+        for value in (
+            e.seq,
+            e.occurred_at,
+            e.actor,
+            e.action,
+            e.object_type,
+            e.object_id,
+            Jsonb(e.payload),
+            e.prev_hash,
+            e.hash,
+        )
+    ]
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
+    # Client-side binding makes it one simple-protocol message: INSERT; COMMIT.
+    with ClientCursor(driver) as cursor:
+        before = "".join(f"{sql}; " for sql, _ in deferred)
+        cursor.execute(before + _INSERT_SQL + values + "; COMMIT", params)
+
+
+def run_deferred(session: Session, deferred: Sequence[tuple[str, Sequence[Any]]]) -> None:
+    """The deferred writes on their own, in one message (a commit with no audit record)."""
+    if not deferred:
+        return
+    from psycopg import ClientCursor
+
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
+    with ClientCursor(driver) as cursor:
+        cursor.execute(
+            "; ".join(sql for sql, _ in deferred), [v for _, values in deferred for v in values]
+        )
 
 
 def list_audit_entries(

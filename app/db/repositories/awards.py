@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from app.catalog.places import Area
-from app.db.models import DEAD_AWARD_STATUSES, Award, AwardEvent, Enterprise
+from app.db.models import DEAD_AWARD_STATUSES, Award, AwardEvent, Budget, Enterprise
 from app.db.repositories._base import add_and_flush, lock_by_id
 from app.db.repositories.areas import enterprise_in
 from app.db.repositories.pagination import DEFAULT_PAGE_SIZE, Page, paginate
@@ -29,6 +29,35 @@ def get_award(session: Session, award_id: str) -> Award | None:
 def lock_award(session: Session, award_id: str) -> Award | None:
     """Lock the award row before a status transition."""
     return lock_by_id(session, Award, award_id)
+
+
+# Built once (every transition runs it): FOR NO KEY UPDATE OF awards locks only the
+# award, and only against other writers of it; rows that merely reference it (events)
+# are not held up.
+_LOCK_FOR_TRANSITION = (
+    select(Award, Enterprise, Budget.id)
+    .join(Enterprise, Enterprise.id == Award.enterprise_id)
+    .outerjoin(
+        Budget,
+        and_(
+            Budget.policy_id == Award.policy_id,
+            Budget.fiscal_year == Award.fiscal_year,
+            Budget.payer_jurisdiction == Award.payer_jurisdiction,
+        ),
+    )
+    .where(Award.id == bindparam("award_id"))
+    .with_for_update(of=Award, key_share=True)
+    .execution_options(populate_existing=True)
+)
+
+
+def lock_award_for_transition(
+    session: Session, award_id: str
+) -> tuple[Award, Enterprise, str | None] | None:
+    """Lock the award row and read, in the same round trip, its enterprise (for the
+    access check) and the id of the budget that pays it, if one exists yet."""
+    row = session.execute(_LOCK_FOR_TRANSITION, {"award_id": award_id}).one_or_none()
+    return None if row is None else (row[0], row[1], row[2])
 
 
 def list_awards(
