@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import random
 import sys
@@ -39,6 +40,7 @@ from app.db.models import Enterprise, ProfileVersion  # noqa: E402
 from app.db.session import make_engine, make_sessionmaker, migrate, normalize_url  # noqa: E402
 from app.services import bulk_import  # noqa: E402
 from app.services.actors import Actor  # noqa: E402
+from bench._support import machine  # noqa: E402
 
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 HEADERS = [
@@ -200,11 +202,23 @@ def import_once(
     return report, read, write
 
 
-def bench(backend: str, url: URL, catalog: Any, data: bytes, rows: int, kind: str) -> None:
+def bench(
+    backend: str, url: URL, catalog: Any, data: bytes, rows: int, kind: str
+) -> dict[str, Any]:
     migrate(url)
+    figures: dict[str, Any] = {}
     for attempt in ("first import", "same file again"):
         report, read, write = import_once(url, catalog, data, kind)
         wall, cpu = read[0] + write[0], read[1] + write[1]
+        figures[attempt] = {
+            "read_check_s": round(read[0], 2),
+            "read_check_cpu_s": round(read[1], 2),
+            "write_s": round(write[0], 2),
+            "write_cpu_s": round(write[1], 2),
+            "total_s": round(wall, 2),
+            "total_cpu_s": round(cpu, 2),
+            "rows_per_s": round(rows / wall),
+        }
         print(
             f"{backend:<9} {attempt:<16} read+check {read[0]:5.1f} s (cpu {read[1]:5.1f})  "
             f"write {write[0]:5.1f} s (cpu {write[1]:5.1f})  total {wall:5.1f} s (cpu {cpu:5.1f})  "
@@ -226,6 +240,7 @@ def bench(backend: str, url: URL, catalog: Any, data: bytes, rows: int, kind: st
     print(
         f"{backend:<9} stored: {enterprises} enterprises, {versions} profile versions", flush=True
     )
+    return figures
 
 
 def main() -> int:
@@ -248,9 +263,21 @@ def main() -> int:
         flush=True,
     )
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
+    results: dict[str, Any] = {
+        "machine": machine(),
+        "rows": args.rows,
+        "bad_rows": bad,
+        "format": args.format,
+        "load_average_before": os.getloadavg(),
+        "target": "first import of 100,000 CSV rows within 10 s, all or none",
+    }
     for backend in args.backends.split(","):
         with database(backend, postgres) as url:
-            bench(backend, url, catalog, data, args.rows, args.format)
+            results[backend] = bench(backend, url, catalog, data, args.rows, args.format)
+    results["load_average_after"] = os.getloadavg()
+    out = ROOT / "bench" / "results" / "import.json"
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"written to {out.relative_to(ROOT)}")
     return 0
 
 

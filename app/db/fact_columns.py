@@ -15,7 +15,7 @@ on PostgreSQL, and read straight into the batch engine's int64 columns.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -148,12 +148,12 @@ def _project(profile: Mapping[str, Any]) -> Projection:
     years = profile.get("years")
     if years is None:
         return out
-    if not isinstance(years, Mapping):
+    if not _mapping(years):
         raise Inexact
     for key, entry in years.items():
         if not (isinstance(key, str) and key.isascii() and key.isdigit() and str(int(key)) == key):
             raise Inexact  # a key ``first_time_above`` would read differently from a path
-        if not isinstance(entry, Mapping) or int(key) >= 2**31:
+        if not _mapping(entry) or int(key) >= 2**31:
             raise Inexact
         year = int(key)
         values: dict[str, Any] = dict(_NO_YEAR_VALUES)
@@ -169,7 +169,7 @@ def _project(profile: Mapping[str, Any]) -> Projection:
             scores = entry.get(fact.path)
             if scores is None:
                 continue
-            if not isinstance(scores, Mapping):
+            if not _mapping(scores):
                 raise Inexact
             for name, raw in scores.items():
                 if not isinstance(name, str) or "." in name or len(name) > WORD:
@@ -207,7 +207,7 @@ def _walk(values: dict[str, Any], node: Mapping[str, Any], tree: Mapping[str, An
             continue
         if isinstance(leaf, Fact):
             values[leaf.column] = value_of(leaf, raw)
-        elif isinstance(raw, Mapping):
+        elif _mapping(raw):
             _walk(values, raw, leaf)
 
 
@@ -230,34 +230,38 @@ def _get(node: Any, parts: tuple[str, ...]) -> Any:
     return _MISSING if node is None else node
 
 
-def value_of(fact: Fact, raw: Any) -> Any:
-    """The column value of a raw profile value (``None``: missing); raises ``Inexact``."""
-    if raw is _MISSING or raw is None:
-        return None
-    if fact.type in NUMBER_TYPES:
-        # Fast path for what profiles hold: plain decimal strings and small integers.
-        if type(raw) is str and (plain := _PLAIN.match(raw)) is not None:
-            decimals = len(plain.group(1) or "")
-            if decimals <= fact.scale:
-                return int(raw.replace(".", "")) * 10 ** (fact.scale - decimals)
-        elif type(raw) is int and -(10**15) < raw < 10**15:
-            return raw * 10**fact.scale
-        number = as_decimal(raw)
-        if number is None:
-            raise Inexact
-        scaled = number.scaleb(fact.scale)
-        if scaled != scaled.to_integral_value() or abs(scaled) >= LIMIT:
-            raise Inexact
-        return int(scaled)
-    if fact.type == "boolean":
-        if type(raw) is not bool:
-            raise Inexact
-        return raw
-    if fact.type == "date":
-        return _day(raw)
+def _number(fact: Fact, raw: Any) -> Any:
+    # Fast path for what profiles hold: plain decimal strings and small integers.
+    if type(raw) is str and (plain := _PLAIN.match(raw)) is not None:
+        decimals = len(plain.group(1) or "")
+        if decimals <= fact.scale:
+            return int(raw.replace(".", "")) * 10 ** (fact.scale - decimals)
+    elif type(raw) is int and -(10**15) < raw < 10**15:
+        return raw * 10**fact.scale
+    number = as_decimal(raw)
+    if number is None:
+        raise Inexact
+    scaled = number.scaleb(fact.scale)
+    if scaled != scaled.to_integral_value() or abs(scaled) >= LIMIT:
+        raise Inexact
+    return int(scaled)
+
+
+def _boolean(fact: Fact, raw: Any) -> bool:
+    if type(raw) is not bool:
+        raise Inexact
+    return raw
+
+
+def _word(fact: Fact, raw: Any) -> str:
     if type(raw) is not str or len(raw) > WORD:  # enum, text
         raise Inexact
     return raw
+
+
+def _mapping(value: Any) -> bool:
+    # dict first: the abstract class's check costs more than the walk itself
+    return type(value) is dict or isinstance(value, Mapping)
 
 
 def _day(raw: Any) -> date | None:
@@ -270,3 +274,17 @@ def _day(raw: Any) -> date | None:
 
 
 _TREE = _tree(SCALAR)
+#: How a raw value becomes a column value, by fact type (one look-up per value).
+_READERS: dict[str, Callable[[Fact, Any], Any]] = {
+    **dict.fromkeys(NUMBER_TYPES, _number),
+    "boolean": _boolean,
+    "date": lambda _fact, raw: _day(raw),
+}
+
+
+def value_of(fact: Fact, raw: Any) -> Any:
+    """The column value of a raw profile value (``None``: missing); raises ``Inexact``."""
+    if raw is _MISSING or raw is None:
+        return None
+    reader = _READERS.get(fact.type)
+    return _word(fact, raw) if reader is None else reader(fact, raw)  # enum, text: words

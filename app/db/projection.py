@@ -16,11 +16,12 @@ the fact vocabulary (``app.db.fact_columns``):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     Column,
@@ -31,7 +32,6 @@ from sqlalchemy import (
     String,
     Table,
     delete,
-    insert,
     text,
 )
 from sqlalchemy.engine import Connection
@@ -138,13 +138,13 @@ def write_projection(
             bulk_insert(session.connection(), table, rows)
 
 
-def bulk_insert(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+def bulk_insert(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """``COPY`` on PostgreSQL (one round trip for any number of rows), INSERTs elsewhere.
 
     The COPY text is built here, a join per row: psycopg's ``write_row`` adapts each
     value on its own, which cost more than the projection itself on a bulk import."""
     if connection.dialect.name != "postgresql":
-        connection.execute(insert(table), list(rows))
+        executemany(connection, table, rows)
         return
     columns = [c.name for c in table.columns]
     text_of = _copy_text
@@ -156,6 +156,45 @@ def bulk_insert(connection: Connection, table: Table, rows: Sequence[dict[str, A
         cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy,
     ):
         copy.write(buffer.encode())
+
+
+def executemany(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """One prepared INSERT run by the driver over tuples (SQLite).
+
+    Each value goes through its column type's own bind processor, so what is stored is
+    what ``insert(table)`` stores; SQLAlchemy's per-row parameter building cost more than
+    the insert itself on a bulk import. Every row carries every column to be set
+    (defaults are not applied, as with COPY)."""
+    if not rows:
+        return
+    dialect = connection.dialect
+    names = list(rows[0])
+    quote = dialect.identifier_preparer.quote
+    processors = []
+    for i, name in enumerate(names):
+        kind = table.c[name].type
+        process = kind.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            # A null stays null (skipped) except in a JSON column, which may store 'null'.
+            processors.append((i, process, isinstance(kind, JSON)))
+    params: list[Any] = []
+    for row in rows:
+        values = [row[name] for name in names]
+        for i, process, always in processors:
+            if always or values[i] is not None:
+                values[i] = process(values[i])
+        params.append(values)
+    statement = (
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
+        f"VALUES ({', '.join('?' for _ in names)})"
+    )
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    cursor = raw.cursor()
+    try:
+        cursor.executemany(statement, params)
+    finally:
+        cursor.close()
 
 
 def _copy_text(value: Any) -> str:

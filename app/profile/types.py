@@ -225,8 +225,15 @@ def _in_era(day: date) -> date:
     return day
 
 
+_USCC_VALUES = {ch: i for i, ch in enumerate(USCC_ALPHABET)}
+
+
 def uscc_check_character(first17: str) -> str:
-    total = sum(USCC_ALPHABET.index(ch) * w for ch, w in zip(first17, _USCC_WEIGHTS, strict=True))
+    # A dict, not USCC_ALPHABET.index: an import checks every row's code twice.
+    try:
+        total = sum(_USCC_VALUES[ch] * w for ch, w in zip(first17, _USCC_WEIGHTS, strict=True))
+    except KeyError:
+        raise ValueError("not a USCC character") from None
     return USCC_ALPHABET[(31 - total % 31) % 31]
 
 

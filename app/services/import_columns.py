@@ -27,7 +27,7 @@ from __future__ import annotations
 import copy
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
@@ -334,6 +334,58 @@ class ColumnMap:
         if not ok:
             raise CellError(result)
         return copy.deepcopy(result) if isinstance(result, list) else result
+
+    def cell_parser(self, target: Target) -> Callable[[Any], Any]:
+        """``parse_cell`` for one column, its dispatch done once: an import calls it for
+        every cell. Plain text cells of numbers and names take a short way that gives
+        what ``parse_cell`` gives (no spreadsheet error starts otherwise than with #)."""
+        kind = target.type
+        slow = self._parse_cell
+        if kind in _MEMO_TYPES:
+            memo: dict[tuple[type, Any], tuple[bool, Any]] = {}
+
+            def remembered(value: Any) -> Any:
+                if isinstance(value, float):
+                    return slow(target, value)
+                key = (type(value), value)
+                known = memo.get(key)
+                if known is None:
+                    try:
+                        known = (True, slow(target, value))
+                    except CellError as exc:
+                        known = (False, str(exc))
+                    if len(memo) > 50_000:
+                        memo.clear()
+                    memo[key] = known
+                ok, result = known
+                if not ok:
+                    raise CellError(result)
+                # recognitions: a list of flat dicts of text, each row its own
+                return [dict(item) for item in result] if isinstance(result, list) else result
+
+            return remembered
+        if kind == "integer":
+
+            def integer(value: Any) -> Any:
+                if type(value) is str:
+                    text = value.strip()
+                    if text.isascii() and text.isdigit():
+                        return int(text)
+                return slow(target, value)
+
+            return integer
+        if kind in ("money", "decimal", "score", "text", "uscc"):
+            upper = kind == "uscc"
+
+            def plain(value: Any) -> Any:
+                if type(value) is str:
+                    text = value.strip()
+                    if text[:1] != "#" and (upper or kind == "text" or "," not in text):
+                        return text.upper() if upper else text
+                return slow(target, value)
+
+            return plain
+        return lambda value: slow(target, value)
 
     def _parse_cell(self, target: Target, value: Any) -> Any:
         kind = target.type

@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from app.catalog.schema import PolicyFile
 from app.domain.batch import BASES, PopulationResult
@@ -152,24 +153,46 @@ def result_lines(
     run_id: str, policies: Sequence[PolicyFile], result: PopulationResult, ids: Sequence[str]
 ) -> list[tuple[str, str, str, str | None, str | None]]:
     """``(enterprise_id, policy_id, status, amount, missing_facts JSON)`` of every kept
-    answer, by enterprise then policy (the order the per-row path stored)."""
-    rows, which = [], []
+    answer, by enterprise then policy (the order the per-row path stored).
+
+    Built a policy at a time from its columns (statuses, amounts in fen, missing facts
+    as bitmasks resolved once per distinct mask), then put in order: a row costs a
+    tuple, not a look-up per field."""
+    texts: dict[tuple[tuple[str, ...], tuple[str, ...]], str | None] = {}
+    rows, which, lines = [], [], []
     for k, policy in enumerate(policies):
         kept = np.flatnonzero(result.status(policy.id) != 0)
         rows.append(kept)
         which.append(np.full(len(kept), k, dtype=np.intp))
+        lines.extend(_policy_lines(policy.id, result, kept, ids, texts))
     if not rows:
         return []
-    row = np.concatenate(rows)
-    policy_at = np.concatenate(which)
-    order = np.lexsort((policy_at, row))
-    fens = {p.id: result.amount_fen(p.id) for p in policies}
-    texts: dict[tuple[tuple[str, ...], tuple[str, ...]], str | None] = {}
+    order = np.lexsort((np.concatenate(which), np.concatenate(rows)))
+    return [lines[i] for i in order.tolist()]
+
+
+def _policy_lines(
+    pid: str,
+    result: PopulationResult,
+    kept: npt.NDArray[np.intp],
+    ids: Sequence[str],
+    texts: dict[tuple[tuple[str, ...], tuple[str, ...]], str | None],
+) -> list[tuple[str, str, str, str | None, str | None]]:
+    column = result.columns[pid]
+    statuses = result.status(pid)[kept].tolist()
+    fens = result.amount_fen(pid)[kept].tolist()
+    masks: list[int] | None = None
+    found = column.missing_masks()
+    if found is not None and column.index is not None:
+        mask_rows, bits = found
+        at = np.minimum(np.searchsorted(mask_rows, kept), max(len(mask_rows) - 1, 0))
+        hit = mask_rows[at] == kept if len(mask_rows) else np.zeros(len(kept), dtype=bool)
+        masks = np.where(hit, bits[at] if len(mask_rows) else 0, 0).tolist()
+    names: dict[int, tuple[str, ...]] = {}
+    findings, exact = column.findings_required, column.exact_missing
     out = []
-    for r, k in zip(row[order].tolist(), policy_at[order].tolist(), strict=True):
-        pid = policies[k].id
-        status = int(result.status(pid)[r])
-        fen = int(fens[pid][r])
+    for i, r in enumerate(kept.tolist()):
+        status, fen = statuses[i], fens[i]
         if fen == -1:
             amount = None
         elif fen >= 0:
@@ -179,12 +202,22 @@ def result_lines(
             amount = None if value is None else f"{value:f}"
         missing = None
         if status == _UNDETERMINED:
-            key = (result.missing_facts(pid, r), result.findings_required(pid, r))
+            if masks is None or r in exact:  # the per-profile engine's own list
+                paths = result.missing_facts(pid, r)
+            else:
+                mask = masks[i]
+                paths = names.get(mask) or names.setdefault(mask, _names(column, mask))
+            key = (paths, findings.get(r, ()))
             if key not in texts:
                 texts[key] = _missing_json(*key)
             missing = texts[key]
         out.append((ids[r], pid, _STATUS[status], amount, missing))
     return out
+
+
+def _names(column: Any, mask: int) -> tuple[str, ...]:
+    """The paths of a mask (none for 0: an undetermined answer that names no fact)."""
+    return column.index.names(mask) if mask else ()
 
 
 def _missing_json(paths: tuple[str, ...], findings: tuple[str, ...]) -> str | None:

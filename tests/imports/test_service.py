@@ -322,11 +322,11 @@ def test_all_or_none_when_the_database_fails_midway(
     original = enterprise_repo.insert_profile_versions
     calls: list[int] = []
 
-    def failing(session: Session, versions: Any) -> None:
+    def failing(session: Session, versions: Any, *rest: Any) -> None:
         calls.append(len(versions))
         if len(calls) == 3:
             raise RuntimeError("the database went away")
-        original(session, versions)
+        original(session, versions, *rest)
 
     monkeypatch.setattr(enterprise_repo, "insert_profile_versions", failing)
     with pytest.raises(RuntimeError, match="went away"):

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import JSON, Table, and_, func, insert, select, update
+from sqlalchemy import JSON, Table, and_, func, select, update
 from sqlalchemy.orm import Session
 
 from app.catalog.places import Area, Level
 from app.db.models import Enterprise, ProfileVersion
-from app.db.projection import write_projection
+from app.db.projection import bulk_insert, executemany, write_projection
 from app.db.repositories._base import add_and_flush, lock_by_id
 from app.db.repositories.areas import enterprise_in
 from app.db.repositories.pagination import DEFAULT_PAGE_SIZE, Page, paginate
@@ -186,29 +187,37 @@ def current_profiles_by_uscc(session: Session, usccs: Iterable[str]) -> dict[str
 
 
 def _insert_many(
-    session: Session, model: type[Enterprise | ProfileVersion], rows: Sequence[Mapping[str, Any]]
+    session: Session,
+    model: type[Enterprise | ProfileVersion],
+    rows: Sequence[Mapping[str, Any]],
+    json_texts: Sequence[str] | None = None,
 ) -> None:
     """Insert many rows (each with the same keys, one per column) in few round trips.
 
-    PostgreSQL: ``COPY … FROM STDIN`` in the session's transaction. SQLite: batched
-    multi-row INSERTs (SQLAlchemy's "insertmanyvalues", which RETURNING turns on).
+    PostgreSQL: ``COPY … FROM STDIN`` in the session's transaction, JSON columns sent as
+    text (``json_texts``: the row's one JSON document already serialised, as an import
+    has it from hashing). SQLite: one prepared INSERT run over all rows.
     """
     if not rows:
         return
     table = cast(Table, model.__table__)
-    if session.get_bind().dialect.name != "postgresql":
-        session.execute(insert(table).returning(table.c.id), list(rows))
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        executemany(connection, table, rows)
         return
-    from psycopg.types.json import Jsonb
-
-    columns = list(rows[0])
-    json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
-    raw = session.connection().connection.driver_connection
-    assert raw is not None
-    statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
-    with raw.cursor() as cursor, cursor.copy(statement) as copy:
-        for row in rows:
-            copy.write_row([Jsonb(row[c]) if c in json_columns else row[c] for c in columns])
+    json_columns = [c.name for c in table.columns if isinstance(c.type, JSON) and c.name in rows[0]]
+    if json_columns:
+        texts = json_texts
+        if texts is None or len(json_columns) != 1:
+            texts = None
+        rows = [
+            {
+                **row,
+                **{c: texts[i] if texts is not None else json.dumps(row[c]) for c in json_columns},
+            }
+            for i, row in enumerate(rows)
+        ]
+    bulk_insert(connection, table, rows)
 
 
 def insert_enterprises(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -223,11 +232,16 @@ def update_enterprises(session: Session, rows: Sequence[Mapping[str, Any]]) -> N
         session.execute(update(Enterprise), list(rows))
 
 
-def insert_profile_versions(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+def insert_profile_versions(
+    session: Session,
+    rows: Sequence[Mapping[str, Any]],
+    profile_texts: Sequence[str] | None = None,
+) -> None:
     """Insert profile versions in bulk (rows as for ``insert_enterprises``);
     (enterprise, version) stays unique as for one. Each becomes its enterprise's current
-    version: the projection of its facts is replaced in the same transaction."""
-    _insert_many(session, ProfileVersion, rows)
+    version: the projection of its facts is replaced in the same transaction.
+    ``profile_texts``: each row's profile as JSON text, if the caller has it."""
+    _insert_many(session, ProfileVersion, rows, profile_texts)
     first = [(row["enterprise_id"], row["profile"]) for row in rows if row["version"] == 1]
     later = [(row["enterprise_id"], row["profile"]) for row in rows if row["version"] != 1]
     write_projection(session, first, new=True)  # a first version has nothing to replace
