@@ -79,17 +79,21 @@ def timed(fn: Callable[[], Any], runs: int) -> dict[str, Any]:
     }
 
 
-def vectorised(fy: int) -> tuple[list[PolicyFile], list[str]]:
+def vectorised(fy: int, only: str | None = None) -> tuple[list[PolicyFile], list[str]]:
     """The policies the batch engine vectorises that year (the others it hands, for
-    every row, to the per-profile engine: a million rows of those would time that)."""
+    every row, to the per-profile engine: a million rows of those would time that);
+    with ``only`` (comma-separated ids), just those of them."""
     catalog = list(load_catalog(ROOT / "policy_catalog"))
     policies = [p for p in catalog if compile_policy(p, fy).unsupported is None]
+    if only is not None:
+        wanted = set(only.split(","))
+        policies = [p for p in policies if p.id in wanted]
     return policies, [p.id for p in catalog if p not in policies]
 
 
 def engine_phase(args: argparse.Namespace) -> dict[str, Any]:
     fy, n, threads = args.fiscal_year, args.rows, len(os.sched_getaffinity(0))
-    policies, skipped = vectorised(fy)
+    policies, skipped = vectorised(fy, args.only)
     ready = rss()
     start = time.perf_counter()
     table = generate(n, fy, args.seed, required_columns(policies, fy))
@@ -113,6 +117,7 @@ def engine_phase(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {
         "code": str(Path(app.__file__).parents[1]),
         "policies": len(policies),
+        "policy_ids": [p.id for p in policies],
         "per_profile_policies": skipped,
         "threads": threads,
         "generation_s": round(generation, 3),
@@ -184,7 +189,7 @@ def stream_phase(args: argparse.Namespace) -> dict[str, Any]:
     summing's (wall-clock and CPU alike). The peak RSS is the whole process's.
     """
     fy, n, size = args.fiscal_year, args.rows, args.stream_chunk
-    policies, _ = vectorised(fy)
+    policies, _ = vectorised(fy, args.only)
     specs = required_columns(policies, fy)
     aside = [0.0, 0.0]  # wall, CPU spent generating and summing
 

@@ -73,14 +73,18 @@ def baseline_code(ref: str) -> Iterator[Path]:
         yield Path(tmp)
 
 
-def child(args: argparse.Namespace, phase: str, code: Path | None = None) -> dict[str, Any]:
+def child(
+    args: argparse.Namespace, phase: str, code: Path | None = None, only: list[str] | None = None
+) -> dict[str, Any]:
     """One measurement in a fresh process; its report, or the error that stopped it."""
     command = [sys.executable, str(Path(__file__).resolve()), "--phase", phase]
     for name in ("rows", "runs", "sample", "fiscal_year", "seed", "stream_chunk"):
         command += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
+    if only is not None:
+        command += ["--only", ",".join(only)]
     if code is not None:
         command += ["--code", str(code)]
-    elif phase == "engine":
+    elif phase == "engine" and only is None:
         command.append("--checks")
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
     if done.returncode != 0:
@@ -117,6 +121,7 @@ def main() -> None:
     parser.add_argument("--phase", choices=["engine", "stream"], help=argparse.SUPPRESS)
     parser.add_argument("--code", help=argparse.SUPPRESS)
     parser.add_argument("--checks", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--only", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase:
         from _batch_phases import run_phase
@@ -133,11 +138,17 @@ def main() -> None:
             )
         except subprocess.CalledProcessError as exc:
             parser.error(f"--baseline-ref {args.baseline_ref}: {exc.stderr.decode().strip()}")
-        # Before and after alternate, so that a change of load hits both alike.
+        # Before and after alternate, so that a change of load hits both alike. After
+        # evaluates the policies before did (like for like); the whole catalog, which
+        # may hold policies the baseline could not vectorise, is measured apart.
         for phase in ("engine", "stream"):
+            same: list[str] | None = None
             if old is not None:
                 runs[f"{phase}_before"] = child(args, phase, old)
-            runs[f"{phase}_after"] = child(args, phase)
+                same = runs["engine_before"].get("policy_ids")
+            runs[f"{phase}_after"] = child(args, phase, only=same)
+        if old is not None:
+            runs["engine_whole_catalog"] = child(args, "engine")
     report = {
         "rows": args.rows,
         "fiscal_year": args.fiscal_year,
@@ -161,9 +172,13 @@ def _print(r: dict[str, Any]) -> None:
         if "error" in r.get(key, {}):
             print(f"{key}: failed: {r[key]['error']}")
     if "policies" in after:
+        print(f"before and after: the {after['policies']} policies both vectorise")
+    whole = r.get("engine_whole_catalog", after)
+    if "policies" in whole:
+        left_out = sorted(set(whole["per_profile_policies"]))
         print(
-            f"{after['policies']} policies vectorised (per-profile only, left out: "
-            f"{', '.join(after['per_profile_policies']) or 'none'})"
+            f"whole catalog, after: {whole['policies']} policies vectorised (left to the"
+            f" per-profile engine: {', '.join(left_out) or 'none'})"
         )
     mib = 2**20
 
@@ -210,6 +225,17 @@ def _print(r: dict[str, Any]) -> None:
         ]
         ratio = f"{now / before:13.2f}" if before and now is not None else f"{'-':>13}"
         print(f"{name:<44} {cells[0]} {cells[1]} {ratio}")
+    if "engine_whole_catalog" in r and "threads" in whole:
+        memory = whole["memory"]
+        print(
+            f"whole catalog, after: median wall {whole['threads']['median_s']:.3f} s (CPU"
+            f" {whole['threads']['cpu_median_s']:.3f} s) on all cores, 1 thread"
+            f" {whole['one_thread']['median_s']:.3f} s; evaluation peak: RSS rise"
+            f" {(memory['evaluation_peak_rss_rise'] or 0) / mib:.0f} MiB, traced"
+            f" {memory['evaluation_peak_traced'] / mib:.0f} MiB; process peak"
+            f" {(memory['process_peak_rss'] or 0) / mib:.0f} MiB"
+        )
+    after = whole if "sample_check" in whole else after
     if "sample_check" in after:
         print(
             f"per-profile engine: {after['per_profile_ms']:.2f} ms a profile; sample of "
