@@ -171,7 +171,7 @@ def _print(r: dict[str, Any]) -> None:
     for key in ("engine_before", "engine_after", "stream_before", "stream_after"):
         if "error" in r.get(key, {}):
             print(f"{key}: failed: {r[key]['error']}")
-    if "policies" in after:
+    if "policies" in after and "engine_before" in r:
         print(f"before and after: the {after['policies']} policies both vectorise")
     whole = r.get("engine_whole_catalog", after)
     if "policies" in whole:

@@ -46,6 +46,8 @@ class Context:
     #: For a subset: the context it was taken from, and its rows there.
     parent: Context | None = None
     rows: Rows | None = None
+    #: The subsets taken from it, so that ``release`` reaches them.
+    subsets: list[Context] = field(default_factory=list)
 
     @property
     def n(self) -> int:
@@ -76,7 +78,22 @@ class Context:
 
     def subset(self, rows: Rows) -> Context:
         """The same evaluation restricted to some rows (see ``ProfileTable.take``)."""
-        return Context(self.table.take(rows), self.fiscal_year, parent=self, rows=rows)
+        sub = Context(self.table.take(rows), self.fiscal_year, parent=self, rows=rows)
+        self.subsets.append(sub)  # (list.append is atomic: threads share a context)
+        return sub
+
+    def release(self) -> None:
+        """Drop every memoised array, in this context and the subsets taken from it.
+
+        A subset's memo can hold views that lead back to it (a composite keeps the
+        subset it evaluated its costly children on), a reference cycle that only the
+        cyclic collector would free, late and at the cost of a full collection: a
+        population evaluated chunk by chunk would hold several chunks' arrays at once.
+        """
+        for sub in self.subsets:
+            sub.release()
+        self.subsets.clear()
+        self.memo.clear()
 
     def full(self, value: Any) -> Bools:
         """A per-row boolean array from a mask, a 0-d verdict or a bool."""

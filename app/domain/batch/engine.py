@@ -144,7 +144,7 @@ def _evaluate_chunk(
         outcomes = [done[plan] for plan in plans]
     else:
         outcomes = [_evaluate_plan(plan, ctx) for plan in plans]
-    ctx.memo.clear()
+    ctx.release()
     columns: dict[str, PolicyColumns] = {}
     unsupported: dict[str, str] = {}
     for plan, (col, unsure) in zip(plans, outcomes, strict=True):

@@ -9,7 +9,6 @@ answers.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -48,10 +47,6 @@ def evaluate_chunks(
     for policy in policies:
         compile_policy(policy, fiscal_year)
     for item in chunks:
-        # The previous chunk's evaluation holds its arrays in reference cycles (a
-        # subset's context and the views kept in its parent's memo): free them now,
-        # not whenever the collector next runs, so chunks do not pile up in memory.
-        gc.collect()
         chunk = item if isinstance(item, Chunk) else Chunk(item)
         yield evaluate_population(
             policies,
