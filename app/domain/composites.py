@@ -15,6 +15,8 @@ unknown was open for every child, so its missing facts are read there.
 
 from __future__ import annotations
 
+from abc import abstractmethod
+
 import numpy as np
 
 from app.catalog.schema import AllRule, AnyRule, NotRule
@@ -74,8 +76,9 @@ class Composite(RulePlan, RuleNode):
             self.kept[key] = (children, outcome)
         return outcome
 
+    @abstractmethod
     def combine(self, children: list[RuleOutcome]) -> RuleOutcome:
-        raise NotImplementedError
+        """The composite's outcome from its children's."""
 
     def _outcome(
         self, truth: Tri, children: list[RuleOutcome], keep: list[RuleOutcome]

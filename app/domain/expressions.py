@@ -18,6 +18,7 @@ leaves.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import NamedTuple
@@ -82,8 +83,9 @@ class ExprPlan(ExprNode):
         """The same expression over whole columns: itself."""
         return self
 
+    @abstractmethod
     def value(self, facts: Facts) -> Value:
-        raise NotImplementedError
+        """The expression's value for one profile: known, unknown or undefined."""
 
 
 class Const(ExprPlan):

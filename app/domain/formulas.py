@@ -16,6 +16,7 @@ performance kinds in ``app.domain.unit_formulas``.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -61,7 +62,7 @@ class FormulaOutcome:
         return not self.missing
 
 
-class FormulaPlan(FormulaNode):
+class FormulaPlan(FormulaNode, ABC):
     """A compiled formula: ``explain`` gives one profile's uncapped amount and steps."""
 
     __slots__ = ()
@@ -70,8 +71,9 @@ class FormulaPlan(FormulaNode):
         """The same formula over whole columns, for rows in their first subsidy year."""
         return self
 
+    @abstractmethod
     def explain(self, facts: Facts, year: int) -> FormulaOutcome:
-        raise NotImplementedError
+        """One profile's uncapped amount and its steps, in its ``year``-th subsidy year."""
 
 
 def step(name: str, value: Decimal | None, zh: str, en: str) -> Step:

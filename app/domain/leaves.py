@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from app.catalog.schema import (
     CompareRule,
@@ -32,9 +32,6 @@ from app.domain.money import as_decimal
 from app.domain.results import Bilingual, ClauseResult, Tri
 from app.domain.rules import Kept, RuleOutcome, RulePlan, label_of, new_outcome
 from app.domain.text import show, unknown_detail
-
-if TYPE_CHECKING:
-    pass
 
 _NUMERIC = re.compile(r"^\s*[-+]?(\d|\.\d)")
 _ORDER: dict[str, Callable[[Decimal, Decimal], bool]] = {

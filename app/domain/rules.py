@@ -18,6 +18,7 @@ composites live in ``app.domain.composites``, the leaf kinds in ``app.domain.lea
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -43,19 +44,20 @@ class RuleOutcome(NamedTuple):
 new_outcome = tuple.__new__
 
 
-class RulePlan:
+class RulePlan(ABC):
     """A compiled clause: ``explain`` gives its outcome for one profile."""
 
     __slots__ = ("clause",)
     clause: str
 
+    @abstractmethod
     def explain(self, facts: Facts) -> RuleOutcome:
-        raise NotImplementedError
+        """The clause's outcome for one profile, with its reasons."""
 
+    @abstractmethod
     def column(self) -> RuleNode:
         """The same clause over whole columns (``app.domain.batch``), from the same
         resolved parameters, paths and dates."""
-        raise NotImplementedError
 
 
 def label_of(node: Any, fallback: Bilingual) -> Bilingual:

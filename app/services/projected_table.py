@@ -17,12 +17,9 @@ import numpy as np
 
 from app.db.fact_columns import KEYED, NUMBER_TYPES, SCALAR, YEARLY, Fact
 from app.db.repositories.projected import Chunk
+from app.domain.batch.build import cat_column
 from app.domain.batch.columns import (
-    FALSE_CODE,
-    MISSING_CODE,
     NO_DATE,
-    TRUE_CODE,
-    CatColumn,
     DateColumn,
     NumColumn,
     ProfileTable,
@@ -51,11 +48,11 @@ def table_from_chunk(chunk: Chunk, specs: Iterable[Spec]) -> ProfileTable:
         if view == "num" and fact.type in NUMBER_TYPES:
             table.num[path] = _num(values, fact.scale)
         elif view == "cat" and fact.type not in NUMBER_TYPES and fact.type != "date":
-            table.cat[path] = _cat(values)
+            table.cat[path] = cat_column(values, None)
         elif view == "cat":
             # A number or a date compared as a word (``in: [1, 2, 3]`` reads a number
             # fact both ways): the text the document would hold, as the builder reads it.
-            table.cat[path] = _cat([_raw(fact, v) for v in values])
+            table.cat[path] = cat_column([_raw(fact, v) for v in values], None)
         elif view == "date" and fact.type == "date":
             table.date[path] = _date(values)
         else:
@@ -111,21 +108,6 @@ def _num(values: list[Any], scale: int) -> NumColumn:
     if not len(value):
         scale = 0
     return NumColumn(value, scale, known, None)
-
-
-def _cat(values: list[Any]) -> CatColumn:
-    vocab: dict[str, int] = {}
-    codes = np.empty(len(values), dtype=np.int32)
-    for i, raw in enumerate(values):
-        if raw is None:
-            codes[i] = MISSING_CODE
-        elif raw is True:
-            codes[i] = TRUE_CODE
-        elif raw is False:
-            codes[i] = FALSE_CODE
-        else:
-            codes[i] = vocab.setdefault(raw, len(vocab))
-    return CatColumn(codes, tuple(vocab))
 
 
 def _date(values: list[Any]) -> DateColumn:

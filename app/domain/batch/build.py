@@ -57,7 +57,7 @@ def table_from_profiles(
         if view == "num":
             table.num[path] = _num(values)
         elif view == "cat":
-            table.cat[path] = _cat(values)
+            table.cat[path] = cat_column(values)
         else:
             table.date[path] = _date(values)
     return table
@@ -152,11 +152,13 @@ def _num(values: list[Any]) -> NumColumn:
     return NumColumn(value, scale, known, inexact if inexact.any() else None)
 
 
-def _cat(values: list[Any]) -> CatColumn:
+def cat_column(values: Sequence[Any], missing: object = _MISSING) -> CatColumn:
+    """Words and yes/no values as codes; ``missing`` (an object, compared by identity)
+    marks a row without the fact."""
     vocab: dict[str, int] = {}
     codes = np.empty(len(values), dtype=np.int32)
     for i, raw in enumerate(values):
-        if raw is _MISSING:
+        if raw is missing:
             codes[i] = MISSING_CODE
         elif raw is True:
             codes[i] = TRUE_CODE
