@@ -7,15 +7,35 @@ BIN    := $(VENV)/bin
 export DATABASE_URL ?= sqlite:///$(CURDIR)/var/incentives.db
 TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test lint types unit install migrate catalog-check bench clean
+.PHONY: run test lint types unit install migrate catalog-check bench clean lock
 
-$(BIN)/incentives: pyproject.toml
+# The dependencies are installed from the lock, every file checked against its hash,
+# then the project itself without dependencies: what runs is what the tests ran with.
+# requirements/dev.lock holds the runtime pins (requirements/runtime.lock, which the
+# Dockerfile installs) and the tools; tests/deploy/test_lock.py holds them to pyproject.toml.
+DEV_LOCK     := requirements/dev.lock
+RUNTIME_LOCK := requirements/runtime.lock
+
+$(BIN)/incentives: pyproject.toml $(DEV_LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(DEV_LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
 install: $(BIN)/incentives
+
+# uv resolves for Python 3.11 on every platform and keeps the pins already in the files;
+# `make lock LOCK_ARGS=--upgrade` moves everything to the newest releases pyproject.toml
+# allows. uv reads a mirror from UV_INDEX_URL / UV_DEFAULT_INDEX (README, "Dependencies").
+LOCK_ARGS ?=
+UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --quiet --universal --python-version 3.11 \
+	--generate-hashes --custom-compile-command "make lock" $(LOCK_ARGS)
+
+## Regenerate requirements/*.lock from pyproject.toml (after changing a dependency there)
+lock: install
+	$(UV_COMPILE) -o $(RUNTIME_LOCK)
+	$(UV_COMPILE) --extra dev -c $(RUNTIME_LOCK) -o $(DEV_LOCK)
 
 var:
 	mkdir -p var

@@ -1,4 +1,4 @@
-"""The command line: ``incentives serve | migrate | catalog check | catalog load | keys | db | audit …``."""
+"""The command line: ``incentives serve | probe | migrate | catalog check | catalog load | keys | db | audit …``."""
 
 from __future__ import annotations
 
@@ -12,20 +12,50 @@ from app.config import get_settings
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from app.observability.logs import logging_config
+    from app.observability.metrics_dir import shared_metrics_dir
+
     settings = get_settings()
-    uvicorn.run(
-        "app.main:create_app",
-        factory=True,
-        host=args.host or settings.host,
-        port=args.port or settings.port,
-        workers=args.workers or settings.workers,
-        log_level=settings.log_level,
-        # The application reads X-Forwarded-For itself, from TRUSTED_PROXIES only
-        # (app/api/client_address.py); uvicorn's own handling trusts 127.0.0.1 by
-        # default and would let a local peer pick its address before the app sees it.
-        proxy_headers=False,
-    )
+    workers = args.workers or settings.workers
+    with shared_metrics_dir(workers):
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            host=args.host or settings.host,
+            port=args.port or settings.port,
+            workers=workers,
+            log_level=settings.log_level,
+            log_config=logging_config(settings.log_level, settings.log_format),
+            # The request middleware logs each request, with its id and actor.
+            access_log=False,
+            # The application reads X-Forwarded-For itself, from TRUSTED_PROXIES only
+            # (app/api/client_address.py); uvicorn's own handling trusts 127.0.0.1 by
+            # default and would let a local peer pick its address before the app sees it.
+            proxy_headers=False,
+        )
     return 0
+
+
+PROBE_TIMEOUT = 3.0
+
+
+def _probe(args: argparse.Namespace) -> int:
+    """Ask the server on this host's HOST and PORT whether it is live or ready (exit 0)."""
+    import urllib.error
+    import urllib.request
+
+    settings = get_settings()
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    url = f"http://{host}:{settings.port}/health/{args.check}"
+    try:
+        with urllib.request.urlopen(url, timeout=PROBE_TIMEOUT) as answer:
+            print(f"{url}: {answer.status}")
+            return 0
+    except urllib.error.HTTPError as refused:
+        print(f"{url}: {refused.code} {refused.read().decode(errors='replace')}", file=sys.stderr)
+    except OSError as failed:
+        print(f"{url}: no answer ({failed})", file=sys.stderr)
+    return 1
 
 
 def _migrate(args: argparse.Namespace) -> int:
@@ -84,6 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     serve.add_argument("--workers", type=int)
     serve.set_defaults(handler=_serve)
+
+    probe = commands.add_parser(
+        "probe", help="exit 0 if the local server is live (answers) or ready (for traffic)"
+    )
+    probe.add_argument("check", choices=["live", "ready"])
+    probe.set_defaults(handler=_probe)
 
     migrate = commands.add_parser("migrate", help="bring the database schema up to date (Alembic)")
     migrate.add_argument("--revision", default="head")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -33,7 +33,14 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = Field(default=1, ge=1, le=64)
-    log_level: str = "info"
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = Field(
+        default="info", description="the least severe log lines written"
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="`text` for a person at a terminal; `json`, one object a line, for a "
+        "log collector (README, 'Operations')",
+    )
     public_rate_limit_per_minute: int = Field(
         default=120,
         ge=1,
@@ -62,6 +69,12 @@ class Settings(BaseSettings):
         ge=1,
         description="most rows below the header an import file may have (empty rows count too)",
     )
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        """``INFO`` as well as ``info``, as operators write it."""
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -30,6 +30,7 @@ from app.api.routes import (
     health,
     imports,
     matching,
+    metrics,
     policies,
     vocabulary,
 )
@@ -39,6 +40,7 @@ from app.config import Settings, get_settings
 from app.db.privileges import service_can_alter_audit_log
 from app.db.repositories import purge_idempotency_records
 from app.db.session import make_engine, make_sessionmaker
+from app.observability.requests import RequestObserver, route_templates
 from app.services.catalog_sync import record_catalog
 from app.services.enterprises import misplaced
 from app.services.rate_limits import rate_limit
@@ -102,7 +104,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     # FIX (ledger tests): queue requests beyond the database pool in the event loop;
     # see app/api/gate.py (500s after 30 s under a burst of approvals, both backends).
-    app.add_middleware(RequestGate, unqueued=OPEN_CALCULATOR)
+    # The liveness probe is not queued either: it must answer while the pool is busy.
+    app.add_middleware(RequestGate, unqueued=(*OPEN_CALCULATOR, health.LIVENESS))
     # Outermost: an oversized body is refused before it takes a place at the gate, and
     # before FastAPI reads and parses it (see app/api/body_limit.py).
     app.add_middleware(
@@ -114,22 +117,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # `/v1` router of its own: the framework matches a request level by level, twice
     # per level, and the extra level cost every request about 35 µs (a third of what
     # validating an eligibility request costs).
-    for module in (
-        policies,
-        vocabulary,
-        eligibility,
-        enterprises,
-        findings,
-        gaps,
-        awards,
-        award_actions,
-        budgets,
-        audit,
-        matching,
-        imports,
-    ):
-        app.include_router(module.router, prefix="/v1")
-    app.include_router(health.router)
+    mounted = [
+        *(
+            ("/v1", module.router)
+            for module in (
+                policies,
+                vocabulary,
+                eligibility,
+                enterprises,
+                findings,
+                gaps,
+                awards,
+                award_actions,
+                budgets,
+                audit,
+                matching,
+                imports,
+            )
+        ),
+        ("", health.router),
+        ("", metrics.router),
+    ]
+    for prefix, router in mounted:
+        app.include_router(router, prefix=prefix)
+    # Outermost of all (added last): every request is timed, counted and logged with its
+    # id and route template, the refused ones included (app/observability/requests.py).
+    app.add_middleware(RequestObserver, templates=route_templates(mounted))
     _register_problem_schema(app)
     return app
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.api.deps import SessionDep
+from app.observability.requests import note_actor
 from app.services.actors import Actor
 from app.services.errors import Unauthorized
 from app.services.keys import actor_for, authenticate
@@ -16,6 +17,7 @@ bearer = HTTPBearer(auto_error=False, description="an API key: `Authorization: B
 
 
 def current_actor(
+    request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Actor:
@@ -29,6 +31,7 @@ def current_actor(
         raise Unauthorized(
             "the API key is unknown or revoked", headers={"WWW-Authenticate": "Bearer"}
         )
+    note_actor(request.state, key.role, key.prefix)
     return actor_for(key)
 
 

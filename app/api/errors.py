@@ -126,6 +126,7 @@ _TITLES = {
     413: "Request too large",
     415: "Unsupported media type",
     429: "Too many requests",
+    503: "Service unavailable",
 }
 
 
@@ -204,13 +205,19 @@ async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
-    return problem_response(
+    response = problem_response(
         500,
         "Internal error",
         "the service failed; the error is logged and nothing was stored",
         "internal",
         request,
     )
+    # Sent by the server's outermost layer, past the middleware that adds the id to
+    # every other response: the id the client quotes finds the traceback in the log.
+    request_id = request.scope.get("state", {}).get("request_id")
+    if request_id is not None:
+        response.headers["X-Request-ID"] = request_id
+    return response
 
 
 def install(app: FastAPI) -> None:

@@ -32,6 +32,7 @@ from app.db.models import AuditLog
 from app.db.repositories import audit as repo
 from app.db.repositories._base import take_deferred
 from app.domain.results import as_json
+from app.observability.metrics import record_audit_verification
 
 GENESIS = "0" * 64
 
@@ -177,7 +178,16 @@ def verify_against(session: Session, checkpoints: Sequence[tuple[int, str | None
     The chain alone cannot show that records were cut from its end: what is left is
     still a valid chain. A checkpoint past the head shows the cut; one whose record now
     has another hash shows a rewrite. The first problem, in chain order, is reported.
+    The outcome is also kept for /metrics (the last verification this process made).
     """
+    result = _verify_against(session, checkpoints)
+    record_audit_verification(result.ok, result.records)
+    return result
+
+
+def _verify_against(
+    session: Session, checkpoints: Sequence[tuple[int, str | None]]
+) -> Verification:
     append_pending(session)
     wanted = {seq for seq, _ in checkpoints}
     kept: dict[int, str] = {}

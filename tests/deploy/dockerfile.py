@@ -7,9 +7,12 @@ install …`` installs into a virtual environment of its own with the Dockerfile
 arguments. Only these steps are understood; anything else fails, naming the line, so
 a change to the Dockerfile cannot silently stop being tested.
 
-Two liberties, both about cost, neither about what is installed: the project is
+Three liberties, all about cost, none about what is installed: the project is
 installed with ``--no-deps`` (its dependencies are those of the environment running
-the tests, seen through a ``.pth`` file), and pip may use its cache.
+the tests, seen through a ``.pth`` file), pip may use its cache, and the locked
+requirements (``pip install --require-hashes -r LOCK``) are not installed again: the
+file must be in the image and be the runtime lock, whose pins the test environment was
+installed with (tests/deploy/test_lock.py holds the two locks together).
 """
 
 from __future__ import annotations
@@ -36,6 +39,9 @@ class Image:
     workdir: Path = field(init=False)
     env: dict[str, str] = field(default_factory=dict)
     cmd: list[str] = field(default_factory=list)
+    healthcheck: list[str] = field(default_factory=list)
+    #: the lock files ``RUN pip install --require-hashes -r`` named, as image paths
+    locks: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.workdir = self.root
@@ -90,6 +96,10 @@ def build(into: Path) -> Image:
                 _run(image, shlex.split(command), where)
         elif op == "CMD":
             image.cmd = json.loads(args)
+        elif op == "HEALTHCHECK":
+            _options, _, command = args.partition("CMD ")
+            assert command, f"{where}: a HEALTHCHECK with no CMD"
+            image.healthcheck = json.loads(command)
         else:
             raise AssertionError(f"{where}: this test does not know {op}; teach it")
     return image
@@ -118,7 +128,17 @@ def _copy(image: Image, sources: list[str], target: str) -> None:
 
 
 def _run(image: Image, command: list[str], where: str) -> None:
-    if command[:2] == ["pip", "install"]:
+    if command[:2] == ["pip", "install"] and "-r" in command:
+        assert command[2:] == ["--require-hashes", "-r", command[-1]], (
+            f"{where}: the locked requirements are installed alone, with --require-hashes"
+        )
+        lock = image.path(command[-1])
+        assert lock.is_file(), f"{where}: {command[-1]} is not in the image"
+        assert lock.read_bytes() == (ROOT / "requirements" / "runtime.lock").read_bytes(), (
+            f"{where}: the image installs {command[-1]}, which is not requirements/runtime.lock"
+        )
+        image.locks.append(command[-1])
+    elif command[:2] == ["pip", "install"]:
         arguments = [str(image.path(a)) if a.startswith("/") else a for a in command[2:]]
         pip = [sys.executable, "-m", "pip", "--python", image.venv / "bin" / "python"]
         subprocess.run(
