@@ -41,9 +41,19 @@ def log_event(
         logger.log(level, event, extra={FIELDS: fields})
 
 
+class RequestIdFilter(logging.Filter):
+    """Stamps each record with the request id of the context it was logged in, so a
+    handler that formats later, or on another thread, still writes the right one."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            record.request_id = REQUEST_ID.get()
+        return True
+
+
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
     found: dict[str, Any] = {}
-    request_id = REQUEST_ID.get()
+    request_id = getattr(record, "request_id", None) or REQUEST_ID.get()
     if request_id is not None:
         found["request_id"] = request_id
     found.update(getattr(record, FIELDS, None) or {})
@@ -91,10 +101,12 @@ def logging_config(level: str, form: LogFormat) -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"service": {"()": f"{formatter.__module__}.{formatter.__qualname__}"}},
+        "filters": {"request_id": {"()": f"{__name__}.RequestIdFilter"}},
         "handlers": {
             "stderr": {
                 "class": "logging.StreamHandler",
                 "formatter": "service",
+                "filters": ["request_id"],
                 "stream": "ext://sys.stderr",
             }
         },

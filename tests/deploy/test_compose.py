@@ -9,6 +9,7 @@ test_installed_package.py, and the roles script runs in test_database_roles.py.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -18,13 +19,17 @@ from sqlalchemy.engine import make_url
 
 from app.cli import build_parser
 from app.config import Settings
+from tests.deploy import dockerfile
 
 ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+#: The services that run the image (every one but the database): each is checked alike.
+IMAGE_SERVICES = sorted(name for name, service in COMPOSE["services"].items() if "build" in service)
 
 
 @pytest.fixture(scope="module")
 def compose() -> dict:  # type: ignore[type-arg]
-    return yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+    return COMPOSE
 
 
 def _setting_names() -> set[str]:
@@ -38,18 +43,32 @@ def test_services_are_database_migration_and_api(compose: dict) -> None:  # type
     assert compose["services"]["migrate"]["depends_on"]["db"]["condition"] == "service_healthy"
 
 
-@pytest.mark.parametrize("service", ["migrate", "api"])
+def test_the_image_services_are_found() -> None:
+    assert {"migrate", "api"} <= set(IMAGE_SERVICES)
+
+
+@pytest.mark.parametrize("service", IMAGE_SERVICES)
 def test_every_variable_is_a_setting(compose: dict, service: str) -> None:  # type: ignore[type-arg]
     variables = set(compose["services"][service]["environment"])
     assert variables <= _setting_names(), f"not read by the app: {variables - _setting_names()}"
     Settings(**{k.lower(): v for k, v in compose["services"][service]["environment"].items()})
 
 
-@pytest.mark.parametrize("service", ["migrate", "api"])
+@pytest.mark.parametrize("service", IMAGE_SERVICES)
 def test_commands_are_cli_commands(compose: dict, service: str) -> None:  # type: ignore[type-arg]
     command = compose["services"][service]["command"]
     assert command[0] == "incentives"
     build_parser().parse_args(command[1:])
+    check = compose["services"][service].get("healthcheck")
+    if check is not None:
+        assert check["test"][:2] == ["CMD", "incentives"], check
+        build_parser().parse_args(check["test"][2:])
+
+
+def test_the_api_is_healthy_when_ready_and_logs_json(compose: dict) -> None:  # type: ignore[type-arg]
+    api = compose["services"]["api"]
+    assert api["healthcheck"]["test"] == ["CMD", "incentives", "probe", "ready"]
+    assert Settings(**{k.lower(): v for k, v in api["environment"].items()}).log_format == "json"
 
 
 def test_api_runs_several_workers_on_the_exposed_port(compose: dict) -> None:  # type: ignore[type-arg]
@@ -91,11 +110,23 @@ def test_migrations_run_as_the_owner_and_the_api_as_the_service_role(compose: di
 
 
 def test_dockerfile_ships_what_the_service_loads() -> None:
-    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
     for needed in (
         "COPY app",
         "COPY policy_catalog",
         "CATALOG_DIR=/srv/policy_catalog",
         "FROM python:3.11",
+        "COPY requirements/runtime.lock",
+        "pip install --require-hashes -r",
+        "pip install --no-deps",
     ):
-        assert needed in dockerfile
+        assert needed in text
+
+
+def test_the_image_checks_that_its_server_is_live() -> None:
+    """The HEALTHCHECK is the CLI's liveness probe (it runs in test_installed_package.py)."""
+    text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    (check,) = [args for _, op, args in dockerfile.instructions(text) if op == "HEALTHCHECK"]
+    command = json.loads(check.partition("CMD ")[2])
+    assert command[0] == "incentives"
+    assert build_parser().parse_args(command[1:]).check == "live"

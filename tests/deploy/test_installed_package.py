@@ -111,3 +111,17 @@ def test_the_image_command_serves_the_catalog_and_the_calculator(served: httpx.C
     assert answer.status_code == 200, answer.text
     green = next(r for r in answer.json()["results"] if r["policy_id"] == "nj-green-manufacturing")
     assert (green["status"], green["amount"]) == ("eligible", "500000.00")
+
+
+def test_the_image_installs_the_runtime_lock(image: dockerfile.Image) -> None:
+    """Checked, not installed again, by dockerfile.py (the test environment has its pins)."""
+    assert image.locks == ["/tmp/lock/runtime.lock"]
+
+
+def test_the_image_health_check_passes_while_it_serves(
+    image: dockerfile.Image, migrated: dict[str, str], served: httpx.Client
+) -> None:
+    command = [image.bin / image.healthcheck[0], *image.healthcheck[1:]]
+    assert run(command, migrated, image.workdir).returncode == 0
+    ready = served.get("/health/ready")
+    assert ready.status_code == 200 and ready.json()["status"] == "ready", ready.text
