@@ -27,7 +27,7 @@ install: $(BIN)/incentives
 
 # uv resolves for Python 3.11 on every platform and keeps the pins already in the files;
 # `make lock LOCK_ARGS=--upgrade` moves everything to the newest releases pyproject.toml
-# allows. uv reads a mirror from UV_INDEX_URL / UV_DEFAULT_INDEX (README, "Dependencies").
+# allows. uv resolves against PyPI; a mirror is named by UV_DEFAULT_INDEX (README, "Operations").
 LOCK_ARGS ?=
 UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --quiet --universal --python-version 3.11 \
 	--generate-hashes --custom-compile-command "make lock" $(LOCK_ARGS)
