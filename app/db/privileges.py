@@ -42,9 +42,11 @@ SERVICE_PRIVILEGES: Mapping[str, tuple[str, ...]] = {
     "profile_versions": ("INSERT", "SELECT"),  # every version is kept
     # the open calculator's shared count per address: upserted per call, old windows purged
     "rate_limit_counters": ("DELETE", "INSERT", "SELECT", "UPDATE"),
+    # the schema's revision: GET /health/ready holds it to this release's migrations
+    "alembic_version": ("SELECT",),
 }
 #: Tables the service never touches.
-OWNER_ONLY = frozenset({"alembic_version"})
+OWNER_ONLY: frozenset[str] = frozenset()
 
 
 class GrantError(Exception):

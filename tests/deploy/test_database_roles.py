@@ -232,6 +232,9 @@ def test_the_service_works_end_to_end_as_its_own_role(
         assert _ok(client.get("/v1/audit/verify"))["ok"] is True
         assert client.get("/v1/audit/events.csv").status_code == 200
         _ok(client.get(f"/v1/awards/{award_ids[0]}/replay"))
+        # Operations: readiness reads the schema's revision; /metrics, budgets and the chain.
+        assert _ok(client.get("/health/ready"))["checks"]["migrations"] == "ok"
+        assert f'budget="{made["id"]}"' in client.get("/metrics").text
     # The operator's routines, as the service.
     assert incentives(capsys, "idempotency", "purge")[0] == 0
     assert incentives(capsys, "keys", "revoke", auditor.split("_")[1])[0] == 0
