@@ -115,6 +115,10 @@ def logging_config(level: str, form: LogFormat) -> dict[str, Any]:
             # uvicorn's loggers come with handlers of their own: through the root's instead.
             name: {"handlers": [], "propagate": True, "level": level.upper()}
             for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+        }
+        | {
+            # Alembic says which dialect it found each time readiness reads the revision.
+            "alembic": {"level": "WARNING"},
         },
     }
 
