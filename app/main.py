@@ -106,7 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # see app/api/gate.py (500s after 30 s under a burst of approvals, both backends).
     # The liveness probe is not queued either: it must answer while the pool is busy.
     app.add_middleware(RequestGate, unqueued=(*OPEN_CALCULATOR, health.LIVENESS))
-    # Outermost: an oversized body is refused before it takes a place at the gate, and
+    # Outside the gate: an oversized body is refused before it takes a place there, and
     # before FastAPI reads and parses it (see app/api/body_limit.py).
     app.add_middleware(
         BodyLimit,
