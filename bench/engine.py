@@ -1,5 +1,8 @@
 """The per-profile engine's cost for one answer: the README tour's full profile against
-the whole catalog for one fiscal year, engine alone and engine + answer shaping.
+the whole catalog for one fiscal year, engine alone, engine + answer shaping (the
+dicts), and the answer's JSON bytes as the calculator sends them (engine, shaping and
+serialisation: ``eligibility_bytes`` where the code has it, else the shaped dicts
+serialised as the route did).
 
     .venv/bin/python bench/engine.py [--runs 2000] [--rounds 5] [--fiscal-year 2025]
         [--baseline-rev 9671041]
@@ -32,9 +35,17 @@ ROOT = Path(__file__).resolve().parents[1]
 def measure(code_root: Path, fiscal_year: int, runs: int) -> dict[str, Any]:
     """One round: the mean time of ``runs`` calls, for the code under ``code_root``."""
     sys.path.insert(0, str(code_root))
+    from app.api.fastjson import dumps
     from app.catalog.loader import load_catalog
     from app.domain.engine import evaluate_catalog
     from app.services.matching import check_eligibility
+
+    try:
+        from app.services.answer_bytes import eligibility_bytes
+    except ImportError:  # (code from before the answer was assembled from fragments)
+
+        def eligibility_bytes(catalog: Any, facts: Any, fiscal_year: int) -> bytes:
+            return dumps(check_eligibility(catalog, facts, fiscal_year))
 
     sys.path.insert(0, str(ROOT / "bench"))
     from api import PROFILE  # the README tour's full profile, as the API bench sends it
@@ -51,8 +62,12 @@ def measure(code_root: Path, fiscal_year: int, runs: int) -> dict[str, Any]:
     def shaped() -> Any:
         return check_eligibility(catalog, PROFILE, fiscal_year)
 
+    def sent() -> Any:
+        return eligibility_bytes(catalog, PROFILE, fiscal_year)
+
     out: dict[str, Any] = {"policies": len(policies)}
-    for name, call in (("engine_ms", engine), ("engine_and_shaping_ms", shaped)):
+    calls = (("engine_ms", engine), ("engine_and_shaping_ms", shaped), ("answer_bytes_ms", sent))
+    for name, call in calls:
         call()  # warm: the first call compiles or fills caches
         start = time.perf_counter()
         for _ in range(runs):
@@ -100,7 +115,7 @@ def main() -> None:
         return
 
     load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else []
-    names = ("engine_ms", "engine_and_shaping_ms")
+    names = ("engine_ms", "engine_and_shaping_ms", "answer_bytes_ms")
     rounds: dict[str, dict[str, list[float]]] = {"baseline": {}, "now": {}}
     same = True
     with tempfile.TemporaryDirectory(prefix="bench-engine-") as tmp:
