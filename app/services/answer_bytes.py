@@ -72,14 +72,11 @@ class _Frame:
 
     def __init__(self, policy: PolicyFile, version: str | None) -> None:
         self.policy = policy
-        self.head = (
-            b'{"policy_id":%s,"policy_version":%s,"title":%s,"kind":%s,"status":'
-            % (
-                _dumps(policy.id),
-                _dumps(version),
-                _dumps({"zh": policy.title.zh, "en": policy.title.en}),
-                _dumps(policy.kind),
-            )
+        self.head = b'{"policy_id":%s,"policy_version":%s,"title":%s,"kind":%s,"status":' % (
+            _dumps(policy.id),
+            _dumps(version),
+            _dumps({"zh": policy.title.zh, "en": policy.title.en}),
+            _dumps(policy.kind),
         )
         payer = None
         if policy.payer is not None:
