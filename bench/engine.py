@@ -7,7 +7,9 @@ serialised as the route did).
     .venv/bin/python bench/engine.py [--runs 2000] [--rounds 5] [--fiscal-year 2025]
         [--baseline-rev 9671041]
 
-Each figure is the median over ``rounds`` of the mean time of ``runs`` calls. The
+Each figure is the median over ``rounds`` of the mean time of ``runs`` calls, in the
+process's CPU time (the engine is single-threaded: on a quiet machine that is its
+wall-clock time, and on a shared one it does not count the time others run). The
 baseline is the same measurement on the code of ``--baseline-rev`` (the engine before
 the catalog was compiled), checked out with ``git archive`` into a temporary directory
 and run in a subprocess; its rounds alternate with this code's in the same session, so
@@ -69,10 +71,10 @@ def measure(code_root: Path, fiscal_year: int, runs: int) -> dict[str, Any]:
     calls = (("engine_ms", engine), ("engine_and_shaping_ms", shaped), ("answer_bytes_ms", sent))
     for name, call in calls:
         call()  # warm: the first call compiles or fills caches
-        start = time.perf_counter()
+        start = time.process_time()
         for _ in range(runs):
             call()
-        out[name] = (time.perf_counter() - start) / runs * 1000
+        out[name] = (time.process_time() - start) / runs * 1000
     # Lists, not tuples: the baseline's figures come back through JSON.
     out["statuses"] = sorted([e.policy_id, e.status, str(e.amount)] for e in engine())
     return out
