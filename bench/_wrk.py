@@ -73,8 +73,11 @@ class Server:
 
 
 @contextlib.contextmanager
-def serve(target: str, env: dict[str, str], factory: bool = False) -> Iterator[Server]:
-    """One uvicorn worker on a free loopback port with the settings every target shares."""
+def serve(
+    target: str, env: dict[str, str], factory: bool = False, code: Path | None = None
+) -> Iterator[Server]:
+    """One uvicorn worker on a free loopback port with the settings every target shares;
+    ``code`` serves it from another copy of the code (this checkout's by default)."""
     port = free_port()
     command = [
         *(sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port)),
@@ -82,7 +85,10 @@ def serve(target: str, env: dict[str, str], factory: bool = False) -> Iterator[S
     ]
     if factory:
         command.append("--factory")
-    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env})
+    env = {**os.environ, **env}
+    if code is not None:
+        env["PYTHONPATH"] = str(code)
+    process = subprocess.Popen(command, cwd=code or ROOT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60

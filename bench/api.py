@@ -1,7 +1,7 @@
 """Throughput of the open calculator against its own baselines, all measured in one run.
 
     .venv/bin/python bench/api.py [--seconds 10] [--rounds 3] [--connections 16]
-        [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test]
+        [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test] [--baseline-rev REV]
 
 Load comes from wrk (apt package ``wrk``; see bench/README.md), never from a Python
 client. Four targets, each one uvicorn worker with the same settings:
@@ -10,10 +10,13 @@ client. Four targets, each one uvicorn worker with the same settings:
   bytes (bench/bare_app.py): the ceiling of any route on this server;
 - ``floor``: a FastAPI endpoint that validates the same request model
   (``EligibilityRequest``) and sends the same bytes: the framework's own floor;
-- ``eligibility``: the real ``POST /v1/eligibility`` (full profile, all 19 policies,
+- ``eligibility``: the real ``POST /v1/eligibility`` (full profile, the whole catalog,
   rate limit counted in the database, SQLite by default, set high enough to admit
   every call);
-- ``policies``: the real ``GET /v1/policies``, for scale.
+- ``policies``: the real ``GET /v1/policies``, for scale;
+- with ``--baseline-rev``, ``eligibility_before``: the same route served by the code
+  of that revision (``git archive``; same catalog, database and load), whose answer
+  must be the same bytes: a before and after in one run, on one machine state.
 
 Targets take turns in each round so they all see the same machine; the report gives
 the median of the rounds, the ratios eligibility/floor and eligibility/bare, the
@@ -40,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._support import ROOT, machine, median
 from bench._wrk import Run, Server, require_wrk, run, serve, write_script
 from bench._wrk import version as wrk_version
+from bench.engine import baseline_code
 
 PROFILE = {
     "uscc": "91320115MA1W9KXT49",
@@ -152,12 +156,21 @@ def main() -> None:
         metavar="URL",
         help="run the calculator on a scratch PostgreSQL database beside URL (default: SQLite)",
     )
+    parser.add_argument(
+        "--baseline-rev",
+        metavar="REV",
+        help="also serve the route from the code of REV (e.g. the commit before a change)",
+    )
     args = parser.parse_args()
     require_wrk()
     load_before = loadavg()
     body = {"profile": PROFILE, "fiscal_year": 2024}
     results: dict[str, list[Run]] = {"bare": [], "floor": [], "eligibility": [], "policies": []}
-    with tempfile.TemporaryDirectory() as tmp_name, database(Path(tmp_name), args.postgres) as db:
+    with (
+        tempfile.TemporaryDirectory() as tmp_name,
+        database(Path(tmp_name), args.postgres) as db,
+        contextlib.ExitStack() as stack,
+    ):
         tmp = Path(tmp_name)
         request_file = tmp / "request.json"
         request_file.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
@@ -182,6 +195,16 @@ def main() -> None:
                     "eligibility": (app, "/v1/eligibility", request_file),
                     "policies": (app, "/v1/policies", None),
                 }
+                if args.baseline_rev:
+                    code = baseline_code(args.baseline_rev, tmp)
+                    before = stack.enter_context(
+                        serve("app.main:create_app", env, factory=True, code=code)
+                    )
+                    answered = httpx.post(before.url + "/v1/eligibility", json=body, timeout=30)
+                    if answered.content != answer.content:
+                        raise RuntimeError(f"{args.baseline_rev} answers with other bytes")
+                    targets["eligibility_before"] = (before, "/v1/eligibility", request_file)
+                    results["eligibility_before"] = []
                 for i in range(args.rounds):
                     for name, (server, path, payload) in targets.items():
                         drive = functools.partial(
@@ -197,7 +220,7 @@ def main() -> None:
                         measured = drive(seconds=args.seconds)
                         results[name].append(measured)
                         print(
-                            f"round {i + 1} {name:12} {measured.rps:9.1f} req/s  "
+                            f"round {i + 1} {name:18} {measured.rps:9.1f} req/s  "
                             f"server {measured.server_cpu_ms:6.3f} ms CPU/req  "
                             f"wrk {measured.wrk_cpu_share:5.2f} core",
                             file=sys.stderr,
@@ -222,6 +245,16 @@ def main() -> None:
         eligibility / figures["floor"]["throughput_rps"], 3
     )
     report["ratio_eligibility_to_bare"] = round(eligibility / figures["bare"]["throughput_rps"], 3)
+    if "eligibility_before" in figures:
+        report["baseline_rev"] = args.baseline_rev
+        report["ratio_eligibility_to_before"] = round(
+            eligibility / figures["eligibility_before"]["throughput_rps"], 3
+        )
+        report["cpu_ratio_eligibility_to_before"] = round(
+            figures["eligibility_before"]["server_cpu_ms_per_request"]
+            / figures["eligibility"]["server_cpu_ms_per_request"],
+            3,
+        )
     # The same ratios from the server's CPU per request: steadier than throughput on
     # a machine that other work shares.
     cpu = {name: figures[name]["server_cpu_ms_per_request"] for name in figures}
@@ -229,11 +262,11 @@ def main() -> None:
     report["cpu_ratio_eligibility_to_bare"] = round(cpu["bare"] / cpu["eligibility"], 3)
     print(json.dumps(report, indent=2, ensure_ascii=False))
     print(
-        f"\n{'target':12} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms/req':>11} {'wrk cores':>10}"
+        f"\n{'target':18} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms/req':>11} {'wrk cores':>10}"
     )
     for name, f in figures.items():
         print(
-            f"{name:12} {f['throughput_rps']:9.1f} {f['p50_ms']:8.2f} {f['p99_ms']:8.2f} "
+            f"{name:18} {f['throughput_rps']:9.1f} {f['p50_ms']:8.2f} {f['p99_ms']:8.2f} "
             f"{f['server_cpu_ms_per_request']:11.3f} {f['wrk_cpu_share']:10.2f}"
         )
     print(
@@ -243,6 +276,12 @@ def main() -> None:
         f"(CPU {report['cpu_ratio_eligibility_to_bare']}); load average "
         f"{' '.join(load_before)} before, {' '.join(loadavg())} after"
     )
+    if "baseline_rev" in report:
+        print(
+            f"eligibility/eligibility_before ({args.baseline_rev}) "
+            f"{report['ratio_eligibility_to_before']} "
+            f"(CPU {report['cpu_ratio_eligibility_to_before']})"
+        )
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "api.json").write_text(json.dumps(report, indent=2), encoding="utf-8")

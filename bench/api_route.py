@@ -10,8 +10,8 @@ taking turns in every round so all see the same machine:
 - ``floor``: the framework's floor of bench/bare_app.py (validates the request model,
   sends fixed bytes);
 - ``route``: the real application and route (middleware, rate limit counted in the
-  database, validation, vocabulary check, facts, serialisation) with the engine's
-  answer computed once beforehand and reused: the route's own cost;
+  database, validation, vocabulary check, facts) with the answer's bytes (engine,
+  shaping and serialisation) computed once beforehand and reused: the route's own cost;
 - ``eligibility``: the real route, engine included.
 
 ``concurrency`` requests are in flight at once, as under wrk's connections, so the
@@ -141,7 +141,7 @@ async def measure(args: argparse.Namespace, tmp: Path) -> dict[str, list[float]]
         from bench.bare_app import floor
 
         # The route module's own name for the engine's entry point, swapped per call.
-        engine = getattr(route_module, "check_eligibility")  # noqa: B009
+        engine = getattr(route_module, "eligibility_bytes")  # noqa: B009
         remembered: dict[str, Any] = {}
 
         def precomputed(*arguments: Any) -> Any:
@@ -151,11 +151,11 @@ async def measure(args: argparse.Namespace, tmp: Path) -> dict[str, list[float]]
             return remembered["answer"]
 
         async def route(scope: Any, receive: Any, send: Any) -> None:
-            setattr(route_module, "check_eligibility", precomputed)  # noqa: B010
+            setattr(route_module, "eligibility_bytes", precomputed)  # noqa: B010
             try:
                 await app(scope, receive, send)
             finally:
-                setattr(route_module, "check_eligibility", engine)  # noqa: B010
+                setattr(route_module, "eligibility_bytes", engine)  # noqa: B010
 
         targets: dict[str, App] = {"floor": floor, "route": route, "eligibility": app}
         if await _call(route, body) != answer:

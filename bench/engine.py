@@ -1,10 +1,15 @@
 """The per-profile engine's cost for one answer: the README tour's full profile against
-the whole catalog for one fiscal year, engine alone and engine + answer shaping.
+the whole catalog for one fiscal year, engine alone, engine + answer shaping (the
+dicts), and the answer's JSON bytes as the calculator sends them (engine, shaping and
+serialisation: ``eligibility_bytes`` where the code has it, else the shaped dicts
+serialised as the route did).
 
     .venv/bin/python bench/engine.py [--runs 2000] [--rounds 5] [--fiscal-year 2025]
         [--baseline-rev 9671041]
 
-Each figure is the median over ``rounds`` of the mean time of ``runs`` calls. The
+Each figure is the median over ``rounds`` of the mean time of ``runs`` calls, in the
+process's CPU time (the engine is single-threaded: on a quiet machine that is its
+wall-clock time, and on a shared one it does not count the time others run). The
 baseline is the same measurement on the code of ``--baseline-rev`` (the engine before
 the catalog was compiled), checked out with ``git archive`` into a temporary directory
 and run in a subprocess; its rounds alternate with this code's in the same session, so
@@ -32,9 +37,17 @@ ROOT = Path(__file__).resolve().parents[1]
 def measure(code_root: Path, fiscal_year: int, runs: int) -> dict[str, Any]:
     """One round: the mean time of ``runs`` calls, for the code under ``code_root``."""
     sys.path.insert(0, str(code_root))
+    from app.api.fastjson import dumps
     from app.catalog.loader import load_catalog
     from app.domain.engine import evaluate_catalog
     from app.services.matching import check_eligibility
+
+    try:
+        from app.services.answer_bytes import eligibility_bytes
+    except ImportError:  # (code from before the answer was assembled from fragments)
+
+        def eligibility_bytes(catalog: Any, facts: Any, fiscal_year: int) -> bytes:
+            return dumps(check_eligibility(catalog, facts, fiscal_year))
 
     sys.path.insert(0, str(ROOT / "bench"))
     from api import PROFILE  # the README tour's full profile, as the API bench sends it
@@ -51,13 +64,17 @@ def measure(code_root: Path, fiscal_year: int, runs: int) -> dict[str, Any]:
     def shaped() -> Any:
         return check_eligibility(catalog, PROFILE, fiscal_year)
 
+    def sent() -> Any:
+        return eligibility_bytes(catalog, PROFILE, fiscal_year)
+
     out: dict[str, Any] = {"policies": len(policies)}
-    for name, call in (("engine_ms", engine), ("engine_and_shaping_ms", shaped)):
+    calls = (("engine_ms", engine), ("engine_and_shaping_ms", shaped), ("answer_bytes_ms", sent))
+    for name, call in calls:
         call()  # warm: the first call compiles or fills caches
-        start = time.perf_counter()
+        start = time.process_time()
         for _ in range(runs):
             call()
-        out[name] = (time.perf_counter() - start) / runs * 1000
+        out[name] = (time.process_time() - start) / runs * 1000
     # Lists, not tuples: the baseline's figures come back through JSON.
     out["statuses"] = sorted([e.policy_id, e.status, str(e.amount)] for e in engine())
     return out
@@ -100,7 +117,7 @@ def main() -> None:
         return
 
     load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else []
-    names = ("engine_ms", "engine_and_shaping_ms")
+    names = ("engine_ms", "engine_and_shaping_ms", "answer_bytes_ms")
     rounds: dict[str, dict[str, list[float]]] = {"baseline": {}, "now": {}}
     same = True
     with tempfile.TemporaryDirectory(prefix="bench-engine-") as tmp:

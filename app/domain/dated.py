@@ -32,7 +32,7 @@ from app.domain.expressions import Params, constant
 from app.domain.facts import Facts, year_path
 from app.domain.leaves import Leaf, compare, window_text
 from app.domain.results import Bilingual, Tri
-from app.domain.rules import Kept, RuleOutcome
+from app.domain.rules import RuleOutcome
 from app.domain.text import OP_SYMBOL, show
 
 
@@ -247,7 +247,7 @@ class DaysBeforeApplication(Leaf, ColumnLeaf):
         )
         super().__init__(node, clause, fallback, [since])
         self.since, self.need, self.year = since, need, fy + 1
-        self.undated = Kept(*self.asks(["application_date"]))
+        self.undated = self.asks(["application_date"])
         self.own = (since, self.APPLIED)
         # Whole days meet ``days >= need`` exactly when they reach its ceiling.
         self.whole_days = int(need.to_integral_value(rounding=ROUND_CEILING))

@@ -110,7 +110,11 @@ def evaluate(
     eligibility = plan.eligibility.explain(facts)
     own = [a for a in history if a.policy_id == policy.id]
     key = plan.recognition_key(profile)
-    limits = history_limits(version.caps, params, policy.id, fiscal_year, own, key)
+    limits = (
+        history_limits(version.caps, params, policy.id, fiscal_year, own, key)
+        if own
+        else plan.first_award_limits(policy.id, key)
+    )
     reasons = [*eligibility.clauses, *limits]
     group = plan.group
 

@@ -90,18 +90,27 @@ def window_text(earliest: date | None, latest: date | None) -> Bilingual:
 
 
 class Leaf(RulePlan):
-    __slots__ = ("label", "unknown")
+    __slots__ = ("asked", "label", "unknown")
 
     def __init__(self, node: Rule, clause: str, fallback: Bilingual, paths: list[str]) -> None:
         self.clause, self.label = clause, label_of(node, fallback)
+        #: Outcomes by the facts found missing: they depend on nothing else, and a
+        #: clause's facts are few, so so are the sets of them missing.
+        self.asked: dict[tuple[str, ...], RuleOutcome] = {}
         #: The outcome when one of ``paths`` is missing (or no value settles the clause).
-        self.unknown: RuleOutcome = Kept(*self.asks(paths))
+        self.unknown: RuleOutcome = self.asks(paths)
 
     def asks(self, missing: list[str]) -> RuleOutcome:
+        """The unknown outcome naming the ``missing`` facts, kept for reuse."""
         paths = tuple(missing)
-        text = self.label + unknown_detail(missing)
-        result = ClauseResult(self.clause, Tri.UNKNOWN, text, paths)
-        return new_outcome(RuleOutcome, (Tri.UNKNOWN, (result,), paths, ()))
+        outcome = self.asked.get(paths)
+        if outcome is None:
+            text = self.label + unknown_detail(missing)
+            result = ClauseResult(self.clause, Tri.UNKNOWN, text, paths)
+            outcome = new_outcome(Kept, (Tri.UNKNOWN, (result,), paths, ()))
+            if len(self.asked) < _SEEN_MAX:
+                self.asked[paths] = outcome
+        return outcome
 
     def settled(
         self,

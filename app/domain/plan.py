@@ -12,9 +12,13 @@ from decimal import Decimal
 from typing import Any
 
 from app.catalog.schema import Version
-from app.domain.caps import recognition_key, rewarded_levels
+from app.domain.caps import history_limits, recognition_key, rewarded_levels
 from app.domain.formulas import FormulaPlan, compile_formula
+from app.domain.results import ClauseResult
 from app.domain.rules import RulePlan, compile_rule
+
+#: Clauses of a first award kept per plan, by recognition key.
+_FIRST_MAX = 64
 
 
 def parameters(version: Version) -> dict[str, Decimal]:
@@ -24,9 +28,22 @@ def parameters(version: Version) -> dict[str, Decimal]:
 class VersionPlan:
     """A policy version compiled for a fiscal year: what every answer of it shares."""
 
-    __slots__ = ("eligibility", "formula", "group", "mode", "params", "recognized")
+    __slots__ = (
+        "caps",
+        "eligibility",
+        "first",
+        "fiscal_year",
+        "formula",
+        "group",
+        "mode",
+        "params",
+        "recognized",
+    )
 
     def __init__(self, version: Version, fiscal_year: int) -> None:
+        self.caps, self.fiscal_year = version.caps, fiscal_year
+        #: ``first_award_limits`` by recognition key.
+        self.first: dict[str | None, tuple[ClauseResult, ...]] = {}
         self.params = parameters(version)
         self.eligibility: RulePlan = compile_rule(version.eligibility, self.params, fiscal_year)
         self.formula: FormulaPlan = compile_formula(version.formula, self.params, fiscal_year)
@@ -36,6 +53,17 @@ class VersionPlan:
         self.recognized = [(kind, rewarded_levels(version.eligibility, kind)) for kind in kinds]
         self.group = version.exclusivity.group if version.exclusivity else None
         self.mode = version.exclusivity.mode if version.exclusivity else None
+
+    def first_award_limits(self, policy_id: str, key: str | None) -> tuple[ClauseResult, ...]:
+        """The caps' clauses for an enterprise with no award of the policy yet: the
+        same for every such answer with the same recognition key, so made once."""
+        limits = self.first.get(key)
+        if limits is None:
+            made = history_limits(self.caps, self.params, policy_id, self.fiscal_year, [], key)
+            limits = tuple(made)
+            if len(self.first) < _FIRST_MAX:
+                self.first[key] = limits
+        return limits
 
     def recognition_key(self, profile: Mapping[str, Any]) -> str | None:
         """The key of the recognition an award pays: the latest grant among its kinds

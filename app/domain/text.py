@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 from decimal import Context, Decimal, getcontext
+from functools import lru_cache
 from typing import Any
 
 from app.domain.results import Bilingual
@@ -22,6 +23,16 @@ OP_SYMBOL = {
 LEVEL_ZH = {"national": "国家级", "provincial": "省级", "municipal": "市级", "district": "区级"}
 
 
+_UNIT, _SHARE = Decimal(1), Decimal("0.0001")
+
+
+@lru_cache(maxsize=64)
+def _context(precision: int) -> Context:
+    """A context of that precision (otherwise the defaults), made once: ``show`` runs
+    for most numbers an answer states."""
+    return Context(prec=precision)
+
+
 def show(value: Any) -> str:
     """A value as a person reads it: no exponents, shares to four places."""
     if isinstance(value, bool):
@@ -29,10 +40,10 @@ def show(value: Any) -> str:
     if isinstance(value, Decimal):
         # Fix (tests/unit): quantize under the default 28-digit context raised
         # InvalidOperation for large profile numbers (e.g. 1e30); give it enough digits.
-        wide = Context(prec=max(getcontext().prec, value.adjusted() + 6))
+        wide = _context(max(getcontext().prec, value.adjusted() + 6))
         if value == value.to_integral_value():
-            return f"{value.quantize(Decimal(1), context=wide):f}"
-        return f"{value.quantize(Decimal('0.0001'), context=wide).normalize(wide):f}"
+            return f"{value.quantize(_UNIT, context=wide):f}"
+        return f"{value.quantize(_SHARE, context=wide).normalize(wide):f}"
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, list):

@@ -6,10 +6,9 @@ from fastapi import APIRouter, Response
 
 from app.api.deps import CatalogDep
 from app.api.errors import responses
-from app.api.fastjson import json_response
 from app.api.rate_limit import open_post
 from app.api.schemas.eligibility import EligibilityRequest, EligibilityResponse
-from app.services.matching import check_eligibility
+from app.services.answer_bytes import eligibility_bytes
 from app.services.vocabulary import check_words
 
 router = APIRouter(tags=["eligibility"])
@@ -24,6 +23,7 @@ async def post_eligibility(body: EligibilityRequest, catalog: CatalogDep) -> Res
     # alone (no I/O, the rate limit is counted before), so it runs in the event loop
     # rather than paying a hop to the thread pool and back.
     check_words(body.profile, catalog, "/profile")
-    return json_response(
-        check_eligibility(catalog, body.profile.facts(), body.fiscal_year, body.policy_ids)
-    )
+    # The answer's bytes, assembled from fragments serialised once (the same bytes as
+    # the reference shaping, ``check_eligibility``, serialised: tests/unit/test_answer_bytes.py).
+    answer = eligibility_bytes(catalog, body.profile.facts(), body.fiscal_year, body.policy_ids)
+    return Response(answer, media_type="application/json")
