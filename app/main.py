@@ -36,6 +36,7 @@ from app.api.routes import (
 from app.catalog.loader import load_catalog
 from app.catalog.places import Level
 from app.config import Settings, get_settings
+from app.console import mount as mount_console
 from app.db.privileges import service_can_alter_audit_log
 from app.db.repositories import purge_idempotency_records
 from app.db.session import make_engine, make_sessionmaker
@@ -130,6 +131,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(module.router, prefix="/v1")
     app.include_router(health.router)
+    mount_console(app, settings.console_secret)
     _register_problem_schema(app)
     return app
 
