@@ -20,7 +20,7 @@ from app.api.schemas.bounded import (
     AuditSeq,
     ChainHash,
 )
-from app.console.pages import blank_or, render
+from app.console.pages import QueryText, blank_or, render
 from app.console.session import ConsoleActor
 
 router = APIRouter()
@@ -79,8 +79,8 @@ def verify_page(
     request: Request,
     session: SessionDep,
     actor: ConsoleActor,
-    checkpoint_seq: Annotated[str | None, Query(max_length=20)] = None,
-    checkpoint_hash: Annotated[str | None, Query(max_length=64)] = None,
+    checkpoint_seq: Annotated[QueryText | None, Query()] = None,
+    checkpoint_hash: Annotated[QueryText | None, Query()] = None,
 ) -> Response:
     """The chain recomputed, and held to a kept checkpoint if one is given: green, or
     the first record where it broke. htmx puts it into the audit page."""

@@ -8,7 +8,7 @@ the text people write), so a step refused to a key in the API is refused here to
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
@@ -28,7 +28,7 @@ from app.services.errors import Invalid
 
 router = APIRouter()
 
-STEPS = ("notice", "approve", "disburse", "reject", "revoke")
+Step = Literal["notice", "approve", "disburse", "reject", "revoke", "objection"]
 #: Which steps an award in each status can take next (the lifecycle service decides;
 #: this only chooses which forms the page offers).
 OFFERED = {
@@ -80,7 +80,7 @@ def _validated(schema: type[BaseModel], fields: dict[str, Any]) -> BaseModel:
 @router.post("/awards/{award_id}/{step}", dependencies=[CsrfChecked])
 def award_step(
     award_id: AwardId,
-    step: str,
+    step: Step,
     session: SessionDep,
     catalog: CatalogDep,
     actor: ConsoleActor,
@@ -112,12 +112,10 @@ def award_step(
             notice_start=notice.notice_start,
             notice_end=notice.notice_end,
         )
-    elif step in STEPS:
+    else:
         body = _validated(ReasonRequest, {"reason": reason})
         assert isinstance(body, ReasonRequest)
         lifecycle.transition(session, catalog, actor, award_id, step, reason=body.reason)
-    else:
-        raise Invalid(f"an award has no step `{step}`; the steps are {', '.join(STEPS)}")
     return see_other(f"/awards/{award_id}")
 
 

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from app.api.deps import CatalogDep, SessionDep
 from app.api.routes import budgets as budgets_api
 from app.console.charts import stacked_bars
-from app.console.pages import FiscalYear, blank_or, render
+from app.console.pages import FiscalYear, QueryText, blank_or, render
 from app.console.session import ConsoleActor
 
 router = APIRouter()
@@ -23,7 +23,7 @@ def budget_page(
     session: SessionDep,
     catalog: CatalogDep,
     actor: ConsoleActor,
-    fiscal_year: Annotated[str | None, Query(max_length=10)] = None,
+    fiscal_year: Annotated[QueryText | None, Query()] = None,
 ) -> Response:
     year = blank_or(FiscalYear, fiscal_year, "fiscal_year")
     items = budgets_api.utilisation(session, catalog, actor, fiscal_year=year)["items"]

@@ -18,8 +18,8 @@ from fastapi.responses import HTMLResponse, Response
 from app.api.deps import CatalogDep, SessionDep
 from app.api.routes import awards as awards_api
 from app.api.routes import enterprises as enterprises_api
-from app.api.schemas.bounded import EnterpriseId, KindFilter, PlaceFilter, PolicyId
-from app.console.pages import FiscalYear, blank_or, render, see_other
+from app.api.schemas.bounded import EnterpriseId, KindFilter, PageCursor, PlaceFilter, PolicyId
+from app.console.pages import FiscalYear, QueryText, blank_or, render, see_other
 from app.console.profile_form import form_values
 from app.console.session import ConsoleActor, CsrfChecked
 from app.db import repositories as repo
@@ -31,7 +31,6 @@ from app.services.errors import Invalid
 router = APIRouter()
 
 PAGE = 25
-SearchText = Annotated[str | None, Query(max_length=100)]
 
 
 @router.get("/enterprises", response_class=HTMLResponse)
@@ -40,10 +39,10 @@ def enterprise_list(
     session: SessionDep,
     catalog: CatalogDep,
     actor: ConsoleActor,
-    q: SearchText = None,
+    q: Annotated[QueryText | None, Query()] = None,
     district: Annotated[PlaceFilter | None, Query()] = None,
     kind: Annotated[KindFilter | None, Query()] = None,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[PageCursor | None, Query()] = None,
 ) -> Response:
     page = service.list_enterprises(
         session,
@@ -97,7 +96,7 @@ def enterprise_page(
     session: SessionDep,
     catalog: CatalogDep,
     actor: ConsoleActor,
-    fiscal_year: Annotated[str | None, Query(max_length=10)] = None,
+    fiscal_year: Annotated[QueryText | None, Query()] = None,
 ) -> Response:
     year = blank_or(FiscalYear, fiscal_year, "fiscal_year") or date.today().year - 1
     enterprise = enterprises_api.get_enterprise(enterprise_id, session, catalog, actor)

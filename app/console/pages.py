@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import Field, StringConstraints, TypeAdapter, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ExceptionHandler
 
@@ -28,6 +28,7 @@ from app.console.session import (
     keep_nonce,
     session_actor,
 )
+from app.profile.bounded import NO_NUL
 from app.services.actors import Actor
 from app.services.errors import Invalid, ServiceError
 
@@ -45,15 +46,14 @@ def money(value: Any) -> str:
 BEIJING = timezone(timedelta(hours=8), "北京时间")  # China keeps one zone and no summer time
 
 
-def instant(value: Any) -> str:
+def instant(value: datetime | str | None) -> str:
     """A stored instant (UTC) as a district office reads it: Beijing time, to the second."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if not isinstance(value, datetime):
+    if value is None:
         return "—"
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
 
 
 templates.env.filters["money"] = money
@@ -61,6 +61,8 @@ templates.env.filters["instant"] = instant
 
 
 FiscalYear = Annotated[int, Field(ge=2000, le=2100)]
+#: A query value a page reads as text before checking it (a GET form's blank fields).
+QueryText = Annotated[str, StringConstraints(max_length=200), NO_NUL]
 
 
 def blank_or(kind: Any, value: str | None, name: str) -> Any:

@@ -21,7 +21,7 @@ from app.api.deps import CatalogDep, SessionDep
 from app.api.rate_limit import RateLimitedRoute
 from app.api.schemas.eligibility import EligibilityRequest
 from app.catalog.loader import Catalog
-from app.console.pages import render
+from app.console.pages import QueryText, render
 from app.console.profile_form import (
     ProfileForm,
     field_name,
@@ -82,7 +82,7 @@ def _page(
 
 @router.get("/self-check", response_class=HTMLResponse)
 def self_check_form(
-    request: Request, session: SessionDep, catalog: CatalogDep, fiscal_year: str | None = None
+    request: Request, session: SessionDep, catalog: CatalogDep, fiscal_year: QueryText | None = None
 ) -> Response:
     form = profile_form(catalog, _year(fiscal_year))
     return _page(request, session, catalog, form, {}, None)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app.api.deps import SessionDep
-from app.console.pages import PREFIX, render, see_other
+from app.console.pages import PREFIX, QueryText, render, see_other
 from app.console.session import CsrfChecked, end_session, session_actor, set_session
 from app.services.keys import authenticate
 
@@ -29,7 +29,7 @@ def home(request: Request, session: SessionDep) -> Response:
 
 
 @router.get("/sign-in", response_class=HTMLResponse)
-def sign_in_form(request: Request, next: str | None = None) -> Response:
+def sign_in_form(request: Request, next: QueryText | None = None) -> Response:
     return render(request, "sign_in.html", {"next": _safe_next(next), "problem": None})
 
 
