@@ -13,7 +13,17 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from app.console import audit, awards, budgets, enterprises, pages, self_check, sign_in
+from app.console import (
+    audit,
+    awards,
+    budgets,
+    enterprises,
+    pages,
+    runs,
+    self_check,
+    sign_in,
+    what_if,
+)
 
 STATIC = Path(__file__).parent / "static"
 
@@ -22,7 +32,7 @@ def mount(app: FastAPI, secret: str | None) -> None:
     """Serve the console under /console; ``secret`` signs its cookies (drawn if None:
     then sessions last as long as this process)."""
     app.state.console_secret = secret or secrets.token_urlsafe(32)
-    for module in (sign_in, self_check, enterprises, awards, budgets, audit):
+    for module in (sign_in, self_check, enterprises, awards, budgets, runs, what_if, audit):
         app.include_router(module.router, prefix=pages.PREFIX, include_in_schema=False)
     app.mount(pages.PREFIX + "/static", StaticFiles(directory=STATIC), name="console-static")
     pages.install(app)

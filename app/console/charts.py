@@ -30,7 +30,7 @@ class Bar:
     label: str
     y: float
     segments: tuple[Segment, ...]
-    share: str  # "37.5%": used (committed + disbursed) of the whole
+    note: str  # at the bar's end: "37.5%" used of a budget, or the bar's total in yuan
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,14 @@ class Chart:
     bars: tuple[Bar, ...]
     bar_height: int = BAR_HEIGHT
     label_width: int = LABEL_WIDTH
+
+
+def _note(parts: Sequence[tuple[str, Decimal]], total: Decimal) -> str:
+    """A budget's bar says how much of it is used; any other bar, its total."""
+    if not any(part == "remaining" for part, _ in parts):
+        return f"{total:,.0f}"
+    used = sum((a for p, a in parts if p != "remaining"), Decimal(0))
+    return f"{used / total:.1%}" if total else "—"
 
 
 def stacked_bars(rows: Sequence[tuple[str, Sequence[tuple[str, Decimal]]]]) -> Chart:
@@ -54,8 +62,6 @@ def stacked_bars(rows: Sequence[tuple[str, Sequence[tuple[str, Decimal]]]]) -> C
             width = float(amount / largest) * BAR_WIDTH
             segments.append(Segment(part, round(x, 2), round(width, 2), amount))
             x += width
-        used = sum((a for p, a in parts if p != "remaining"), Decimal(0))
-        share = f"{used / total:.1%}" if total else "—"
-        bars.append(Bar(label, index * ROW_HEIGHT + 8, tuple(segments), share))
+        bars.append(Bar(label, index * ROW_HEIGHT + 8, tuple(segments), _note(parts, total)))
     height = max(len(rows), 1) * ROW_HEIGHT + 16
-    return Chart(LABEL_WIDTH + BAR_WIDTH + 70, height, tuple(bars))
+    return Chart(LABEL_WIDTH + BAR_WIDTH + 110, height, tuple(bars))

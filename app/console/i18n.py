@@ -143,6 +143,37 @@ WORDS: dict[str, tuple[str, str]] = {
     "unit_rank": ("名次", "rank"),
     "unit_enterprises": ("家", "enterprises"),
     "view": ("查看", "View"),
+    "runs": ("免申即享匹配", "Matching runs"),
+    "runs_intro": (
+        "对本辖区全部企业逐项测算;完成后可将符合条件的结果一键生成奖补。",
+        "Every enterprise of your area against the catalog; when done, a policy's eligible results become computed awards in one step.",
+    ),
+    "start_run": ("开始匹配", "Start a run"),
+    "progress": ("进度", "Progress"),
+    "per_policy": ("按政策汇总", "Per policy"),
+    "budget_gap": ("预算缺口", "Budget gap"),
+    "make_awards": ("生成奖补", "Make awards"),
+    "awards_made": ("已生成奖补", "Awards made"),
+    "results": ("匹配结果", "Results"),
+    "what_if": ("政策模拟", "What-if"),
+    "what_if_intro": (
+        "调整一项政策的上限、比例、门槛或预算,或停用该政策,对比本辖区的受益企业与金额;台账不变。",
+        "Change a policy's cap, rate, threshold or budget, or switch it off, and compare beneficiaries and totals in your area; the ledger does not change.",
+    ),
+    "switch_off": ("停用该政策", "switch the policy off"),
+    "parameter": ("参数名", "Parameter"),
+    "parameter_hint": (
+        "政策版本中的参数名,见 GET /v1/policies/{id}",
+        "a parameter of the policy's version, as GET /v1/policies/{id} lists them",
+    ),
+    "new_value": ("新值", "New value"),
+    "budget_per_payer": ("每个出资方的年度预算 (元)", "Annual budget per payer (yuan)"),
+    "start_what_if": ("开始模拟", "Run the scenario"),
+    "baseline": ("现行", "baseline"),
+    "scenario": ("模拟", "scenario"),
+    "beneficiaries": ("受益企业", "Beneficiaries"),
+    "gainers": ("增加受益", "Gain"),
+    "losers": ("减少受益", "Lose"),
 }
 
 

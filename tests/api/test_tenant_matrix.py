@@ -358,6 +358,11 @@ CONSOLE_ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/console/awards/{award_id}/{step}"): Route(
         "award", write="role first", body=lambda w, o: {"reason": "matrix"}
     ),
+    ("GET", "/console/runs/{run_id}"): Route("run"),
+    ("GET", "/console/what-if/{run_id}"): Route("simulation"),
+    ("POST", "/console/runs/{run_id}/awards"): Route(
+        "run", write="role first", body=lambda w, o: {"policy_id": HOME_POLICY[_run_home(o)]}
+    ),
 }
 CONSOLE_STEPS = ("approve", "reject")
 

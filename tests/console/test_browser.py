@@ -176,6 +176,25 @@ def test_a_portal_officer_takes_an_award_from_computed_to_disbursed(
     shoot(page, "budgets")
 
 
+def test_a_matching_run_shows_its_progress_and_becomes_awards(page: Any, console: Console) -> None:
+    key = console.key("portal", jurisdiction="nanjing")
+    with console.api(key) as api:
+        enterprise = api.post("/v1/enterprises", json=_green_factory("南京免申即享示例有限公司"))
+        assert enterprise.status_code == 201, enterprise.text
+    _sign_in(page, key, "/console/runs")
+    page.fill("#run-year", str(YEAR))
+    page.press("#run-year", "Enter")
+    # htmx asks for the run again each second until it is done.
+    page.wait_for_selector("[data-testid=run-status]:text('done')")
+    row = page.locator("table.run-summary tr[data-policy=nj-green-manufacturing]")
+    assert int(row.locator("td").first.inner_text()) >= 1
+    row.locator("button").click()
+    report = page.locator("[data-testid=awards-report]")
+    assert int(report.locator("strong").inner_text()) >= 1
+    assert enterprise.json()["name"] in page.locator("table.run-results").inner_text()
+    shoot(page, "matching-run")
+
+
 def _disbursed_award(console: Console, name: str) -> dict[str, Any]:
     """An award taken through its whole life over the API."""
     with console.api(console.key("portal", jurisdiction="nanjing")) as api:

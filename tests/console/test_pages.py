@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -293,6 +294,29 @@ def test_chinese_by_default_english_on_request(app: Any) -> None:
     assert "<h1>企业自测</h1>" in browser.get("/console/self-check").text
     english = browser.get("/console/self-check?lang=en").text
     assert "<h1>Enterprise self-check</h1>" in english and 'lang="en"' in english
+
+
+def test_what_if_compares_baseline_and_scenario(app: Any) -> None:
+    _enterprise(app, "南京模拟示例有限公司")
+    portal = _browser(app)
+    csrf = _sign_in(portal, issue_token(app, "portal", jurisdiction="nanjing"))
+    scenario = {"csrf": csrf, "fiscal_year": str(YEAR), "policy_id": "nj-green-manufacturing"}
+    bad = portal.post("/console/what-if", data={**scenario, "budget": "lots"})
+    assert bad.status_code == 422 and "budget" in bad.text
+    started = portal.post("/console/what-if", data={**scenario, "switch_off": "true"})
+    assert started.status_code == 303, started.text
+    for _ in range(600):  # bounded: a few enterprises take well under a second
+        page = portal.get(started.headers["location"])
+        if 'data-testid="run-status">done' in page.text:
+            break
+        time.sleep(0.05)
+    assert 'data-testid="run-status">done' in page.text
+    row = re.search(r'<tr data-policy="nj-green-manufacturing" class="changed">', page.text)
+    assert row is not None
+    assert '<rect class="baseline"' in page.text and "hx-trigger" not in page.text
+    auditor = _browser(app)
+    _sign_in(auditor, issue_token(app, "auditor"))
+    assert 'action="/console/what-if"' not in auditor.get("/console/what-if").text
 
 
 # ---------------------------------------------------------------- served, not fetched
