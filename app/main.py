@@ -109,7 +109,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodyLimit,
         default=(settings.max_body_bytes, "MAX_BODY_BYTES"),
-        larger={"/v1/imports": (settings.max_import_bytes, "MAX_IMPORT_BYTES")},
+        larger={
+            "/v1/imports": (settings.max_import_bytes, "MAX_IMPORT_BYTES"),
+            "/console/imports": (settings.max_import_bytes, "MAX_IMPORT_BYTES"),
+        },
     )
     # Each router straight under the application with the prefix, rather than under a
     # `/v1` router of its own: the framework matches a request level by level, twice

@@ -18,6 +18,7 @@ from app.console import (
     awards,
     budgets,
     enterprises,
+    imports,
     pages,
     runs,
     self_check,
@@ -32,7 +33,17 @@ def mount(app: FastAPI, secret: str | None) -> None:
     """Serve the console under /console; ``secret`` signs its cookies (drawn if None:
     then sessions last as long as this process)."""
     app.state.console_secret = secret or secrets.token_urlsafe(32)
-    for module in (sign_in, self_check, enterprises, awards, budgets, runs, what_if, audit):
+    for module in (
+        sign_in,
+        self_check,
+        enterprises,
+        imports,
+        awards,
+        budgets,
+        runs,
+        what_if,
+        audit,
+    ):
         app.include_router(module.router, prefix=pages.PREFIX, include_in_schema=False)
     app.mount(pages.PREFIX + "/static", StaticFiles(directory=STATIC), name="console-static")
     pages.install(app)

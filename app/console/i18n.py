@@ -174,6 +174,25 @@ WORDS: dict[str, tuple[str, str]] = {
     "beneficiaries": ("受益企业", "Beneficiaries"),
     "gainers": ("增加受益", "Gain"),
     "losers": ("减少受益", "Lose"),
+    "imports": ("批量导入", "Bulk import"),
+    "imports_intro": (
+        "上传 CSV 或 XLSX(中英文表头均可,见 policy_catalog/IMPORT.md);逐行校验,全部通过才写入。",
+        "Upload a CSV or XLSX (Chinese or English headers, see policy_catalog/IMPORT.md); every row is checked, and the accepted rows are written all together or not at all.",
+    ),
+    "import_file": ("导入文件", "File to import"),
+    "dry_run": ("仅校验,不写入", "check only, write nothing"),
+    "import": ("导入", "Import"),
+    "import_report": ("导入报告", "Import report"),
+    "rows": ("行数", "rows"),
+    "accepted": ("通过", "accepted"),
+    "rejected": ("未通过", "rejected"),
+    "created": ("新登记", "registered"),
+    "updated": ("已更新", "updated"),
+    "unchanged": ("无变化", "unchanged"),
+    "applied": ("已写入", "written"),
+    "nothing_written": ("未写入任何数据", "nothing was written"),
+    "row": ("行", "Row"),
+    "column": ("列", "Column"),
 }
 
 

@@ -319,6 +319,43 @@ def test_what_if_compares_baseline_and_scenario(app: Any) -> None:
     assert 'action="/console/what-if"' not in auditor.get("/console/what-if").text
 
 
+def test_a_bulk_import_reports_each_rejected_row(app: Any) -> None:
+    portal = _browser(app)
+    csrf = _sign_in(portal, issue_token(app, "portal", jurisdiction="nanjing"))
+    good, other = random_uscc(), random_uscc()
+    content = (
+        "uscc,name,kind,province,city,district\n"
+        f"{good},南京导入示例有限公司,enterprise,jiangsu,nanjing,jiangning\n"
+        f"{other},南京导入示例二有限公司,enterprise,jiangsu,nanjing,atlantis\n"
+    ).encode()
+
+    def upload(**fields: str) -> Any:
+        return portal.post(
+            "/console/imports",
+            data={"csrf": csrf, **fields},
+            files={"file": ("enterprises.csv", content, "text/csv")},
+        )
+
+    checked = upload(dry_run="true")
+    assert checked.status_code == 200
+    assert re.search(r'<td class="num">3</td><td>district</td>', checked.text)
+    assert "atlantis" in checked.text
+    assert "南京导入示例有限公司" not in portal.get("/console/enterprises", params={"q": good}).text
+    # The accepted rows are written together; the rejected one is reported, not written.
+    done = upload()
+    assert done.status_code == 200 and re.search(r'<td class="num">3</td>', done.text)
+    assert "南京导入示例有限公司" in portal.get("/console/enterprises", params={"q": good}).text
+    assert "南京导入示例二" not in portal.get("/console/enterprises", params={"q": other}).text
+    auditor = _browser(app)
+    auditor_csrf = _sign_in(auditor, issue_token(app, "auditor"))
+    assert auditor.get("/console/imports").status_code == 403
+    files = {"file": ("enterprises.csv", content, "text/csv")}
+    assert (
+        auditor.post("/console/imports", data={"csrf": auditor_csrf}, files=files).status_code
+        == 403
+    )
+
+
 # ---------------------------------------------------------------- served, not fetched
 
 
