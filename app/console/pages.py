@@ -140,7 +140,9 @@ def install(app: FastAPI) -> None:
             if not _is_console(request):
                 return await api(request, exc)  # type: ignore[arg-type, misc, no-any-return]
             if isinstance(exc, ServiceError):
-                return error_page(request, exc.status, exc.detail, exc.errors)
+                page = error_page(request, exc.status, exc.detail, exc.errors)
+                page.headers.update(exc.headers or {})  # e.g. a 429's Retry-After
+                return page
             if isinstance(exc, RequestValidationError):
                 wrong = [
                     {"pointer": ".".join(str(p) for p in e.get("loc", ())), "detail": e["msg"]}

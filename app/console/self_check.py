@@ -170,7 +170,6 @@ async def save_profile(request: Request, session: SessionDep, catalog: CatalogDe
     )
 
 
-@router.post("/self-check/load", response_class=HTMLResponse, dependencies=[CsrfChecked])
 async def load_profile(
     request: Request,
     session: SessionDep,
@@ -199,3 +198,14 @@ async def load_profile(
     values = form_values(document["profile"])
     values["fiscal_year"] = str(document.get("fiscal_year", form.fiscal_year))
     return _answer(request, session, catalog, values, lang)
+
+
+# Loading a file answers it too: counted like the check itself.
+router.add_api_route(
+    "/self-check/load",
+    load_profile,
+    methods=["POST"],
+    response_class=HTMLResponse,
+    dependencies=[CsrfChecked],
+    route_class_override=RateLimitedRoute,
+)

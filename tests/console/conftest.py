@@ -83,8 +83,10 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
         yield Console(base_url, database)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one module: Playwright's sync API keeps an event loop running in this
+    thread while it is open, and the tests after the module may run their own."""
     from playwright.sync_api import sync_playwright
 
     assert CHROMIUM.exists(), (

@@ -289,6 +289,20 @@ def test_the_self_check_names_what_to_correct(app: Any) -> None:
         assert refused.status_code == 422 and "f-profile_file" in refused.text
 
 
+def test_the_self_check_counts_against_the_calculators_limit(db_url: URL) -> None:
+    limited = create_app(make_settings(db_url, public_rate_limit_per_minute=2))
+    with TestClient(limited):
+        browser = _browser(limited)
+        csrf = _csrf(browser.get("/console/self-check").text)
+        answers = [
+            browser.post("/console/self-check", data={"csrf": csrf, "name": "示例"})
+            for _ in range(3)
+        ]
+    refused = answers[-1]
+    assert refused.status_code == 429 and "retry-after" in refused.headers
+    assert refused.headers["content-type"].startswith("text/html")
+
+
 def test_chinese_by_default_english_on_request(app: Any) -> None:
     browser = _browser(app)
     assert "<h1>企业自测</h1>" in browser.get("/console/self-check").text
