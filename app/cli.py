@@ -10,7 +10,14 @@ from app.config import get_settings
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import os
+    import secrets
+
     import uvicorn
+
+    # The console's session cookies are signed with CONSOLE_SECRET; the workers inherit
+    # this environment, so without one set they all share the one drawn here.
+    os.environ.setdefault("CONSOLE_SECRET", secrets.token_urlsafe(32))
 
     from app.observability.logs import logging_config
     from app.observability.metrics_dir import shared_metrics_dir

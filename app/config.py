@@ -69,6 +69,12 @@ class Settings(BaseSettings):
         ge=1,
         description="most rows below the header an import file may have (empty rows count too)",
     )
+    console_secret: str | None = Field(
+        default=None,
+        min_length=32,
+        description="signs the browser console's session cookies; every worker must share it. "
+        "Unset, `incentives serve` draws one at start, so a restart signs everyone out",
+    )
 
     @field_validator("log_level", "log_format", mode="before")
     @classmethod

@@ -37,6 +37,7 @@ from app.api.routes import (
 from app.catalog.loader import load_catalog
 from app.catalog.places import Level
 from app.config import Settings, get_settings
+from app.console import mount as mount_console
 from app.db.privileges import service_can_alter_audit_log
 from app.db.repositories import purge_idempotency_records
 from app.db.session import make_engine, make_sessionmaker
@@ -111,7 +112,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodyLimit,
         default=(settings.max_body_bytes, "MAX_BODY_BYTES"),
-        larger={"/v1/imports": (settings.max_import_bytes, "MAX_IMPORT_BYTES")},
+        larger={
+            "/v1/imports": (settings.max_import_bytes, "MAX_IMPORT_BYTES"),
+            "/console/imports": (settings.max_import_bytes, "MAX_IMPORT_BYTES"),
+        },
     )
     # Each router straight under the application with the prefix, rather than under a
     # `/v1` router of its own: the framework matches a request level by level, twice
@@ -142,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router, prefix=prefix)
     # Outermost of all (added last): every request is timed, counted and logged with its
     # id and route template, the refused ones included (app/observability/requests.py).
+    mount_console(app, settings.console_secret)
     app.add_middleware(RequestObserver, templates=route_templates(mounted))
     _register_problem_schema(app)
     return app

@@ -154,6 +154,7 @@ def list_enterprises(
     kind: str | None,
     cursor: str | None,
     limit: int,
+    search: str | None = None,
 ) -> Page[tuple[Enterprise, ProfileVersion]]:
     """A page of the enterprises the actor may see (the filters narrow it further)."""
     page = repo.list_enterprises(
@@ -161,6 +162,7 @@ def list_enterprises(
         district=district,
         city=city,
         kind=kind,
+        search=search,
         cursor=cursor,
         limit=limit,
         **scope_of(actor, catalog).list_filter(),

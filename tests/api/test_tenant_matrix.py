@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import shutil
 import time
 import uuid
@@ -340,6 +341,31 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/v1/simulations/{run_id}"): Route("simulation", shows=_own_id("id")),
 }
 
+# The browser console's pages with an id (app/console/), tried with each tenant's own
+# session cookie: the same answers as the API's routes, as pages. The award steps are
+# one route; the matrix sends the two that differ in who may take them.
+CONSOLE_ROUTES: dict[tuple[str, str], Route] = {
+    ("GET", "/console/enterprises/{enterprise_id}"): Route(
+        "enterprise", query=f"?fiscal_year={YEAR}"
+    ),
+    ("POST", "/console/enterprises/{enterprise_id}/awards"): Route(
+        "enterprise",
+        write="role first",
+        body=lambda w, o: {"policy_id": HOME_POLICY[o.home], "fiscal_year": str(YEAR)},
+    ),
+    ("GET", "/console/awards/{award_id}"): Route("award"),
+    ("GET", "/console/awards/{award_id}/replay"): Route("award"),
+    ("POST", "/console/awards/{award_id}/{step}"): Route(
+        "award", write="role first", body=lambda w, o: {"reason": "matrix"}
+    ),
+    ("GET", "/console/runs/{run_id}"): Route("run"),
+    ("GET", "/console/what-if/{run_id}"): Route("simulation"),
+    ("POST", "/console/runs/{run_id}/awards"): Route(
+        "run", write="role first", body=lambda w, o: {"policy_id": HOME_POLICY[_run_home(o)]}
+    ),
+}
+CONSOLE_STEPS = ("approve", "reject")
+
 OBJECTS = {
     "policy": [Object("policy:NJ", ""), Object("policy:WH", "")],
     "enterprise": [Object(f"enterprise:{h}", h) for h in HOMES],
@@ -406,8 +432,9 @@ def _id_routes(app: Any) -> set[tuple[str, str]]:
 
 def test_every_route_with_an_id_is_in_the_matrix(world: World) -> None:
     served = _id_routes(world.client.app)
-    missing = sorted(served - set(ROUTES))
-    stale = sorted(set(ROUTES) - served)
+    covered = set(ROUTES) | set(CONSOLE_ROUTES)
+    missing = sorted(served - covered)
+    stale = sorted(covered - served)
     assert not missing, f"routes with an id that the tenant matrix does not cover: {missing}"
     assert not stale, f"the matrix names routes the app does not serve: {stale}"
 
@@ -500,3 +527,77 @@ def test_writes_by_id_in_the_body_keep_to_the_tenants_area(world: World) -> None
             want = 422 if home == "MIX" and tenant in WRITERS else 403
             assert registered.status_code == want, (tenant, home, registered.text)
     assert w.ok("GET", "/v1/audit/checkpoint")["seq"] == head
+
+
+@dataclass
+class ConsoleSession:
+    """A tenant signed in to the console: a browser of its own (cookies) and its token."""
+
+    client: TestClient
+    csrf: str
+
+    def send(self, method: str, path: str, body: dict[str, str] | None) -> Any:
+        if method == "GET":
+            return self.client.get(path)
+        return self.client.post(path, data={**(body or {}), "csrf": self.csrf})
+
+
+def _signed_in(w: World, tenant: str) -> ConsoleSession:
+    client = TestClient(w.client.app, follow_redirects=False)
+    form = client.get("/console/sign-in").text
+    token = w.tokens[tenant]["Authorization"].removeprefix("Bearer ")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form)
+    assert csrf is not None
+    signed = client.post("/console/sign-in", data={"api_key": token, "csrf": csrf[1]})
+    assert signed.status_code == 303, signed.text
+    home = re.search(r'name="csrf" value="([^"]+)"', client.get("/console/").text)
+    assert home is not None
+    return ConsoleSession(client, home[1])
+
+
+def test_console_pages_keep_to_the_tenants_scope(world: World) -> None:
+    """Each console page with an id, for each tenant signed in with its own key: the
+    object's page if the API would show it, else the API's 403 or a 404 page that
+    reads as one for an id that exists nowhere; refused steps change nothing."""
+    w = world
+    head = w.ok("GET", "/v1/audit/checkpoint")["seq"]
+    sessions = {tenant: _signed_in(w, tenant) for tenant in TENANTS}
+    wrong: list[str] = []
+    for (method, template), route in CONSOLE_ROUTES.items():
+        steps = CONSOLE_STEPS if "{step}" in template else ("",)
+        for step in steps:
+            concrete = template.replace("{step}", step)
+            for obj in OBJECTS[route.kind]:
+                path = _path(concrete, route, w, obj) + route.query
+                for tenant in TENANTS:
+                    want = expected(method, concrete, route, tenant, obj)
+                    if want is None:
+                        continue
+                    body = route.body(w, obj) if route.body else None
+                    answer = sessions[tenant].send(method, path, body)
+                    cell = f"{tenant:>13} {method:<4} {concrete} on {obj.name}"
+                    if answer.status_code != want:
+                        wrong.append(f"{cell}: {answer.status_code}, want {want}")
+                        continue
+                    real = w.ids[obj.name]
+                    if want == 200 and real not in answer.text:
+                        wrong.append(f"{cell}: 200 without its own object")
+                    if want == 404:
+                        ghost = str(uuid.uuid4())
+                        other = sessions[tenant].send(method, path.replace(real, ghost), body)
+                        if answer.text.replace(real, "X") != other.text.replace(ghost, "X"):
+                            wrong.append(f"{cell}: its 404 differs from a missing object's")
+    assert not wrong, f"{len(wrong)} cell(s) wrong:\n" + "\n".join(wrong)
+    assert w.ok("GET", "/v1/audit/checkpoint")["seq"] == head
+    for home in HOMES:
+        award = w.ok("GET", f"/v1/awards/{w.ids[f'award:{home}']}")
+        assert award["status"] == "public_notice"
+
+
+def test_console_lists_hold_only_what_the_tenant_may_see(world: World) -> None:
+    w = world
+    for tenant in TENANTS:
+        page = _signed_in(w, tenant).client.get("/console/enterprises").text
+        for home in HOMES:
+            shown = w.ids[f"enterprise:{home}"] in page
+            assert shown == (home in SEES[tenant]), (tenant, home)

@@ -6,7 +6,7 @@ import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import JSON, Table, and_, func, select, update
+from sqlalchemy import JSON, Table, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.catalog.places import Area, Level
@@ -42,12 +42,23 @@ def list_enterprises(
     kind: str | None = None,
     area: Area | None = None,
     enterprise_id: str | None = None,
+    search: str | None = None,
     cursor: str | None = None,
     limit: int = DEFAULT_PAGE_SIZE,
     newest_first: bool = False,
 ) -> Page[Enterprise]:
-    """Enterprises matching every given filter; ``area`` confines them to a portal's."""
+    """Enterprises matching every given filter; ``area`` confines them to a portal's.
+    ``search`` is part of the name (any case) or the whole USCC."""
     stmt = select(Enterprise)
+    if search:
+        # The text is a value, never a pattern: its own % and _ match only themselves.
+        escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(
+            or_(
+                Enterprise.name.ilike(f"%{escaped}%", escape="\\"),
+                Enterprise.uscc == search.upper(),
+            )
+        )
     if area is not None:
         stmt = stmt.where(enterprise_in(area))
     if enterprise_id is not None:
