@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from app.api.deps import SessionDep
 from app.services.actors import Actor
 from app.services.errors import Unauthorized
-from app.services.keys import actor_for, authenticate
+from app.services.keys import authenticate
 
 bearer = HTTPBearer(auto_error=False, description="an API key: `Authorization: Bearer pik_…`")
 
@@ -24,12 +24,12 @@ def current_actor(
             "this route needs an API key: send `Authorization: Bearer pik_…`",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    key = authenticate(session, credentials.credentials)
-    if key is None:
+    actor = authenticate(session, credentials.credentials)
+    if actor is None:
         raise Unauthorized(
             "the API key is unknown or revoked", headers={"WWW-Authenticate": "Bearer"}
         )
-    return actor_for(key)
+    return actor
 
 
 ActorDep = Annotated[Actor, Depends(current_actor)]

@@ -13,6 +13,7 @@ from app.db.repositories.access import (
     get_api_key,
     get_api_key_by_prefix,
     get_idempotency_record,
+    live_key_by_prefix,
     purge_idempotency_records,
 )
 from app.db.repositories.audit import (
@@ -156,6 +157,7 @@ __all__ = [
     "list_profile_versions",
     "live_awards_for",
     "live_awards_of",
+    "live_key_by_prefix",
     "lock_audit_for_append",
     "lock_award",
     "lock_award_for_transition",

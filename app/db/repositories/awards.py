@@ -37,9 +37,18 @@ def lock_award(session: Session, award_id: str) -> Award | None:
 
 # Built once (every transition runs it): FOR NO KEY UPDATE OF awards locks only the
 # award, and only against other writers of it; rows that merely reference it (events)
-# are not held up.
+# are not held up. The enterprise comes as the columns the access check reads, not
+# as an object loaded into the session.
 _LOCK_FOR_TRANSITION = (
-    select(Award, Enterprise, Budget.id)
+    select(
+        Award,
+        Enterprise.id,
+        Enterprise.province,
+        Enterprise.city,
+        Enterprise.district,
+        Enterprise.park,
+        Budget.id.label("budget_id"),
+    )
     .join(Enterprise, Enterprise.id == Award.enterprise_id)
     .outerjoin(
         Budget,
@@ -55,13 +64,26 @@ _LOCK_FOR_TRANSITION = (
 )
 
 
+@dataclass(frozen=True)
+class EnterpriseLocation:
+    """An enterprise's id and place: what the access checks read."""
+
+    id: str
+    province: str | None
+    city: str | None
+    district: str | None
+    park: str | None
+
+
 def lock_award_for_transition(
     session: Session, award_id: str
-) -> tuple[Award, Enterprise, str | None] | None:
-    """Lock the award row and read, in the same round trip, its enterprise (for the
-    access check) and the id of the budget that pays it, if one exists yet."""
+) -> tuple[Award, EnterpriseLocation, str | None] | None:
+    """Lock the award row and read, in the same round trip, its enterprise's place (for
+    the access check) and the id of the budget that pays it, if one exists yet."""
     row = session.execute(_LOCK_FOR_TRANSITION, {"award_id": award_id}).one_or_none()
-    return None if row is None else (row[0], row[1], row[2])
+    if row is None:
+        return None
+    return row[0], EnterpriseLocation(*row[1:6]), row[6]
 
 
 @dataclass(frozen=True)
