@@ -1,9 +1,11 @@
 """Annual budgets per policy and payer.
 
-``reserve_budget`` is the only write that matters for overspending: a conditional
-UPDATE whose arithmetic runs in the database (exact on both backends, see
+``RESERVE`` is the only write that matters for overspending: a conditional UPDATE
+whose arithmetic runs in the database (exact on both backends, see
 app.db.types.Money), so two concurrent reservations cannot both pass a check made
-in Python. The CHECK constraint ``committed + disbursed <= amount`` is the backstop.
+in Python. ``reserve_budget`` runs it alone; an approval runs it with the award's
+own writes (app.db.repositories.awards). The CHECK constraint
+``committed + disbursed <= amount`` is the backstop.
 """
 
 from __future__ import annotations
