@@ -11,7 +11,7 @@ from app.api.deps import SessionDep
 from app.observability.requests import note_actor
 from app.services.actors import Actor
 from app.services.errors import Unauthorized
-from app.services.keys import actor_for, authenticate
+from app.services.keys import authenticate
 
 bearer = HTTPBearer(auto_error=False, description="an API key: `Authorization: Bearer pik_…`")
 
@@ -26,13 +26,14 @@ def current_actor(
             "this route needs an API key: send `Authorization: Bearer pik_…`",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    key = authenticate(session, credentials.credentials)
-    if key is None:
+    actor = authenticate(session, credentials.credentials)
+    if actor is None:
         raise Unauthorized(
             "the API key is unknown or revoked", headers={"WWW-Authenticate": "Bearer"}
         )
-    note_actor(request.state, key.role, key.prefix)
-    return actor_for(key)
+    # The actor is named "<label>#<prefix>": the log line takes the key's public prefix.
+    note_actor(request.state, actor.role, actor.name.rpartition("#")[2])
+    return actor
 
 
 ActorDep = Annotated[Actor, Depends(current_actor)]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from app.catalog.loader import Catalog
 from app.config import Settings
@@ -24,18 +26,32 @@ async def get_app_settings(request: Request) -> Settings:
     return settings
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """One transaction per request: committed if the route returns, rolled back if it raises.
 
-    Services and repositories never commit; this is the one place that does.
+    Services and repositories never commit; this is the one place that does. A
+    coroutine, so that opening the session (no I/O: the connection is taken at its
+    first statement, on the thread pool) costs no hop to a thread; ending it does
+    the database's work in one.
     """
     session: Session = request.app.state.sessionmaker()
     try:
         yield session
-        session.commit()
     except BaseException:
-        session.rollback()
+        with anyio.CancelScope(shield=True):
+            await run_in_threadpool(_end, session, False)
         raise
+    with anyio.CancelScope(shield=True):
+        await run_in_threadpool(_end, session, True)
+
+
+def _end(session: Session, commit: bool) -> None:
+    """Commit or roll back, then close (which also rolls back a commit that failed)."""
+    try:
+        if commit:
+            session.commit()
+        else:
+            session.rollback()
     finally:
         session.close()
 

@@ -41,8 +41,8 @@ def sign_in(
     next: Annotated[str, Form(max_length=500)] = "/",
 ) -> Response:
     """Resolve the key as the API does; the cookie then names the key's id, signed."""
-    key = authenticate(session, api_key.strip())
-    if key is None:
+    actor = authenticate(session, api_key.strip())
+    if actor is None or actor.api_key_id is None:
         return render(
             request,
             "sign_in.html",
@@ -50,7 +50,7 @@ def sign_in(
             status=401,
         )
     response = see_other(_safe_next(PREFIX + next))
-    set_session(request, response, key.id)
+    set_session(request, response, actor.api_key_id)
     return response
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from app.catalog.loader import Catalog
 from app.catalog.places import Area, Level, location_of
@@ -39,6 +39,22 @@ def require_reader(actor: Actor, *roles: str) -> None:
         raise Forbidden(f"a {actor.role} key cannot read this")
 
 
+class Located(Protocol):
+    """An enterprise as the access checks need it: an ``Enterprise``, or the row of
+    those columns that an award's transition reads with the award."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def province(self) -> str | None: ...
+    @property
+    def city(self) -> str | None: ...
+    @property
+    def district(self) -> str | None: ...
+    @property
+    def park(self) -> str | None: ...
+
+
 @dataclass(frozen=True)
 class Scope:
     """What one key reaches: everything, one enterprise, or a portal's area."""
@@ -51,7 +67,7 @@ class Scope:
         """A portal (or admin) may put an enterprise at this location."""
         return self.everything or (self.area is not None and self.area.contains(location))
 
-    def sees_enterprise(self, enterprise: Enterprise) -> bool:
+    def sees_enterprise(self, enterprise: Located) -> bool:
         if self.enterprise_id is not None:
             return enterprise.id == self.enterprise_id
         return self.sees_location(location_of(enterprise))
@@ -87,7 +103,7 @@ def scope_of(actor: Actor, catalog: Catalog) -> Scope:
     return Scope(enterprise_id=actor.enterprise_id or "-")
 
 
-def can_see_enterprise(actor: Actor, catalog: Catalog, enterprise: Enterprise) -> bool:
+def can_see_enterprise(actor: Actor, catalog: Catalog, enterprise: Located) -> bool:
     return scope_of(actor, catalog).sees_enterprise(enterprise)
 
 
@@ -104,7 +120,7 @@ def check_award(
     actor: Actor,
     catalog: Catalog,
     award: Award | None,
-    enterprise: Enterprise | None,
+    enterprise: Located | None,
     award_id: str,
 ) -> Award:
     """The award if this actor may see its enterprise; 404 otherwise."""

@@ -21,6 +21,7 @@ from app.catalog.loader import Catalog
 from app.db import bounds
 from app.db import repositories as repo
 from app.db.models import ApiKey
+from app.db.repositories.access import LiveKey
 from app.domain.human_text import text_problem
 from app.services import audit
 from app.services.actors import Actor
@@ -112,8 +113,9 @@ def issue_key(
     return IssuedKey(key, f"{TOKEN_PREFIX}{prefix}_{secret}")
 
 
-def authenticate(session: Session, token: str) -> ApiKey | None:
-    """The live key for a bearer token, or ``None``."""
+def authenticate(session: Session, token: str) -> Actor | None:
+    """Who holds the live key of a bearer token, or ``None``. The key is read on every
+    request, so a revocation takes effect at the next one."""
     if not token.startswith(TOKEN_PREFIX):
         return None
     prefix, _, secret = token[len(TOKEN_PREFIX) :].partition("_")
@@ -121,10 +123,21 @@ def authenticate(session: Session, token: str) -> ApiKey | None:
     # which no text column holds) matches no key.
     if not prefix or not secret or len(prefix) > bounds.KEY_PREFIX or "\x00" in prefix:
         return None
-    key = repo.get_api_key_by_prefix(session, prefix)
-    if key is None or key.revoked_at is not None:
+    key = repo.live_key_by_prefix(session, prefix)
+    if key is None or not hmac.compare_digest(key.secret_hash, _digest(secret)):
         return None
-    return key if hmac.compare_digest(key.secret_hash, _digest(secret)) else None
+    return actor_for(key)
+
+
+def actor_for(key: ApiKey | LiveKey) -> Actor:
+    """The actor a key acts as: from the API's bearer token or the console's session."""
+    return Actor(
+        name=f"{key.label}#{key.prefix}",
+        role=key.role,  # type: ignore[arg-type]
+        enterprise_id=key.enterprise_id,
+        jurisdiction=key.jurisdiction,
+        api_key_id=key.id,
+    )
 
 
 def revoke_key(session: Session, key_id_or_prefix: str, actor: Actor) -> ApiKey:
@@ -149,13 +162,3 @@ def revoke_key(session: Session, key_id_or_prefix: str, actor: Actor) -> ApiKey:
 
 def list_keys(session: Session) -> Sequence[ApiKey]:
     return session.scalars(select(ApiKey).order_by(ApiKey.created_at)).all()
-
-
-def actor_for(key: ApiKey) -> Actor:
-    return Actor(
-        name=f"{key.label}#{key.prefix}",
-        role=key.role,  # type: ignore[arg-type]
-        enterprise_id=key.enterprise_id,
-        jurisdiction=key.jurisdiction,
-        api_key_id=key.id,
-    )

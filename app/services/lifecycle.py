@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from app.catalog.loader import Catalog
 from app.db import repositories as repo
 from app.db.models import Award, AwardEvent
+from app.db.types import utcnow
 from app.services import audit
 from app.services.access import can_use_budget, check_award
 from app.services.actors import Actor
@@ -94,15 +95,13 @@ def _budget_for(
     ).id
 
 
-def _money_moves(session: Session, award: Award, before: str, action: str) -> bool:
-    """Move the award's money in the budget (one conditional UPDATE); False if the
-    budget cannot take an approval. This takes the budget's row lock, held to commit:
-    it comes after everything else the transition writes, so that the lock is held for
-    as short a time as possible (then only the audit append and the commit)."""
+def _money_moves(session: Session, award: Award, before: str, action: str) -> None:
+    """Move a disbursed or revoked award's money in its budget (one conditional UPDATE,
+    after the award's own writes: the budget's row lock is then held to commit for as
+    short a time as possible). An approval's reservation is written with the award
+    (``repo.change_status``)."""
     amount = award.amount
     assert award.budget_id is not None
-    if action == "approve":
-        return repo.reserve_budget(session, award.budget_id, amount)
     if action == "disburse":
         moved = repo.move_budget(
             session, award.budget_id, amount, source="committed", target="disbursed"
@@ -112,23 +111,15 @@ def _money_moves(session: Session, award: Award, before: str, action: str) -> bo
         source = "committed" if before == "approved" else "disbursed"
         moved = repo.move_budget(session, award.budget_id, amount, source=source, target="released")
         assert moved, "a revoked award's money was committed or disbursed"
-    return True
 
 
-def _refuse_approval(session: Session, award: Award, event: AwardEvent, before: str) -> None:
-    """Undo the flushed status change and event, then 409: the transaction stays whole
-    for a caller that goes on with it (the API rolls it back anyway)."""
-    budget_id = award.budget_id
-    award.status, award.budget_id = before, None
-    session.delete(event)
-    session.flush()
-    budget = repo.get_budget(session, budget_id) if budget_id else None
-    assert budget is not None
-    session.refresh(budget)
-    remaining = budget.amount - budget.committed - budget.disbursed
+def _refuse_approval(session: Session, award: Award, budget_id: str) -> None:
+    """409: the budget cannot take the award. Nothing was written, so the transaction
+    stays whole for a caller that goes on with it (the API rolls it back anyway)."""
+    remaining = repo.budget_room(session, budget_id)
     raise Conflict(
-        f"the budget {budget.id} cannot take {award.amount:.2f}: {remaining:.2f} remains",
-        budget_id=budget.id,
+        f"the budget {budget_id} cannot take {award.amount:.2f}: {remaining:.2f} remains",
+        budget_id=budget_id,
     )
 
 
@@ -160,31 +151,40 @@ def transition(
     today = today or date.today()
     if action == "notice":
         _check_notice(notice_start, notice_end)
-        award.notice_start, award.notice_end = notice_start, notice_end
     if action == "approve" and award.notice_end is not None and today <= award.notice_end:
         raise Conflict(f"the public notice runs until {award.notice_end}; approve after it ends")
-    if action == "approve":
-        award.budget_id = _budget_for(session, catalog, actor, award, budget_id)
     before = award.status
-    award.status = step.target
+    pays_from = award.budget_id
+    if action == "approve":
+        pays_from = _budget_for(session, catalog, actor, award, budget_id)
     details = {
         "amount": f"{award.amount:.2f}",
-        "budget_id": award.budget_id,
+        "budget_id": pays_from,
         "notice_start": str(notice_start) if notice_start else None,
         "notice_end": str(notice_end) if notice_end else None,
     }
-    event = AwardEvent(
+    change = repo.StatusChange(
         award_id=award.id,
         from_status=before,
         to_status=step.target,
+        budget_id=pays_from,
+        notice_start=notice_start if action == "notice" else award.notice_start,
+        notice_end=notice_end if action == "notice" else award.notice_end,
         actor=actor.label,
         reason=reason,
         details=details,
+        at=utcnow(),
     )
-    session.add(event)
-    session.flush()  # the award's UPDATE and the event's INSERT, before the budget's lock
-    if action in MONEY_ACTIONS and not _money_moves(session, award, before, action):
-        _refuse_approval(session, award, event, before)
+    # Written with Core statements, not the ORM's unit of work: the award loaded above
+    # shows the change (repo.change_status), and nothing is left to flush.
+    if action == "approve":
+        assert pays_from is not None
+        if not repo.change_status(session, change, reserve=award.amount):
+            _refuse_approval(session, award, pays_from)
+    else:
+        repo.change_status(session, change)
+        if action in MONEY_ACTIONS:
+            _money_moves(session, award, before, action)
     audit.record(
         session,
         actor=actor.label,

@@ -292,6 +292,45 @@ def test_award_lock_and_events(db_session: Session, make_award: Callable[..., Aw
     assert events[0].details == {}
 
 
+def _approval(award: Award, budget: Budget) -> repo.StatusChange:
+    return repo.StatusChange(
+        award_id=award.id,
+        from_status="public_notice",
+        to_status="approved",
+        budget_id=budget.id,
+        notice_start=award.notice_start,
+        notice_end=award.notice_end,
+        actor="officer",
+        reason=None,
+        details={"amount": f"{award.amount:.2f}"},
+        at=T0,
+    )
+
+
+def test_change_status_with_a_reservation_writes_all_or_nothing(
+    db_session: Session, make_award: Callable[..., Award], make_budget: Callable[..., Budget]
+) -> None:
+    budget = make_budget(amount="600000.00")
+    first = make_award(status="public_notice")
+    second = make_award(status="public_notice")
+    assert repo.lock_award_for_transition(db_session, first.id) is not None
+    assert repo.change_status(db_session, _approval(first, budget), reserve=first.amount)
+    # The loaded objects show what was written, with nothing left for the ORM to flush.
+    assert (first.status, first.budget_id, first.updated_at) == ("approved", budget.id, T0)
+    assert budget.committed == Decimal("500000.00")
+    assert not db_session.dirty
+    # 100,000.00 remains: the second award's 500,000.00 does not fit, and nothing of it is written.
+    assert repo.budget_room(db_session, budget.id) == Decimal("100000.00")
+    assert not repo.change_status(db_session, _approval(second, budget), reserve=second.amount)
+    db_session.expire_all()
+    assert second.status == "public_notice" and second.budget_id is None
+    assert budget.committed == Decimal("500000.00")
+    events = repo.list_award_events(db_session, first.id) + repo.list_award_events(
+        db_session, second.id
+    )
+    assert [(e.award_id, e.to_status, e.at) for e in events] == [(first.id, "approved", T0)]
+
+
 # ------------------------------------------------------------ budgets, keys, audit, runs
 
 

@@ -13,6 +13,7 @@ from app.db.repositories.access import (
     get_api_key,
     get_api_key_by_prefix,
     get_idempotency_record,
+    live_key_by_prefix,
     purge_idempotency_records,
 )
 from app.db.repositories.audit import (
@@ -26,8 +27,10 @@ from app.db.repositories.audit import (
     lock_audit_for_append,
 )
 from app.db.repositories.awards import (
+    StatusChange,
     add_award,
     add_award_event,
+    change_status,
     get_award,
     list_award_events,
     list_awards,
@@ -37,6 +40,7 @@ from app.db.repositories.awards import (
 )
 from app.db.repositories.budgets import (
     add_budget,
+    budget_room,
     find_budget,
     get_budget,
     insert_budget_if_absent,
@@ -97,6 +101,7 @@ __all__ = [
     "MAX_PAGE_SIZE",
     "InvalidCursor",
     "Page",
+    "StatusChange",
     "add_api_key",
     "add_audit_entries",
     "add_audit_entry",
@@ -111,6 +116,8 @@ __all__ = [
     "add_matching_results",
     "add_matching_run",
     "add_profile_version",
+    "budget_room",
+    "change_status",
     "claim_idempotency_key",
     "complete_idempotency_record",
     "count_enterprises_by_place",
@@ -150,6 +157,7 @@ __all__ = [
     "list_profile_versions",
     "live_awards_for",
     "live_awards_of",
+    "live_key_by_prefix",
     "lock_audit_for_append",
     "lock_award",
     "lock_award_for_transition",

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import Row, Table, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -29,6 +29,29 @@ _BY_PREFIX = select(ApiKey).where(ApiKey.prefix == bindparam("prefix"))
 def get_api_key_by_prefix(session: Session, prefix: str) -> ApiKey | None:
     """The key whose public prefix is ``prefix`` (revoked or not: the caller decides)."""
     return session.scalars(_BY_PREFIX, {"prefix": prefix}).one_or_none()
+
+
+_KEYS = cast(Table, ApiKey.__table__).c
+# Every authenticated request runs it: a Core query of the columns that name the
+# caller, which costs less than loading an ApiKey into the session.
+_LIVE_BY_PREFIX = select(
+    _KEYS.id,
+    _KEYS.prefix,
+    _KEYS.secret_hash,
+    _KEYS.role,
+    _KEYS.enterprise_id,
+    _KEYS.jurisdiction,
+    _KEYS.label,
+).where(_KEYS.prefix == bindparam("prefix"), _KEYS.revoked_at.is_(None))
+
+
+LiveKey = Row[str, str, str, str, str | None, str | None, str]
+
+
+def live_key_by_prefix(session: Session, prefix: str) -> LiveKey | None:
+    """The unrevoked key whose public prefix is ``prefix``: a row with ``ApiKey``'s
+    column names (not the revocation time, which is NULL), read on every request."""
+    return session.connection().execute(_LIVE_BY_PREFIX, {"prefix": prefix}).one_or_none()
 
 
 def add_idempotency_record(session: Session, record: IdempotencyRecord) -> IdempotencyRecord:

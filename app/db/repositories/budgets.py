@@ -1,16 +1,19 @@
 """Annual budgets per policy and payer.
 
-``reserve_budget`` is the only write that matters for overspending: a conditional
-UPDATE whose arithmetic runs in the database (exact on both backends, see
+``RESERVE`` is the only write that matters for overspending: a conditional UPDATE
+whose arithmetic runs in the database (exact on both backends, see
 app.db.types.Money), so two concurrent reservations cannot both pass a check made
-in Python. The CHECK constraint ``committed + disbursed <= amount`` is the backstop.
+in Python. ``reserve_budget`` runs it alone; an approval runs it with the award's
+own writes (app.db.repositories.awards). The CHECK constraint
+``committed + disbursed <= amount`` is the backstop.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from decimal import Decimal
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -48,7 +51,8 @@ _TABLE = cast(Table, Budget.__table__)
 _BUDGETS = _TABLE.c
 # Built once: the statement of every approval, inside its budget's row lock. A Core
 # statement on the table (not the mapped class) skips the ORM's per-call machinery.
-_RESERVE = (
+# app.db.repositories.awards sends it with the award's own writes.
+RESERVE = (
     update(_TABLE)
     .where(_BUDGETS.id == bindparam("budget_id"))
     .where(_BUDGETS.committed + _BUDGETS.disbursed + bindparam("reserve") <= _BUDGETS.amount)
@@ -57,21 +61,44 @@ _RESERVE = (
 )
 
 
+def reservation(budget_id: str, amount: Decimal, now: datetime) -> dict[str, Any]:
+    """The parameters of ``RESERVE``."""
+    amount = to_money(amount)
+    if amount < 0:
+        raise ValueError(f"cannot reserve a negative amount: {amount}")
+    return {"budget_id": budget_id, "reserve": amount, "now": now}
+
+
+def forget_budget(session: Session, budget_id: str) -> None:
+    """A ``Budget`` of this session changed by a Core statement is expired: it reloads when read."""
+    loaded = session.identity_map.get(session.identity_key(Budget, budget_id))
+    if loaded is not None:
+        session.expire(loaded)
+
+
 def reserve_budget(session: Session, budget_id: str, amount: Decimal) -> bool:
     """Add ``amount`` to ``committed`` if the budget can take it; ``False`` if not.
 
     Never raises for lack of funds: the caller turns ``False`` into its own error. A
     ``Budget`` of this session is expired when it changed, so it reloads when read.
     """
-    amount = to_money(amount)
-    if amount < 0:
-        raise ValueError(f"cannot reserve a negative amount: {amount}")
-    params = {"budget_id": budget_id, "reserve": amount, "now": utcnow()}
-    reserved = session.connection().execute(_RESERVE, params).first() is not None
-    loaded = session.identity_map.get(session.identity_key(Budget, budget_id))
-    if reserved and loaded is not None:
-        session.expire(loaded)
+    params = reservation(budget_id, amount, utcnow())
+    reserved = session.connection().execute(RESERVE, params).first() is not None
+    if reserved:
+        forget_budget(session, budget_id)
     return reserved
+
+
+_ROOM = select(_BUDGETS.amount, _BUDGETS.committed, _BUDGETS.disbursed).where(
+    _BUDGETS.id == bindparam("budget_id")
+)
+
+
+def budget_room(session: Session, budget_id: str) -> Decimal:
+    """What the budget can still take, read now."""
+    row = session.connection().execute(_ROOM, {"budget_id": budget_id}).one()
+    room: Decimal = row.amount - row.committed - row.disbursed
+    return room
 
 
 _COLUMNS = {
