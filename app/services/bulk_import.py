@@ -593,9 +593,9 @@ def _write(
                     for row, enterprise_id, version in chunk
                 ]
             )
-            rows = tuples_of((enterprise_id, row.facts) for row, enterprise_id, _ in chunk)
-            for table_rows, part in zip(projection, rows, strict=True):
-                table_rows.extend(part)
+            made = tuples_of((enterprise_id, row.facts) for row, enterprise_id, _ in chunk)
+            for table_rows, chunk_rows in zip(projection, made, strict=True):
+                table_rows.extend(chunk_rows)
             if progress is not None:
                 progress("write", min(done * chunk_size, len(versions)), len(versions))
     load_projection(session.connection(), projection)
