@@ -11,8 +11,9 @@ An import runs in two steps:
    as the spreadsheet shows it, column header, reason). Rows without a USCC, and later
    rows repeating an earlier row's USCC, are rejected too.
 2. ``apply`` writes every accepted row or none, in the caller's transaction: enterprises
-   are looked up by USCC a thousand at a time, new ones are inserted and changed ones
-   get their next profile version with multi-row statements. A row whose profile hash
+   are looked up by USCC in chunks, new ones are inserted and changed ones get their
+   next profile version, each table in one load (``app.db.bulk_load``: one ``COPY``
+   stream on PostgreSQL). A row whose profile hash
    equals the stored current version changes nothing (as ``PUT /enterprises/{id}``), so
    importing the same file again writes nothing at all. A row *replaces* the stored
    profile, like ``PUT``: a fact left empty is absent from the new version.
