@@ -276,6 +276,7 @@ def main() -> int:
             results[backend] = bench(backend, url, catalog, data, args.rows, args.format)
     results["load_average_after"] = os.getloadavg()
     out = ROOT / "bench" / "results" / "import.json"
+    out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"written to {out.relative_to(ROOT)}")
     return 0

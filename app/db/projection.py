@@ -17,11 +17,10 @@ the fact vocabulary (``app.db.fact_columns``):
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     Boolean,
     Column,
@@ -38,6 +37,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
 
+from app.db.bulk_load import loading
 from app.db.fact_columns import NUMBER_TYPES, SCALAR, WORD, YEARLY, Fact, project
 
 
@@ -94,24 +94,61 @@ def define(metadata: MetaData) -> tuple[Table, Table, Table, Table]:
     return facts, years, scores, recognitions
 
 
+#: The four tables as ``define`` makes them (the models' have the same names, columns and
+#: types): statements and column orders from them need no import of the models.
+PROJECTION = define(MetaData())
+_FACTS_TABLE, _YEARS_TABLE, _SCORES_TABLE, _RECOGNITIONS_TABLE = PROJECTION
+
+
+def columns_of(table: Table) -> list[str]:
+    return [c.name for c in table.columns]
+
+
+_FACT_VALUES = itemgetter(*columns_of(_FACTS_TABLE)[1:])
+_YEAR_VALUES = itemgetter(*columns_of(_YEARS_TABLE)[1:])
+_SCORE_VALUES = itemgetter(*columns_of(_SCORES_TABLE)[1:])
+_RECOGNITION_VALUES = itemgetter(*columns_of(_RECOGNITIONS_TABLE)[1:])
+
+
+def tuples_of(
+    items: Iterable[tuple[str, Any]],
+) -> tuple[
+    list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]
+]:
+    """The projection rows of ``(enterprise_id, profile)`` pairs, table by table, as
+    tuples in the order of each table's columns."""
+    facts: list[tuple[Any, ...]] = []
+    years: list[tuple[Any, ...]] = []
+    scores: list[tuple[Any, ...]] = []
+    recognitions: list[tuple[Any, ...]] = []
+    for enterprise_id, profile in items:
+        found = project(profile)
+        facts.append((enterprise_id, *_FACT_VALUES(found.facts)))
+        if not found.facts["exact"]:
+            continue  # read from the profile document: no other rows
+        years.extend([(enterprise_id, *_YEAR_VALUES(r)) for r in found.years])
+        scores.extend([(enterprise_id, *_SCORE_VALUES(r)) for r in found.scores])
+        recognitions.extend([(enterprise_id, *_RECOGNITION_VALUES(r)) for r in found.recognitions])
+    return facts, years, scores, recognitions
+
+
 def rows_of(
     items: Iterable[tuple[str, Any]],
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     """The projection rows of ``(enterprise_id, profile)`` pairs, table by table."""
-    facts: list[dict[str, Any]] = []
-    years: list[dict[str, Any]] = []
-    scores: list[dict[str, Any]] = []
-    recognitions: list[dict[str, Any]] = []
-    for enterprise_id, profile in items:
-        found = project(profile)
-        parts = (found.years, found.scores, found.recognitions)
-        if not found.facts["exact"]:
-            found = project({})
-            found.facts["exact"], parts = False, ([], [], [])
-        facts.append({"enterprise_id": enterprise_id, **found.facts})
-        for rows, part in zip((years, scores, recognitions), parts, strict=True):
-            rows.extend({"enterprise_id": enterprise_id, **r} for r in part)
-    return facts, years, scores, recognitions
+    tables = (_FACTS_TABLE, _YEARS_TABLE, _SCORES_TABLE, _RECOGNITIONS_TABLE)
+    return tuple(  # type: ignore[return-value]
+        [dict(zip(columns_of(table), row, strict=True)) for row in rows]
+        for table, rows in zip(tables, tuples_of(items), strict=True)
+    )
+
+
+def delete_projection(session: Session, enterprise_ids: Sequence[str]) -> None:
+    """Remove the projection of these enterprises (before their new profiles' is written)."""
+    for table in PROJECTION:
+        for start in range(0, len(enterprise_ids), 5000):
+            owners = enterprise_ids[start : start + 5000]
+            session.execute(delete(table).where(table.c.enterprise_id.in_(owners)))
 
 
 def write_projection(
@@ -124,96 +161,33 @@ def write_projection(
     there is nothing to replace."""
     if not items:
         return
-    from app.db.models import PROJECTION_TABLES
-
     last = dict(items)  # the same enterprise twice: its last profile is current
     if not new:
-        ids = list(last)
-        for table in PROJECTION_TABLES:
-            for start in range(0, len(ids), 5000):
-                owners = ids[start : start + 5000]
-                session.execute(delete(table).where(table.c.enterprise_id.in_(owners)))
-    for table, rows in zip(PROJECTION_TABLES, rows_of(list(last.items())), strict=True):
-        if rows:
-            bulk_insert(session.connection(), table, rows)
+        delete_projection(session, list(last))
+    load_projection(session.connection(), tuples_of(list(last.items())))
+
+
+#: Rows per part of a load: the database stores a part while the next one is made.
+LOAD_PART = 5000
+
+
+def load_projection(connection: Connection, rows: Sequence[Sequence[Sequence[Any]]]) -> None:
+    """Insert projection rows as ``tuples_of`` gives them, table by table."""
+    for table, table_rows in zip(PROJECTION, rows, strict=True):
+        if table_rows:
+            with loading(connection, table, columns_of(table)) as write:
+                for start in range(0, len(table_rows), LOAD_PART):
+                    write(table_rows[start : start + LOAD_PART])
 
 
 def bulk_insert(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """``COPY`` on PostgreSQL (one round trip for any number of rows), INSERTs elsewhere.
-
-    The COPY text is built here, a join per row: psycopg's ``write_row`` adapts each
-    value on its own, which cost more than the projection itself on a bulk import."""
-    if connection.dialect.name != "postgresql":
-        executemany(connection, table, rows)
-        return
-    columns = [c.name for c in table.columns]
-    text_of = _copy_text
-    buffer = "".join("\t".join([text_of(row[c]) for c in columns]) + "\n" for row in rows)
-    raw = connection.connection.driver_connection
-    assert raw is not None
-    with (
-        raw.cursor() as cursor,
-        cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy,
-    ):
-        copy.write(buffer.encode())
-
-
-def executemany(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """One prepared INSERT run by the driver over tuples (SQLite).
-
-    Each value goes through its column type's own bind processor, so what is stored is
-    what ``insert(table)`` stores; SQLAlchemy's per-row parameter building cost more than
-    the insert itself on a bulk import. Every row carries every column to be set
-    (defaults are not applied, as with COPY)."""
+    """Insert rows given as mappings (each with the same keys, one per column to set)
+    in one load (``app.db.bulk_load``)."""
     if not rows:
         return
-    dialect = connection.dialect
-    names = list(rows[0])
-    quote = dialect.identifier_preparer.quote
-    processors = []
-    for i, name in enumerate(names):
-        kind = table.c[name].type
-        process = kind.dialect_impl(dialect).bind_processor(dialect)
-        if process is not None:
-            # A null stays null (skipped) except in a JSON column, which may store 'null'.
-            processors.append((i, process, isinstance(kind, JSON)))
-    params: list[Any] = []
-    for row in rows:
-        values = [row[name] for name in names]
-        for i, process, always in processors:
-            if always or values[i] is not None:
-                values[i] = process(values[i])
-        params.append(values)
-    statement = (
-        f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
-        f"VALUES ({', '.join('?' for _ in names)})"
-    )
-    raw = connection.connection.driver_connection
-    assert raw is not None
-    cursor = raw.cursor()
-    try:
-        cursor.executemany(statement, params)
-    finally:
-        cursor.close()
-
-
-def _copy_text(value: Any) -> str:
-    """A value in COPY's text format (``\\N`` for null, special characters escaped)."""
-    if value is None:
-        return "\\N"
-    if value is True:
-        return "t"
-    if value is False:
-        return "f"
-    if isinstance(value, str):
-        text: str = value
-        if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
-            text = text.replace("\\", "\\\\").replace("\t", "\\t")
-            text = text.replace("\n", "\\n").replace("\r", "\\r")
-        return text
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)
+    columns = list(rows[0])
+    with loading(connection, table, columns) as write:
+        write([[row[c] for c in columns] for row in rows])
 
 
 #: Tables a bulk load fills: their statistics are refreshed after it (PostgreSQL).

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
@@ -319,16 +320,22 @@ def test_all_or_none_when_the_database_fails_midway(
     changed = [dict(r, employees="7") for r in existing]
     rows = changed + many_rows(40)
     before = counts()
-    original = enterprise_repo.insert_profile_versions
+    original = enterprise_repo.loading_profile_versions
     calls: list[int] = []
 
-    def failing(session: Session, versions: Any, *rest: Any) -> None:
-        calls.append(len(versions))
-        if len(calls) == 3:
-            raise RuntimeError("the database went away")
-        original(session, versions, *rest)
+    @contextmanager
+    def failing(session: Session) -> Iterator[Callable[[Sequence[Any]], None]]:
+        with original(session) as write:
 
-    monkeypatch.setattr(enterprise_repo, "insert_profile_versions", failing)
+            def write_or_fail(rows: Sequence[Any]) -> None:
+                calls.append(len(rows))
+                if len(calls) == 3:
+                    raise RuntimeError("the database went away")
+                write(rows)
+
+            yield write_or_fail
+
+    monkeypatch.setattr(enterprise_repo, "loading_profile_versions", failing)
     with pytest.raises(RuntimeError, match="went away"):
         run(sessions, catalog, csv_bytes(table(rows)), chunk_size=10)
     assert calls == [10, 10, 10]  # two chunks were written in the transaction, then it failed

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import JSON, Table, and_, func, or_, select, update
+from sqlalchemy import ARRAY, String, Table, and_, any_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.catalog.places import Area, Level
+from app.db.bulk_load import Write, loading
 from app.db.models import Enterprise, ProfileVersion
-from app.db.projection import bulk_insert, executemany, write_projection
+from app.db.projection import bulk_insert, write_projection
 from app.db.repositories._base import add_and_flush, lock_by_id
 from app.db.repositories.areas import enterprise_in
 from app.db.repositories.pagination import DEFAULT_PAGE_SIZE, Page, paginate
@@ -141,6 +143,7 @@ def get_enterprises(session: Session, ids: Collection[str]) -> Sequence[Enterpri
 # ---------------------------------------------------------------- bulk import
 
 BULK_CHUNK = 1000  # codes per IN (...), and rows per call from the import
+ARRAY_CHUNK = 20_000  # codes per array on PostgreSQL
 
 
 class CurrentProfile(NamedTuple):
@@ -159,7 +162,9 @@ class CurrentProfile(NamedTuple):
 def current_profiles_by_uscc(session: Session, usccs: Iterable[str]) -> dict[str, CurrentProfile]:
     """The stored enterprises among ``usccs`` with their current profile hash, by USCC.
 
-    One query per ``BULK_CHUNK`` codes, not one per enterprise.
+    One query per ``BULK_CHUNK`` codes, not one per enterprise; on PostgreSQL one per
+    ``ARRAY_CHUNK``, the codes bound as one array (``= ANY``): a thousand separate
+    parameters cost more to render and send than the query takes to answer.
     """
     wanted = list(dict.fromkeys(usccs))
     found: dict[str, CurrentProfile] = {}
@@ -167,74 +172,67 @@ def current_profiles_by_uscc(session: Session, usccs: Iterable[str]) -> dict[str
         ProfileVersion.enterprise_id == Enterprise.id,
         ProfileVersion.version == Enterprise.current_version,
     )
-    for start in range(0, len(wanted), BULK_CHUNK):
-        stmt = (
-            select(
-                Enterprise.id,
-                Enterprise.uscc,
-                Enterprise.current_version,
-                Enterprise.province,
-                Enterprise.city,
-                Enterprise.district,
-                Enterprise.park,
-                ProfileVersion.profile_hash,
-            )
-            .outerjoin(ProfileVersion, current)
-            .where(Enterprise.uscc.in_(wanted[start : start + BULK_CHUNK]))
-        )
-        for row in session.execute(stmt):
-            uscc = row.uscc or ""  # never empty here: it matched one of `usccs`
-            found[uscc] = CurrentProfile(
-                row.id,
-                uscc,
-                row.current_version,
-                row.province,
-                row.city,
-                row.district,
-                row.park,
-                row.profile_hash,
-            )
+    stmt = select(
+        Enterprise.id,
+        Enterprise.uscc,
+        Enterprise.current_version,
+        Enterprise.province,
+        Enterprise.city,
+        Enterprise.district,
+        Enterprise.park,
+        ProfileVersion.profile_hash,
+    ).outerjoin(ProfileVersion, current)
+    if session.get_bind().dialect.name == "postgresql":
+        codes = bindparam("codes", type_=ARRAY(String))
+        stmt, size = stmt.where(Enterprise.uscc == any_(codes)), ARRAY_CHUNK
+    else:
+        stmt, size = stmt.where(Enterprise.uscc.in_(bindparam("codes", expanding=True))), BULK_CHUNK
+    for start in range(0, len(wanted), size):
+        for row in session.execute(stmt, {"codes": wanted[start : start + size]}):
+            found[row[1] or ""] = CurrentProfile._make(row)  # never empty: it matched a code
     return found
 
 
-def _insert_many(
-    session: Session,
-    model: type[Enterprise | ProfileVersion],
-    rows: Sequence[Mapping[str, Any]],
-    json_texts: Sequence[str] | None = None,
-) -> None:
-    """Insert many rows (each with the same keys, one per column) in few round trips.
+#: What identifies an enterprise and where it is: its columns set from a profile.
+IDENTITY = ("uscc", "name", "kind", "province", "city", "district", "park")
+#: The columns of an enterprise as ``loading_enterprises`` takes them.
+ENTERPRISE_COLUMNS = ("id", *IDENTITY, "current_version", "created_at", "updated_at")
+#: The columns of a profile version as ``loading_profile_versions`` takes them.
+VERSION_COLUMNS = (
+    "id",
+    "enterprise_id",
+    "version",
+    "profile",
+    "profile_hash",
+    "created_at",
+    "created_by",
+)
 
-    PostgreSQL: ``COPY … FROM STDIN`` in the session's transaction, JSON columns sent as
-    text (``json_texts``: the row's one JSON document already serialised, as an import
-    has it from hashing). SQLite: one prepared INSERT run over all rows.
-    """
-    if not rows:
-        return
-    table = cast(Table, model.__table__)
-    connection = session.connection()
-    if connection.dialect.name != "postgresql":
-        executemany(connection, table, rows)
-        return
-    json_columns = [c.name for c in table.columns if isinstance(c.type, JSON) and c.name in rows[0]]
-    if json_columns:
-        texts = json_texts
-        if texts is None or len(json_columns) != 1:
-            texts = None
-        rows = [
-            {
-                **row,
-                **{c: texts[i] if texts is not None else json.dumps(row[c]) for c in json_columns},
-            }
-            for i, row in enumerate(rows)
-        ]
-    bulk_insert(connection, table, rows)
+
+@contextmanager
+def loading_enterprises(session: Session) -> Iterator[Write]:
+    """A writer of new enterprises, tuples in ``ENTERPRISE_COLUMNS`` order (``app.db.bulk_load``).
+    A duplicate USCC fails the transaction with ``IntegrityError`` as ``add_enterprise`` would."""
+    table = cast(Table, Enterprise.__table__)
+    with loading(session.connection(), table, ENTERPRISE_COLUMNS) as write:
+        yield write
+
+
+@contextmanager
+def loading_profile_versions(session: Session) -> Iterator[Write]:
+    """A writer of profile versions, tuples in ``VERSION_COLUMNS`` order with the profile
+    as its JSON text. (enterprise, version) stays unique as for one. Each version written
+    this way must become its enterprise's current one, and the caller writes their
+    projection (``app.db.projection``) in the same transaction."""
+    table = cast(Table, ProfileVersion.__table__)
+    with loading(session.connection(), table, VERSION_COLUMNS, as_stored=("profile",)) as write:
+        yield write
 
 
 def insert_enterprises(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert enterprises in bulk. Each row carries every column, ``id`` included, and
     every row the same keys; a duplicate USCC raises ``IntegrityError`` like ``add_enterprise``."""
-    _insert_many(session, Enterprise, rows)
+    bulk_insert(session.connection(), cast(Table, Enterprise.__table__), rows)
 
 
 def update_enterprises(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -252,7 +250,16 @@ def insert_profile_versions(
     (enterprise, version) stays unique as for one. Each becomes its enterprise's current
     version: the projection of its facts is replaced in the same transaction.
     ``profile_texts``: each row's profile as JSON text, if the caller has it."""
-    _insert_many(session, ProfileVersion, rows, profile_texts)
+    if not rows:
+        return
+    texts = profile_texts or [json.dumps(row["profile"]) for row in rows]
+    with loading_profile_versions(session) as write:
+        write(
+            [
+                tuple(text if c == "profile" else row[c] for c in VERSION_COLUMNS)
+                for row, text in zip(rows, texts, strict=True)
+            ]
+        )
     first = [(row["enterprise_id"], row["profile"]) for row in rows if row["version"] == 1]
     later = [(row["enterprise_id"], row["profile"]) for row in rows if row["version"] != 1]
     write_projection(session, first, new=True)  # a first version has nothing to replace
