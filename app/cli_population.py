@@ -32,7 +32,14 @@ def _run(args: argparse.Namespace, changes: list[PolicyChange] | None) -> int:
     make_session = make_sessionmaker(make_engine(settings.database_url))
     try:
         with make_session.begin() as session:
-            run_id = runs.start_run(session, catalog, CLI_ACTOR, args.fiscal_year, changes).id
+            run_id = runs.start_run(
+                session,
+                catalog,
+                CLI_ACTOR,
+                args.fiscal_year,
+                changes,
+                shard_size=settings.run_shard_size,
+            ).id
     except ServiceError as exc:
         print(f"error: {exc.detail}", file=sys.stderr)
         return 2

@@ -91,6 +91,17 @@ from app.db.repositories.policies import (
     latest_catalog_load,
     upsert_policy_version,
 )
+from app.db.repositories.run_shards import (
+    add_shards,
+    count_active_runs,
+    count_finished_shards,
+    get_shard,
+    lock_tenant,
+    shard_partials,
+    shard_ranges,
+    shards_to_execute,
+    stamp,
+)
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
@@ -111,9 +122,12 @@ __all__ = [
     "add_matching_results",
     "add_matching_run",
     "add_profile_version",
+    "add_shards",
     "claim_idempotency_key",
     "complete_idempotency_record",
+    "count_active_runs",
     "count_enterprises_by_place",
+    "count_finished_shards",
     "decode_cursor",
     "encode_cursor",
     "find_budget",
@@ -135,6 +149,7 @@ __all__ = [
     "get_policy_version",
     "get_profile_version",
     "get_profile_version_by_id",
+    "get_shard",
     "insert_budget_if_absent",
     "iterate_audit_entries",
     "iterate_population",
@@ -156,9 +171,14 @@ __all__ = [
     "lock_budget",
     "lock_enterprise",
     "lock_matching_run",
+    "lock_tenant",
     "move_budget",
     "purge_idempotency_records",
     "reserve_budget",
     "set_budget_amount",
+    "shard_partials",
+    "shard_ranges",
+    "shards_to_execute",
+    "stamp",
     "upsert_policy_version",
 ]
