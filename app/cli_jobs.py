@@ -6,9 +6,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
+from typing import TYPE_CHECKING
 
 from app.config import get_settings
+
+if TYPE_CHECKING:
+    from app.jobs.runtime import Runtime
 
 
 def _worker(args: argparse.Namespace) -> int:
@@ -16,16 +21,11 @@ def _worker(args: argparse.Namespace) -> int:
     from app.jobs.runtime import Runtime
 
     settings = get_settings()
-    if not settings.on_postgres:
-        print(
-            "error: workers take jobs from the PostgreSQL queue; on SQLite the service "
-            "executes them itself (`incentives serve`)",
-            file=sys.stderr,
-        )
-        return 2
     # Below the API's priority: on a shared host, requests go first.
     os.nice(settings.worker_nice)
     runtime = Runtime.open(settings)
+    if not settings.on_postgres:
+        return _sqlite_worker(runtime)
     app = worker_app(runtime)
 
     async def work() -> None:
@@ -36,6 +36,21 @@ def _worker(args: argparse.Namespace) -> int:
 
     try:
         asyncio.run(work())
+    finally:
+        runtime.close()
+    return 0
+
+
+def _sqlite_worker(runtime: Runtime) -> int:
+    """SQLite has no queue: take the shards not done from the runs' own table."""
+    from app.jobs.in_process import InProcessJobs
+
+    jobs = InProcessJobs(runtime)
+    for stop_on in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_on, lambda *_: jobs.stop())
+    print(f"worker {runtime.worker} taking jobs", file=sys.stderr, flush=True)
+    try:
+        jobs.run()
     finally:
         runtime.close()
     return 0
@@ -67,7 +82,8 @@ def _cancel(args: argparse.Namespace) -> int:
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     worker = commands.add_parser(
         "worker",
-        help="execute jobs from the queue (PostgreSQL): runs' shards and the periodic work",
+        help="execute jobs: runs' shards and the periodic work (PostgreSQL: from the queue, "
+        "with any number of workers on any number of hosts)",
     )
     worker.add_argument(
         "--queue",

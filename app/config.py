@@ -76,8 +76,8 @@ class Settings(BaseSettings):
     )
     jobs_in_process: bool | None = Field(
         default=None,
-        description="execute jobs in a thread of the service instead of `incentives worker` "
-        "processes; unset: yes on SQLite (which has no queue), no on PostgreSQL",
+        description="execute jobs in a thread of the service as well as in `incentives worker` "
+        "processes; unset: yes on SQLite (the embedded default), no on PostgreSQL",
     )
     worker_nice: int = Field(
         default=10,
@@ -126,9 +126,9 @@ class Settings(BaseSettings):
 
     @property
     def runs_jobs_in_process(self) -> bool:
-        """Whether the service itself executes the jobs (always on SQLite)."""
+        """Whether the service itself executes jobs (by default on SQLite only)."""
         if self.jobs_in_process is not None:
-            return self.jobs_in_process or not self.on_postgres
+            return self.jobs_in_process
         return not self.on_postgres
 
     @property

@@ -1,9 +1,9 @@
 """Jobs executed by the service itself: the embedded default (SQLite, `make run`).
 
-SQLite has no queue to share between processes, so a thread of the service takes
-the shards not done of unfinished runs straight from ``matching_run_shards`` (which
-is what survives a restart: the next start-up carries on) and does the periodic work
-when it falls due. On PostgreSQL, with JOBS_IN_PROCESS set, the thread runs a
+SQLite has no queue engine, so a thread of the service takes the shards not done of
+unfinished runs straight from ``matching_run_shards`` (which is what survives a
+restart: the next start-up carries on) and does the periodic work when it falls due;
+``incentives worker`` on SQLite runs the same loop in a process of its own. On PostgreSQL, with JOBS_IN_PROCESS set, the thread runs a
 procrastinate worker instead, the same as ``incentives worker``.
 """
 
@@ -29,7 +29,8 @@ POLL_SECONDS = 1.0
 
 
 class InProcessJobs:
-    """Start with ``start``; ``wake`` after queueing shards; ``stop`` at shutdown."""
+    """Start with ``start`` (or ``run`` in the calling thread); ``wake`` after queueing
+    shards; ``stop`` at shutdown."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
@@ -43,6 +44,10 @@ class InProcessJobs:
     def start(self) -> None:
         self._thread.start()
 
+    def run(self) -> None:
+        """Execute jobs here until ``stop`` (``incentives worker`` on SQLite)."""
+        self._poll()
+
     def wake(self) -> None:
         self._wake.set()
 
@@ -51,7 +56,8 @@ class InProcessJobs:
         self._wake.set()
         if self._loop is not None and self._task is not None:
             self._loop.call_soon_threadsafe(self._task.cancel)
-        self._thread.join(timeout=30)
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=30)
 
     def _poll(self) -> None:
         settings = self.runtime.settings

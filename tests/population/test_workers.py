@@ -84,8 +84,7 @@ def _results(make_session: sessionmaker[Session], run_id: str) -> list[tuple[Any
     with make_session() as session:
         rows = session.scalars(select(MatchingResult).where(MatchingResult.run_id == run_id))
         return sorted(
-            (r.enterprise_id, r.policy_id, r.status, r.amount, str(r.missing_facts))
-            for r in rows
+            (r.enterprise_id, r.policy_id, r.status, r.amount, str(r.missing_facts)) for r in rows
         )
 
 
@@ -118,7 +117,9 @@ def _shard_taken_by(
 
 def _wait_for(run_path: str, client: TestClient, token: str) -> dict[str, Any]:
     for _ in range(1200):
-        run: dict[str, Any] = client.get(run_path, headers={"Authorization": f"Bearer {token}"}).json()
+        run: dict[str, Any] = client.get(
+            run_path, headers={"Authorization": f"Bearer {token}"}
+        ).json()
         if run["status"] not in ("queued", "running"):
             return run
         time.sleep(0.1)
@@ -131,7 +132,7 @@ def test_a_worker_killed_mid_run_leaves_the_same_results(
     url, make_session, catalog = database
     workers = [_start_worker(url), _start_worker(url)]
     try:
-        settings = make_settings(url, run_shard_size=SHARD)
+        settings = make_settings(url, run_shard_size=SHARD, jobs_in_process=False)
         with TestClient(create_app(settings)) as client:
             token = issue_token(client.app)  # type: ignore[arg-type]
             started = client.post(
@@ -170,9 +171,7 @@ def test_a_worker_killed_mid_run_leaves_the_same_results(
 
         clean_id, clean_result = _clean_run(make_session, catalog)
         assert run["result"] == clean_result
-        assert _results(make_session, run_id) == [
-            r for r in _results(make_session, clean_id)
-        ]
+        assert _results(make_session, run_id) == [r for r in _results(make_session, clean_id)]
         assert len(_results(make_session, run_id)) > 0
     finally:
         for worker in workers:
