@@ -36,6 +36,7 @@ class InProcessJobs:
         self.runtime = runtime
         self._wake = threading.Event()
         self._stopping = threading.Event()
+        self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[Any] | None = None
         target = self._queue_worker if runtime.settings.on_postgres else self._poll
@@ -52,10 +53,11 @@ class InProcessJobs:
         self._wake.set()
 
     def stop(self) -> None:
-        self._stopping.set()
-        self._wake.set()
-        if self._loop is not None and self._task is not None:
-            self._loop.call_soon_threadsafe(self._task.cancel)
+        with self._lock:  # the worker's task is either not made yet, or cancelled here
+            self._stopping.set()
+            self._wake.set()
+            if self._loop is not None and self._task is not None:
+                self._loop.call_soon_threadsafe(self._task.cancel)
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout=30)
 
@@ -101,16 +103,19 @@ class InProcessJobs:
         settings = self.runtime.settings
 
         async def main() -> None:
-            self._loop = asyncio.get_running_loop()
             async with app.open_async():
                 await retry_stalled(app, settings)
-                self._task = asyncio.create_task(
-                    app.run_worker_async(
-                        **worker_options(settings),
-                        name=f"{self.runtime.worker} (in the service)",
-                        install_signal_handlers=False,
+                with self._lock:
+                    if self._stopping.is_set():
+                        return
+                    self._loop = asyncio.get_running_loop()
+                    self._task = asyncio.create_task(
+                        app.run_worker_async(
+                            **worker_options(settings),
+                            name=f"{self.runtime.worker} (in the service)",
+                            install_signal_handlers=False,
+                        )
                     )
-                )
                 with contextlib.suppress(asyncio.CancelledError):  # stop() cancels it
                     await self._task
 

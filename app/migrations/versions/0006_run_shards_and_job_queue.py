@@ -47,16 +47,20 @@ def _procrastinate_schema() -> str:
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("matching_runs") as batch:
-        batch.add_column(
-            sa.Column("tenant", sa.String(120), server_default=sa.text("'all'"), nullable=False)
-        )
-        batch.add_column(
-            sa.Column("shards_total", sa.Integer(), server_default=sa.text("0"), nullable=False)
-        )
-        batch.add_column(
-            sa.Column("shards_done", sa.Integer(), server_default=sa.text("0"), nullable=False)
-        )
+    # Plain ADD COLUMN (with a constant default) on both databases, so that the SQL
+    # script (`--sql`) needs no live SQLite file to copy the table from.
+    op.add_column(
+        "matching_runs",
+        sa.Column("tenant", sa.String(120), server_default=sa.text("'all'"), nullable=False),
+    )
+    op.add_column(
+        "matching_runs",
+        sa.Column("shards_total", sa.Integer(), server_default=sa.text("0"), nullable=False),
+    )
+    op.add_column(
+        "matching_runs",
+        sa.Column("shards_done", sa.Integer(), server_default=sa.text("0"), nullable=False),
+    )
     op.create_table(
         "matching_run_shards",
         sa.Column("run_id", sa.String(36), nullable=False),
