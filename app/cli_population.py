@@ -1,4 +1,8 @@
-"""``incentives match`` and ``incentives simulate``: population runs from the command line."""
+"""``incentives match`` and ``incentives simulate``: population runs from the command line.
+
+The command executes the run itself, shard after shard, and prints its progress: a
+one-off run from a terminal needs no worker. Runs started over the API are executed
+by the workers (``incentives worker``)."""
 
 from __future__ import annotations
 
