@@ -64,10 +64,10 @@ def _parse(path: Path, number: int, line: str) -> audit.Checkpoint:
     return audit.Checkpoint(seq=seq, hash=digest)
 
 
-def _check(path: Path | None) -> tuple[audit.Verification, str]:
+def _check(path: Path | None, database_url: str | None = None) -> tuple[audit.Verification, str]:
     """Verify the chain (and the checkpoints in ``path``); the result and where it failed."""
     kept = read_checkpoints(path) if path is not None else []
-    engine = make_engine(get_settings().database_url)
+    engine = make_engine(database_url or get_settings().database_url)
     try:
         with make_sessionmaker(engine)() as session:
             result = audit.verify_against(session, [(c.seq, c.hash) for _, c in kept])
@@ -83,12 +83,12 @@ def _report_problem(result: audit.Verification, where: str) -> int:
     return 1
 
 
-def append_checkpoint(path: Path | None) -> tuple[int, str]:
+def append_checkpoint(path: Path | None, database_url: str | None = None) -> tuple[int, str]:
     """Check the log against the checkpoints in ``path`` and, if it agrees, append its
     head there (if given). (exit status, the checkpoint line or what is wrong): the
     command's and the scheduled job's one way of doing it."""
     try:
-        result, where = _check(path if path is not None and path.exists() else None)
+        result, where = _check(path if path is not None and path.exists() else None, database_url)
     except CheckpointFileError as exc:
         return 2, f"error: {exc}"
     if not result.ok:

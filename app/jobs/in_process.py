@@ -71,7 +71,7 @@ class InProcessJobs:
             name: croniter(cron, time.time()).get_next(float) for name, (cron, _) in due.items()
         }
         while not self._stopping.is_set():
-            self._execute_shards()
+            self._guarded("taking shards", self._execute_shards)
             for name, (cron, job) in due.items():
                 if time.time() >= next_at[name]:
                     next_at[name] = croniter(cron, time.time()).get_next(float)

@@ -35,7 +35,7 @@ def audit_checkpoint(runtime: Runtime) -> None:
     path = runtime.settings.audit_checkpoint_file
     if path is None:
         return
-    status, said = append_checkpoint(path)
+    status, said = append_checkpoint(path, runtime.settings.database_url)
     if status != 0:
         raise RuntimeError(said)
     log.info("audit checkpoint appended to %s: %s", path, said)
