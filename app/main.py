@@ -84,20 +84,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             _warn_of_misplaced(misplaced(session, app.state.catalog))
         # Runs, the idempotency purge and audit checkpoints are jobs: executed by
         # `incentives worker` processes, or (SQLite) by a thread of the service.
-        app.state.jobs = None
+        jobs = None
         if settings.runs_jobs_in_process:
-            app.state.jobs = InProcessJobs(
-                Runtime(settings, app.state.catalog, app.state.sessionmaker)
-            )
-            app.state.jobs.start()
+            jobs = InProcessJobs(Runtime(settings, app.state.catalog, app.state.sessionmaker))
+            jobs.start()
+        app.state.jobs = jobs
         log.info(
             "catalog %s loaded: %d policies",
             app.state.catalog.hash[:12],
             len(app.state.catalog.policies),
         )
         yield
-        if app.state.jobs is not None:
-            app.state.jobs.stop()
+        if jobs is not None:  # this start-up's own (an app may be started twice)
+            jobs.stop()
         app.state.rate_limit.close()
         engine.dispose()
 

@@ -56,7 +56,7 @@ class InProcessJobs:
         with self._lock:  # the worker's task is either not made yet, or cancelled here
             self._stopping.set()
             self._wake.set()
-            if self._loop is not None and self._task is not None:
+            if self._loop is not None and self._task is not None and not self._loop.is_closed():
                 self._loop.call_soon_threadsafe(self._task.cancel)
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout=30)
