@@ -59,6 +59,7 @@ def _sqlite_worker(runtime: Runtime) -> int:
 def _cancel(args: argparse.Namespace) -> int:
     from app.db import repositories as repo
     from app.db.session import make_engine, make_sessionmaker
+    from app.jobs.queue import cancel_queued_shards
     from app.services import matching_runs as runs
     from app.services.errors import ServiceError
 
@@ -70,6 +71,7 @@ def _cancel(args: argparse.Namespace) -> int:
                 print(f"error: no run {args.run_id}", file=sys.stderr)
                 return 1
             runs.cancel_run(session, run)
+            cancel_queued_shards(session, run.id)
     except ServiceError as exc:
         print(f"error: {exc.detail}", file=sys.stderr)
         return 1

@@ -16,6 +16,7 @@ from typing import Any
 
 import procrastinate
 from procrastinate.types import JSONDict
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -47,6 +48,22 @@ def enqueue_shards(session: Session, run_id: str, shards: int) -> None:
     )
     jobs: list[JSONDict] = [{"run_id": run_id, "shard": shard} for shard in range(shards)]
     deferrer.batch_defer(*jobs)
+
+
+def cancel_queued_shards(session: Session, run_id: str) -> int:
+    """Take a cancelled run's shards not yet started off the queue, in the session's
+    transaction (a shard already taken writes nothing once it sees the run cancelled)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return 0
+    return len(
+        session.execute(
+            text(
+                "SELECT procrastinate_cancel_job_v1(id, false, false) FROM procrastinate_jobs "
+                "WHERE task_name = :task AND status = 'todo' AND args->>'run_id' = :run_id"
+            ),
+            {"task": RUN_SHARD, "run_id": run_id},
+        ).all()
+    )
 
 
 def worker_app(runtime: Runtime) -> procrastinate.App:

@@ -22,7 +22,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import URL
 
-from app.db.session import migrate
+from app.db.session import make_engine, make_sessionmaker, migrate
+from app.jobs.stats import queue_stats
 from app.main import create_app
 from tests.api.conftest import CATALOG_DIR, issue_token, make_settings
 from tests.conftest import _empty_database
@@ -92,6 +93,16 @@ def world(
             yield world
 
 
+def _waiting(world: World) -> int:
+    """Jobs waiting in the queue (on SQLite: shards not done of unfinished runs)."""
+    engine = make_engine(world.url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            return queue_stats(session).waiting.get("runs", 0)
+    finally:
+        engine.dispose()
+
+
 def test_a_run_is_queued_in_shards_and_a_tenant_has_one_at_a_time(world: World) -> None:
     started = world.call("POST", "/v1/matching/runs", world.nanjing, json={"fiscal_year": FY})
     assert started.status_code == 202, started.text
@@ -121,9 +132,11 @@ def test_a_run_is_queued_in_shards_and_a_tenant_has_one_at_a_time(world: World) 
     path = f"/v1/matching/runs/{run['id']}"
     refused = world.call("POST", f"{path}/cancel", world.wuhan)
     assert refused.status_code == 404  # not Wuhan's run
+    waiting = _waiting(world)
     cancelled = world.call("POST", f"{path}/cancel", world.nanjing)
     assert cancelled.status_code == 200, cancelled.text
     assert cancelled.json()["status"] == "cancelled"
+    assert _waiting(world) == waiting - 3  # its three shards are off the queue
     assert world.call("GET", path, world.nanjing).json()["status"] == "cancelled"
     again = world.call("POST", f"{path}/cancel", world.nanjing)
     assert again.status_code == 409
@@ -186,8 +199,10 @@ def test_the_worker_executes_what_is_queued_and_skips_what_was_cancelled(world: 
 
 def test_the_command_line_cancels_a_queued_run(world: World) -> None:
     run = world.call("POST", "/v1/matching/runs", world.admin, json={"fiscal_year": FY}).json()
+    waiting = _waiting(world)
     cancelled = world.cli("runs", "cancel", run["id"])
     assert cancelled.returncode == 0, cancelled.stderr
+    assert _waiting(world) == waiting - run["shards"]["total"]
     assert cancelled.stdout.strip() == f"run {run['id']} cancelled"
     shown = world.call("GET", f"/v1/matching/runs/{run['id']}", world.admin).json()
     assert shown["status"] == "cancelled"

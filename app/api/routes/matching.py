@@ -19,7 +19,7 @@ from app.api.schemas.types import FiscalYear, StrictModel
 from app.catalog.loader import Catalog
 from app.db import repositories as repo
 from app.db.models import MatchingRun
-from app.jobs.queue import enqueue_shards
+from app.jobs.queue import cancel_queued_shards, enqueue_shards
 from app.services import matching_runs as runs
 from app.services.access import check_run, require_writer
 from app.services.actors import Actor
@@ -291,6 +291,7 @@ def _cancel(
 ) -> dict[str, Any]:
     require_writer(actor)
     run = runs.cancel_run(session, _visible_run(session, catalog, actor, run_id, kind))
+    cancel_queued_shards(session, run.id)
     return runs.run_json(run)
 
 
