@@ -80,7 +80,7 @@ class Settings(BaseSettings):
         "processes; unset: yes on SQLite (the embedded default), no on PostgreSQL",
     )
     worker_nice: int = Field(
-        default=10,
+        default=19,
         ge=0,
         le=19,
         description="how much lower the worker's CPU priority is than the API's (os.nice)",
