@@ -1,4 +1,4 @@
-"""The command line: ``incentives serve | probe | migrate | catalog check | catalog load | keys | db | audit …``."""
+"""The command line: ``incentives serve | worker | probe | migrate | catalog check | catalog load | keys | db | audit | runs …``."""
 
 from __future__ import annotations
 
@@ -157,11 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _extra_commands() -> list[Callable[[argparse._SubParsersAction], None]]:  # type: ignore[type-arg]
     """Sub-commands that live in their own modules."""
-    from app import cli_audit, cli_db, cli_import, cli_keys, cli_population
+    from app import cli_audit, cli_db, cli_import, cli_jobs, cli_keys, cli_population
 
     return [
         cli_keys.register,
         cli_population.register,
+        cli_jobs.register,
         cli_import.register,
         cli_db.register,
         cli_audit.register,

@@ -64,10 +64,10 @@ def _parse(path: Path, number: int, line: str) -> audit.Checkpoint:
     return audit.Checkpoint(seq=seq, hash=digest)
 
 
-def _check(path: Path | None) -> tuple[audit.Verification, str]:
+def _check(path: Path | None, database_url: str | None = None) -> tuple[audit.Verification, str]:
     """Verify the chain (and the checkpoints in ``path``); the result and where it failed."""
     kept = read_checkpoints(path) if path is not None else []
-    engine = make_engine(get_settings().database_url)
+    engine = make_engine(database_url or get_settings().database_url)
     try:
         with make_sessionmaker(engine)() as session:
             result = audit.verify_against(session, [(c.seq, c.hash) for _, c in kept])
@@ -83,16 +83,17 @@ def _report_problem(result: audit.Verification, where: str) -> int:
     return 1
 
 
-def _checkpoint(args: argparse.Namespace) -> int:
-    path = Path(args.append) if args.append else None
+def append_checkpoint(path: Path | None, database_url: str | None = None) -> tuple[int, str]:
+    """Check the log against the checkpoints in ``path`` and, if it agrees, append its
+    head there (if given). (exit status, the checkpoint line or what is wrong): the
+    command's and the scheduled job's one way of doing it."""
     try:
-        result, where = _check(path if path is not None and path.exists() else None)
+        result, where = _check(path if path is not None and path.exists() else None, database_url)
     except CheckpointFileError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return 2, f"error: {exc}"
     if not result.ok:
         # Appending now would bury the evidence under a checkpoint of the damaged log.
-        return _report_problem(result, where)
+        return 1, f"the audit log does not verify: {where}: {result.problem}"
     line = json.dumps(
         audit.Checkpoint(result.head_seq, result.head_hash, datetime.now(UTC)).as_json(),
         sort_keys=True,
@@ -100,8 +101,13 @@ def _checkpoint(args: argparse.Namespace) -> int:
     if path is not None:
         with path.open("a", encoding="utf-8") as out:
             out.write(line + "\n")
-    print(line)
-    return 0
+    return 0, line
+
+
+def _checkpoint(args: argparse.Namespace) -> int:
+    status, said = append_checkpoint(Path(args.append) if args.append else None)
+    print(said, file=sys.stdout if status == 0 else sys.stderr)
+    return status
 
 
 def _verify(args: argparse.Namespace) -> int:

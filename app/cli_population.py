@@ -1,4 +1,8 @@
-"""``incentives match`` and ``incentives simulate``: population runs from the command line."""
+"""``incentives match`` and ``incentives simulate``: population runs from the command line.
+
+The command executes the run itself, shard after shard, and prints its progress: a
+one-off run from a terminal needs no worker. Runs started over the API are executed
+by the workers (``incentives worker``)."""
 
 from __future__ import annotations
 
@@ -32,7 +36,14 @@ def _run(args: argparse.Namespace, changes: list[PolicyChange] | None) -> int:
     make_session = make_sessionmaker(make_engine(settings.database_url))
     try:
         with make_session.begin() as session:
-            run_id = runs.start_run(session, catalog, CLI_ACTOR, args.fiscal_year, changes).id
+            run_id = runs.start_run(
+                session,
+                catalog,
+                CLI_ACTOR,
+                args.fiscal_year,
+                changes,
+                shard_size=settings.run_shard_size,
+            ).id
     except ServiceError as exc:
         print(f"error: {exc.detail}", file=sys.stderr)
         return 2

@@ -82,6 +82,48 @@ class Settings(BaseSettings):
         """``INFO`` as well as ``info``, as operators write it."""
         return value.strip().lower() if isinstance(value, str) else value
 
+    runs_per_tenant: int = Field(
+        default=2,
+        ge=1,
+        description="matching runs and simulations one tenant (a portal's place, or every "
+        "enterprise) may have queued or running at once; past it a 429",
+    )
+    run_shard_size: int = Field(
+        default=25_000,
+        ge=1,
+        description="enterprises per shard of a run: one job each, taken by any worker",
+    )
+    jobs_in_process: bool | None = Field(
+        default=None,
+        description="execute jobs in a thread of the service as well as in `incentives worker` "
+        "processes; unset: yes on SQLite (the embedded default), no on PostgreSQL",
+    )
+    worker_nice: int = Field(
+        default=19,
+        ge=0,
+        le=19,
+        description="how much lower the worker's CPU priority is than the API's (os.nice)",
+    )
+    worker_heartbeat_seconds: float = Field(
+        default=10.0, gt=0, description="how often a worker says it is alive"
+    )
+    worker_stalled_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="a worker silent this long is dead: its jobs are given to another",
+    )
+    idempotency_purge_cron: str = Field(
+        default="17 * * * *", description="when the queue purges expired idempotency records"
+    )
+    audit_checkpoint_cron: str = Field(
+        default="5 2 * * *", description="when the queue appends an audit checkpoint"
+    )
+    audit_checkpoint_file: Path | None = Field(
+        default=None,
+        description="the file (JSON lines) scheduled audit checkpoints are appended to, after "
+        "checking the log against those already there; unset: none are scheduled",
+    )
+
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _networks(cls, value: Any) -> Any:
@@ -100,6 +142,17 @@ class Settings(BaseSettings):
                     "(write e.g. `10.0.0.0/8, 192.0.2.1`)"
                 ) from None
         return tuple(networks)
+
+    @property
+    def runs_jobs_in_process(self) -> bool:
+        """Whether the service itself executes jobs (by default on SQLite only)."""
+        if self.jobs_in_process is not None:
+            return self.jobs_in_process
+        return not self.on_postgres
+
+    @property
+    def on_postgres(self) -> bool:
+        return self.database_url.startswith("postgresql")
 
     @property
     def owner_database_url(self) -> str:

@@ -1,8 +1,9 @@
 """The application factory: routers, problem+json handlers, and start-up.
 
 Start-up loads and validates the catalog (a bad file stops the service with the file,
-field and fix), opens the database, and records the catalog's policy versions there so
-every award can be replayed from the database alone.
+field and fix), opens the database, records the catalog's policy versions there so
+every award can be replayed from the database alone, and (SQLite) starts the thread
+that executes jobs.
 """
 
 from __future__ import annotations
@@ -10,14 +11,12 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 
 from fastapi import FastAPI
 
 from app.api import errors
 from app.api.body_limit import BodyLimit
 from app.api.gate import RequestGate
-from app.api.idempotency import RETENTION
 from app.api.routes import (
     audit,
     award_actions,
@@ -39,8 +38,9 @@ from app.catalog.places import Level
 from app.config import Settings, get_settings
 from app.console import mount as mount_console
 from app.db.privileges import service_can_alter_audit_log
-from app.db.repositories import purge_idempotency_records
 from app.db.session import make_engine, make_sessionmaker
+from app.jobs.in_process import InProcessJobs
+from app.jobs.runtime import Runtime
 from app.observability.requests import RequestObserver, route_templates
 from app.services.catalog_sync import record_catalog
 from app.services.enterprises import misplaced
@@ -84,14 +84,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 log.warning(OWNS_AUDIT_LOG)
         with app.state.sessionmaker.begin() as session:
             record_catalog(session, app.state.catalog, actor="service start-up")
-            purge_idempotency_records(session, datetime.now(UTC) - RETENTION)
             _warn_of_misplaced(misplaced(session, app.state.catalog))
+        # Runs, the idempotency purge and audit checkpoints are jobs: executed by
+        # `incentives worker` processes, or (SQLite) by a thread of the service.
+        jobs = None
+        if settings.runs_jobs_in_process:
+            jobs = InProcessJobs(Runtime(settings, app.state.catalog, app.state.sessionmaker))
+            jobs.start()
+        app.state.jobs = jobs
         log.info(
             "catalog %s loaded: %d policies",
             app.state.catalog.hash[:12],
             len(app.state.catalog.policies),
         )
         yield
+        if jobs is not None:  # this start-up's own (an app may be started twice)
+            jobs.stop()
         app.state.rate_limit.close()
         engine.dispose()
 

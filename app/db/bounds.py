@@ -30,6 +30,7 @@ STATUS = 32  # an award's status, and the other lifecycle words of the ledger
 RESULT_STATUS = 16  # a matching result: eligible or undetermined
 PAYER_LEVEL = 32  # national, provincial, municipal, district
 AMOUNT_BASIS = 32
+TENANT = 120  # whose runs count together: `all`, or a level and a place slug
 ACTOR = 200  # who did something: an API key's label, a command, "service start-up"
 AUDIT_ACTION = 100
 AUDIT_OBJECT_TYPE = 64

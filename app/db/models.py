@@ -322,6 +322,33 @@ class MatchingRun(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
+    #: Whose runs count together against RUNS_PER_TENANT: the place a portal's run
+    #: covers (``city:nanjing``), or ``all`` for a run over every enterprise.
+    tenant: Mapped[str] = mapped_column(
+        String(bounds.TENANT), default="all", server_default=text("'all'")
+    )
+    shards_total: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    shards_done: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+
+
+class MatchingRunShard(Base):
+    """A range of enterprise ids of a run, executed as one job by whichever worker takes
+    it; its totals are kept here until the last shard combines them into the run's."""
+
+    __tablename__ = "matching_run_shards"
+
+    run_id: Mapped[str] = mapped_column(String(bounds.ID), primary_key=True)
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    #: The range: ids after ``after_id`` up to ``last_id`` (none: to the end).
+    after_id: Mapped[str] = mapped_column(String(bounds.ID))
+    last_id: Mapped[str | None] = mapped_column(String(bounds.ID))
+    status: Mapped[str] = mapped_column(String(bounds.STATUS))
+    #: The worker that last took it (host and process), and when.
+    taken_by: Mapped[str | None] = mapped_column(String(bounds.ACTOR))
+    taken_at: Mapped[datetime | None]
+    enterprises: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    partial: Mapped[dict[str, Any] | None]
+    finished_at: Mapped[datetime | None]
 
 
 class MatchingResult(Base):

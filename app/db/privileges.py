@@ -36,10 +36,17 @@ SERVICE_PRIVILEGES: Mapping[str, tuple[str, ...]] = {
     "enterprise_fact_year_scores": ("DELETE", "INSERT", "SELECT"),
     "enterprise_recognitions": ("DELETE", "INSERT", "SELECT"),
     "idempotency_records": ("DELETE", "INSERT", "SELECT", "UPDATE"),  # purged after 24 hours
-    "matching_results": ("INSERT", "SELECT"),  # written once per run
+    "matching_results": ("INSERT", "SELECT"),  # written once per shard of a run
+    "matching_run_shards": ("INSERT", "SELECT", "UPDATE"),  # taken, then done with totals
     "matching_runs": ("INSERT", "SELECT", "UPDATE"),  # progress and result
     "policy_versions": ("INSERT", "SELECT"),  # never updated: awards refer to them
     "profile_versions": ("INSERT", "SELECT"),  # every version is kept
+    # The job queue (procrastinate): the API enqueues, workers take, finish, retry and
+    # prune jobs, and register and beat their hearts. Its functions run as the caller.
+    "procrastinate_events": ("DELETE", "INSERT", "SELECT"),
+    "procrastinate_jobs": ("DELETE", "INSERT", "SELECT", "UPDATE"),
+    "procrastinate_periodic_defers": ("DELETE", "INSERT", "SELECT", "UPDATE"),
+    "procrastinate_workers": ("DELETE", "INSERT", "SELECT", "UPDATE"),
     # the open calculator's shared count per address: upserted per call, old windows purged
     "rate_limit_counters": ("DELETE", "INSERT", "SELECT", "UPDATE"),
     # the schema's revision: GET /health/ready holds it to this release's migrations

@@ -24,7 +24,7 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import URL
 
 from app.db.models import Base
-from app.db.session import make_engine, normalize_url
+from app.db.session import make_engine, normalize_url, ours
 
 config = context.config
 if config.config_file_name is not None:  # the CLI (alembic.ini); migrate() has none
@@ -47,6 +47,7 @@ def _configure(**kwargs: object) -> None:
     context.configure(
         target_metadata=target_metadata,
         compare_type=True,
+        include_name=ours,
         **kwargs,  # type: ignore[arg-type]
     )
 

@@ -1,18 +1,19 @@
 """Proactive matching (免申即享) and what-if simulations over every stored enterprise.
 
-A run is a job: started by a request, executed in chunks in the background with its
-own short transactions (so the API keeps answering, on SQLite too), its progress
-stored, its per-enterprise results kept for review and CSV export, and a summary per
-policy: eligible enterprises and amounts, undetermined ones, totals against budget.
-A simulation evaluates the baseline and a scenario in the same pass and changes
-nothing in the ledger.
+A run is split into shards, ranges of enterprise ids, each one job on the queue
+(``app/jobs/``): any worker on any host takes a shard, evaluates it in its own read
+transaction and writes its results and totals in one short transaction of its own.
+The shard that finds every shard done (counted in SQL under the run's lock) adds the
+totals up into the run's summary per policy: eligible enterprises and amounts,
+undetermined ones, totals against budget. Per-enterprise results are kept for review
+and CSV export. A simulation evaluates the baseline and a scenario in the same pass
+and changes nothing in the ledger.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -32,9 +33,16 @@ from app.services.access import scope_of
 from app.services.actors import Actor
 from app.services.awards import payer_of
 from app.services.budgets import catalog_amount
+from app.services.errors import Conflict, TooManyRequests
 from app.services.matching_columns import Tally, result_lines, tally_columns
 from app.services.population import Answer, Row
-from app.services.population_chunks import evaluate_part, evaluate_projected, iterate_parts
+from app.services.population_chunks import (
+    CHUNK,
+    evaluate_part,
+    evaluate_projected,
+    iterate_parts,
+)
+from app.services.run_partials import Totals, combine
 from app.services.scenarios import PolicyChange, apply_changes, budget_overrides
 
 log = logging.getLogger("incentives")
@@ -63,13 +71,24 @@ def _population_area(catalog: Catalog, parameters: Mapping[str, Any]) -> Area | 
     return area
 
 
+def tenant_of(parameters: Mapping[str, Any]) -> str:
+    """Whose runs count together against the limit: the place a run covers, or ``all``."""
+    area = parameters.get("area") or {}
+    return next((f"{level}:{slug}" for level, slug in area.items()), "all")
+
+
 def start_run(
     session: Session,
     catalog: Catalog,
     actor: Actor,
     fiscal_year: int,
     changes: Sequence[PolicyChange] | None = None,
+    *,
+    shard_size: int = CHUNK,
+    runs_per_tenant: int | None = None,
 ) -> MatchingRun:
+    """Record a run and its shards (ranges of about ``shard_size`` enterprises), queued;
+    refused with a 429 when its tenant already has ``runs_per_tenant`` unfinished."""
     kind = "matching" if changes is None else "simulation"
     if changes is not None:
         apply_changes(
@@ -81,12 +100,39 @@ def start_run(
         "area": _area(actor, catalog),
         "changes": [c.model_dump(mode="json") for c in changes or []],
     }
-    return repo.add_matching_run(
+    tenant = tenant_of(parameters)
+    if runs_per_tenant is not None:
+        repo.lock_tenant(session, tenant)
+        if repo.count_active_runs(session, tenant) >= runs_per_tenant:
+            raise TooManyRequests(
+                f"{runs_per_tenant} run(s) of {tenant} are already queued or running "
+                "(RUNS_PER_TENANT): wait for one to finish, or cancel one",
+                headers={"Retry-After": "60"},
+            )
+    ranges = repo.shard_ranges(session, _population_area(catalog, parameters), shard_size)
+    run = repo.add_matching_run(
         session,
         MatchingRun(
-            fiscal_year=fiscal_year, status="queued", parameters=parameters, started_by=actor.label
+            fiscal_year=fiscal_year,
+            status="queued",
+            parameters=parameters,
+            started_by=actor.label,
+            tenant=tenant,
+            shards_total=len(ranges),
         ),
     )
+    repo.add_shards(session, run.id, ranges)
+    return run
+
+
+def cancel_run(session: Session, run: MatchingRun) -> MatchingRun:
+    """Stop a queued or running run: shards not yet written are skipped (a shard being
+    evaluated writes nothing); results already written stay for review."""
+    run = repo.lock_matching_run(session, run.id) or run
+    if run.status not in ("queued", "running"):
+        raise Conflict(f"the run is {run.status}: only a queued or running run can be cancelled")
+    run.status, run.finished_at = "cancelled", datetime.now(UTC)
+    return run
 
 
 def execute_run(
@@ -95,31 +141,102 @@ def execute_run(
     run_id: str,
     phases: dict[str, float] | None = None,
 ) -> None:
-    """Run the job to the end, a chunk per transaction; a failure is recorded on the run.
+    """Execute every shard of the run not done yet, here and in order (the command line,
+    the tests and the benchmarks); a failure is recorded on the run.
 
     ``phases`` (if given) receives the seconds spent reading, evaluating and writing."""
+    with make_session() as session:
+        shards = [s for r, s in repo.shards_to_execute(session) if r == run_id]
+    for shard in shards:
+        try:
+            execute_shard(make_session, catalog, run_id, shard, phases=phases)
+        except Exception:  # recorded on the run by execute_shard
+            return
+
+
+def execute_shard(
+    make_session: sessionmaker[Session],
+    catalog: Catalog,
+    run_id: str,
+    shard: int,
+    worker: str = "",
+    phases: dict[str, float] | None = None,
+) -> None:
+    """One shard as one job: evaluate its range, then in one transaction under the run's
+    lock write its results and totals and mark it done, unless it is done already (a
+    job run twice writes once) or the run was cancelled or failed meanwhile. The shard
+    that finds every shard done finishes the run. A failure is recorded on the run and
+    raised again, so the queue counts it."""
     try:
-        _execute(make_session, catalog, run_id, {} if phases is None else phases)
-    except Exception as exc:  # the job's own record is where the failure is reported
-        log.exception("matching run %s failed", run_id)
+        _execute_shard(
+            make_session, catalog, run_id, shard, worker, {} if phases is None else phases
+        )
+    except Exception as exc:
+        log.exception("matching run %s shard %d failed", run_id, shard)
         with make_session.begin() as session:
-            run = repo.get_matching_run(session, run_id)
-            if run is not None:
+            run = repo.lock_matching_run(session, run_id)
+            if run is not None and run.status in ("queued", "running"):
                 run.status, run.error, run.finished_at = (
                     "failed",
-                    str(exc)[:2000],
+                    f"shard {shard}: {exc}"[:2000],
                     datetime.now(UTC),
                 )
+        raise
 
 
-def _execute(
-    make_session: sessionmaker[Session], catalog: Catalog, run_id: str, phases: dict[str, float]
+def _execute_shard(
+    make_session: sessionmaker[Session],
+    catalog: Catalog,
+    run_id: str,
+    shard_no: int,
+    worker: str,
+    phases: dict[str, float],
 ) -> None:
     with make_session.begin() as session:
         run = repo.get_matching_run(session, run_id)
-        assert run is not None
-        run.status = "running"
+        shard = repo.get_shard(session, run_id, shard_no)
+        if run is None or shard is None or shard.status == "done":
+            return
+        if run.status not in ("queued", "running"):
+            return
+        if run.status == "queued":
+            run.status = "running"
+        repo.stamp(session, shard, worker, datetime.now(UTC))
         fiscal_year, parameters = run.fiscal_year, dict(run.parameters)
+        after, until = shard.after_id, shard.last_id
+    simulation = parameters.get("kind") == "simulation"
+    totals, results, lines, done = _evaluate_range(
+        make_session, catalog, run_id, fiscal_year, parameters, (after, until), phases
+    )
+    started = time.perf_counter()
+    with make_session.begin() as writer:
+        run = repo.lock_matching_run(writer, run_id)
+        shard = repo.get_shard(writer, run_id, shard_no)
+        assert run is not None and shard is not None
+        if shard.status == "done" or run.status != "running":
+            return
+        repo.add_matching_results(writer, results)
+        repo.add_matching_result_lines(writer, run_id, lines)
+        shard.status, shard.enterprises, shard.finished_at = "done", done, datetime.now(UTC)
+        shard.partial = totals.json()
+        writer.flush()
+        run.shards_done, run.progress = repo.count_finished_shards(writer, run_id)
+        if run.shards_done == run.shards_total:
+            _finish(writer, catalog, run, parameters, simulation)
+    phases["write"] = phases.get("write", 0.0) + time.perf_counter() - started
+
+
+def _evaluate_range(
+    make_session: sessionmaker[Session],
+    catalog: Catalog,
+    run_id: str,
+    fiscal_year: int,
+    parameters: Mapping[str, Any],
+    bounds: tuple[str, str | None],
+    phases: dict[str, float],
+) -> tuple[Totals, list[dict[str, Any]], list[tuple[str, str, str, str | None, str | None]], int]:
+    """The shard's totals, the results to keep (as mappings and as COPY lines) and how
+    many enterprises it evaluated."""
     area = _population_area(catalog, parameters)
     baseline = list(catalog)
     changes = [PolicyChange.model_validate(c) for c in parameters.get("changes", [])]
@@ -127,15 +244,15 @@ def _execute(
     scenario = (
         list(apply_changes(catalog.policies, changes, fiscal_year).values()) if simulation else []
     )
-    tallies: dict[str, Tally] = defaultdict(Tally)
-    scenario_tallies: dict[str, Tally] = defaultdict(Tally)
-    movers: dict[str, list[dict[str, Any]]] = {"gain": [], "lose": []}
-    counts = {"gain": 0, "lose": 0}
+    totals = Totals()
+    results: list[dict[str, Any]] = []
+    lines: list[tuple[str, str, str, str | None, str | None]] = []
     done = 0
     for name in ("read", "evaluate", "write"):
         phases.setdefault(name, 0.0)
+    after, until = bounds
     with make_session() as reader:
-        chunks = iterate_parts(reader, fiscal_year, area)
+        chunks = iterate_parts(reader, fiscal_year, area, after=after, until=until)
         while True:
             started = time.perf_counter()
             parts = next(chunks, None)
@@ -143,23 +260,21 @@ def _execute(
             if parts is None:
                 break
             started = time.perf_counter()
-            results: list[dict[str, Any]] = []
-            lines: list[tuple[str, str, str, str | None, str | None]] = []
             for part in parts:
                 projected = None if simulation else evaluate_projected(baseline, part, fiscal_year)
                 if projected is not None and part.chunk is not None:
-                    tally_columns(tallies, baseline, projected, part.chunk.places)
+                    tally_columns(totals.tallies, baseline, projected, part.chunk.places)
                     lines += result_lines(run_id, baseline, projected, part.chunk.ids)
                     done += part.n
                     continue
                 enterprises = {e.id: e for e in part.places}
                 answers = evaluate_part(baseline, part, fiscal_year)
-                _tally(tallies, baseline, part.rows, answers, enterprises)
+                _tally(totals.tallies, baseline, part.rows, answers, enterprises)
                 done += part.n
                 if simulation:
                     changed = evaluate_part(scenario, part, fiscal_year)
-                    _tally(scenario_tallies, scenario, part.rows, changed, enterprises)
-                    _movers(movers, counts, part.rows, answers, changed)
+                    _tally(totals.scenario, scenario, part.rows, changed, enterprises)
+                    _movers(totals.movers, totals.counts, part.rows, answers, changed)
                     continue
                 results += [
                     {
@@ -175,34 +290,38 @@ def _execute(
                     if a.status != "ineligible"
                 ]
             phases["evaluate"] += time.perf_counter() - started
-            started = time.perf_counter()
-            with make_session.begin() as writer:
-                repo.add_matching_results(writer, results)
-                repo.add_matching_result_lines(writer, run_id, lines)
-                run = repo.get_matching_run(writer, run_id)
-                assert run is not None
-                run.progress = done
-            phases["write"] += time.perf_counter() - started
+    return totals, results, lines, done
+
+
+def _finish(
+    session: Session,
+    catalog: Catalog,
+    run: MatchingRun,
+    parameters: Mapping[str, Any],
+    simulation: bool,
+) -> None:
+    """The last shard's epilogue: the run's summary from every shard's totals."""
+    fiscal_year, done = run.fiscal_year, run.progress
+    changes = [PolicyChange.model_validate(c) for c in parameters.get("changes", [])]
+    baseline = list(catalog)
+    totals = combine(repo.shard_partials(session, run.id), LISTED)
     budgets = budget_overrides(changes)
-    summary = _summary(catalog, baseline, tallies, fiscal_year, {})
+    summary = _summary(catalog, baseline, totals.tallies, fiscal_year, {})
     result: dict[str, Any] = {"enterprises": done, "policies": summary}
     if simulation:
+        scenario = list(apply_changes(catalog.policies, changes, fiscal_year).values())
+        changed = _summary(catalog, scenario, totals.scenario, fiscal_year, budgets)
         result = {
             "enterprises": done,
             "baseline": summary,
-            "scenario": _summary(catalog, scenario, scenario_tallies, fiscal_year, budgets),
-            "comparison": _compare(
-                summary, _summary(catalog, scenario, scenario_tallies, fiscal_year, budgets)
-            ),
-            "gainers": {"count": counts["gain"], "listed": movers["gain"]},
-            "losers": {"count": counts["lose"], "listed": movers["lose"]},
+            "scenario": changed,
+            "comparison": _compare(summary, changed),
+            "gainers": {"count": totals.counts["gain"], "listed": totals.movers["gain"]},
+            "losers": {"count": totals.counts["lose"], "listed": totals.movers["lose"]},
         }
-    with make_session.begin() as session:
-        run = repo.get_matching_run(session, run_id)
-        assert run is not None
-        run.status, run.total, run.progress = "done", done, done
-        analyze(session, ["matching_results"])  # paging a run's results plans with real counts
-        run.result, run.finished_at = result, datetime.now(UTC)
+    run.status, run.total = "done", done
+    analyze(session, ["matching_results"])  # paging a run's results plans with real counts
+    run.result, run.finished_at = result, datetime.now(UTC)
 
 
 def _what_is_missing(answer: Answer) -> dict[str, list[str]] | None:
@@ -309,6 +428,7 @@ def run_json(run: MatchingRun) -> dict[str, Any]:
         "status": run.status,
         "progress": run.progress,
         "total": run.total,
+        "shards": {"done": run.shards_done, "total": run.shards_total},
         "started_by": run.started_by,
         "created_at": run.created_at,
         "finished_at": run.finished_at,

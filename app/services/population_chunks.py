@@ -80,10 +80,17 @@ class Part:
 
 
 def iterate_parts(
-    session: Session, fiscal_year: int, area: Area | None, batch: int = CHUNK
+    session: Session,
+    fiscal_year: int,
+    area: Area | None,
+    batch: int = CHUNK,
+    *,
+    after: str = "",
+    until: str | None = None,
 ) -> Iterator[list[Part]]:
-    """Per chunk: the projected part and the part read from documents."""
-    for chunk in iterate_projection(session, area=area, batch=batch):
+    """Per chunk: the projected part and the part read from documents (of the
+    enterprises with ids after ``after`` up to ``until``, a run's shard)."""
+    for chunk in iterate_projection(session, area=area, batch=batch, after=after, until=until):
         special = with_history(session, chunk.after, chunk.last, fiscal_year)
         documents = list(chunk.documents)
         histories: dict[int, list[PriorAward]] = {}

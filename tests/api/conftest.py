@@ -38,6 +38,9 @@ def make_settings(database_url: str | URL, **overrides: Any) -> Settings:
         "database_url": database_url,
         "catalog_dir": CATALOG_DIR,
         "public_rate_limit_per_minute": 1_000_000,
+        # The app executes its own jobs, so a run started over HTTP finishes without
+        # a worker process (tests/population/test_workers.py has the workers).
+        "jobs_in_process": True,
         **overrides,
     }
     return Settings(**values)

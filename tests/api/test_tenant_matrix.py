@@ -339,6 +339,12 @@ ROUTES: dict[tuple[str, str], Route] = {
         "run", write="role first", body=lambda w, o: {"policy_id": HOME_POLICY[_run_home(o)]}
     ),
     ("GET", "/v1/simulations/{run_id}"): Route("simulation", shows=_own_id("id")),
+    ("POST", "/v1/matching/runs/{run_id}/cancel"): Route(
+        "run", write="role first", body=lambda w, o: {}
+    ),
+    ("POST", "/v1/simulations/{run_id}/cancel"): Route(
+        "simulation", write="role first", body=lambda w, o: {}
+    ),
 }
 
 # The browser console's pages with an id (app/console/), tried with each tenant's own

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -14,19 +16,45 @@ from sqlalchemy import Engine, inspect, text
 from sqlalchemy.engine import URL
 
 from app.db.models import Base
-from app.db.session import alembic_config, downgrade, make_engine, migrate
+from app.db.session import alembic_config, downgrade, make_engine, migrate, ours
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def schema_drift(engine: Engine) -> list[object]:
-    """What `alembic revision --autogenerate` would write: nothing is ignored, and
-    types and server defaults are compared as well as tables, columns and indexes."""
+    """What `alembic revision --autogenerate` would write: nothing of ours is ignored
+    (only the job queue's own schema, checked below), and types and server defaults
+    are compared as well as tables, columns and indexes."""
     with engine.connect() as connection:
         context = MigrationContext.configure(
-            connection, opts={"compare_type": True, "compare_server_default": True}
+            connection,
+            opts={"compare_type": True, "compare_server_default": True, "include_name": ours},
         )
         return list(compare_metadata(context, Base.metadata))
+
+
+def test_only_the_job_queue_is_left_out_of_the_comparison() -> None:
+    assert not ours("procrastinate_jobs", "table", {})
+    assert all(ours(table, "table", {}) for table in Base.metadata.tables)
+
+
+def test_the_job_queue_schema_is_procrastinate_s_own(db_engine: Engine, db_backend: str) -> None:
+    """On PostgreSQL the migrations install the installed procrastinate's schema whole:
+    its tables, and every function its queries call (SQLite has no queue)."""
+    shipped = resources.files("procrastinate.sql").joinpath("schema.sql").read_text("utf-8")
+    functions = set(re.findall(r"CREATE FUNCTION (\w+)\(", shipped))
+    with db_engine.connect() as connection:
+        tables = set(inspect(connection).get_table_names())
+        if db_backend == "sqlite":
+            assert not {t for t in tables if t.startswith("procrastinate_")}
+            return
+        found = set(
+            connection.execute(
+                text("SELECT proname FROM pg_proc WHERE proname LIKE 'procrastinate%'")
+            ).scalars()
+        )
+    assert {"procrastinate_jobs", "procrastinate_workers", "procrastinate_events"} <= tables
+    assert functions and functions <= found
 
 
 def test_models_match_the_migrated_schema(db_engine: Engine) -> None:
@@ -77,7 +105,10 @@ def test_downgrade_to_base_and_back(fresh_db_url: URL) -> None:
         if engine.dialect.name == "postgresql":
             with engine.connect() as connection:
                 leftover = connection.execute(
-                    text("SELECT count(*) FROM pg_proc WHERE proname = 'audit_log_append_only'")
+                    text(
+                        "SELECT count(*) FROM pg_proc WHERE proname = 'audit_log_append_only' "
+                        "OR proname LIKE 'procrastinate%'"
+                    )
                 ).scalar_one()
             assert leftover == 0
         migrate(fresh_db_url)  # and the upgrade still works on the emptied database

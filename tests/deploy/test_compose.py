@@ -36,10 +36,11 @@ def _setting_names() -> set[str]:
     return {name.upper() for name in Settings.model_fields}
 
 
-def test_services_are_database_migration_and_api(compose: dict) -> None:  # type: ignore[type-arg]
-    assert {"db", "migrate", "api"} <= set(compose["services"])
-    api = compose["services"]["api"]
-    assert api["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+def test_services_are_database_migration_api_and_worker(compose: dict) -> None:  # type: ignore[type-arg]
+    assert {"db", "migrate", "api", "worker"} <= set(compose["services"])
+    for name in ("api", "worker"):
+        service = compose["services"][name]
+        assert service["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert compose["services"]["migrate"]["depends_on"]["db"]["condition"] == "service_healthy"
 
 
@@ -107,6 +108,19 @@ def test_migrations_run_as_the_owner_and_the_api_as_the_service_role(compose: di
     assert "MIGRATE_DATABASE_URL" not in api["environment"], (
         "the API must not hold the owner's keys"
     )
+    worker = compose["services"]["worker"]
+    assert worker["environment"]["DATABASE_URL"] == api["environment"]["DATABASE_URL"]
+    assert "MIGRATE_DATABASE_URL" not in worker["environment"]
+
+
+def test_the_api_queues_runs_and_the_worker_executes_them(compose: dict) -> None:  # type: ignore[type-arg]
+    """On PostgreSQL the API never executes a run: the worker service does."""
+    api, worker = (compose["services"][name] for name in ("api", "worker"))
+    api_settings = Settings(**{k.lower(): v for k, v in api["environment"].items()})
+    worker_settings = Settings(**{k.lower(): v for k, v in worker["environment"].items()})
+    assert api_settings.on_postgres and not api_settings.runs_jobs_in_process
+    assert build_parser().parse_args(worker["command"][1:]).command == "worker"
+    assert worker_settings.worker_nice > 0
 
 
 def test_dockerfile_ships_what_the_service_loads() -> None:

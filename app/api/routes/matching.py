@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Annotated, Any
 
@@ -20,6 +19,7 @@ from app.api.schemas.types import FiscalYear, StrictModel
 from app.catalog.loader import Catalog
 from app.db import repositories as repo
 from app.db.models import MatchingRun
+from app.jobs.queue import cancel_queued_shards, enqueue_shards
 from app.services import matching_runs as runs
 from app.services.access import check_run, require_writer
 from app.services.actors import Actor
@@ -43,9 +43,12 @@ class RunOut(BaseModel):
     id: str
     kind: str
     fiscal_year: int
-    status: str = Field(description="queued, running, done or failed")
-    progress: int
-    total: int
+    status: str = Field(description="queued, running, done, failed or cancelled")
+    progress: int = Field(description="enterprises evaluated so far (by the shards done)")
+    total: int = Field(description="enterprises evaluated, once the run is done")
+    shards: dict[str, int] = Field(
+        description="`done` and `total`: the run's shards, each one job taken by any worker"
+    )
     started_by: str
     created_at: Any
     finished_at: Any
@@ -98,16 +101,22 @@ def _start(
     # failed with "database is locked": every run started with a key was a 500.
     session.commit()
     make_session = request.app.state.sessionmaker
-    # Committed before the job starts, so the job (and the client) can find it.
+    settings = request.app.state.settings
+    # The run, its shards and their jobs in one transaction: all or none of them.
     with make_session.begin() as session:
-        run = runs.start_run(session, catalog, actor, fiscal_year, changes)
+        run = runs.start_run(
+            session,
+            catalog,
+            actor,
+            fiscal_year,
+            changes,
+            shard_size=settings.run_shard_size,
+            runs_per_tenant=settings.runs_per_tenant,
+        )
         run_id = run.id
-    threading.Thread(
-        target=runs.execute_run,
-        args=(make_session, catalog, run_id),
-        daemon=True,
-        name=f"run-{run_id[:8]}",
-    ).start()
+        enqueue_shards(session, run_id, run.shards_total)
+    if request.app.state.jobs is not None:
+        request.app.state.jobs.wake()
     with make_session() as session:
         stored = repo.get_matching_run(session, run_id)
         assert stored is not None
@@ -124,12 +133,13 @@ def _visible_run(
     "/matching/runs",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=RunOut,
-    responses=responses(401, 403, 422),
+    responses=responses(401, 403, 422, 429),
 )
 def start_matching(
     body: RunRequest, request: Request, session: SessionDep, catalog: CatalogDep, actor: ActorDep
 ) -> dict[str, Any]:
-    """Evaluate every stored enterprise (a portal: those in its area) for a fiscal year, in the background."""
+    """Evaluate every stored enterprise (a portal: those in its area) for a fiscal year, in the background.
+    A tenant may have RUNS_PER_TENANT runs queued or running at once; past that a 429."""
     require_writer(actor)
     return _start(request, session, catalog, actor, body.fiscal_year, None)
 
@@ -253,7 +263,7 @@ def awards_from_matching(
     "/simulations",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=RunOut,
-    responses=responses(401, 403, 422),
+    responses=responses(401, 403, 422, 429),
 )
 def start_simulation(
     body: SimulationRequest,
@@ -274,3 +284,37 @@ def get_simulation(
 ) -> dict[str, Any]:
     """A simulation's status and, when done, baseline against scenario per policy with gainers and losers."""
     return runs.run_json(_visible_run(session, catalog, actor, run_id, "simulation"))
+
+
+def _cancel(
+    session: Session, catalog: Catalog, actor: Actor, run_id: RunId, kind: str
+) -> dict[str, Any]:
+    require_writer(actor)
+    run = runs.cancel_run(session, _visible_run(session, catalog, actor, run_id, kind))
+    cancel_queued_shards(session, run.id)
+    return runs.run_json(run)
+
+
+@router.post(
+    "/matching/runs/{run_id}/cancel",
+    response_model=RunOut,
+    responses=responses(401, 403, 404, 409),
+)
+def cancel_matching(
+    run_id: RunId, session: SessionDep, catalog: CatalogDep, actor: ActorDep
+) -> dict[str, Any]:
+    """Stop a queued or running run: shards not yet written are skipped, results already
+    written stay. A run already done, failed or cancelled is a 409."""
+    return _cancel(session, catalog, actor, run_id, "matching")
+
+
+@router.post(
+    "/simulations/{run_id}/cancel",
+    response_model=RunOut,
+    responses=responses(401, 403, 404, 409),
+)
+def cancel_simulation(
+    run_id: RunId, session: SessionDep, catalog: CatalogDep, actor: ActorDep
+) -> dict[str, Any]:
+    """Stop a queued or running simulation (a 409 once it has finished)."""
+    return _cancel(session, catalog, actor, run_id, "simulation")

@@ -70,11 +70,16 @@ def _as_columns(names: list[str], rows: Sequence[Any]) -> dict[str, list[Any]]:
 
 
 def iterate_projection(
-    session: Session, *, area: Area | None = None, batch: int = 100_000
+    session: Session,
+    *,
+    area: Area | None = None,
+    batch: int = 100_000,
+    after: str = "",
+    until: str | None = None,
 ) -> Iterator[Chunk]:
-    """Every enterprise (optionally within an area), ``batch`` at a time in id order."""
+    """Every enterprise (optionally within an area, and with an id after ``after`` up
+    to ``until``), ``batch`` at a time in id order."""
     facts = EnterpriseFacts
-    after = ""
     postgres = session.get_bind().dialect.name == "postgresql"
     while True:
         stmt = (
@@ -84,6 +89,8 @@ def iterate_projection(
         )
         if area is not None:
             stmt = stmt.where(enterprise_in(area))
+        if until is not None:
+            stmt = stmt.where(Enterprise.id <= until)
         stmt = stmt.order_by(Enterprise.id).limit(batch)
         if postgres:  # the range's end and the enterprises without an exact projection
             inner = stmt.subquery()
