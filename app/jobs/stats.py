@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.orm import Session
 
 from app.db.models import MatchingRun, MatchingRunShard
@@ -78,6 +79,22 @@ def shard_durations(session: Session, finished_after: datetime) -> list[tuple[da
         .order_by(MatchingRunShard.finished_at)
     ).all()
     return [(done, (done - taken).total_seconds()) for done, taken in rows if done and taken]
+
+
+def shards_done(session: Session) -> tuple[int, float]:
+    """How many shards are done, and the seconds they took in all (taken to done)."""
+    taken, finished = MatchingRunShard.taken_at, MatchingRunShard.finished_at
+    seconds: ColumnElement[Any]
+    if session.get_bind().dialect.name == "postgresql":
+        seconds = func.extract("epoch", finished - taken)
+    else:
+        seconds = (func.julianday(finished) - func.julianday(taken)) * 86400
+    count, total = session.execute(
+        select(func.count(), func.coalesce(func.sum(seconds), 0)).where(
+            finished.is_not(None), taken.is_not(None)
+        )
+    ).one()
+    return int(count), float(total)
 
 
 def workers_seen(session: Session, within: timedelta) -> int | None:

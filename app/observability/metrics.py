@@ -10,11 +10,9 @@ Two kinds of figures:
   commitments, disbursements and what remains, and the audit chain's length. They are
   the same whichever worker answers, and cost a few indexed queries per scrape.
 
-Job queue metrics belong here too, beside the request ones: the worker's job durations
-and failures as a ``Histogram``/``Counter`` defined at module level like
-``REQUEST_DURATION`` (a worker in a container of its own exposes them on a port of its
-own with ``prometheus_client.start_http_server``), and the queue's depth as one more
-reader in ``DATABASE_FIGURES``.
+The job queue's figures are read from the database too (``job_queue_figures``): jobs
+waiting, running and failed, and the shards done with their durations, as every worker
+on every host recorded them, so workers need no port of their own.
 
 Money is a float here (Prometheus has no other number): exact to the fen for any budget
 below 10^13 yuan; the API's figures remain the reference.
@@ -35,13 +33,14 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import GaugeMetricFamily, Metric, SummaryMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.db.models import AuditLog, Budget
+from app.jobs.stats import queue_stats, shards_done
 from app.observability.metrics_dir import VARIABLE as MULTIPROCESS_DIR
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -153,8 +152,31 @@ def audit_chain_figures(session: Session) -> Iterator[Metric]:
     )
 
 
+def job_queue_figures(session: Session) -> Iterator[Metric]:
+    """The job queue as every worker left it (app/jobs/stats.py): jobs waiting and
+    running per queue, failed jobs per task, and the shards of runs done so far with the
+    seconds they took, as a summary that only grows (so ``rate()`` applies)."""
+    stats = queue_stats(session)
+    for name, text, counts, label in (
+        ("waiting", "Jobs queued and not yet taken by a worker.", stats.waiting, "queue"),
+        ("running", "Jobs a worker is executing.", stats.running, "queue"),
+        ("failed", "Jobs that failed and are kept for inspection.", stats.failed, "task"),
+    ):
+        family = GaugeMetricFamily(f"incentives_jobs_{name}", text, labels=[label])
+        for key, count in sorted(counts.items()):
+            family.add_metric([key], count)
+        yield family
+    done, seconds = shards_done(session)
+    yield SummaryMetricFamily(
+        "incentives_run_shard_duration_seconds",
+        "Shards of matching runs and simulations done, and the seconds from taken to done.",
+        count_value=done,
+        sum_value=seconds,
+    )
+
+
 #: What a scrape reads from the database, in this order.
-DATABASE_FIGURES: list[FigureReader] = [budget_figures, audit_chain_figures]
+DATABASE_FIGURES: list[FigureReader] = [budget_figures, audit_chain_figures, job_queue_figures]
 
 
 class _DatabaseFigures:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -20,6 +21,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.db.session import alembic_config
+from app.jobs.stats import workers_seen
 
 log = logging.getLogger("incentives")
 
@@ -73,10 +75,33 @@ def catalog_loaded(state: Any) -> str | None:
     return None
 
 
+def workers_alive(state: Any) -> str | None:
+    """A service that queues jobs for worker processes is ready only while one of them
+    has been heard from: otherwise runs would be accepted and never executed. A service
+    that executes its own jobs (SQLite, JOBS_IN_PROCESS) is its own worker."""
+    settings = state.settings
+    if settings.runs_jobs_in_process:
+        return None
+    within = timedelta(seconds=settings.worker_stalled_seconds)
+    try:
+        with state.sessionmaker() as session:
+            seen = workers_seen(session, within)
+    except SQLAlchemyError:
+        log.warning("readiness: the workers' heartbeats could not be read", exc_info=True)
+        return "the job workers' heartbeats cannot be read (the service's log has the error)"
+    if seen == 0:
+        return (
+            f"no job worker has been heard from in {settings.worker_stalled_seconds:g} s: "
+            "start `incentives worker`"
+        )
+    return None
+
+
 READINESS_CHECKS: list[Check] = [
     Check("database", database_answers),
     Check("migrations", migrations_at_head),
     Check("catalog", catalog_loaded),
+    Check("workers", workers_alive),
 ]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -70,7 +71,7 @@ def test_ready_names_each_check_it_passed(client: TestClient) -> None:
     assert response.status_code == 200, response.text
     assert response.json() == {
         "status": "ready",
-        "checks": {"database": "ok", "migrations": "ok", "catalog": "ok"},
+        "checks": {"database": "ok", "migrations": "ok", "catalog": "ok", "workers": "ok"},
     }
 
 
@@ -120,6 +121,24 @@ def test_ready_is_503_naming_the_database_when_it_does_not_answer(
     assert problem["checks"] == {"database": problem["detail"].removeprefix("database: ")}
     assert "secret" not in problem["detail"] and "nobody" not in problem["detail"]
     assert own.get("/health/ready").status_code == 200
+
+
+def test_ready_waits_for_a_job_worker_when_the_service_only_queues(fresh_db_url: URL) -> None:
+    """With JOBS_IN_PROCESS off the API only queues runs: on PostgreSQL it is ready once a
+    worker's heartbeat is recent. SQLite has no heartbeats (its worker polls the shards)."""
+    migrate(fresh_db_url)
+    with TestClient(create_app(make_settings(fresh_db_url, jobs_in_process=False))) as own:
+        if fresh_db_url.get_backend_name() != "postgresql":
+            assert own.get("/health/ready").json()["checks"]["workers"] == "ok"
+            return
+        problem = assert_problem(own.get("/health/ready"), 503)
+        assert problem["detail"].startswith("workers: no job worker has been heard from in 30 s")
+        assert "incentives worker" in problem["detail"]
+        engine = create_engine(fresh_db_url)
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO procrastinate_workers DEFAULT VALUES"))
+        engine.dispose()
+        assert own.get("/health/ready").json()["checks"]["workers"] == "ok"
 
 
 # ------------------------------------------------------------------ /metrics: who
@@ -214,6 +233,36 @@ def test_the_audit_chain_and_its_last_verification_are_measured(
 
 
 # ------------------------------------------------------------------ request ids and logs
+
+
+def test_the_job_queue_and_run_shards_are_measured(
+    client: TestClient, keys: dict[str, dict[str, str]]
+) -> None:
+    before = samples(client.get("/metrics", headers=keys["auditor"]))
+    shards = ("incentives_run_shard_duration_seconds_count", frozenset())
+    started = client.post("/v1/matching/runs", json={"fiscal_year": 2024})
+    assert started.status_code == 202, started.text
+    run = started.json()
+    for _ in range(600):
+        run = client.get(f"/v1/matching/runs/{run['id']}").json()
+        if run["status"] not in ("queued", "running"):
+            break
+        time.sleep(0.05)
+    assert run["status"] == "done", run
+    scraped = samples(client.get("/metrics", headers=keys["auditor"]))
+    assert scraped[shards] >= before.get(shards, 0) + run["shards"]["total"]
+    assert scraped[("incentives_run_shard_duration_seconds_sum", frozenset())] >= 0
+    families = {
+        family.name
+        for family in text_string_to_metric_families(
+            client.get("/metrics", headers=keys["auditor"]).text
+        )
+    }
+    assert {
+        "incentives_jobs_waiting",
+        "incentives_jobs_running",
+        "incentives_jobs_failed",
+    } <= families
 
 
 def test_a_sane_request_id_is_returned_as_given(client: TestClient) -> None:
