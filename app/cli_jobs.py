@@ -84,13 +84,13 @@ def _cancel(args: argparse.Namespace) -> int:
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     worker = commands.add_parser(
         "worker",
-        help="execute jobs: runs' shards and the periodic work (PostgreSQL: from the queue, "
+        help="execute jobs: runs' shards, large imports and the periodic work (PostgreSQL: from the queue, "
         "with any number of workers on any number of hosts)",
     )
     worker.add_argument(
         "--queue",
         action="append",
-        choices=["runs", "maintenance"],
+        choices=["runs", "imports", "maintenance"],
         help="take jobs of this queue only (repeat for more); default: every queue",
     )
     worker.set_defaults(handler=_worker)

@@ -69,6 +69,12 @@ class Settings(BaseSettings):
         ge=1,
         description="most rows below the header an import file may have (empty rows count too)",
     )
+    import_job_bytes: int = Field(
+        default=2 * 1024 * 1024,
+        ge=0,
+        description="an import file larger than this is a job: POST /v1/imports answers 202 "
+        "and GET /v1/imports/{id} gives the report once a worker has written it",
+    )
     console_secret: str | None = Field(
         default=None,
         min_length=32,

@@ -45,6 +45,8 @@ HTTP_METHOD = 10
 REQUEST_PATH = 2048
 FINDING_KEY = 64  # a key of facts.yaml `findings` (a lower-case word)
 FINDING_NOTE = 2000  # what a reviewer writes with a finding
+FILE_NAME = 255  # an uploaded import file's name
+FILE_FORMAT = 8  # csv or xlsx
 
 # ---------------------------------------------------------------- integers
 

@@ -29,6 +29,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -370,6 +371,37 @@ class MatchingResult(Base):
     status: Mapped[str] = mapped_column(String(bounds.RESULT_STATUS))
     amount: Mapped[Decimal | None]
     missing_facts: Mapped[dict[str, Any] | None]
+
+
+class ImportJob(Base):
+    """A bulk import too large to answer within its request: the uploaded file, who
+    sent it, and (once a worker has executed it) the import's report or its problem.
+
+    The file's bytes are dropped when the import finishes; the report stays."""
+
+    __tablename__ = "import_jobs"
+
+    id: Mapped[str] = _id()
+    #: queued, running (taken by a worker), done or failed
+    status: Mapped[str] = mapped_column(String(bounds.STATUS))
+    #: The submitting key, as ``Actor`` has it: the import acts with its role and scope.
+    actor_name: Mapped[str] = mapped_column(String(bounds.ACTOR))
+    actor_role: Mapped[str] = mapped_column(String(bounds.KEY_ROLE))
+    actor_jurisdiction: Mapped[str | None] = mapped_column(String(bounds.PLACE))
+    api_key_id: Mapped[str | None] = mapped_column(String(bounds.ID))
+    file_name: Mapped[str] = mapped_column(String(bounds.FILE_NAME))
+    file_format: Mapped[str] = mapped_column(String(bounds.FILE_FORMAT))
+    file_bytes: Mapped[int] = mapped_column(BigInteger)
+    data: Mapped[bytes | None] = mapped_column(LargeBinary)
+    dry_run: Mapped[bool]
+    #: Times a worker took it (more than one: a worker died, or the job was retried).
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    report: Mapped[dict[str, Any] | None]
+    #: Why the file could not be imported at all: the problem the request would have got.
+    problem: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
 
 
 class RateLimitCounter(Base):

@@ -35,6 +35,8 @@ SERVICE_PRIVILEGES: Mapping[str, tuple[str, ...]] = {
     "enterprise_fact_years": ("DELETE", "INSERT", "SELECT"),
     "enterprise_fact_year_scores": ("DELETE", "INSERT", "SELECT"),
     "enterprise_recognitions": ("DELETE", "INSERT", "SELECT"),
+    # large imports waiting for a worker: status and report updated, the file dropped
+    "import_jobs": ("INSERT", "SELECT", "UPDATE"),
     "idempotency_records": ("DELETE", "INSERT", "SELECT", "UPDATE"),  # purged after 24 hours
     "matching_results": ("INSERT", "SELECT"),  # written once per shard of a run
     "matching_run_shards": ("INSERT", "SELECT", "UPDATE"),  # taken, then done with totals

@@ -1,8 +1,8 @@
 """Jobs executed by the service itself: the embedded default (SQLite, `make run`).
 
 SQLite has no queue engine, so a thread of the service takes the shards not done of
-unfinished runs straight from ``matching_run_shards`` (which is what survives a
-restart: the next start-up carries on) and does the periodic work when it falls due;
+unfinished runs straight from ``matching_run_shards``, and the unfinished imports from
+``import_jobs`` (which is what survives a restart: the next start-up carries on) and does the periodic work when it falls due;
 ``incentives worker`` on SQLite runs the same loop in a process of its own. On PostgreSQL, with JOBS_IN_PROCESS set, the thread runs a
 procrastinate worker instead, the same as ``incentives worker``.
 """
@@ -21,6 +21,7 @@ from croniter import croniter
 from app.db import repositories as repo
 from app.jobs import tasks
 from app.jobs.runtime import Runtime
+from app.services import import_jobs
 
 log = logging.getLogger("incentives")
 
@@ -72,6 +73,7 @@ class InProcessJobs:
         }
         while not self._stopping.is_set():
             self._guarded("taking shards", self._execute_shards)
+            self._guarded("taking imports", self._execute_imports)
             for name, (cron, job) in due.items():
                 if time.time() >= next_at[name]:
                     next_at[name] = croniter(cron, time.time()).get_next(float)
@@ -88,6 +90,14 @@ class InProcessJobs:
             self._guarded(
                 f"run {run_id} shard {shard}", tasks.run_shard, self.runtime, run_id, shard
             )
+
+    def _execute_imports(self) -> None:
+        with self.runtime.make_session() as session:
+            todo = import_jobs.pending(session)
+        for import_id in todo:
+            if self._stopping.is_set():
+                return
+            self._guarded(f"import {import_id}", tasks.run_import, self.runtime, import_id)
 
     @staticmethod
     def _guarded(name: str, job: Any, *args: Any) -> None:

@@ -26,9 +26,9 @@ from app.jobs.runtime import Runtime
 
 log = logging.getLogger("incentives")
 
-#: A run's shards; the periodic work has a queue of its own and goes first.
-RUNS, MAINTENANCE = "runs", "maintenance"
-RUN_SHARD = "run_shard"
+#: A run's shards, large imports; the periodic work has a queue of its own and goes first.
+RUNS, IMPORTS, MAINTENANCE = "runs", "imports", "maintenance"
+RUN_SHARD, RUN_IMPORT = "run_shard", "run_import"
 #: How often the workers look for jobs of dead workers (cron, with seconds).
 STALLED_CHECK = "* * * * * */5"
 
@@ -48,6 +48,17 @@ def enqueue_shards(session: Session, run_id: str, shards: int) -> None:
     )
     jobs: list[JSONDict] = [{"run_id": run_id, "shard": shard} for shard in range(shards)]
     deferrer.batch_defer(*jobs)
+
+
+def enqueue_import(session: Session, import_id: str) -> None:
+    """Queue a stored import's job, in the session's own transaction (PostgreSQL)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    raw = session.connection().connection.driver_connection
+    deferrer = procrastinate.App(connector=procrastinate.SyncPsycopgConnector()).configure_task(
+        RUN_IMPORT, queue=IMPORTS, connection=raw
+    )
+    deferrer.defer(import_id=import_id)
 
 
 def cancel_queued_shards(session: Session, run_id: str) -> int:
@@ -76,6 +87,11 @@ def worker_app(runtime: Runtime) -> procrastinate.App:
     @app.task(name=RUN_SHARD, queue=RUNS)
     def run_shard(run_id: str, shard: int) -> None:
         tasks.run_shard(runtime, run_id, shard)
+
+    # A worker that dies mid-import has written nothing: the stalled job is retried.
+    @app.task(name=RUN_IMPORT, queue=IMPORTS)
+    def run_import(import_id: str) -> None:
+        tasks.run_import(runtime, import_id)
 
     @app.periodic(cron=settings.idempotency_purge_cron)
     @app.task(name="purge_idempotency", queue=MAINTENANCE, priority=10)

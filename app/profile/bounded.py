@@ -88,6 +88,12 @@ RunId = Annotated[
     NO_NUL,
     MapsTo("matching_runs.id", "matching_results.run_id"),
 ]
+ImportId = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=bounds.ID),
+    NO_NUL,
+    MapsTo("import_jobs.id"),
+]
 PolicyId = Annotated[
     str,
     StringConstraints(min_length=1, max_length=bounds.POLICY_ID),

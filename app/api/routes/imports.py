@@ -3,16 +3,24 @@
 The file comes as a multipart upload (field ``file``) or as the raw body with its
 type (``text/csv`` or the XLSX type). The answer is the import report; with
 ``?dry_run=true`` nothing is written. Column mapping: ``policy_catalog/IMPORT.md``.
+
+A file larger than IMPORT_JOB_BYTES is not imported within the request: it is stored
+with a job that a worker executes (``app/services/import_jobs.py``), the answer is a
+202 with its Location, and ``GET /v1/imports/{import_id}`` shows its status and, once
+done, the very report the synchronous answer would have given.
 """
 
 from __future__ import annotations
 
 import tempfile
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import IO, Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -20,14 +28,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.api.auth import ActorDep
 from app.api.deps import CatalogDep, SessionDep, SettingsDep
 from app.api.errors import responses
-from app.services import bulk_import
+from app.db.models import ImportJob
+from app.jobs.queue import enqueue_import
+from app.profile.bounded import ImportId
+from app.services import bulk_import, import_jobs
 from app.services.access import require_writer
 from app.services.errors import Invalid
 from app.services.import_source import ImportLimits
 
 router = APIRouter(prefix="/imports", tags=["enterprises"])
 
-MAX_ERRORS_LISTED = 1_000
+MAX_ERRORS_LISTED = import_jobs.MAX_ERRORS_LISTED
 _SPOOL_BYTES = 4 * 1024 * 1024
 
 
@@ -55,6 +66,26 @@ class ImportReportOut(BaseModel):
     dry_run: bool
     import_id: str | None = Field(
         default=None, description="the import's id in the audit log, when it changed something"
+    )
+
+
+class ImportJobOut(BaseModel):
+    id: str
+    status: str = Field(description="queued, running, done or failed")
+    file_name: str
+    format: str = Field(description="csv or xlsx")
+    file_bytes: int
+    dry_run: bool
+    attempts: int = Field(description="times a worker took it (more than one after a retry)")
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    report: ImportReportOut | None = Field(
+        description="when done: the report the synchronous import answers"
+    )
+    problem: dict[str, Any] | None = Field(
+        description="when failed: why the file could not be imported at all (as a 422 or 413 "
+        "problem would say)"
     )
 
 
@@ -134,7 +165,8 @@ async def _receive(request: Request) -> bulk_import.ImportFile:
 @router.post(
     "",
     response_model=ImportReportOut,
-    responses=responses(401, 403, 413, 415, 422),
+    responses=responses(401, 403, 413, 415, 422)
+    | {202: {"model": ImportJobOut, "description": "a large file: queued as a job"}},
     openapi_extra={"requestBody": _BODY},
 )
 async def import_enterprises(
@@ -153,6 +185,9 @@ async def import_enterprises(
     if the profile is unchanged. Headers (Chinese or English) are listed in
     `policy_catalog/IMPORT.md`; an unknown header is a 422 naming it, before anything
     is written.
+
+    A file larger than IMPORT_JOB_BYTES is a job: the answer is a 202 with the job and
+    its `Location`, `GET /v1/imports/{import_id}`, which gives the report once done.
     """
     require_writer(actor)
     # The key lookup began a transaction (on SQLite it holds the write lock): end it
@@ -161,6 +196,13 @@ async def import_enterprises(
     await run_in_threadpool(session.commit)
     source = await _receive(request)
     try:
+        if _size(source) > settings.import_job_bytes:
+            job = await run_in_threadpool(_queue, request, source, actor, dry_run)
+            return JSONResponse(  # type: ignore[return-value]  # the 202, not the report
+                jsonable_encoder(ImportJobOut.model_validate(job)),
+                status_code=202,
+                headers={"Location": f"/v1/imports/{job['id']}"},
+            )
         limits = ImportLimits.from_settings(settings)
         prepared = await run_in_threadpool(
             bulk_import.prepare, catalog, source, actor, None, limits
@@ -171,3 +213,37 @@ async def import_enterprises(
     finally:
         source.data.close()
     return report.as_json(MAX_ERRORS_LISTED)
+
+
+def _size(source: bulk_import.ImportFile) -> int:
+    source.data.seek(0, 2)
+    size = source.data.tell()
+    source.data.seek(0)
+    return size
+
+
+def _queue(
+    request: Request, source: bulk_import.ImportFile, actor: Any, dry_run: bool
+) -> dict[str, Any]:
+    """Store the file and queue its job in one transaction; wake the service's own
+    worker (SQLite) if it has one."""
+    with request.app.state.sessionmaker.begin() as session:
+        job = import_jobs.submit(session, source, actor, dry_run=dry_run)
+        enqueue_import(session, job.id)
+        shown = import_jobs.job_json(job)
+    if request.app.state.jobs is not None:
+        request.app.state.jobs.wake()
+    return shown
+
+
+@router.get("/{import_id}", response_model=ImportJobOut, responses=responses(401, 403, 404, 422))
+def import_status(
+    import_id: ImportId,
+    session: SessionDep,
+    catalog: CatalogDep,
+    actor: ActorDep,
+) -> dict[str, Any]:
+    """A large import's status; once done, its report (admins and auditors, or a portal
+    whose area holds the portal that sent it)."""
+    job = import_jobs.check_visible(actor, catalog, session.get(ImportJob, import_id), import_id)
+    return import_jobs.job_json(job)
