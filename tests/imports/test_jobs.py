@@ -204,7 +204,7 @@ def test_a_worker_dying_before_its_commit_leaves_nothing_and_the_retry_imports(
     assert world.enterprises() == before + 3
 
     steps = [r.fields for r in caplog.records if r.getMessage() == tasks.STEP]  # type: ignore[attr-defined]
-    assert [(s["step"], s["outcome"] if "outcome" in s else None) for s in steps] == [
+    assert [(s["step"], s.get("outcome")) for s in steps] == [
         ("start", None),
         ("failed", "failed"),
         ("start", None),
