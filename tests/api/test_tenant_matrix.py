@@ -3,7 +3,8 @@
 Tenants: the city portals of Nanjing and Wuhan, a district portal of each (Jiangning,
 Hongshan), an enterprise key of a Jiangning enterprise and one of a Hongshan
 enterprise, and an auditor. Objects: each city's enterprise, award (on public notice,
-paid by its city), budget, and the matching runs and simulations each portal started.
+paid by its city), budget, and the matching runs, simulations and (large) imports
+each portal started.
 
 For each cell the expected answer is written out below, not derived from the code:
 an object the tenant may not see is a 404 indistinguishable from a missing one, a
@@ -40,6 +41,7 @@ from tests.api.conftest import CATALOG_DIR, issue_token, make_settings
 from tests.api.support import store_as_before
 from tests.conftest import _empty_database
 from tests.helpers import random_uscc
+from tests.imports.support import csv_bytes, table
 
 YEAR = 2024
 RUN_YEAR = 2025
@@ -154,7 +156,8 @@ def world(
     _wuhan_policy(catalog)
     with _empty_database(db_backend, request, tmp) as url:
         migrate(url)
-        app = create_app(make_settings(url, catalog_dir=catalog))
+        # Every import file is a job, so that each portal has an import to read.
+        app = create_app(make_settings(url, catalog_dir=catalog, import_job_bytes=0))
         with TestClient(app) as client:
             admin = {"Authorization": f"Bearer {issue_token(app)}"}
             tokens = {
@@ -217,7 +220,15 @@ def _populate(w: World, app: Any) -> None:
         )
         assert sim.status_code == 202, sim.text
         w.ids[f"simulation:{portal}"] = sim.json()["id"]
+        queued = w.client.post(
+            "/v1/imports",
+            files={"file": ("m.csv", csv_bytes(table([])), "text/csv")},
+            headers=w.tokens[portal],
+        )
+        assert queued.status_code == 202, queued.text
+        w.ids[f"import:{portal}"] = queued.json()["id"]
     for portal in PORTALS:
+        _finished(w, f"/v1/imports/{w.ids[f'import:{portal}']}")
         _finished(w, f"/v1/matching/runs/{w.ids[f'run:{portal}']}")
         _finished(w, f"/v1/simulations/{w.ids[f'simulation:{portal}']}")
 
@@ -236,7 +247,7 @@ class Route:
     """How the matrix exercises one route: the objects to put in the path, the body
     of a write, and what a 200 must contain."""
 
-    kind: str  # enterprise | award | budget | run | simulation | policy
+    kind: str  # enterprise | award | budget | run | simulation | import | policy
     write: str | None = None  # None for a read; else how refusals are ordered (below)
     body: Callable[[World, Object], Any] | None = None
     query: str = ""
@@ -345,6 +356,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/v1/simulations/{run_id}/cancel"): Route(
         "simulation", write="role first", body=lambda w, o: {}
     ),
+    ("GET", "/v1/imports/{import_id}"): Route("import", shows=_own_id("id")),
 }
 
 # The browser console's pages with an id (app/console/), tried with each tenant's own
@@ -379,6 +391,8 @@ OBJECTS = {
     "budget": [Object("budget:NJ", "NJ"), Object("budget:WH", "WH")],
     "run": [Object(f"run:{p}", f"run:{p}") for p in PORTALS],
     "simulation": [Object(f"simulation:{p}", f"run:{p}") for p in PORTALS],
+    # A portal's import is read where its runs are: in its area and above it.
+    "import": [Object(f"import:{p}", f"run:{p}") for p in PORTALS],
 }
 
 
@@ -387,8 +401,8 @@ def expected(method: str, path: str, route: Route, tenant: str, obj: Object) -> 
     if route.kind == "policy":
         return 200
     sees = obj.home in SEES[tenant]
-    if route.kind in ("run", "simulation") and tenant.startswith("enterprise"):
-        return 403  # population work is not for enterprise keys at all
+    if route.kind in ("run", "simulation", "import") and tenant.startswith("enterprise"):
+        return 403  # population work and bulk imports are not for enterprise keys at all
     if route.write is None:
         return 200 if sees else 404
     if route.write == "admin":
