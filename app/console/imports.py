@@ -1,6 +1,6 @@
 """Bulk import for portal officers: a CSV or XLSX file, checked row by row and written
 all together or not at all, exactly as ``POST /v1/imports`` does it (that route's own
-function reads the upload); the page shows the report with every rejected row's
+function reads the upload), within the request whatever the file's size; the page shows the report with every rejected row's
 number, column and reason."""
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ async def import_file(
     actor: ConsoleActor,
     dry_run: Annotated[bool, Form()] = False,
 ) -> Response:
-    report = await imports_api.import_enterprises(
+    report = await imports_api.import_at_once(
         request, session, catalog, settings, actor, dry_run=dry_run
     )
     return render(request, "imports.html", {"report": report}, actor=actor)

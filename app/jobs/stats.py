@@ -3,7 +3,7 @@ failed per queue or task, how long shards took, and whether workers are alive.
 
 Read from the database, so any API process answers for every worker on every host.
 On SQLite (no queue engine) the waiting and running jobs are the shards of unfinished
-runs and a failure is a failed run.
+runs and the unfinished imports, and a failure is a failed run.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.orm import Session
 
-from app.db.models import MatchingRun, MatchingRunShard
+from app.db.models import ImportJob, MatchingRun, MatchingRunShard
 
 
 @dataclass(frozen=True)
@@ -56,9 +56,17 @@ def queue_stats(session: Session) -> QueueStats:
         )
     }
     failures = session.scalar(select(func.count()).where(MatchingRun.status == "failed"))
+    imports: dict[str, int] = {
+        status: count
+        for status, count in session.execute(
+            select(ImportJob.status, func.count())
+            .where(ImportJob.status.in_(("queued", "running")))
+            .group_by(ImportJob.status)
+        )
+    }
     counts = (
-        {"runs": by_status.get("queued", 0)},
-        {"runs": by_status.get("running", 0)},
+        {"runs": by_status.get("queued", 0), "imports": imports.get("queued", 0)},
+        {"runs": by_status.get("running", 0), "imports": imports.get("running", 0)},
         {"run_shard": failures or 0},
     )
     # Like PostgreSQL's GROUP BY: what there is none of is not named.

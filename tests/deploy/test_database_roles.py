@@ -218,6 +218,12 @@ def test_the_service_works_end_to_end_as_its_own_role(
         upload = csv_bytes(table([good_row(), good_row()]))
         imported = client.post("/v1/imports", files={"file": ("e.csv", upload, "text/csv")})
         assert _ok(imported)["accepted"] == 2
+        # A large one: stored with its job, which the service's own worker writes.
+        app: Any = client.app
+        app.state.settings = app.state.settings.model_copy(update={"import_job_bytes": 0})
+        upload = csv_bytes(table([good_row(), good_row()]))
+        queued = _ok(client.post("/v1/imports", files={"file": ("l.csv", upload, "text/csv")}), 202)
+        assert _finished(client, f"/v1/imports/{queued['id']}")["report"]["created"] == 2
         run = _ok(client.post("/v1/matching/runs", json={"fiscal_year": 2024}), 202)
         assert _finished(client, f"/v1/matching/runs/{run['id']}")["status"] == "done"
         _ok(client.get(f"/v1/matching/runs/{run['id']}/results"))

@@ -29,6 +29,7 @@ from app.db.models import Enterprise
 from app.db.session import migrate
 from app.jobs import tasks
 from app.jobs.runtime import Runtime
+from app.jobs.stats import queue_stats
 from app.main import create_app
 from app.services import import_jobs
 from tests.api.conftest import CATALOG_DIR, issue_token, make_settings
@@ -237,6 +238,8 @@ def test_a_run_shard_logs_its_steps_with_its_enterprises(
 
 def test_incentives_worker_executes_a_queued_import(world: World) -> None:
     queued = world.post(csv_bytes(table(many_rows(2)))).json()
+    with world.runtime.make_session() as session:
+        assert queue_stats(session).waiting["imports"] >= 1  # as metrics show it
     if world.url.get_backend_name() == "postgresql":
         with world.runtime.make_session() as session:
             job = session.execute(

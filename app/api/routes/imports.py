@@ -22,17 +22,21 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.auth import ActorDep
 from app.api.deps import CatalogDep, SessionDep, SettingsDep
 from app.api.errors import responses
+from app.catalog.loader import Catalog
+from app.config import Settings
 from app.db.models import ImportJob
 from app.jobs.queue import enqueue_import
 from app.profile.bounded import ImportId
 from app.services import bulk_import, import_jobs
 from app.services.access import require_writer
+from app.services.actors import Actor
 from app.services.errors import Invalid
 from app.services.import_source import ImportLimits
 
@@ -176,7 +180,7 @@ async def import_enterprises(
     settings: SettingsDep,
     actor: ActorDep,
     dry_run: Annotated[bool, Query(description="validate and count, write nothing")] = False,
-) -> dict[str, Any]:
+) -> Any:
     """Register or update enterprises from a CSV or XLSX file (admin, or a portal in its area).
 
     Every row is validated like a `POST /v1/enterprises` body; rejected rows are
@@ -189,6 +193,34 @@ async def import_enterprises(
     A file larger than IMPORT_JOB_BYTES is a job: the answer is a 202 with the job and
     its `Location`, `GET /v1/imports/{import_id}`, which gives the report once done.
     """
+    return await _import(request, session, catalog, settings, actor, dry_run, as_job=True)
+
+
+async def import_at_once(
+    request: Request,
+    session: Session,
+    catalog: Catalog,
+    settings: Settings,
+    actor: Actor,
+    dry_run: bool,
+) -> dict[str, Any]:
+    """The import within the request whatever the file's size: the console's, whose
+    officer waits for the report page."""
+    report = await _import(request, session, catalog, settings, actor, dry_run, as_job=False)
+    assert isinstance(report, dict)
+    return report
+
+
+async def _import(
+    request: Request,
+    session: Session,
+    catalog: Catalog,
+    settings: Settings,
+    actor: Actor,
+    dry_run: bool,
+    *,
+    as_job: bool,
+) -> Any:
     require_writer(actor)
     # The key lookup began a transaction (on SQLite it holds the write lock): end it
     # before the upload and the parsing, which can take a while; the import's writes
@@ -196,9 +228,9 @@ async def import_enterprises(
     await run_in_threadpool(session.commit)
     source = await _receive(request)
     try:
-        if _size(source) > settings.import_job_bytes:
+        if as_job and _size(source) > settings.import_job_bytes:
             job = await run_in_threadpool(_queue, request, source, actor, dry_run)
-            return JSONResponse(  # type: ignore[return-value]  # the 202, not the report
+            return JSONResponse(
                 jsonable_encoder(ImportJobOut.model_validate(job)),
                 status_code=202,
                 headers={"Location": f"/v1/imports/{job['id']}"},
@@ -223,7 +255,7 @@ def _size(source: bulk_import.ImportFile) -> int:
 
 
 def _queue(
-    request: Request, source: bulk_import.ImportFile, actor: Any, dry_run: bool
+    request: Request, source: bulk_import.ImportFile, actor: Actor, dry_run: bool
 ) -> dict[str, Any]:
     """Store the file and queue its job in one transaction; wake the service's own
     worker (SQLite) if it has one."""
