@@ -109,8 +109,10 @@ def execute(
     """Import the stored file: every accepted row and the report in one transaction.
 
     A file that cannot be imported at all (a bad header, past a limit) finishes the
-    job ``failed`` with the problem the synchronous route would have answered; any
-    other error is raised, with nothing written and the job left to be retried.
+    job ``failed`` with the problem the synchronous route would have answered. An
+    unexpected error fails it too, with nothing written, and is raised again for the
+    queue to count (retrying it every poll on SQLite would only fail again); a worker
+    killed outright leaves it ``running`` for the queue to retry.
     """
     taken = _take(make_session, import_id)
     if taken is None or taken.data is None:
@@ -119,19 +121,35 @@ def execute(
     source = bulk_import.ImportFile(taken.file_name, taken.file_format, io.BytesIO(taken.data))  # type: ignore[arg-type]
     try:
         prepared = bulk_import.prepare(catalog, source, actor, None, limits)
-    except ServiceError as exc:
         with make_session.begin() as session:
-            if (job := _locked(session, import_id)) is not None:
-                _finish(job, "failed", problem=_problem(exc))
+            job = _locked(session, import_id)
+            if job is None:
+                return Outcome("skipped")
+            report = bulk_import.apply(session, prepared, actor, dry_run=taken.dry_run)
+            _finish(job, "done", report=report.as_json(MAX_ERRORS_LISTED))
+    except ServiceError as exc:
+        _fail(make_session, import_id, _problem(exc))
         return Outcome("failed")
-    with make_session.begin() as session:
-        job = _locked(session, import_id)
-        if job is None:
-            return Outcome("skipped")
-        report = bulk_import.apply(session, prepared, actor, dry_run=taken.dry_run)
-        _finish(job, "done", report=report.as_json(MAX_ERRORS_LISTED))
+    except Exception as exc:
+        _fail(make_session, import_id, _unexpected(exc))
+        raise
     written = 0 if report.dry_run else report.created + report.updated
     return Outcome("done", rows=report.rows, written=written)
+
+
+def _fail(make_session: sessionmaker[Session], import_id: str, problem: dict[str, Any]) -> None:
+    with make_session.begin() as session:
+        if (job := _locked(session, import_id)) is not None:
+            _finish(job, "failed", problem=problem)
+
+
+def _unexpected(exc: Exception) -> dict[str, Any]:
+    return {
+        "title": "Internal server error",
+        "status": 500,
+        "detail": f"the import stopped on an unexpected error ({type(exc).__name__}) and "
+        "nothing was written; the service's log has the details",
+    }
 
 
 def pending(session: Session) -> list[str]:

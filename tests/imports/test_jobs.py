@@ -31,7 +31,7 @@ from app.jobs import tasks
 from app.jobs.runtime import Runtime
 from app.jobs.stats import queue_stats
 from app.main import create_app
-from app.services import import_jobs
+from app.services import bulk_import, import_jobs
 from tests.api.conftest import CATALOG_DIR, issue_token, make_settings
 from tests.conftest import _empty_database
 from tests.imports.support import csv_bytes, good_row, many_rows, table
@@ -179,6 +179,30 @@ def test_what_may_read_an_import_and_what_may_send_one(world: World) -> None:
     assert world.post(b"uscc\n", readers["auditor"]).status_code == 403
 
 
+class WorkerKilled(BaseException):
+    """A worker's death as its job sees it: nothing of the job's own handling runs."""
+
+
+def test_an_unexpected_error_fails_the_job_with_nothing_written(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queued = world.post(csv_bytes(table(many_rows(2)))).json()
+    before = world.enterprises()
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise ValueError("a bug")
+
+    monkeypatch.setattr(bulk_import, "apply", broken)
+    with pytest.raises(ValueError):
+        tasks.run_import(world.runtime, queued["id"])
+    failed = world.get(f"/v1/imports/{queued['id']}").json()
+    assert (failed["status"], failed["problem"]["status"]) == ("failed", 500)
+    assert (
+        "ValueError" in failed["problem"]["detail"] and "a bug" not in failed["problem"]["detail"]
+    )
+    assert world.enterprises() == before
+
+
 def test_a_worker_dying_before_its_commit_leaves_nothing_and_the_retry_imports(
     world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -189,10 +213,10 @@ def test_a_worker_dying_before_its_commit_leaves_nothing_and_the_retry_imports(
     finish = import_jobs._finish
 
     def killed(*args: Any, **kwargs: Any) -> None:
-        raise RuntimeError("the worker died")  # after every row was written, before commit
+        raise WorkerKilled  # after every row was written, before the commit
 
     monkeypatch.setattr(import_jobs, "_finish", killed)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(WorkerKilled):
         tasks.run_import(world.runtime, queued["id"])
     stalled = world.get(f"/v1/imports/{queued['id']}").json()
     assert (stalled["status"], stalled["attempts"], stalled["report"]) == ("running", 1, None)
@@ -212,7 +236,7 @@ def test_a_worker_dying_before_its_commit_leaves_nothing_and_the_retry_imports(
         ("end", "done"),
     ]
     assert all(s["task"] == "import" and s["import_id"] == queued["id"] for s in steps)
-    assert steps[1]["error"] == "RuntimeError" and steps[1]["duration_ms"] >= 0
+    assert steps[1]["error"] == "WorkerKilled" and steps[1]["duration_ms"] >= 0
     assert (steps[3]["rows"], steps[3]["written"]) == (3, 3)
     assert steps[3]["worker"] == world.runtime.worker
     logged = " ".join(str(r.__dict__) for r in caplog.records)
