@@ -342,7 +342,25 @@ class MatchingResult(Base):
     policy_id: Mapped[str] = mapped_column(String(bounds.POLICY_ID))
     status: Mapped[str] = mapped_column(String(bounds.RESULT_STATUS))
     amount: Mapped[Decimal | None]
+    #: What an undetermined answer waits for, as the batch engine's bitmask over the
+    #: policy's paths for the run (``MatchingRunPaths``): facts, and findings as
+    #: ``finding:<key>``. Names are resolved on read (``app.db.repositories.matching``).
+    missing_code: Mapped[int | None] = mapped_column(BigInteger)
+    #: The names themselves, only for an answer no code can name (a fact outside the
+    #: policy's paths, or a policy the batch engine does not compile).
     missing_facts: Mapped[dict[str, Any] | None]
+
+
+class MatchingRunPaths(Base):
+    """Per run and policy, the paths its results' ``missing_code`` bits stand for (bit
+    ``i`` is ``paths[i]``): the batch engine's index for the catalog and fiscal year of
+    the run, kept with the run so a later catalog cannot change what a code means."""
+
+    __tablename__ = "matching_run_paths"
+
+    run_id: Mapped[str] = mapped_column(String(bounds.ID), primary_key=True)
+    policy_id: Mapped[str] = mapped_column(String(bounds.POLICY_ID), primary_key=True)
+    paths: Mapped[list[str]] = mapped_column(JsonDoc)
 
 
 class RateLimitCounter(Base):

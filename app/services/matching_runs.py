@@ -14,8 +14,10 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from contextlib import closing
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,12 +29,14 @@ from app.db import repositories as repo
 from app.db.models import MatchingRun
 from app.db.projection import analyze
 from app.db.repositories.matching import PopulationRow
+from app.db.repositories.result_rows import ResultRows
 from app.domain.money import ZERO
 from app.services.access import scope_of
 from app.services.actors import Actor
 from app.services.awards import payer_of
 from app.services.budgets import catalog_amount
-from app.services.matching_columns import Tally, result_lines, tally_columns
+from app.services.matching_columns import Tally, answer_rows, result_rows, tally_columns
+from app.services.overlap import WriteBehind, read_ahead
 from app.services.population import Answer, Row
 from app.services.population_chunks import evaluate_part, evaluate_projected, iterate_parts
 from app.services.scenarios import PolicyChange, apply_changes, budget_overrides
@@ -134,8 +138,14 @@ def _execute(
     done = 0
     for name in ("read", "evaluate", "write"):
         phases.setdefault(name, 0.0)
-    with make_session() as reader:
-        chunks = iterate_parts(reader, fiscal_year, area)
+    # Chunks read ahead and written behind in threads of their own (PostgreSQL: an
+    # SQLite database is one file that a second connection would wait on).
+    overlap = make_session.kw["bind"].dialect.name == "postgresql"
+    with (
+        make_session() as reader,
+        WriteBehind(overlap) as writes,
+        closing(read_ahead(iterate_parts(reader, fiscal_year, area), overlap)) as chunks,
+    ):
         while True:
             started = time.perf_counter()
             parts = next(chunks, None)
@@ -143,13 +153,15 @@ def _execute(
             if parts is None:
                 break
             started = time.perf_counter()
-            results: list[dict[str, Any]] = []
-            lines: list[tuple[str, str, str, str | None, str | None]] = []
+            # The per-row path's results are stored before the projected part's, as
+            # they always were (a run's results are paged in the order stored).
+            results: list[ResultRows] = []
+            columns: list[ResultRows] = []
             for part in parts:
                 projected = None if simulation else evaluate_projected(baseline, part, fiscal_year)
                 if projected is not None and part.chunk is not None:
                     tally_columns(tallies, baseline, projected, part.chunk.places)
-                    lines += result_lines(run_id, baseline, projected, part.chunk.ids)
+                    columns.append(result_rows(baseline, projected, part.chunk.ids))
                     done += part.n
                     continue
                 enterprises = {e.id: e for e in part.places}
@@ -161,28 +173,15 @@ def _execute(
                     _tally(scenario_tallies, scenario, part.rows, changed, enterprises)
                     _movers(movers, counts, part.rows, answers, changed)
                     continue
-                results += [
-                    {
-                        "run_id": run_id,
-                        "enterprise_id": row.enterprise_id,
-                        "policy_id": a.policy_id,
-                        "status": a.status,
-                        "amount": a.amount,
-                        "missing_facts": _what_is_missing(a),
-                    }
-                    for row, row_answers in zip(part.rows, answers, strict=True)
-                    for a in row_answers
-                    if a.status != "ineligible"
-                ]
+                ids = [row.enterprise_id for row in part.rows]
+                results.append(answer_rows(baseline, fiscal_year, ids, answers))
             phases["evaluate"] += time.perf_counter() - started
             started = time.perf_counter()
-            with make_session.begin() as writer:
-                repo.add_matching_results(writer, results)
-                repo.add_matching_result_lines(writer, run_id, lines)
-                run = repo.get_matching_run(writer, run_id)
-                assert run is not None
-                run.progress = done
+            writes.submit(partial(_store, make_session, run_id, results + columns, done))
             phases["write"] += time.perf_counter() - started
+        started = time.perf_counter()
+        writes.wait()
+        phases["write"] += time.perf_counter() - started
     budgets = budget_overrides(changes)
     summary = _summary(catalog, baseline, tallies, fiscal_year, {})
     result: dict[str, Any] = {"enterprises": done, "policies": summary}
@@ -205,14 +204,15 @@ def _execute(
         run.result, run.finished_at = result, datetime.now(UTC)
 
 
-def _what_is_missing(answer: Answer) -> dict[str, list[str]] | None:
-    """What would settle an undetermined result: facts, and findings a reviewer must make."""
-    if not (answer.missing_facts or answer.findings_required):
-        return None
-    found: dict[str, list[str]] = {"paths": list(answer.missing_facts)}
-    if answer.findings_required:
-        found["findings"] = list(answer.findings_required)
-    return found
+def _store(
+    make_session: sessionmaker[Session], run_id: str, results: list[ResultRows], done: int
+) -> None:
+    """A chunk's results and the run's progress, in one transaction."""
+    with make_session.begin() as writer:
+        repo.add_matching_result_rows(writer, run_id, results)
+        run = repo.get_matching_run(writer, run_id)
+        assert run is not None
+        run.progress = done
 
 
 def _tally(
