@@ -329,8 +329,13 @@ class MatchingResult(Base):
     only: the ineligible are the silent majority and are not kept)."""
 
     __tablename__ = "matching_results"
-    # (run_id, id): a run's results are paged by id, with or without filters.
-    __table_args__ = (Index(None, "run_id", "policy_id", "status"), Index(None, "run_id", "id"))
+    # (run_id, id): a run's results are paged by id, with or without filters. The
+    # filters' index holds a few dozen keys per run: PostgreSQL's deduplication of
+    # them, page after page as a run's results are written, cost more than its space.
+    __table_args__ = (
+        Index(None, "run_id", "policy_id", "status", postgresql_with={"deduplicate_items": "off"}),
+        Index(None, "run_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True

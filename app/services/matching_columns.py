@@ -166,16 +166,16 @@ def result_rows(
     names: dict[int, dict[str, list[str]]] = {}
     if not parts:
         return _empty(ids, policies)
-    columns = [np.concatenate(c) for c in zip(*(p[:5] for p in parts), strict=True)]
-    enterprise, policy, status, fen, code = columns
+    columns = [np.concatenate(c) for c in zip(*(p[:6] for p in parts), strict=True)]
+    enterprise, policy, status, fen, code, coded = columns
     order = np.lexsort((policy, enterprise))
     position = np.empty(len(order), dtype=np.intp)
     position[order] = np.arange(len(order))
     start = 0
     for part in parts:
-        for at, text in part[5].items():
+        for at, text in part[6].items():
             big[int(position[start + at])] = text
-        for at, found in part[6].items():
+        for at, found in part[7].items():
             names[int(position[start + at])] = found
         start += len(part[0])
     indexes = {p.id: result.columns[p.id].index for p in policies}
@@ -187,27 +187,24 @@ def result_rows(
         status[order],
         fen[order],
         code[order],
-        (status[order] == _UNDETERMINED) & (code[order] != _UNCODED),
+        coded[order],
         big,
         names,
         {pid: index.paths for pid, index in indexes.items() if index is not None},
     )
 
 
-#: ``code`` of a kept row that has none (eligible, or its names kept instead).
-_UNCODED = np.iinfo(np.int64).min
-
-
 def _policy_rows(
     k: int, pid: str, result: PopulationResult
-) -> tuple[Any, Any, Any, Any, Any, dict[int, str], dict[int, dict[str, list[str]]]]:
-    """One policy's kept rows: (rows, policy, status, fen, code), then the exact
-    amounts beyond int64 and the names no code reproduces, by position."""
+) -> tuple[Any, Any, Any, Any, Any, Any, dict[int, str], dict[int, dict[str, list[str]]]]:
+    """One policy's kept rows: (rows, policy, status, fen, code, coded), then the
+    exact amounts beyond int64 and the names no code reproduces, by position."""
     column = result.columns[pid]
     kept = np.flatnonzero(column.status != 0)
     status = column.status[kept]
     fen = column.amounts_at(kept) if len(kept) else np.zeros(0, dtype=np.int64)
-    code = np.full(len(kept), _UNCODED, dtype=np.int64)
+    code = np.zeros(len(kept), dtype=np.int64)
+    coded = np.zeros(len(kept), dtype=bool)
     big: dict[int, str] = {}
     for at in np.flatnonzero(fen == BIG_AMOUNT).tolist():
         value = result.amount(pid, int(kept[at]))
@@ -222,19 +219,25 @@ def _policy_rows(
     if index is not None and masks is not None:
         mask_rows, bits = masks
         rows = kept[undetermined]
-        code[undetermined] = 0
+        coded[undetermined] = True
         if len(mask_rows):
             found_at = np.minimum(np.searchsorted(mask_rows, rows), len(mask_rows) - 1)
             hit = mask_rows[found_at] == rows
             code[undetermined[hit]] = bits[found_at[hit]].astype(np.uint64).view(np.int64)
-        _add_findings(code, undetermined, rows, column.findings_required, index.paths, names)
+        _add_findings(
+            (code, coded, names), undetermined, rows, column.findings_required, index.paths
+        )
         # The rows the per-profile engine answered: their codes made, and kept only if
         # they read back as that engine's names.
         exact, required = column.exact_missing, column.findings_required
         for i in np.flatnonzero(np.isin(rows, list(exact))).tolist():
             r = int(rows[i])
             _code_or_names(
-                code, names, int(undetermined[i]), index.paths, exact[r], required.get(r, ())
+                (code, coded, names),
+                int(undetermined[i]),
+                index.paths,
+                exact[r],
+                required.get(r, ()),
             )
     else:
         for i in undetermined.tolist():
@@ -243,16 +246,19 @@ def _policy_rows(
             if found is not None:
                 names[i] = found
     policy = np.full(len(kept), k, dtype=np.intp)
-    return kept, policy, status, fen, code, big, names
+    return kept, policy, status, fen, code, coded, big, names
+
+
+#: A policy's kept rows' codes, whether each has one, and the names of those without.
+_Missing = tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_], dict[int, dict[str, list[str]]]]
 
 
 def _add_findings(
-    code: npt.NDArray[np.int64],
+    missing: _Missing,
     undetermined: npt.NDArray[np.intp],
     rows: npt.NDArray[np.intp],
     required: Mapping[int, tuple[str, ...]],
     paths: Sequence[str],
-    names: dict[int, dict[str, list[str]]],
 ) -> None:
     """The findings the undetermined ``rows`` wait for, added to their codes: one code
     per distinct set of findings (a policy waiting on one finding waits on it for
@@ -267,27 +273,27 @@ def _add_findings(
         positions = undetermined[at[hit]]
         bits = code_of(paths, (), findings)
         if bits is not None:
-            code[positions] |= bits
+            missing[0][positions] |= bits
             continue
         for position in positions.tolist():
-            facts = names_of(int(code[position]), paths)[0]
-            _code_or_names(code, names, position, paths, facts, findings)
+            facts = names_of(int(missing[0][position]), paths)[0]
+            _code_or_names(missing, position, paths, facts, findings)
 
 
 def _code_or_names(
-    code: npt.NDArray[np.int64],
-    names: dict[int, dict[str, list[str]]],
+    missing: _Missing,
     position: int,
     paths: Sequence[str],
     facts: Sequence[str],
     findings: Sequence[str],
 ) -> None:
     """One answer's code, or its names if no code reads back as them."""
-    coded = code_of(paths, facts, findings)
-    if coded is not None:
-        code[position] = coded
+    code, coded, names = missing
+    found_code = code_of(paths, facts, findings)
+    coded[position] = found_code is not None
+    if found_code is not None:
+        code[position] = found_code
         return
-    code[position] = _UNCODED
     found = missing_json(facts, findings)
     if found is not None:
         names[position] = found
@@ -308,6 +314,7 @@ def answer_rows(
     status: list[int] = []
     fen: list[int] = []
     code: list[int] = []
+    coded: list[bool] = []
     big: dict[int, str] = {}
     names: dict[int, dict[str, list[str]]] = {}
     for e, row in enumerate(answers):
@@ -320,27 +327,24 @@ def answer_rows(
             status.append(_STATUS.index(a.status))
             fen.append(_fen(a.amount, at, big))
             index = indexes[a.policy_id]
-            coded = None
+            found_code = None
             if a.status == "undetermined" and index is not None:
-                coded = code_of(index.paths, a.missing_facts, a.findings_required)
-            if coded is None:
-                code.append(int(_UNCODED))
+                found_code = code_of(index.paths, a.missing_facts, a.findings_required)
+            code.append(0 if found_code is None else found_code)
+            coded.append(found_code is not None)
+            if found_code is None:
                 found = missing_json(a.missing_facts, a.findings_required)
                 if found is not None:
                     names[at] = found
-            else:
-                code.append(coded)
-    status_array = np.array(status, dtype=np.int8)
-    code_array = np.array(code, dtype=np.int64)
     return ResultRows(
         ids,
         [p.id for p in policies],
         np.array(enterprise, dtype=np.intp),
         np.array(policy, dtype=np.intp),
-        status_array,
+        np.array(status, dtype=np.int8),
         np.array(fen, dtype=np.int64),
-        code_array,
-        (status_array == _UNDETERMINED) & (code_array != _UNCODED),
+        np.array(code, dtype=np.int64),
+        np.array(coded, dtype=bool),
         big,
         names,
         {pid: index.paths for pid, index in indexes.items() if index is not None},

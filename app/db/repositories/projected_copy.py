@@ -2,9 +2,9 @@
 
 ``read_columns`` aggregates each column of a chunk into one value: numbers, dates and
 booleans as a bytea of int8 (``NULL`` turned into a sentinel in SQL) that numpy reads
-in one call and keeps (``IntColumn``), words as a text array. (``COPY … TO STDOUT`` sends a message per row,
-which cost more than the rows' data here.) Anything unexpected returns ``None`` and
-the caller reads the chunk the ordinary way.
+in one call and keeps (``IntColumn``), words as a text array. (``COPY … TO STDOUT``
+sends a message per row, which cost more than the rows' data here.) Anything
+unexpected returns ``None`` and the caller reads the chunk the ordinary way.
 """
 
 from __future__ import annotations
