@@ -41,14 +41,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("run_id", "policy_id", name=op.f("pk_matching_run_paths")),
     )
     op.add_column("matching_results", sa.Column("missing_code", sa.BigInteger(), nullable=True))
-    if op.get_bind().dialect.name == "postgresql":
+    if op.get_context().dialect.name == "postgresql":
         # A few dozen keys per run: deduplicating them page after page as results are
         # written cost about a fifth of storing them, more than the space it saves.
         op.execute(f"ALTER INDEX {_FILTERS} SET (deduplicate_items = off)")
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
+    if op.get_context().dialect.name == "postgresql":
         op.execute(f"ALTER INDEX {_FILTERS} RESET (deduplicate_items)")
     if not op.get_context().as_sql:
         _codes_to_names()
