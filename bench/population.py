@@ -7,8 +7,9 @@ the full catalog, from the run's start to its results stored.
 For each size a scratch database beside the one named is filled with synthetic
 enterprises (bulk inserts, which write the fact projection too), then matching runs
 are executed, each in a fresh process so that its peak memory is its own. Reported
-per size: the median run (start to results stored) with its phases (read, evaluate,
-write), the peak resident memory, and a baseline measured in the same session: reading
+per size: the median run (start to results stored) with its phases (evaluating, and
+the time the run waited for a chunk to be read and for its results to be stored: on
+PostgreSQL both go on in threads while the run evaluates), the peak resident memory, and a baseline measured in the same session: reading
 and decoding every current profile document, what the runs did before the projection.
 Results go to bench/results/population.json.
 """

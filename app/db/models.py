@@ -357,8 +357,13 @@ class MatchingResult(Base):
     only: the ineligible are the silent majority and are not kept)."""
 
     __tablename__ = "matching_results"
-    # (run_id, id): a run's results are paged by id, with or without filters.
-    __table_args__ = (Index(None, "run_id", "policy_id", "status"), Index(None, "run_id", "id"))
+    # (run_id, id): a run's results are paged by id, with or without filters. The
+    # filters' index holds a few dozen keys per run: PostgreSQL's deduplication of
+    # them, page after page as a run's results are written, cost more than its space.
+    __table_args__ = (
+        Index(None, "run_id", "policy_id", "status", postgresql_with={"deduplicate_items": "off"}),
+        Index(None, "run_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
@@ -370,7 +375,25 @@ class MatchingResult(Base):
     policy_id: Mapped[str] = mapped_column(String(bounds.POLICY_ID))
     status: Mapped[str] = mapped_column(String(bounds.RESULT_STATUS))
     amount: Mapped[Decimal | None]
+    #: What an undetermined answer waits for, as the batch engine's bitmask over the
+    #: policy's paths for the run (``MatchingRunPaths``): facts, and findings as
+    #: ``finding:<key>``. Names are resolved on read (``app.db.repositories.matching``).
+    missing_code: Mapped[int | None] = mapped_column(BigInteger)
+    #: The names themselves, only for an answer no code can name (a fact outside the
+    #: policy's paths, or a policy the batch engine does not compile).
     missing_facts: Mapped[dict[str, Any] | None]
+
+
+class MatchingRunPaths(Base):
+    """Per run and policy, the paths its results' ``missing_code`` bits stand for (bit
+    ``i`` is ``paths[i]``): the batch engine's index for the catalog and fiscal year of
+    the run, kept with the run so a later catalog cannot change what a code means."""
+
+    __tablename__ = "matching_run_paths"
+
+    run_id: Mapped[str] = mapped_column(String(bounds.ID), primary_key=True)
+    policy_id: Mapped[str] = mapped_column(String(bounds.POLICY_ID), primary_key=True)
+    paths: Mapped[list[str]] = mapped_column(JsonDoc)
 
 
 class ImportJob(Base):

@@ -40,6 +40,7 @@ SERVICE_PRIVILEGES: Mapping[str, tuple[str, ...]] = {
     "idempotency_records": ("DELETE", "INSERT", "SELECT", "UPDATE"),  # purged after 24 hours
     "matching_results": ("INSERT", "SELECT"),  # written once per shard of a run
     "matching_run_shards": ("INSERT", "SELECT", "UPDATE"),  # taken, then done with totals
+    "matching_run_paths": ("INSERT", "SELECT"),  # what a run's missing-fact codes name
     "matching_runs": ("INSERT", "SELECT", "UPDATE"),  # progress and result
     "policy_versions": ("INSERT", "SELECT"),  # never updated: awards refer to them
     "profile_versions": ("INSERT", "SELECT"),  # every version is kept

@@ -2,13 +2,13 @@
 
 No answer object per enterprise and policy: the rows to keep (eligible or
 undetermined) are picked a policy at a time with numpy, ordered by enterprise as the
-per-row path stored them, and written as one ``COPY`` buffer on PostgreSQL. Totals per
-policy and payer are summed over the arrays, in integer fen.
+per-row path stored them, with their missing facts as the engine's codes
+(``app.db.missing_codes``), and written column-wise. Totals per policy and payer are
+summed over the arrays, in integer fen.
 """
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +19,10 @@ import numpy as np
 import numpy.typing as npt
 
 from app.catalog.schema import PolicyFile
+from app.db.missing_codes import code_of, missing_json, names_of
+from app.db.repositories.result_rows import BIG_AMOUNT, NO_AMOUNT, ResultRows
 from app.domain.batch import BASES, PopulationResult
+from app.domain.batch.plans import compile_policy
 from app.domain.money import ZERO
 from app.services.awards import payer_of
 from app.services.population import Answer
@@ -149,82 +152,224 @@ class _Place:
         return self._at("park")
 
 
-def result_lines(
-    run_id: str, policies: Sequence[PolicyFile], result: PopulationResult, ids: Sequence[str]
-) -> list[tuple[str, str, str, str | None, str | None]]:
-    """``(enterprise_id, policy_id, status, amount, missing_facts JSON)`` of every kept
-    answer, by enterprise then policy (the order the per-row path stored).
+def result_rows(
+    policies: Sequence[PolicyFile], result: PopulationResult, ids: Sequence[str]
+) -> ResultRows:
+    """Every kept answer (eligible or undetermined) of the result, column-wise, by
+    enterprise then policy (the order the per-row path stored).
 
-    Built a policy at a time from its columns (statuses, amounts in fen, missing facts
-    as bitmasks resolved once per distinct mask), then put in order: a row costs a
-    tuple, not a look-up per field."""
-    texts: dict[tuple[tuple[str, ...], tuple[str, ...]], str | None] = {}
-    rows, which, lines = [], [], []
-    for k, policy in enumerate(policies):
-        kept = np.flatnonzero(result.status(policy.id) != 0)
-        rows.append(kept)
-        which.append(np.full(len(kept), k, dtype=np.intp))
-        lines.extend(_policy_lines(policy.id, result, kept, ids, texts))
-    if not rows:
-        return []
-    order = np.lexsort((np.concatenate(which), np.concatenate(rows)))
-    return [lines[i] for i in order.tolist()]
+    Built a policy at a time from its arrays: statuses, amounts in fen, and missing
+    facts as the engine's bitmasks; only the rare rows the per-profile engine answered
+    are looked at one by one."""
+    parts = [_policy_rows(k, policy.id, result) for k, policy in enumerate(policies)]
+    big: dict[int, str] = {}
+    names: dict[int, dict[str, list[str]]] = {}
+    if not parts:
+        return _empty(ids, policies)
+    columns = [np.concatenate(c) for c in zip(*(p[:6] for p in parts), strict=True)]
+    enterprise, policy, status, fen, code, coded = columns
+    order = np.lexsort((policy, enterprise))
+    position = np.empty(len(order), dtype=np.intp)
+    position[order] = np.arange(len(order))
+    start = 0
+    for part in parts:
+        for at, text in part[6].items():
+            big[int(position[start + at])] = text
+        for at, found in part[7].items():
+            names[int(position[start + at])] = found
+        start += len(part[0])
+    indexes = {p.id: result.columns[p.id].index for p in policies}
+    return ResultRows(
+        ids,
+        [p.id for p in policies],
+        enterprise[order],
+        policy[order],
+        status[order],
+        fen[order],
+        code[order],
+        coded[order],
+        big,
+        names,
+        {pid: index.paths for pid, index in indexes.items() if index is not None},
+    )
 
 
-def _policy_lines(
-    pid: str,
-    result: PopulationResult,
-    kept: npt.NDArray[np.intp],
-    ids: Sequence[str],
-    texts: dict[tuple[tuple[str, ...], tuple[str, ...]], str | None],
-) -> list[tuple[str, str, str, str | None, str | None]]:
+def _policy_rows(
+    k: int, pid: str, result: PopulationResult
+) -> tuple[Any, Any, Any, Any, Any, Any, dict[int, str], dict[int, dict[str, list[str]]]]:
+    """One policy's kept rows: (rows, policy, status, fen, code, coded), then the
+    exact amounts beyond int64 and the names no code reproduces, by position."""
     column = result.columns[pid]
-    statuses = result.status(pid)[kept].tolist()
-    fens = result.amount_fen(pid)[kept].tolist()
-    masks: list[int] | None = None
-    found = column.missing_masks()
-    if found is not None and column.index is not None:
-        mask_rows, bits = found
-        at = np.minimum(np.searchsorted(mask_rows, kept), max(len(mask_rows) - 1, 0))
-        hit = mask_rows[at] == kept if len(mask_rows) else np.zeros(len(kept), dtype=bool)
-        masks = np.where(hit, bits[at] if len(mask_rows) else 0, 0).tolist()
-    names: dict[int, tuple[str, ...]] = {}
-    findings, exact = column.findings_required, column.exact_missing
-    out = []
-    for i, r in enumerate(kept.tolist()):
-        status, fen = statuses[i], fens[i]
-        if fen == -1:
-            amount = None
-        elif fen >= 0:
-            amount = f"{fen // 100}.{fen % 100:02d}"
+    kept = np.flatnonzero(column.status != 0)
+    status = column.status[kept]
+    fen = column.amounts_at(kept) if len(kept) else np.zeros(0, dtype=np.int64)
+    code = np.zeros(len(kept), dtype=np.int64)
+    coded = np.zeros(len(kept), dtype=bool)
+    big: dict[int, str] = {}
+    for at in np.flatnonzero(fen == BIG_AMOUNT).tolist():
+        value = result.amount(pid, int(kept[at]))
+        if value is None:
+            fen[at] = NO_AMOUNT
         else:
-            value = result.amount(pid, r)
-            amount = None if value is None else f"{value:f}"
-        missing = None
-        if status == _UNDETERMINED:
-            if masks is None or r in exact:  # the per-profile engine's own list
-                paths = result.missing_facts(pid, r)
-            else:
-                mask = masks[i]
-                paths = names.get(mask) or names.setdefault(mask, _names(column, mask))
-            key = (paths, findings.get(r, ()))
-            if key not in texts:
-                texts[key] = _missing_json(*key)
-            missing = texts[key]
-        out.append((ids[r], pid, _STATUS[status], amount, missing))
-    return out
+            big[at] = f"{value:f}"
+    names: dict[int, dict[str, list[str]]] = {}
+    undetermined = np.flatnonzero(status == _UNDETERMINED)
+    masks = column.missing_masks() if len(undetermined) else None
+    index = column.index
+    if index is not None and masks is not None:
+        mask_rows, bits = masks
+        rows = kept[undetermined]
+        coded[undetermined] = True
+        if len(mask_rows):
+            found_at = np.minimum(np.searchsorted(mask_rows, rows), len(mask_rows) - 1)
+            hit = mask_rows[found_at] == rows
+            code[undetermined[hit]] = bits[found_at[hit]].astype(np.uint64).view(np.int64)
+        _add_findings(
+            (code, coded, names), undetermined, rows, column.findings_required, index.paths
+        )
+        # The rows the per-profile engine answered: their codes made, and kept only if
+        # they read back as that engine's names.
+        exact, required = column.exact_missing, column.findings_required
+        for i in np.flatnonzero(np.isin(rows, list(exact))).tolist():
+            r = int(rows[i])
+            _code_or_names(
+                (code, coded, names),
+                int(undetermined[i]),
+                index.paths,
+                exact[r],
+                required.get(r, ()),
+            )
+    else:
+        for i in undetermined.tolist():
+            r = int(kept[i])
+            found = missing_json(result.missing_facts(pid, r), result.findings_required(pid, r))
+            if found is not None:
+                names[i] = found
+    policy = np.full(len(kept), k, dtype=np.intp)
+    return kept, policy, status, fen, code, coded, big, names
 
 
-def _names(column: Any, mask: int) -> tuple[str, ...]:
-    """The paths of a mask (none for 0: an undetermined answer that names no fact)."""
-    return column.index.names(mask) if mask else ()
+#: A policy's kept rows' codes, whether each has one, and the names of those without.
+_Missing = tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_], dict[int, dict[str, list[str]]]]
 
 
-def _missing_json(paths: tuple[str, ...], findings: tuple[str, ...]) -> str | None:
-    """As ``matching_runs._what_is_missing`` stores it."""
-    if not (paths or findings):
-        return None
-    found: dict[str, list[str]] = {"paths": list(paths)}
-    if findings:
-        found["findings"] = list(findings)
-    return json.dumps(found)
+def _add_findings(
+    missing: _Missing,
+    undetermined: npt.NDArray[np.intp],
+    rows: npt.NDArray[np.intp],
+    required: Mapping[int, tuple[str, ...]],
+    paths: Sequence[str],
+) -> None:
+    """The findings the undetermined ``rows`` wait for, added to their codes: one code
+    per distinct set of findings (a policy waiting on one finding waits on it for
+    most of its rows)."""
+    by_findings: dict[tuple[str, ...], list[int]] = {}
+    for row, findings in required.items():
+        by_findings.setdefault(findings, []).append(row)
+    for findings, found in by_findings.items():
+        wanted = np.array(sorted(found), dtype=rows.dtype)
+        at = np.minimum(np.searchsorted(rows, wanted), max(len(rows) - 1, 0))
+        hit = rows[at] == wanted if len(rows) else np.zeros(len(wanted), dtype=bool)
+        positions = undetermined[at[hit]]
+        bits = code_of(paths, (), findings)
+        if bits is not None:
+            missing[0][positions] |= bits
+            continue
+        for position in positions.tolist():
+            facts = names_of(int(missing[0][position]), paths)[0]
+            _code_or_names(missing, position, paths, facts, findings)
+
+
+def _code_or_names(
+    missing: _Missing,
+    position: int,
+    paths: Sequence[str],
+    facts: Sequence[str],
+    findings: Sequence[str],
+) -> None:
+    """One answer's code, or its names if no code reads back as them."""
+    code, coded, names = missing
+    found_code = code_of(paths, facts, findings)
+    coded[position] = found_code is not None
+    if found_code is not None:
+        code[position] = found_code
+        return
+    found = missing_json(facts, findings)
+    if found is not None:
+        names[position] = found
+
+
+def answer_rows(
+    policies: Sequence[PolicyFile],
+    fiscal_year: int,
+    ids: Sequence[str],
+    answers: Sequence[Sequence[Answer]],
+) -> ResultRows:
+    """The kept answers of the per-row path, column-wise in the same order, their
+    missing facts coded over each policy's paths where a code reproduces them."""
+    indexes = {p.id: compile_policy(p, fiscal_year).index for p in policies}
+    order = {p.id: k for k, p in enumerate(policies)}
+    enterprise: list[int] = []
+    policy: list[int] = []
+    status: list[int] = []
+    fen: list[int] = []
+    code: list[int] = []
+    coded: list[bool] = []
+    big: dict[int, str] = {}
+    names: dict[int, dict[str, list[str]]] = {}
+    for e, row in enumerate(answers):
+        for a in row:
+            if a.status == "ineligible":
+                continue
+            at = len(status)
+            enterprise.append(e)
+            policy.append(order[a.policy_id])
+            status.append(_STATUS.index(a.status))
+            fen.append(_fen(a.amount, at, big))
+            index = indexes[a.policy_id]
+            found_code = None
+            if a.status == "undetermined" and index is not None:
+                found_code = code_of(index.paths, a.missing_facts, a.findings_required)
+            code.append(0 if found_code is None else found_code)
+            coded.append(found_code is not None)
+            if found_code is None:
+                found = missing_json(a.missing_facts, a.findings_required)
+                if found is not None:
+                    names[at] = found
+    return ResultRows(
+        ids,
+        [p.id for p in policies],
+        np.array(enterprise, dtype=np.intp),
+        np.array(policy, dtype=np.intp),
+        np.array(status, dtype=np.int8),
+        np.array(fen, dtype=np.int64),
+        np.array(code, dtype=np.int64),
+        np.array(coded, dtype=bool),
+        big,
+        names,
+        {pid: index.paths for pid, index in indexes.items() if index is not None},
+    )
+
+
+def _fen(amount: Decimal | None, at: int, big: dict[int, str]) -> int:
+    if amount is None:
+        return NO_AMOUNT
+    fen = int(amount.scaleb(2))
+    if fen < 2**63:
+        return fen
+    big[at] = f"{amount:f}"
+    return BIG_AMOUNT
+
+
+def _empty(ids: Sequence[str], policies: Sequence[PolicyFile]) -> ResultRows:
+    none = np.zeros(0, dtype=np.intp)
+    return ResultRows(
+        ids,
+        [p.id for p in policies],
+        none,
+        none,
+        np.zeros(0, dtype=np.int8),
+        np.zeros(0, dtype=np.int64),
+        np.zeros(0, dtype=np.int64),
+        np.zeros(0, dtype=bool),
+    )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import closing
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -28,13 +29,15 @@ from app.db import repositories as repo
 from app.db.models import MatchingRun
 from app.db.projection import analyze
 from app.db.repositories.matching import PopulationRow
+from app.db.repositories.result_rows import ResultRows
 from app.domain.money import ZERO
 from app.services.access import scope_of
 from app.services.actors import Actor
 from app.services.awards import payer_of
 from app.services.budgets import catalog_amount
 from app.services.errors import Conflict, TooManyRequests
-from app.services.matching_columns import Tally, result_lines, tally_columns
+from app.services.matching_columns import Tally, answer_rows, result_rows, tally_columns
+from app.services.overlap import read_ahead
 from app.services.population import Answer, Row
 from app.services.population_chunks import (
     CHUNK,
@@ -205,7 +208,7 @@ def _execute_shard(
         fiscal_year, parameters = run.fiscal_year, dict(run.parameters)
         after, until = shard.after_id, shard.last_id
     simulation = parameters.get("kind") == "simulation"
-    totals, results, lines, done = _evaluate_range(
+    totals, rows, done = _evaluate_range(
         make_session, catalog, run_id, fiscal_year, parameters, (after, until), phases
     )
     started = time.perf_counter()
@@ -215,8 +218,7 @@ def _execute_shard(
         assert run is not None and shard is not None
         if shard.status == "done" or run.status != "running":
             return
-        repo.add_matching_results(writer, results)
-        repo.add_matching_result_lines(writer, run_id, lines)
+        repo.add_matching_result_rows(writer, run_id, rows)
         shard.status, shard.enterprises, shard.finished_at = "done", done, datetime.now(UTC)
         shard.partial = totals.json()
         writer.flush()
@@ -234,9 +236,9 @@ def _evaluate_range(
     parameters: Mapping[str, Any],
     bounds: tuple[str, str | None],
     phases: dict[str, float],
-) -> tuple[Totals, list[dict[str, Any]], list[tuple[str, str, str, str | None, str | None]], int]:
-    """The shard's totals, the results to keep (as mappings and as COPY lines) and how
-    many enterprises it evaluated."""
+) -> tuple[Totals, list[ResultRows], int]:
+    """The shard's totals, the results to keep (columns, one part a chunk's path) and
+    how many enterprises it evaluated."""
     area = _population_area(catalog, parameters)
     baseline = list(catalog)
     changes = [PolicyChange.model_validate(c) for c in parameters.get("changes", [])]
@@ -245,14 +247,20 @@ def _evaluate_range(
         list(apply_changes(catalog.policies, changes, fiscal_year).values()) if simulation else []
     )
     totals = Totals()
-    results: list[dict[str, Any]] = []
-    lines: list[tuple[str, str, str, str | None, str | None]] = []
+    rows: list[ResultRows] = []
     done = 0
     for name in ("read", "evaluate", "write"):
         phases.setdefault(name, 0.0)
     after, until = bounds
-    with make_session() as reader:
-        chunks = iterate_parts(reader, fiscal_year, area, after=after, until=until)
+    # The next chunk is read in a thread of its own while this one is evaluated
+    # (PostgreSQL: an SQLite database is one file that a second connection would wait on).
+    overlap = make_session.kw["bind"].dialect.name == "postgresql"
+    with (
+        make_session() as reader,
+        closing(
+            read_ahead(iterate_parts(reader, fiscal_year, area, after=after, until=until), overlap)
+        ) as chunks,
+    ):
         while True:
             started = time.perf_counter()
             parts = next(chunks, None)
@@ -260,11 +268,15 @@ def _evaluate_range(
             if parts is None:
                 break
             started = time.perf_counter()
+            # The per-row path's results are stored before the projected part's, as
+            # they always were (a run's results are paged in the order stored).
+            results: list[ResultRows] = []
+            columns: list[ResultRows] = []
             for part in parts:
                 projected = None if simulation else evaluate_projected(baseline, part, fiscal_year)
                 if projected is not None and part.chunk is not None:
                     tally_columns(totals.tallies, baseline, projected, part.chunk.places)
-                    lines += result_lines(run_id, baseline, projected, part.chunk.ids)
+                    columns.append(result_rows(baseline, projected, part.chunk.ids))
                     done += part.n
                     continue
                 enterprises = {e.id: e for e in part.places}
@@ -276,21 +288,11 @@ def _evaluate_range(
                     _tally(totals.scenario, scenario, part.rows, changed, enterprises)
                     _movers(totals.movers, totals.counts, part.rows, answers, changed)
                     continue
-                results += [
-                    {
-                        "run_id": run_id,
-                        "enterprise_id": row.enterprise_id,
-                        "policy_id": a.policy_id,
-                        "status": a.status,
-                        "amount": a.amount,
-                        "missing_facts": _what_is_missing(a),
-                    }
-                    for row, row_answers in zip(part.rows, answers, strict=True)
-                    for a in row_answers
-                    if a.status != "ineligible"
-                ]
+                ids = [row.enterprise_id for row in part.rows]
+                results.append(answer_rows(baseline, fiscal_year, ids, answers))
+            rows += results + columns
             phases["evaluate"] += time.perf_counter() - started
-    return totals, results, lines, done
+    return totals, rows, done
 
 
 def _finish(
@@ -322,16 +324,6 @@ def _finish(
     run.status, run.total = "done", done
     analyze(session, ["matching_results"])  # paging a run's results plans with real counts
     run.result, run.finished_at = result, datetime.now(UTC)
-
-
-def _what_is_missing(answer: Answer) -> dict[str, list[str]] | None:
-    """What would settle an undetermined result: facts, and findings a reviewer must make."""
-    if not (answer.missing_facts or answer.findings_required):
-        return None
-    found: dict[str, list[str]] = {"paths": list(answer.missing_facts)}
-    if answer.findings_required:
-        found["findings"] = list(answer.findings_required)
-    return found
 
 
 def _tally(

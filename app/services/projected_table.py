@@ -14,12 +14,18 @@ from decimal import Decimal
 from typing import Any, overload
 
 import numpy as np
+import numpy.typing as npt
 
 from app.db.fact_columns import KEYED, NUMBER_TYPES, SCALAR, YEARLY, Fact
 from app.db.repositories.projected import Chunk
+from app.db.repositories.projected_copy import SENTINEL, IntColumn
 from app.domain.batch.build import cat_column
 from app.domain.batch.columns import (
+    FALSE_CODE,
+    MISSING_CODE,
     NO_DATE,
+    TRUE_CODE,
+    CatColumn,
     DateColumn,
     NumColumn,
     ProfileTable,
@@ -40,15 +46,16 @@ class NotProjected(Exception):
 def table_from_chunk(chunk: Chunk, specs: Iterable[Spec]) -> ProfileTable:
     years = sorted(set(chunk.years["year"]))
     table = ProfileTable(chunk.n, year_keys=frozenset(years), profiles=ProjectedProfiles(chunk))
+    owned = _Owned(chunk)
     for path, view in _expand(specs, years):
         if view == "rec":
             table.recognitions = _recognitions(chunk)
             continue
-        fact, values = _values(chunk, path)
+        fact, values = _values(chunk, path, owned)
         if view == "num" and fact.type in NUMBER_TYPES:
             table.num[path] = _num(values, fact.scale)
         elif view == "cat" and fact.type not in NUMBER_TYPES and fact.type != "date":
-            table.cat[path] = cat_column(values, None)
+            table.cat[path] = _words(values)
         elif view == "cat":
             # A number or a date compared as a word (``in: [1, 2, 3]`` reads a number
             # fact both ways): the text the document would hold, as the builder reads it.
@@ -70,7 +77,26 @@ def _expand(specs: Iterable[Spec], years: list[int]) -> list[Spec]:
     return list(out)
 
 
-def _values(chunk: Chunk, path: str) -> tuple[Fact, list[Any]]:
+class _Owned:
+    """The rows of the chunk's yearly tables grouped once by what a path selects (a
+    year; a year, name and key), so each column reads only its own rows."""
+
+    def __init__(self, chunk: Chunk) -> None:
+        self.years = _grouped(list(chunk.years["year"]))
+        s = chunk.scores
+        self.scores = _grouped(list(zip(s["year"], s["name"], s["key"], strict=True)))
+        self.year_rows = np.asarray(chunk.years["row"], dtype=np.intp)
+        self.score_rows = np.asarray(s["row"], dtype=np.intp)
+
+
+def _grouped(keys: list[Any]) -> dict[Any, npt.NDArray[np.intp]]:
+    found: dict[Any, list[int]] = {}
+    for i, key in enumerate(keys):
+        found.setdefault(key, []).append(i)
+    return {key: np.asarray(at, dtype=np.intp) for key, at in found.items()}
+
+
+def _values(chunk: Chunk, path: str, owned: _Owned) -> tuple[Fact, Sequence[Any]]:
     """The fact at ``path`` for every row (``None``: missing)."""
     if path in _SCALAR:
         fact = _SCALAR[path]
@@ -79,28 +105,42 @@ def _values(chunk: Chunk, path: str) -> tuple[Fact, list[Any]]:
     if parts[0] != "years" or len(parts) < 3 or not parts[1].isdigit():
         raise NotProjected(path)
     year, rest = int(parts[1]), ".".join(parts[2:])
-    values: list[Any] = [None] * chunk.n
     if rest in _YEARLY:
         fact = _YEARLY[rest]
-        for row, y, v in zip(
-            chunk.years["row"], chunk.years["year"], chunk.years[fact.column], strict=True
-        ):
-            if y == year:
-                values[row] = v
-        return fact, values
+        at = owned.years.get(year)
+        return fact, _scattered(chunk.n, chunk.years[fact.column], owned.year_rows, at)
     name, _, key = rest.partition(".")
     if name not in _KEYED or not key:
         raise NotProjected(path)
-    s = chunk.scores
-    for row, y, n, k, v in zip(s["row"], s["year"], s["name"], s["key"], s["value"], strict=True):
-        if y == year and n == name and k == key:
-            values[row] = v
-    return _KEYED[name], values
+    at = owned.scores.get((year, name, key))
+    return _KEYED[name], _scattered(chunk.n, chunk.scores["value"], owned.score_rows, at)
 
 
-def _num(values: list[Any], scale: int) -> NumColumn:
-    known = np.fromiter((v is not None for v in values), dtype=bool, count=len(values))
-    value = np.fromiter((0 if v is None else v for v in values), dtype=np.int64, count=len(values))
+def _scattered(
+    n: int, column: Sequence[Any], rows: npt.NDArray[np.intp], at: npt.NDArray[np.intp] | None
+) -> Sequence[Any]:
+    """Per row of the chunk, the value of ``column`` at the entries ``at`` it owns
+    (``rows``: each entry's owner; a later entry wins)."""
+    if isinstance(column, IntColumn):
+        out = np.full(n, SENTINEL, dtype=np.int64)
+        if at is not None:
+            out[rows[at]] = column.array[at]
+        return IntColumn(out, column.kind)
+    values: list[Any] = [None] * n
+    for i in () if at is None else at.tolist():
+        values[rows[i]] = column[i]
+    return values
+
+
+def _num(values: Sequence[Any], scale: int) -> NumColumn:
+    if isinstance(values, IntColumn):
+        known = values.known
+        value = np.where(known, values.array, 0)
+    else:
+        known = np.fromiter((v is not None for v in values), dtype=bool, count=len(values))
+        value = np.fromiter(
+            (0 if v is None else v for v in values), dtype=np.int64, count=len(values)
+        )
     # The fewest decimals that hold every value, as the builder from documents keeps.
     while scale > 0 and len(value) and not np.any(value % 10):
         value //= 10
@@ -110,7 +150,10 @@ def _num(values: list[Any], scale: int) -> NumColumn:
     return NumColumn(value, scale, known, None)
 
 
-def _date(values: list[Any]) -> DateColumn:
+def _date(values: Sequence[Any]) -> DateColumn:
+    if isinstance(values, IntColumn):
+        known = values.known
+        return DateColumn.of(np.where(known, values.array, 0).astype(np.int32), known)
     known = np.fromiter((v is not None for v in values), dtype=bool, count=len(values))
     days = np.fromiter(
         (0 if v is None else day_number(v) for v in values), dtype=np.int32, count=len(values)
@@ -118,8 +161,23 @@ def _date(values: list[Any]) -> DateColumn:
     return DateColumn.of(days, known)
 
 
+def _words(values: Sequence[Any]) -> CatColumn:
+    """``cat_column(values, None)`` for words and yes/no values, without a loop over
+    the rows where the projection read them as numbers."""
+    if isinstance(values, IntColumn):
+        codes = np.where(
+            values.known, np.where(values.array != 0, TRUE_CODE, FALSE_CODE), MISSING_CODE
+        )
+        return CatColumn(codes.astype(np.int32), ())
+    return cat_column(values, None)
+
+
 def _recognitions(chunk: Chunk) -> RecognitionColumn:
-    known = np.asarray(chunk.facts["recognitions_listed"], dtype=bool)
+    listed = chunk.facts["recognitions_listed"]
+    if isinstance(listed, IntColumn):
+        known = listed.known & (listed.array != 0)
+    else:
+        known = np.asarray(listed, dtype=bool)
     r = chunk.recognitions
     items = sorted(
         zip(
@@ -205,7 +263,7 @@ class ProjectedProfiles(Sequence[Mapping[str, Any]]):
         return profile
 
 
-def _recognition(r: Mapping[str, list[Any]], i: int) -> dict[str, Any]:
+def _recognition(r: Mapping[str, Sequence[Any]], i: int) -> dict[str, Any]:
     item: dict[str, Any] = {"kind": r["kind"][i]}
     for name in ("level", "granted_on", "expires_on"):
         value = r[name][i]

@@ -127,3 +127,64 @@ def test_downgrade_to_base_and_back(fresh_db_url: URL) -> None:
 def test_offline_sql_script(url: str, expected: str, capsys: pytest.CaptureFixture[str]) -> None:
     command.upgrade(alembic_config(url), "head", sql=True)
     assert expected in capsys.readouterr().out
+
+
+def test_undoing_0007_writes_the_codes_back_as_names(fresh_db_url: URL) -> None:
+    """Results stored as codes keep their names through a downgrade to 0005."""
+    import json
+
+    import numpy as np
+
+    from app.db import repositories as repo
+    from app.db.models import MatchingRun
+    from app.db.repositories.result_rows import ResultRows
+    from app.db.session import make_sessionmaker
+
+    migrate(fresh_db_url)
+    engine = make_engine(fresh_db_url)
+    paths = ["years.2024.revenue", "finding:novel", "employees"]
+    try:
+        with make_sessionmaker(engine).begin() as session:
+            run = repo.add_matching_run(
+                session, MatchingRun(fiscal_year=2024, status="done", parameters={}, started_by="t")
+            )
+            run_id = run.id
+            rows = ResultRows(
+                ["e1", "e2"],
+                ["p1"],
+                enterprise=np.array([0, 1, 1], dtype=np.intp),
+                policy=np.zeros(3, dtype=np.intp),
+                status=np.array([2, 2, 1], dtype=np.int8),
+                fen=np.array([-1, -1, 12345], dtype=np.int64),
+                code=np.array([0b111, 0, 0], dtype=np.int64),
+                coded=np.array([True, False, False]),
+                names={1: {"paths": ["revenue"]}},
+                paths={"p1": paths},
+            )
+            repo.add_matching_result_rows(session, run_id, [rows])
+        with make_sessionmaker(engine)() as session:
+            before = [
+                (r.enterprise_id, r.status, r.amount, r.missing_facts)
+                for r in repo.list_matching_results(session, run_id)
+            ]
+        assert [m for *_, m in before] == [
+            {"paths": ["employees", "years.2024.revenue"], "findings": ["novel"]},
+            {"paths": ["revenue"]},
+            None,
+        ]
+        downgrade(fresh_db_url, "0006_run_shards_and_job_queue")
+        with engine.connect() as connection:
+            stored = connection.execute(
+                text("SELECT missing_facts FROM matching_results ORDER BY id")
+            ).scalars()
+            names = [json.loads(m) if isinstance(m, str) else m for m in stored]
+        assert names == [m for *_, m in before]
+        migrate(fresh_db_url)
+        with make_sessionmaker(engine)() as session:
+            after = [
+                (r.enterprise_id, r.status, r.amount, r.missing_facts)
+                for r in repo.list_matching_results(session, run_id)
+            ]
+        assert after == before
+    finally:
+        engine.dispose()

@@ -196,3 +196,30 @@ def test_stored_results_are_every_answer_but_the_ineligible(population: Populati
         stored = repo.list_matching_results(session, run["id"], limit=100_000)
         got = [(r.enterprise_id, r.policy_id, r.status, r.amount, r.missing_facts) for r in stored]
     assert got == want
+
+
+def test_missing_facts_are_stored_as_codes_and_read_as_names(population: Population) -> None:
+    """The batch path stores codes, not names, and the paths they stand for once per
+    run and policy; reading them gives the per-enterprise engine's names (above)."""
+    from sqlalchemy import select
+
+    from app.db.models import MatchingResult, MatchingRunPaths
+
+    make_session, catalog, _ = population
+    run = _run(make_session, catalog)
+    r = MatchingResult
+    with make_session() as session:
+        names = session.scalars(
+            select(r.missing_facts).where(
+                r.run_id == run["id"], r.status == "undetermined", r.missing_code.is_not(None)
+            )
+        ).all()
+        paths = session.scalars(
+            select(MatchingRunPaths.policy_id).where(MatchingRunPaths.run_id == run["id"])
+        ).all()
+        undetermined = repo.list_matching_results(
+            session, run["id"], status="undetermined", limit=100_000
+        )
+    assert len(names) == len(undetermined) > 0
+    assert not any(names)  # (JSON null on SQLite, as before)
+    assert {r.policy_id for r in undetermined} <= set(paths)

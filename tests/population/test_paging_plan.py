@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+import numpy as np
 import pytest
 from sqlalchemy import text
 from sqlalchemy.dialects import postgresql
@@ -14,6 +15,7 @@ from app.db import repositories as repo
 from app.db.models import MatchingResult, MatchingRun
 from app.db.projection import analyze
 from app.db.repositories import enterprises as enterprises_repo
+from app.db.repositories.result_rows import ResultRows
 
 
 # The planner is PostgreSQL's: SQLite has no statistics to keep fresh.
@@ -36,8 +38,18 @@ def test_paging_a_run_uses_an_index(db_session: Session, db_backend: str) -> Non
             MatchingRun(fiscal_year=2024, status="done", parameters={}, started_by="test"),
         )
         runs.append(run.id)
-        lines = [(eid, f"p{i % 30}", "eligible", "1.00", None) for i in range(5000)]
-        repo.add_matching_result_lines(db_session, run.id, lines)
+        count = 5000
+        rows = ResultRows(
+            [eid],
+            [f"p{i}" for i in range(30)],
+            enterprise=np.zeros(count, dtype=np.intp),
+            policy=np.arange(count, dtype=np.intp) % 30,
+            status=np.ones(count, dtype=np.int8),  # eligible
+            fen=np.full(count, 100, dtype=np.int64),
+            code=np.zeros(count, dtype=np.int64),
+            coded=np.zeros(count, dtype=bool),
+        )
+        repo.add_matching_result_rows(db_session, run.id, [rows])
     analyze(db_session, ["matching_results"])
     stmt = (
         MatchingResult.__table__.select()

@@ -71,8 +71,7 @@ from app.db.repositories.findings import (
     list_findings,
 )
 from app.db.repositories.matching import (
-    add_matching_result_lines,
-    add_matching_results,
+    add_matching_result_rows,
     add_matching_run,
     get_matching_run,
     iterate_population,
@@ -123,8 +122,7 @@ __all__ = [
     "add_enterprise",
     "add_finding",
     "add_idempotency_record",
-    "add_matching_result_lines",
-    "add_matching_results",
+    "add_matching_result_rows",
     "add_matching_run",
     "add_profile_version",
     "add_shards",

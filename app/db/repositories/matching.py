@@ -3,26 +3,30 @@ reading every enterprise's current profile (and live awards) a batch at a time."
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import insert, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.catalog.places import Area
+from app.db.missing_codes import resolved
 from app.db.models import (
     DEAD_AWARD_STATUSES,
     Award,
     Enterprise,
     MatchingResult,
     MatchingRun,
+    MatchingRunPaths,
     ProfileVersion,
 )
 from app.db.repositories._base import add_and_flush
 from app.db.repositories.areas import enterprise_in
+from app.db.repositories.result_rows import COPY_COLUMNS, ResultRows, copy_text, mappings
 
 
 def add_matching_run(session: Session, run: MatchingRun) -> MatchingRun:
@@ -37,77 +41,63 @@ def lock_matching_run(session: Session, run_id: str) -> MatchingRun | None:
     return session.get(MatchingRun, run_id, with_for_update=True, populate_existing=True)
 
 
-def add_matching_results(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Bulk insert of result rows as mappings (run_id, enterprise_id, policy_id, status,
-    amount, missing_facts): ``COPY`` on PostgreSQL, batched multi-row INSERTs elsewhere.
-    A run stores hundreds of thousands of rows; row-by-row round trips would dominate."""
-    if not rows:
+def add_matching_result_rows(session: Session, run_id: str, parts: Sequence[ResultRows]) -> None:
+    """Store results given column-wise, the parts in order, with the paths their codes
+    stand for (kept once per run and policy): one ``COPY`` buffer on PostgreSQL,
+    batched multi-row INSERTs elsewhere. A run stores hundreds of thousands of rows;
+    row-by-row round trips would dominate."""
+    _add_run_paths(session, run_id, {k: v for part in parts for k, v in part.paths.items()})
+    parts = [part for part in parts if len(part)]
+    if not parts:
         return
     if session.get_bind().dialect.name != "postgresql":
-        session.execute(insert(MatchingResult.__table__), list(rows))  # type: ignore[arg-type]
+        for part in parts:
+            session.execute(insert(MatchingResult.__table__), mappings(run_id, part))  # type: ignore[arg-type]
         return
-    from psycopg.types.json import Jsonb
-
     raw = session.connection().connection.driver_connection
     assert raw is not None
-    columns = ("run_id", "enterprise_id", "policy_id", "status", "amount", "missing_facts")
-    with (
-        raw.cursor() as cursor,
-        cursor.copy(f"COPY matching_results ({', '.join(columns)}) FROM STDIN") as copy,
-    ):
-        for row in rows:
-            facts = row["missing_facts"]
-            copy.write_row(
-                [
-                    row["run_id"],
-                    row["enterprise_id"],
-                    row["policy_id"],
-                    row["status"],
-                    row["amount"],
-                    None if facts is None else Jsonb(facts),
-                ]
-            )
-
-
-def add_matching_result_lines(
-    session: Session,
-    run_id: str,
-    lines: Sequence[tuple[str, str, str, str | None, str | None]],
-) -> None:
-    """Bulk insert of a run's results given as ``(enterprise_id, policy_id, status,
-    amount text, missing_facts JSON text)``: one ``COPY`` buffer on PostgreSQL."""
-    if not lines:
-        return
-    if session.get_bind().dialect.name != "postgresql":
-        add_matching_results(
-            session,
-            [
-                {"run_id": run_id, "enterprise_id": e, "policy_id": p, "status": s,
-                 "amount": None if a is None else Decimal(a),
-                 "missing_facts": None if m is None else json.loads(m)}
-                for e, p, s, a, m in lines
-            ],
-        )  # fmt: skip
-        return
-    # COPY's text format: tab-separated, \\N for null, backslashes doubled.
-    null = "\\N"
-    buffer = "".join(
-        "\t".join((run_id, e, p, s, null if a is None else a, null if m is None else _escaped(m)))
-        + "\n"
-        for e, p, s, a, m in lines
-    )
-    raw = session.connection().connection.driver_connection
-    assert raw is not None
-    columns = "run_id, enterprise_id, policy_id, status, amount, missing_facts"
+    columns = ", ".join(COPY_COLUMNS)
     with (
         raw.cursor() as cursor,
         cursor.copy(f"COPY matching_results ({columns}) FROM STDIN") as copy,
     ):
-        copy.write(buffer.encode())
+        for part in parts:
+            copy.write(copy_text(run_id, part).encode())
 
 
-def _escaped(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+def _add_run_paths(session: Session, run_id: str, paths: Mapping[str, Sequence[str]]) -> None:
+    """The paths of each policy's codes for the run, unless already stored (each chunk
+    of a run, or a shard of it, may be the first to store results)."""
+    if not paths:
+        return
+    rows = [{"run_id": run_id, "policy_id": pid, "paths": list(p)} for pid, p in paths.items()]
+    dialect = session.get_bind().dialect.name
+    upsert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(upsert(MatchingRunPaths).values(rows).on_conflict_do_nothing())
+
+
+def run_paths(
+    session: Session, run_id: str, policy_ids: Iterable[str] | None = None
+) -> dict[str, list[str]]:
+    """Per policy, the paths a run's codes stand for (only ``policy_ids``, if given)."""
+    stmt = select(MatchingRunPaths.policy_id, MatchingRunPaths.paths).where(
+        MatchingRunPaths.run_id == run_id
+    )
+    if policy_ids is not None:
+        stmt = stmt.where(MatchingRunPaths.policy_id.in_(sorted(set(policy_ids))))
+    return {pid: paths for pid, paths in session.execute(stmt)}
+
+
+@dataclass(frozen=True)
+class StoredResult:
+    """A stored result as the pages and exports read it: missing facts by name."""
+
+    id: int
+    enterprise_id: str
+    policy_id: str
+    status: str
+    amount: Decimal | None
+    missing_facts: dict[str, list[str]] | None
 
 
 def list_matching_results(
@@ -118,15 +108,30 @@ def list_matching_results(
     status: str | None = None,
     after_id: int = 0,
     limit: int = 200,
-) -> Sequence[MatchingResult]:
-    stmt = select(MatchingResult).where(
-        MatchingResult.run_id == run_id, MatchingResult.id > after_id
-    )
+) -> list[StoredResult]:
+    """A page of a run's results in id order, their codes resolved to names."""
+    r = MatchingResult
+    stmt = select(
+        r.id, r.enterprise_id, r.policy_id, r.status, r.amount, r.missing_code, r.missing_facts
+    ).where(r.run_id == run_id, r.id > after_id)
     if policy_id is not None:
-        stmt = stmt.where(MatchingResult.policy_id == policy_id)
+        stmt = stmt.where(r.policy_id == policy_id)
     if status is not None:
-        stmt = stmt.where(MatchingResult.status == status)
-    return session.scalars(stmt.order_by(MatchingResult.id).limit(limit)).all()
+        stmt = stmt.where(r.status == status)
+    rows = session.execute(stmt.order_by(r.id).limit(limit)).all()
+    coded = {row.policy_id for row in rows if row.missing_code is not None}
+    paths = run_paths(session, run_id, coded) if coded else {}
+    return [
+        StoredResult(
+            row.id,
+            row.enterprise_id,
+            row.policy_id,
+            row.status,
+            row.amount,
+            resolved(row.missing_code, row.missing_facts, paths.get(row.policy_id)),
+        )
+        for row in rows
+    ]
 
 
 @dataclass(frozen=True)

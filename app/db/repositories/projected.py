@@ -30,7 +30,7 @@ from app.db.models import (
 )
 from app.db.repositories.areas import enterprise_in
 from app.db.repositories.matching import PopulationRow
-from app.db.repositories.projected_copy import read_columns
+from app.db.repositories.projected_copy import IntColumn, read_columns
 
 PLACES = ("province", "city", "district", "park")
 
@@ -45,10 +45,10 @@ class Chunk:
 
     ids: list[str]
     places: dict[str, list[str | None]]
-    facts: dict[str, list[Any]]
-    years: dict[str, list[Any]]
-    scores: dict[str, list[Any]]
-    recognitions: dict[str, list[Any]]
+    facts: dict[str, Sequence[Any]]
+    years: dict[str, Sequence[Any]]
+    scores: dict[str, Sequence[Any]]
+    recognitions: dict[str, Sequence[Any]]
     documents: list[str] = field(default_factory=list)
     #: The id range ``(after, last]`` the chunk covers.
     after: str = ""
@@ -63,7 +63,7 @@ def _columns(table: Table, skip: tuple[str, ...] = ("enterprise_id",)) -> list[s
     return [c.name for c in table.columns if c.name not in skip]
 
 
-def _as_columns(names: list[str], rows: Sequence[Any]) -> dict[str, list[Any]]:
+def _as_columns(names: list[str], rows: Sequence[Any]) -> dict[str, Sequence[Any]]:
     if not rows:
         return {name: [] for name in names}
     return {name: list(values) for name, values in zip(names, zip(*rows, strict=True), strict=True)}
@@ -139,11 +139,11 @@ def _selected(session: Session, area: Area | None, after: str, last: str) -> Chu
     got = _as_columns(
         ["id", *PLACES, *fact_names], session.execute(stmt.order_by(Enterprise.id)).all()
     )
-    ids: list[str] = got.pop("id")
+    ids: list[str] = list(got.pop("id"))
     row_of = {eid: i for i, eid in enumerate(ids)}
     return Chunk(
         ids,
-        {p: got.pop(p) for p in PLACES},
+        {p: list(got.pop(p)) for p in PLACES},
         got,
         _owned(session, EnterpriseFactYears, after, last, row_of),
         _owned(session, EnterpriseFactYearScores, after, last, row_of),
@@ -216,16 +216,20 @@ def _copied(session: Session, area: Area | None, after: str, last: str) -> Chunk
         values.pop("_key", None)
         keep = [i for i, eid in enumerate(owners) if eid in row_of]
         if len(keep) != len(owners):
-            values = {k: [v[i] for i in keep] for k, v in values.items()}
+            values = {
+                k: v.take(keep) if isinstance(v, IntColumn) else [v[i] for i in keep]
+                for k, v in values.items()
+            }
         values["row"] = [row_of[owners[i]] for i in keep]
         owned.append(values)
     years, scores, recognitions = owned
-    return Chunk(ids, {p: columns.pop(p) for p in PLACES}, columns, years, scores, recognitions)
+    places = {p: list(columns.pop(p)) for p in PLACES}
+    return Chunk(ids, places, columns, years, scores, recognitions)
 
 
 def _owned(
     session: Session, table: Table, after: str, last: str, row_of: dict[str, int]
-) -> dict[str, list[Any]]:
+) -> dict[str, Sequence[Any]]:
     """The table's rows for the chunk's enterprises, with ``row`` for the owner."""
     names = _columns(table)
     stmt = select(table.c.enterprise_id, *table.c[*names]).where(

@@ -2,15 +2,16 @@
 
 ``read_columns`` aggregates each column of a chunk into one value: numbers, dates and
 booleans as a bytea of int8 (``NULL`` turned into a sentinel in SQL) that numpy reads
-in one call, words as a text array. (``COPY … TO STDOUT`` sends a message per row,
-which cost more than the rows' data here.) Anything unexpected returns ``None`` and
-the caller reads the chunk the ordinary way.
+in one call and keeps (``IntColumn``), words as a text array. (``COPY … TO STDOUT``
+sends a message per row, which cost more than the rows' data here.) Anything
+unexpected returns ``None`` and the caller reads the chunk the ordinary way.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 from sqlalchemy import BigInteger, Integer, LargeBinary, Select, cast, func, literal, select
@@ -52,7 +53,46 @@ def as_values(column: np.ndarray[Any, Any], kind: str) -> list[Any]:
     return values
 
 
-__all__ = ["SENTINEL", "as_values", "int8", "read_columns"]
+class IntColumn(Sequence[Any]):
+    """A column read as int8 (``SENTINEL`` for NULL), kept as the array numpy read: the
+    batch engine's columns are made from it without a Python object per value, and
+    it reads as the list of values the ordinary reader gives."""
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __init__(self, array: np.ndarray[Any, Any], kind: str) -> None:
+        self.array, self.kind = array, kind
+
+    @property
+    def known(self) -> np.ndarray[Any, Any]:
+        known: np.ndarray[Any, Any] = self.array != SENTINEL
+        return known
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    @overload
+    def __getitem__(self, index: int) -> Any: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Any]: ...
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return as_values(self.array[index], self.kind)
+        return as_values(self.array[index : index + 1 or None], self.kind)[0]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(as_values(self.array, self.kind))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return list(self) == list(other)
+
+    def take(self, rows: Sequence[int]) -> IntColumn:
+        return IntColumn(self.array[np.asarray(rows, dtype=np.intp)], self.kind)
+
+
+__all__ = ["SENTINEL", "IntColumn", "as_values", "int8", "read_columns"]
 
 
 def read_columns(
@@ -63,7 +103,7 @@ def read_columns(
     words: list[tuple[str, Any]],
     where: list[Any],
     order: list[Any],
-) -> tuple[list[str], dict[str, list[Any]]] | None:
+) -> tuple[list[str], dict[str, Sequence[Any]]] | None:
     """The named columns of the rows of ``joined`` matching ``where``, in one round trip.
 
     Each column comes aggregated into one value (every aggregate of one query reads the
@@ -90,12 +130,12 @@ def read_columns(
     # order, as the ordinary reader does (a run stores its results in this order).
     by_id = np.argsort(np.array(ids), kind="stable") if ids else np.zeros(0, dtype=np.intp)
     ids = [ids[i] for i in by_id.tolist()]
-    out: dict[str, list[Any]] = {}
+    out: dict[str, Sequence[Any]] = {}
     for i, (name, _, kind) in enumerate(ints):
         blob = got[1 + i] or b""
         if len(blob) != 8 * len(ids):
             return None
-        out[name] = as_values(np.frombuffer(blob, dtype=">i8").astype(np.int64)[by_id], kind)
+        out[name] = IntColumn(np.frombuffer(blob, dtype=">i8").astype(np.int64)[by_id], kind)
     for j, (name, _) in enumerate(words):
         column = got[1 + len(ints) + j] or []
         out[name] = [column[i] for i in by_id.tolist()]

@@ -1,7 +1,7 @@
 """Large imports as jobs: the uploaded file, its submitter and, when done, its report.
 
-Revision ID: 0007_import_jobs
-Revises: 0006_run_shards_and_job_queue
+Revision ID: 0008_import_jobs
+Revises: 0007_result_codes
 Create Date: 2026-11-30
 """
 
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0007_import_jobs"
-down_revision: str | None = "0006_run_shards_and_job_queue"
+revision: str = "0008_import_jobs"
+down_revision: str | None = "0007_result_codes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
