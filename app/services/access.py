@@ -39,12 +39,9 @@ def require_reader(actor: Actor, *roles: str) -> None:
         raise Forbidden(f"a {actor.role} key cannot read this")
 
 
-class Located(Protocol):
-    """An enterprise as the access checks need it: an ``Enterprise``, or the row of
-    those columns that an award's transition reads with the award."""
+class Place(Protocol):
+    """Where an enterprise is: its four levels (an ``Enterprise``, or a row of them)."""
 
-    @property
-    def id(self) -> str: ...
     @property
     def province(self) -> str | None: ...
     @property
@@ -53,6 +50,14 @@ class Located(Protocol):
     def district(self) -> str | None: ...
     @property
     def park(self) -> str | None: ...
+
+
+class Located(Place, Protocol):
+    """An enterprise as the access checks need it: an ``Enterprise``, or the row of
+    those columns that an award's transition reads with the award."""
+
+    @property
+    def id(self) -> str: ...
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -17,7 +17,7 @@ from app.domain.engine import evaluate_in_group, group_members, select_version
 from app.domain.findings import NO_FINDINGS, Findings
 from app.domain.results import Evaluation, PriorAward, as_json
 from app.services import audit
-from app.services.access import check_award, hide_labels, shown_actor
+from app.services.access import Place, check_award, hide_labels, shown_actor
 from app.services.actors import Actor
 from app.services.catalog_sync import store_policy_version
 from app.services.errors import Conflict, Invalid, NotEligible, NotFound
@@ -30,17 +30,6 @@ def prior_awards(awards: Sequence[Award]) -> list[PriorAward]:
         PriorAward(a.policy_id, a.fiscal_year, a.amount, a.recognition_key, a.exclusivity_group)
         for a in awards
     ]
-
-
-class Place(Protocol):
-    @property
-    def province(self) -> str | None: ...
-    @property
-    def city(self) -> str | None: ...
-    @property
-    def district(self) -> str | None: ...
-    @property
-    def park(self) -> str | None: ...
 
 
 def payer_of(policy: PolicyFile, enterprise: Place) -> tuple[str, str | None]:
