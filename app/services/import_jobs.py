@@ -149,6 +149,7 @@ def execute(
 ) -> Outcome:
     """Import the stored file: every accepted row and the report in one transaction.
 
+    A job cancelled meanwhile stops with nothing written (see the module docstring).
     A file that cannot be imported at all (a bad header, past a limit) finishes the
     job ``failed`` with the problem the synchronous route would have answered. An
     unexpected error fails it too, with nothing written, and is raised again for the
@@ -174,7 +175,10 @@ def execute(
                 raise _Stopped
             _finish(job, "done", report=report.as_json(MAX_ERRORS_LISTED))
     except _Stopped:  # the transaction (if any) was rolled back: nothing written
-        return Outcome("cancelled")
+        with make_session() as session:
+            status = session.scalar(select(ImportJob.status).where(ImportJob.id == import_id))
+        # Else another execution took the job over (a retry): it is that one's to finish.
+        return Outcome("cancelled" if status == "cancelled" else "skipped")
     except ServiceError as exc:
         _fail(make_session, import_id, taken.attempts, _problem(exc))
         return Outcome("failed")

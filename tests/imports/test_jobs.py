@@ -472,3 +472,28 @@ def test_the_command_line_cancels_a_queued_import(world: World) -> None:
     assert "the import has already finished (cancelled)" in again.stderr
     missing = world.cli("imports", "cancel", "no-such-import")
     assert (missing.returncode, missing.stderr.strip()) == (1, "error: no import no-such-import")
+
+
+def test_an_execution_that_a_retry_replaced_writes_nothing(
+    world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A worker thought dead (its job given to another) that carries on after all:
+    the retry imports, and the first execution stops with nothing written."""
+    caplog.set_level(logging.INFO, logger="incentives")
+    queued = world.post(csv_bytes(table(many_rows(3)))).json()
+    before = world.enterprises()
+    prepare = bulk_import.prepare
+
+    def retried_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        monkeypatch.setattr(bulk_import, "prepare", prepare)
+        tasks.run_import(world.runtime, queued["id"])  # the retry, to the end
+        return prepare(*args, **kwargs)
+
+    monkeypatch.setattr(bulk_import, "prepare", retried_meanwhile)
+    tasks.run_import(world.runtime, queued["id"])
+    shown = world.get(f"/v1/imports/{queued['id']}").json()
+    assert (shown["status"], shown["attempts"], shown["report"]["created"]) == ("done", 2, 3)
+    assert world.enterprises() == before + 3
+    steps = [r.fields for r in caplog.records if r.getMessage() == tasks.STEP]  # type: ignore[attr-defined]
+    ends = [s["outcome"] for s in steps if s["step"] == "end"]
+    assert ends == ["done", "skipped"]  # the retry's end, then the first execution's
