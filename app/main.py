@@ -8,6 +8,7 @@ that executes jobs.
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -66,6 +67,18 @@ OWNS_AUDIT_LOG = (
 )
 
 
+def _freeze_start_up() -> None:
+    """Move every object alive now out of the garbage collector's sight (``gc.freeze``).
+
+    The catalog and its compiled plans are some 200,000 objects that live as long as
+    the process, and every full collection walked them all: a pause of 100 to 300 ms
+    about every 300 requests, which set the calculator's p99. Frozen, they are never
+    walked or collected again; a full pass sees only what requests made since. (The
+    tests' many short-lived apps do not freeze: what they froze would never be freed.)"""
+    gc.collect()
+    gc.freeze()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -97,6 +110,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.catalog.hash[:12],
             len(app.state.catalog.policies),
         )
+        if settings.gc_freeze:
+            _freeze_start_up()
         yield
         if jobs is not None:  # this start-up's own (an app may be started twice)
             jobs.stop()
