@@ -106,9 +106,9 @@ class Settings(BaseSettings):
     )
     gc_freeze: bool = Field(
         default=True,
-        description="when the service has started, take what start-up made (the catalog, its "
-        "compiled plans) out of the garbage collector's full passes (gc.freeze): pauses of "
-        "100 ms and more every few hundred requests go",
+        description="once the service or a worker has started, take what start-up made (the "
+        "catalog, its compiled plans) out of the garbage collector's full passes (gc.freeze): "
+        "pauses of 100 ms and more every few hundred requests go",
     )
     worker_nice: int = Field(
         default=19,

@@ -8,7 +8,6 @@ that executes jobs.
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -40,6 +39,7 @@ from app.config import Settings, get_settings
 from app.console import mount as mount_console
 from app.db.privileges import service_can_alter_audit_log
 from app.db.session import make_engine, make_sessionmaker
+from app.gc_freeze import freeze_start_up
 from app.jobs.in_process import InProcessJobs
 from app.jobs.runtime import Runtime
 from app.observability.requests import RequestObserver, route_templates
@@ -65,18 +65,6 @@ OWNS_AUDIT_LOG = (
     "credentials can drop the append-only triggers: run the service as a role that owns "
     "nothing (README, 'Database roles')"
 )
-
-
-def _freeze_start_up() -> None:
-    """Move every object alive now out of the garbage collector's sight (``gc.freeze``).
-
-    The catalog and its compiled plans are some 200,000 objects that live as long as
-    the process, and every full collection walked them all: a pause of 100 to 300 ms
-    about every 300 requests, which set the calculator's p99. Frozen, they are never
-    walked or collected again; a full pass sees only what requests made since. (The
-    tests' many short-lived apps do not freeze: what they froze would never be freed.)"""
-    gc.collect()
-    gc.freeze()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -111,7 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             len(app.state.catalog.policies),
         )
         if settings.gc_freeze:
-            _freeze_start_up()
+            freeze_start_up()
         yield
         if jobs is not None:  # this start-up's own (an app may be started twice)
             jobs.stop()
