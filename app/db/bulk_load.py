@@ -94,21 +94,11 @@ def _inserting(
         if not processors:
             cursor.executemany(statement, rows)
             return
-        # A value repeated from the row before (an import's one timestamp) is processed once.
-        last: list[Any] = [_UNSEEN] * len(processors)
-        done: list[Any] = [None] * len(processors)
-        params: list[list[Any]] = []
-        for row in rows:
-            values = list(row)
-            for n, (i, process, always) in enumerate(processors):
-                value = values[i]
-                if value is None and not always:
-                    continue
-                if value is not last[n]:
-                    last[n], done[n] = value, process(value)
-                values[i] = done[n]
-            params.append(values)
-        cursor.executemany(statement, params)
+        # Column by column: each processed column is one loop, the rest stay as they are.
+        cells: list[Sequence[Any]] = list(zip(*rows, strict=True))
+        for i, process, always in processors:
+            cells[i] = _processed(cells[i], process, always)
+        cursor.executemany(statement, zip(*cells, strict=True))
 
     try:
         yield write
@@ -117,3 +107,20 @@ def _inserting(
 
 
 _UNSEEN = object()
+
+
+def _processed(values: Sequence[Any], process: Callable[[Any], Any], always: bool) -> list[Any]:
+    """A column's values through its bind processor. A null stays null unless
+    ``always``; a value repeated from the row before (an import's one timestamp) is
+    processed once."""
+    out: list[Any] = []
+    last: Any = _UNSEEN
+    done: Any = None
+    for value in values:
+        if value is None and not always:
+            out.append(None)
+        else:
+            if value is not last:
+                last, done = value, process(value)
+            out.append(done)
+    return out

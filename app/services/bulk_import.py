@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session
 from app.catalog.loader import Catalog, canonical_json
 from app.catalog.places import LEVELS, location_of
 from app.db.models import new_id
+from app.db.models import new_ids as fresh_ids
 from app.db.projection import analyze_all, delete_projection, load_projection, tuples_of
 from app.db.repositories import enterprises as enterprise_repo
 from app.db.repositories.enterprises import CurrentProfile
@@ -601,7 +602,7 @@ def _write(
     label = actor.label
     # Fresh ids handed out in ascending order: every index on them is appended to
     # instead of split at random places.
-    new_ids = sorted(new_id() for _ in creates)
+    new_ids = sorted(fresh_ids(len(creates)))
     identity = itemgetter(*enterprise_repo.IDENTITY)
     with enterprise_repo.loading_enterprises(session) as write:
         for start in range(0, len(creates), chunk_size):
@@ -638,12 +639,22 @@ def _write(
         (row, current.enterprise_id, current.current_version + 1) for row, current in updates
     ]
     projection: tuple[list[Any], ...] = ([], [], [], [])
+    version_ids = sorted(fresh_ids(len(versions)))  # ascending, as the enterprises'
     with enterprise_repo.loading_profile_versions(session) as write:
         for done, chunk in enumerate(_chunks(versions, chunk_size), 1):
+            ids = version_ids[(done - 1) * chunk_size : done * chunk_size]
             write(
                 [
-                    (new_id(), enterprise_id, version, row.facts_json, row.profile_hash, now, label)
-                    for row, enterprise_id, version in chunk
+                    (
+                        version_id,
+                        enterprise_id,
+                        version,
+                        row.facts_json,
+                        row.profile_hash,
+                        now,
+                        label,
+                    )
+                    for version_id, (row, enterprise_id, version) in zip(ids, chunk, strict=True)
                 ]
             )
             made = tuples_of((enterprise_id, row.facts) for row, enterprise_id, _ in chunk)
