@@ -4,11 +4,16 @@ must change nothing).
 
     .venv/bin/python bench/import_bench.py                      # both backends
     .venv/bin/python bench/import_bench.py --rows 20000 --backends sqlite
+    .venv/bin/python bench/import_bench.py --baseline-rev main  # and the code of main
     TEST_POSTGRES_URL=postgresql+psycopg://user@host/db .venv/bin/python bench/import_bench.py
 
 PostgreSQL: a database is created on the server of ``TEST_POSTGRES_URL`` (default as
 in the tests) and dropped afterwards. Prints seconds and rows per second for each
 phase: reading and validating the file, writing, and the whole import.
+
+``--baseline-rev REV``: the same file is then imported by the code of ``REV`` (taken
+with ``git archive``, run in a child process) on fresh databases, right after this
+code, and the ratios printed: on a busy machine only the ratio is worth reporting.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import io
 import json
 import os
 import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -32,7 +38,9 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import URL
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+# The code measured: this checkout's, or a baseline's (``--baseline-rev``).
+CODE = Path(os.environ.get("IMPORT_BENCH_CODE") or ROOT)
+sys.path.insert(0, str(CODE))
 
 from app.api.schemas.types import USCC_ALPHABET, uscc_check_character  # noqa: E402
 from app.catalog.loader import load_catalog  # noqa: E402
@@ -41,6 +49,8 @@ from app.db.session import make_engine, make_sessionmaker, migrate, normalize_ur
 from app.services import bulk_import  # noqa: E402
 from app.services.actors import Actor  # noqa: E402
 from bench._support import machine  # noqa: E402
+
+CHILD_FLAG = "--figures-to-stdout"
 
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 HEADERS = [
@@ -250,9 +260,11 @@ def main() -> int:
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--seed", type=int, default=20241)
     parser.add_argument("--format", choices=("csv", "xlsx"), default="csv")
+    parser.add_argument("--baseline-rev", help="also import the file with the code of REV")
+    parser.add_argument(CHILD_FLAG, action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     postgres = os.environ.get("TEST_POSTGRES_URL", DEFAULT_POSTGRES)
-    catalog = load_catalog(ROOT / "policy_catalog")
+    catalog = load_catalog(CODE / "policy_catalog")
 
     started = time.perf_counter()
     make = make_csv if args.format == "csv" else make_xlsx
@@ -260,26 +272,64 @@ def main() -> int:
     print(
         f"generated {args.rows} rows x {len(HEADERS)} columns ({bad} bad) as {args.format}: "
         f"{len(data) / 1e6:.1f} MB in {time.perf_counter() - started:.1f} s",
+        file=sys.stderr if args.figures_to_stdout else sys.stdout,
         flush=True,
     )
-    print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
     results: dict[str, Any] = {
         "machine": machine(),
         "rows": args.rows,
         "bad_rows": bad,
         "format": args.format,
-        "load_average_before": os.getloadavg(),
         "target": "first import of 100,000 CSV rows within 10 s, all or none",
+        "code": str(Path(bulk_import.__file__).resolve().parents[2]),
     }
     for backend in args.backends.split(","):
+        load = os.getloadavg()
+        if not args.figures_to_stdout:
+            print(f"load average before {backend}: {load[0]:.1f} on {os.cpu_count()} CPUs")
         with database(backend, postgres) as url:
             results[backend] = bench(backend, url, catalog, data, args.rows, args.format)
+        results[backend]["load_average_before"] = load
+    if args.figures_to_stdout:
+        print(json.dumps(results))
+        return 0
+    if args.baseline_rev:
+        results["baseline_rev"] = args.baseline_rev
+        results["baseline"] = baseline(args)
+        for backend in args.backends.split(","):
+            for attempt in ("first import", "same file again"):
+                now = results[backend][attempt]
+                before = results["baseline"][backend][attempt]
+                ratio = now["total_s"] / before["total_s"]
+                print(
+                    f"{backend:<9} {attempt:<16} {now['total_s']:5.1f} s against "
+                    f"{before['total_s']:5.1f} s for {args.baseline_rev}: {ratio:.2f} of it "
+                    f"(cpu {now['total_cpu_s']:.1f} against {before['total_cpu_s']:.1f})"
+                )
     results["load_average_after"] = os.getloadavg()
     out = ROOT / "bench" / "results" / "import.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"written to {out.relative_to(ROOT)}")
     return 0
+
+
+def baseline(args: argparse.Namespace) -> dict[str, Any]:
+    """The same benchmark run by the code of ``--baseline-rev``, in a child process."""
+    from bench.engine import baseline_code
+
+    with tempfile.TemporaryDirectory() as tmp:
+        code = baseline_code(args.baseline_rev, Path(tmp))
+        command = [sys.executable, __file__, CHILD_FLAG, "--rows", str(args.rows)]
+        command += ["--bad-every", str(args.bad_every), "--backends", args.backends]
+        command += ["--seed", str(args.seed), "--format", args.format]
+        env = {**os.environ, "IMPORT_BENCH_CODE": str(code), "PYTHONPATH": str(code)}
+        print(f"the same with {args.baseline_rev}:", flush=True)
+        done = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True, env=env)
+    *lines, last = done.stdout.splitlines()
+    print("\n".join(lines), flush=True)
+    figures: dict[str, Any] = json.loads(last)
+    return figures
 
 
 if __name__ == "__main__":
