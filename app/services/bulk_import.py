@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 
 from app.catalog.loader import Catalog, canonical_json
 from app.catalog.places import LEVELS, location_of
+from app.db.bulk_load import roomy_cache
 from app.db.models import new_id
 from app.db.models import new_ids as fresh_ids
 from app.db.projection import analyze_all, delete_projection, load_projection, tuples_of
@@ -576,9 +577,10 @@ def apply(
         dry_run=dry_run,
     )
     if report.applied and (creates or updates):
-        report.import_id = _write(
-            session, prepared, report, creates, updates, actor, progress, chunk_size
-        )
+        with roomy_cache(session.connection(), len(creates) + len(updates)):
+            report.import_id = _write(
+                session, prepared, report, creates, updates, actor, progress, chunk_size
+            )
         if len(creates) + len(updates) >= ANALYZE_AFTER:
             analyze_all(session)  # fresh statistics for the rows just loaded
     return report
