@@ -495,8 +495,9 @@ def _batches(
     row against the limit, empty ones too)."""
     batch: list[tuple[int, list[Any]]] = []
     for number, values in rows:
-        if all(_empty(v) for v in values):
-            continue
+        first = values[0] if values else None
+        if not (type(first) is str and first.strip()) and all(_empty(v) for v in values):
+            continue  # (a row whose first cell holds text is not empty: most rows)
         batch.append((number, values))
         if len(batch) == size:
             yield batch
