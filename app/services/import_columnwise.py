@@ -47,6 +47,7 @@ _PLAIN_CONFIG = frozenset({"extra"})
 _MEMO_SIZE = 50_000
 _ABSENT = object()
 _TEXT_OR_NONE = frozenset({str, type(None)})
+_TEXT = {str}
 
 
 class _Unsupported(Exception):
@@ -159,11 +160,14 @@ class _ColumnCheck:
         """Each row's value as the model dumps it, ``_ABSENT`` for an empty cell; a row
         whose cell fails is marked in ``bad`` (its value is then meaningless)."""
         count = len(cells)
-        present = [
-            k
-            for k, raw in enumerate(cells)
-            if raw is not None and (type(raw) is not str or raw.strip())
-        ]
+        if set(map(type, cells)) == _TEXT and all(map(str.strip, cells)):
+            present = list(range(count))  # a CSV column with every cell filled: most
+        else:
+            present = [
+                k
+                for k, raw in enumerate(cells)
+                if raw is not None and (type(raw) is not str or raw.strip())
+            ]
         if self.remembered:
             return self._remembered(cells, present, bad)
         parse = self.parse
