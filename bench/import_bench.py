@@ -23,6 +23,7 @@ import io
 import json
 import os
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -261,6 +262,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=20241)
     parser.add_argument("--format", choices=("csv", "xlsx"), default="csv")
     parser.add_argument("--baseline-rev", help="also import the file with the code of REV")
+    parser.add_argument("--rounds", type=int, default=1, help="rounds, alternating the codes")
     parser.add_argument(CHILD_FLAG, action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     postgres = os.environ.get("TEST_POSTGRES_URL", DEFAULT_POSTGRES)
@@ -283,29 +285,28 @@ def main() -> int:
         "target": "first import of 100,000 CSV rows within 10 s, all or none",
         "code": str(Path(bulk_import.__file__).resolve().parents[2]),
     }
-    for backend in args.backends.split(","):
-        load = os.getloadavg()
-        if not args.figures_to_stdout:
-            print(f"load average before {backend}: {load[0]:.1f} on {os.cpu_count()} CPUs")
-        with database(backend, postgres) as url:
-            results[backend] = bench(backend, url, catalog, data, args.rows, args.format)
-        results[backend]["load_average_before"] = load
     if args.figures_to_stdout:
+        results.update(measure(args, catalog, data, postgres))
         print(json.dumps(results))
         return 0
+    rounds: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        code = None
+        if args.baseline_rev:
+            from bench.engine import baseline_code
+
+            code = baseline_code(args.baseline_rev, Path(tmp))
+        for number in range(1, args.rounds + 1):
+            print(f"round {number} of {args.rounds}: this code", flush=True)
+            this = measure(args, catalog, data, postgres)
+            rounds.append({"this": this})
+            if code is not None:
+                print(f"round {number} of {args.rounds}: {args.baseline_rev}", flush=True)
+                rounds[-1]["baseline"] = baseline(args, code)
+    results["rounds"] = rounds
     if args.baseline_rev:
         results["baseline_rev"] = args.baseline_rev
-        results["baseline"] = baseline(args)
-        for backend in args.backends.split(","):
-            for attempt in ("first import", "same file again"):
-                now = results[backend][attempt]
-                before = results["baseline"][backend][attempt]
-                ratio = now["total_s"] / before["total_s"]
-                print(
-                    f"{backend:<9} {attempt:<16} {now['total_s']:5.1f} s against "
-                    f"{before['total_s']:5.1f} s for {args.baseline_rev}: {ratio:.2f} of it "
-                    f"(cpu {now['total_cpu_s']:.1f} against {before['total_cpu_s']:.1f})"
-                )
+        results["summary"] = summary(args, rounds)
     results["load_average_after"] = os.getloadavg()
     out = ROOT / "bench" / "results" / "import.json"
     out.parent.mkdir(exist_ok=True)
@@ -314,22 +315,58 @@ def main() -> int:
     return 0
 
 
-def baseline(args: argparse.Namespace) -> dict[str, Any]:
-    """The same benchmark run by the code of ``--baseline-rev``, in a child process."""
-    from bench.engine import baseline_code
+def measure(args: argparse.Namespace, catalog: Any, data: bytes, postgres: str) -> dict[str, Any]:
+    """Each backend's figures for this process's code, on a fresh database each."""
+    figures: dict[str, Any] = {}
+    for backend in args.backends.split(","):
+        load = os.getloadavg()
+        print(f"load average before {backend}: {load[0]:.1f} on {os.cpu_count()} CPUs")
+        with database(backend, postgres) as url:
+            figures[backend] = bench(backend, url, catalog, data, args.rows, args.format)
+        figures[backend]["load_average_before"] = load
+    return figures
 
-    with tempfile.TemporaryDirectory() as tmp:
-        code = baseline_code(args.baseline_rev, Path(tmp))
-        command = [sys.executable, __file__, CHILD_FLAG, "--rows", str(args.rows)]
-        command += ["--bad-every", str(args.bad_every), "--backends", args.backends]
-        command += ["--seed", str(args.seed), "--format", args.format]
-        env = {**os.environ, "IMPORT_BENCH_CODE": str(code), "PYTHONPATH": str(code)}
-        print(f"the same with {args.baseline_rev}:", flush=True)
-        done = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True, env=env)
+
+def baseline(args: argparse.Namespace, code: Path) -> dict[str, Any]:
+    """The same benchmark run by the code of ``--baseline-rev``, in a child process."""
+    command = [sys.executable, __file__, CHILD_FLAG, "--rows", str(args.rows)]
+    command += ["--bad-every", str(args.bad_every), "--backends", args.backends]
+    command += ["--seed", str(args.seed), "--format", args.format]
+    env = {**os.environ, "IMPORT_BENCH_CODE": str(code), "PYTHONPATH": str(code)}
+    done = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True, env=env)
     *lines, last = done.stdout.splitlines()
     print("\n".join(lines), flush=True)
     figures: dict[str, Any] = json.loads(last)
     return figures
+
+
+def summary(args: argparse.Namespace, rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Medians over the rounds, this code's against the baseline's, and their ratios."""
+    out: dict[str, Any] = {}
+    for backend in args.backends.split(","):
+        for attempt in ("first import", "same file again"):
+            row: dict[str, Any] = {}
+            for figure in ("total_s", "total_cpu_s", "read_check_s", "write_s", "write_cpu_s"):
+                now = statistics.median(r["this"][backend][attempt][figure] for r in rounds)
+                before = statistics.median(r["baseline"][backend][attempt][figure] for r in rounds)
+                row[figure] = {"this": now, "baseline": before, "ratio": round(now / before, 2)}
+            row["total_s_ratio_by_round"] = [
+                round(
+                    r["this"][backend][attempt]["total_s"]
+                    / r["baseline"][backend][attempt]["total_s"],
+                    2,
+                )
+                for r in rounds
+            ]
+            out[f"{backend} {attempt}"] = row
+            total, cpu = row["total_s"], row["total_cpu_s"]
+            print(
+                f"{backend:<9} {attempt:<16} median {total['this']:5.1f} s against "
+                f"{total['baseline']:5.1f} s for {args.baseline_rev}: {total['ratio']:.2f} of it "
+                f"(cpu {cpu['this']:.1f} against {cpu['baseline']:.1f}: {cpu['ratio']:.2f}; "
+                f"by round {row['total_s_ratio_by_round']})"
+            )
+    return out
 
 
 if __name__ == "__main__":
