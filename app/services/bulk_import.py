@@ -6,10 +6,12 @@ An import runs in two steps:
    it within the limits of ``import_source``): the header row is bound to profile fields
    (``app.services.import_columns``; an unknown or duplicated header stops the import
    before anything else, naming it and listing the known ones), then every row is
-   turned into an ``EnterpriseProfile``, validated like a ``POST /enterprises`` body and
-   checked against the catalog's vocabulary. Each problem is reported as (row number
-   as the spreadsheet shows it, column header, reason). Rows without a USCC, and later
-   rows repeating an earlier row's USCC, are rejected too.
+   validated like a ``POST /enterprises`` body and checked against the catalog's
+   vocabulary: a chunk of rows at a time, column by column with each profile field's
+   own validator (``import_columnwise``), and a row that fails there again as an
+   ``EnterpriseProfile``, which words its errors. Each problem is reported as (row
+   number as the spreadsheet shows it, column header, reason). Rows without a USCC, and
+   later rows repeating an earlier row's USCC, are rejected too.
 2. ``apply`` writes every accepted row or none, in the caller's transaction: enterprises
    are looked up by USCC in chunks, new ones are inserted and changed ones get their
    next profile version, each table in one load (``app.db.bulk_load``: one ``COPY``
