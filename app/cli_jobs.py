@@ -24,6 +24,10 @@ def _worker(args: argparse.Namespace) -> int:
     # Below the API's priority: on a shared host, requests go first.
     os.nice(settings.worker_nice)
     runtime = Runtime.open(settings)
+    if settings.gc_freeze:
+        from app.gc_freeze import freeze_start_up
+
+        freeze_start_up()
     if not settings.on_postgres:
         return _sqlite_worker(runtime)
     app = worker_app(runtime)

@@ -110,6 +110,12 @@ class Settings(BaseSettings):
         description="execute jobs in a thread of the service as well as in `incentives worker` "
         "processes; unset: yes on SQLite (the embedded default), no on PostgreSQL",
     )
+    gc_freeze: bool = Field(
+        default=True,
+        description="once the service or a worker has started, take what start-up made (the "
+        "catalog, its compiled plans) out of the garbage collector's full passes (gc.freeze): "
+        "pauses of 100 ms and more every few hundred requests go",
+    )
     worker_nice: int = Field(
         default=19,
         ge=0,

@@ -39,6 +39,7 @@ from app.config import Settings, get_settings
 from app.console import mount as mount_console
 from app.db.privileges import service_can_alter_audit_log
 from app.db.session import make_engine, make_sessionmaker
+from app.gc_freeze import freeze_start_up
 from app.jobs.in_process import InProcessJobs
 from app.jobs.runtime import Runtime
 from app.observability.requests import RequestObserver, route_templates
@@ -99,6 +100,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.catalog.hash[:12],
             len(app.state.catalog.policies),
         )
+        if settings.gc_freeze:
+            freeze_start_up()
         yield
         if jobs is not None:  # this start-up's own (an app may be started twice)
             jobs.stop()

@@ -1,7 +1,9 @@
 """Bulk import for portal officers: a CSV or XLSX file, checked row by row and written
 all together or not at all, exactly as ``POST /v1/imports`` does it (that route's own
-function reads the upload), within the request whatever the file's size; the page shows the report with every rejected row's
-number, column and reason."""
+function reads the upload). A file up to IMPORT_JOB_BYTES is imported within the
+request and the page shows the report, with every rejected row's number, column and
+reason; a larger one is queued as a job like the API's, and the officer is sent to the
+import's own page, which follows the job until its report is there."""
 
 from __future__ import annotations
 
@@ -12,8 +14,11 @@ from fastapi.responses import HTMLResponse, Response
 
 from app.api.deps import CatalogDep, SessionDep, SettingsDep
 from app.api.routes import imports as imports_api
-from app.console.pages import render
+from app.console.pages import render, see_other
 from app.console.session import ConsoleActor, CsrfChecked
+from app.db.models import ImportJob
+from app.profile.bounded import ImportId
+from app.services import import_jobs
 from app.services.access import require_writer
 
 router = APIRouter()
@@ -34,7 +39,33 @@ async def import_file(
     actor: ConsoleActor,
     dry_run: Annotated[bool, Form()] = False,
 ) -> Response:
-    report = await imports_api.import_at_once(
+    kind, answer = await imports_api.import_or_queue(
         request, session, catalog, settings, actor, dry_run=dry_run
     )
-    return render(request, "imports.html", {"report": report}, actor=actor)
+    if kind == "job":
+        return see_other(f"/imports/{answer['id']}")
+    return render(request, "imports.html", {"report": answer}, actor=actor)
+
+
+@router.get("/imports/{import_id}", response_class=HTMLResponse)
+def import_page(
+    request: Request,
+    import_id: ImportId,
+    session: SessionDep,
+    catalog: CatalogDep,
+    actor: ConsoleActor,
+) -> Response:
+    """A queued import, as ``GET /v1/imports/{import_id}`` shows it (to the same
+    readers): its status while it waits or runs, then its report or why it failed."""
+    job = import_jobs.check_visible(actor, catalog, session.get(ImportJob, import_id), import_id)
+    shown = import_jobs.job_json(job)
+    return render(
+        request,
+        "import_job.html",
+        {
+            "job": shown,
+            "report": shown["report"],
+            "finished": job.status not in import_jobs.UNFINISHED,
+        },
+        actor=actor,
+    )

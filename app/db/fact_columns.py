@@ -156,15 +156,16 @@ def _project(profile: Mapping[str, Any]) -> Projection:
         if not _mapping(entry) or int(key) >= 2**31:
             raise Inexact
         year = int(key)
-        values: dict[str, Any] = dict(_NO_YEAR_VALUES)
+        values: dict[str, Any] = {"year": year, **_NO_YEAR_VALUES}
         for name, raw in entry.items():
             found = _YEAR_FACTS.get(name)
             if found is not None:
-                values[found.column] = value_of(found, raw)
+                if raw is not None:
+                    values[found.column] = _READ[found.type](found, raw)
             elif name in _YEAR_GROUPS:  # a nested year fact (none today): read by path
                 for nested in _YEAR_GROUPS[name]:
                     values[nested.column] = value_of(nested, _get(entry, nested.parts))
-        out.years.append({"year": year, **values})
+        out.years.append(values)
         for fact in KEYED:
             scores = entry.get(fact.path)
             if scores is None:
@@ -205,8 +206,9 @@ def _walk(values: dict[str, Any], node: Mapping[str, Any], tree: Mapping[str, An
         leaf = tree.get(key)
         if leaf is None:
             continue
-        if isinstance(leaf, Fact):
-            values[leaf.column] = value_of(leaf, raw)
+        if type(leaf) is Fact:
+            # value_of, its dispatch inlined: a profile has a few dozen facts
+            values[leaf.column] = None if raw is None else _READ[leaf.type](leaf, raw)
         elif _mapping(raw):
             _walk(values, raw, leaf)
 
@@ -279,6 +281,13 @@ _READERS: dict[str, Callable[[Fact, Any], Any]] = {
     **dict.fromkeys(NUMBER_TYPES, _number),
     "boolean": _boolean,
     "date": lambda _fact, raw: _day(raw),
+}
+
+
+#: The reader of every fact type, words (enum, text) included.
+_READ: dict[str, Callable[[Fact, Any], Any]] = {
+    **{f.type: _word for f in (*SCALAR, *YEARLY, *KEYED)},
+    **_READERS,
 }
 
 

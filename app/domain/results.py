@@ -195,8 +195,16 @@ class Evaluation:
         fields["findings_used"] = {} if findings_used is None else findings_used
 
 
+_AS_THEY_ARE = frozenset({str, int, bool, float})
+
+
 def as_json(value: Any) -> Any:
     """Serialise engine results for JSON: Decimals and dates as strings, enums by value."""
+    kind = type(value)
+    if kind in _AS_THEY_ARE or value is None:
+        return value  # the common leaves first (an import's audit records hold 100,000s)
+    if kind is dict:
+        return {str(k): as_json(v) for k, v in value.items()}
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, date):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from operator import mul
 from typing import Annotated, Any
 
 from pydantic import (
@@ -226,12 +227,17 @@ def _in_era(day: date) -> date:
 
 
 _USCC_VALUES = {ch: i for i, ch in enumerate(USCC_ALPHABET)}
+_USCC_CHARACTERS = frozenset(USCC_ALPHABET)
 
 
 def uscc_check_character(first17: str) -> str:
-    # A dict, not USCC_ALPHABET.index: an import checks every row's code twice.
-    try:
+    # A dict, not USCC_ALPHABET.index, and maps rather than a generator: an import
+    # checks every row's code.
+    if len(first17) != len(_USCC_WEIGHTS):
+        # zip's own error, as before
         total = sum(_USCC_VALUES[ch] * w for ch, w in zip(first17, _USCC_WEIGHTS, strict=True))
+    try:
+        total = sum(map(mul, map(_USCC_VALUES.__getitem__, first17), _USCC_WEIGHTS))
     except KeyError:
         raise ValueError("not a USCC character") from None
     return USCC_ALPHABET[(31 - total % 31) % 31]
@@ -239,6 +245,12 @@ def uscc_check_character(first17: str) -> str:
 
 def _uscc(value: str) -> str:
     code = value.strip().upper()
+    if (
+        len(code) == bounds.USCC
+        and _USCC_CHARACTERS.issuperset(code)
+        and uscc_check_character(code[:17]) == code[17]
+    ):
+        return code  # the common case; what is wrong with any other code is said below
     if len(code) != bounds.USCC:
         raise ValueError("a Unified Social Credit Code has 18 characters (GB 32100-2015)")
     bad = sorted({ch for ch in code if ch not in USCC_ALPHABET})

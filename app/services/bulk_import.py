@@ -6,10 +6,12 @@ An import runs in two steps:
    it within the limits of ``import_source``): the header row is bound to profile fields
    (``app.services.import_columns``; an unknown or duplicated header stops the import
    before anything else, naming it and listing the known ones), then every row is
-   turned into an ``EnterpriseProfile``, validated like a ``POST /enterprises`` body and
-   checked against the catalog's vocabulary. Each problem is reported as (row number
-   as the spreadsheet shows it, column header, reason). Rows without a USCC, and later
-   rows repeating an earlier row's USCC, are rejected too.
+   validated like a ``POST /enterprises`` body and checked against the catalog's
+   vocabulary: a chunk of rows at a time, column by column with each profile field's
+   own validator (``import_columnwise``), and a row that fails there again as an
+   ``EnterpriseProfile``, which words its errors. Each problem is reported as (row
+   number as the spreadsheet shows it, column header, reason). Rows without a USCC, and
+   later rows repeating an earlier row's USCC, are rejected too.
 2. ``apply`` writes every accepted row or none, in the caller's transaction: enterprises
    are looked up by USCC in chunks, new ones are inserted and changed ones get their
    next profile version, each table in one load (``app.db.bulk_load``: one ``COPY``
@@ -30,7 +32,7 @@ import functools
 import gc
 import hashlib
 import io
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import IO, Any, Literal, ParamSpec, TypeVar
@@ -41,8 +43,10 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from app.catalog.loader import Catalog, canonical_json
-from app.catalog.places import location_of
+from app.catalog.places import LEVELS, location_of
+from app.db.bulk_load import roomy_cache
 from app.db.models import new_id
+from app.db.models import new_ids as fresh_ids
 from app.db.projection import analyze_all, delete_projection, load_projection, tuples_of
 from app.db.repositories import enterprises as enterprise_repo
 from app.db.repositories.enterprises import CurrentProfile
@@ -60,6 +64,7 @@ from app.services.import_columns import (
     column_map,
     lookup_pointer,
 )
+from app.services.import_columnwise import ColumnwiseChecker
 from app.services.import_csv import csv_table
 from app.services.import_source import (
     DEFAULT_LIMITS,
@@ -75,6 +80,8 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_TYPES = frozenset({"text/csv", "application/csv", "text/plain", "text/tab-separated-values"})
 AUDIT_CHUNK = 1_000
 PROGRESS_EVERY = 1_000
+#: Rows checked together, column by column (``import_columnwise``).
+CHECK_CHUNK = 2_000
 
 #: ``progress(phase, done, total)``: phase "read" (rows) then "write" (accepted rows).
 Progress = Callable[[str, int, int | None], None]
@@ -305,6 +312,35 @@ class _RowChecker:
         self.cells = [
             (c.index, c.header, c.target.path, cmap.cell_parser(c.target)) for c in columns
         ]
+        self.columnwise = ColumnwiseChecker(
+            catalog, cmap, columns, actor, self.unmapped, self.width
+        )
+
+    def check_chunk(
+        self, rows: Sequence[tuple[int, list[Any]]]
+    ) -> list[tuple[_Accepted | None, list[RowError]]]:
+        """``check`` for each row, in order: the rows the column-wise check takes
+        (``import_columnwise``) without a model each, the others with one."""
+        if self.columnwise.usable:
+            facts_of = self.columnwise.check([values for _, values in rows])
+        else:
+            facts_of = [None] * len(rows)
+        out: list[tuple[_Accepted | None, list[RowError]]] = []
+        for (number, values), facts in zip(rows, facts_of, strict=True):
+            code = None if facts is None else facts.get("uscc")
+            # The first row with a USCC claims it, whichever way it is checked.
+            if facts is not None and code and self.first_row.setdefault(code, number) == number:
+                where: dict[str, Any] = facts.get("location") or {}
+                identity: dict[str, Any] = {
+                    "uscc": code,
+                    "name": facts["name"],
+                    "kind": facts.get("kind"),
+                }
+                identity.update((level, where.get(level)) for level in LEVELS)
+                out.append((_accepted(number, code, facts, identity), []))
+            else:
+                out.append(self.check(number, values))
+        return out
 
     def field_of(self, loc: Sequence[Any]) -> str:
         return lookup_pointer(self.by_path, loc) or ".".join(str(p) for p in loc) or "row"
@@ -394,9 +430,13 @@ class _RowChecker:
             "district": where.district if where else None,
             "park": where.park if where else None,
         }
-        text = _canonical(facts)
-        digest = hashlib.sha256(text.encode()).hexdigest()  # as catalog.loader.sha256
-        return _Accepted(number, profile.uscc, facts, digest, identity, text), []
+        return _accepted(number, profile.uscc, facts, identity), []
+
+
+def _accepted(number: int, uscc: str, facts: dict[str, Any], identity: dict[str, Any]) -> _Accepted:
+    text = _canonical(facts)
+    digest = hashlib.sha256(text.encode()).hexdigest()  # as catalog.loader.sha256
+    return _Accepted(number, uscc, facts, digest, identity, text)
 
 
 @_collector_paused
@@ -436,19 +476,36 @@ def prepare(
     accepted: list[_Accepted] = []
     errors: list[RowError] = []
     rows = 0
-    for number, values in table.rows:
-        if all(_empty(v) for v in values):
-            continue
-        rows += 1  # the readers have counted every row against the limit, empty ones too
-        row, row_errors = checker.check(number, values)
-        if row is not None:
-            accepted.append(row)
-        errors.extend(row_errors)
-        if progress is not None and rows % PROGRESS_EVERY == 0:
-            progress("read", rows, table.total)
+    for chunk in _batches(table.rows, CHECK_CHUNK):
+        for row, row_errors in checker.check_chunk(chunk):
+            if row is not None:
+                accepted.append(row)
+            errors.extend(row_errors)
+        for done in range(rows + 1, rows + len(chunk) + 1):
+            if progress is not None and done % PROGRESS_EVERY == 0:
+                progress("read", done, table.total)
+        rows += len(chunk)
     if progress is not None:
         progress("read", rows, rows)
     return Prepared(source, digest, rows, accepted, errors, checker.location_field, catalog)
+
+
+def _batches(
+    rows: Iterable[tuple[int, list[Any]]], size: int
+) -> Iterator[list[tuple[int, list[Any]]]]:
+    """The rows that hold something, ``size`` at a time (the readers have counted every
+    row against the limit, empty ones too)."""
+    batch: list[tuple[int, list[Any]]] = []
+    for number, values in rows:
+        first = values[0] if values else None
+        if not (type(first) is str and first.strip()) and all(_empty(v) for v in values):
+            continue  # (a row whose first cell holds text is not empty: most rows)
+        batch.append((number, values))
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 # ---------------------------------------------------------------------- applying
@@ -523,9 +580,10 @@ def apply(
         dry_run=dry_run,
     )
     if report.applied and (creates or updates):
-        report.import_id = _write(
-            session, prepared, report, creates, updates, actor, progress, chunk_size
-        )
+        with roomy_cache(session.connection(), len(creates) + len(updates)):
+            report.import_id = _write(
+                session, prepared, report, creates, updates, actor, progress, chunk_size
+            )
         if len(creates) + len(updates) >= ANALYZE_AFTER:
             analyze_all(session)  # fresh statistics for the rows just loaded
     return report
@@ -549,7 +607,7 @@ def _write(
     label = actor.label
     # Fresh ids handed out in ascending order: every index on them is appended to
     # instead of split at random places.
-    new_ids = sorted(new_id() for _ in creates)
+    new_ids = sorted(fresh_ids(len(creates)))
     identity = itemgetter(*enterprise_repo.IDENTITY)
     with enterprise_repo.loading_enterprises(session) as write:
         for start in range(0, len(creates), chunk_size):
@@ -586,12 +644,22 @@ def _write(
         (row, current.enterprise_id, current.current_version + 1) for row, current in updates
     ]
     projection: tuple[list[Any], ...] = ([], [], [], [])
+    version_ids = sorted(fresh_ids(len(versions)))  # ascending, as the enterprises'
     with enterprise_repo.loading_profile_versions(session) as write:
         for done, chunk in enumerate(_chunks(versions, chunk_size), 1):
+            ids = version_ids[(done - 1) * chunk_size : done * chunk_size]
             write(
                 [
-                    (new_id(), enterprise_id, version, row.facts_json, row.profile_hash, now, label)
-                    for row, enterprise_id, version in chunk
+                    (
+                        version_id,
+                        enterprise_id,
+                        version,
+                        row.facts_json,
+                        row.profile_hash,
+                        now,
+                        label,
+                    )
+                    for version_id, (row, enterprise_id, version) in zip(ids, chunk, strict=True)
                 ]
             )
             made = tuples_of((enterprise_id, row.facts) for row, enterprise_id, _ in chunk)

@@ -105,6 +105,8 @@ def _sniff_delimiter(first_line: str) -> str:
 def _checked_cells(values: list[str], number: int, limits: ImportLimits) -> list[str]:
     if len(values) > limits.max_columns:
         raise Invalid(f"row {number} has more than {limits.max_columns:,} columns")
+    if not values or max(map(len, values)) <= limits.max_cell_chars:
+        return values  # the common case, without a loop in Python
     for index, value in enumerate(values):
         if len(value) > limits.max_cell_chars:
             raise cell_too_long(

@@ -37,7 +37,7 @@ from app.services.awards import payer_of
 from app.services.budgets import catalog_amount
 from app.services.errors import Conflict, TooManyRequests
 from app.services.matching_columns import Tally, answer_rows, result_rows, tally_columns
-from app.services.overlap import read_ahead
+from app.services.overlap import WriteBehind, read_ahead
 from app.services.population import Answer, Row
 from app.services.population_chunks import (
     CHUNK,
@@ -187,6 +187,61 @@ def execute_shard(
         raise
 
 
+#: On PostgreSQL a shard is read, evaluated and stored in pieces of this many
+#: enterprises: each piece's results are streamed into the shard's one transaction
+#: (``_ShardStore``) while the next piece is evaluated and the one after is read. The
+#: database's work of storing is spread over the shard instead of arriving in one
+#: burst at its end (what the calculator's latency feels on a shared host), and
+#: reading, evaluating and storing overlap.
+PIECE = 5_000
+
+
+class _ShardStore:
+    """Where a shard's results go as its pieces are evaluated.
+
+    On PostgreSQL each piece is copied into the shard's own transaction in a
+    background thread (one copy pending at most) while the next piece is evaluated;
+    nothing is visible until the shard commits, with its mark of done, so a shard
+    executed twice (a worker presumed dead, a retry) still writes once: the second
+    to finish finds the shard done and rolls its rows back. The paths the rows' codes
+    stand for are committed at once in transactions of their own, so a shard never
+    waits on another's uncommitted paths. Elsewhere (SQLite, one file with one
+    writer) the rows are kept and written with the shard's mark of done."""
+
+    def __init__(self, make_session: sessionmaker[Session], writer: Session, run_id: str) -> None:
+        self.make_session, self.writer, self.run_id = make_session, writer, run_id
+        self.streaming = writer.get_bind().dialect.name == "postgresql"
+        self.kept: list[ResultRows] = []
+        self.behind = WriteBehind(self.streaming)
+
+    def add(self, rows: list[ResultRows]) -> None:
+        if not rows:
+            return
+        if not self.streaming:
+            self.kept += rows
+            return
+        self.behind.submit(lambda: self._copy(rows))
+
+    def _copy(self, rows: list[ResultRows]) -> None:
+        if any(part.paths for part in rows):
+            with self.make_session.begin() as session:
+                repo.add_run_paths(session, self.run_id, rows)
+        repo.add_result_rows_only(self.writer, self.run_id, rows)
+
+    def finish(self) -> None:
+        """Wait for the last copy, or write the kept rows (under the run's lock)."""
+        self.behind.wait()
+        if self.kept:
+            repo.add_matching_result_rows(self.writer, self.run_id, self.kept)
+
+    def __enter__(self) -> _ShardStore:
+        self.behind.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.behind.__exit__(*exc)
+
+
 def _execute_shard(
     make_session: sessionmaker[Session],
     catalog: Catalog,
@@ -208,37 +263,39 @@ def _execute_shard(
         fiscal_year, parameters = run.fiscal_year, dict(run.parameters)
         after, until = shard.after_id, shard.last_id
     simulation = parameters.get("kind") == "simulation"
-    totals, rows, done = _evaluate_range(
-        make_session, catalog, run_id, fiscal_year, parameters, (after, until), phases
-    )
-    started = time.perf_counter()
-    with make_session.begin() as writer:
+    with make_session() as writer, _ShardStore(make_session, writer, run_id) as store:
+        totals, done = _evaluate_range(
+            make_session, catalog, fiscal_year, parameters, (after, until), store, phases
+        )
+        started = time.perf_counter()
+        store.finish()
         run = repo.lock_matching_run(writer, run_id)
         shard = repo.get_shard(writer, run_id, shard_no)
         assert run is not None and shard is not None
         if shard.status == "done" or run.status != "running":
+            writer.rollback()  # see _ShardStore: what this execution streamed goes
             return
-        repo.add_matching_result_rows(writer, run_id, rows)
         shard.status, shard.enterprises, shard.finished_at = "done", done, datetime.now(UTC)
         shard.partial = totals.json()
         writer.flush()
         run.shards_done, run.progress = repo.count_finished_shards(writer, run_id)
         if run.shards_done == run.shards_total:
             _finish(writer, catalog, run, parameters, simulation)
-    phases["write"] = phases.get("write", 0.0) + time.perf_counter() - started
+        writer.commit()
+        phases["write"] += time.perf_counter() - started
 
 
 def _evaluate_range(
     make_session: sessionmaker[Session],
     catalog: Catalog,
-    run_id: str,
     fiscal_year: int,
     parameters: Mapping[str, Any],
     bounds: tuple[str, str | None],
+    store: _ShardStore,
     phases: dict[str, float],
-) -> tuple[Totals, list[ResultRows], int]:
-    """The shard's totals, the results to keep (columns, one part a chunk's path) and
-    how many enterprises it evaluated."""
+) -> tuple[Totals, int]:
+    """The shard's totals and how many enterprises it evaluated; the results to keep
+    (columns, one part a chunk's path) go to ``store`` a piece at a time."""
     area = _population_area(catalog, parameters)
     baseline = list(catalog)
     changes = [PolicyChange.model_validate(c) for c in parameters.get("changes", [])]
@@ -247,18 +304,19 @@ def _evaluate_range(
         list(apply_changes(catalog.policies, changes, fiscal_year).values()) if simulation else []
     )
     totals = Totals()
-    rows: list[ResultRows] = []
     done = 0
     for name in ("read", "evaluate", "write"):
         phases.setdefault(name, 0.0)
     after, until = bounds
-    # The next chunk is read in a thread of its own while this one is evaluated
+    # The next piece is read in a thread of its own while this one is evaluated
     # (PostgreSQL: an SQLite database is one file that a second connection would wait on).
-    overlap = make_session.kw["bind"].dialect.name == "postgresql"
+    overlap, size = store.streaming, PIECE if store.streaming else CHUNK
     with (
         make_session() as reader,
         closing(
-            read_ahead(iterate_parts(reader, fiscal_year, area, after=after, until=until), overlap)
+            read_ahead(
+                iterate_parts(reader, fiscal_year, area, size, after=after, until=until), overlap
+            )
         ) as chunks,
     ):
         while True:
@@ -290,9 +348,11 @@ def _evaluate_range(
                     continue
                 ids = [row.enterprise_id for row in part.rows]
                 results.append(answer_rows(baseline, fiscal_year, ids, answers))
-            rows += results + columns
             phases["evaluate"] += time.perf_counter() - started
-    return totals, rows, done
+            started = time.perf_counter()
+            store.add(results + columns)  # waits for the piece before's copy, if pending
+            phases["write"] += time.perf_counter() - started
+    return totals, done
 
 
 def _finish(

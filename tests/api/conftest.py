@@ -41,6 +41,8 @@ def make_settings(database_url: str | URL, **overrides: Any) -> Settings:
         # The app executes its own jobs, so a run started over HTTP finishes without
         # a worker process (tests/population/test_workers.py has the workers).
         "jobs_in_process": True,
+        # A test process starts many apps: objects frozen for one would never be freed.
+        "gc_freeze": False,
         **overrides,
     }
     return Settings(**values)

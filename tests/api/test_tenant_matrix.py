@@ -385,6 +385,7 @@ CONSOLE_ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/console/runs/{run_id}/awards"): Route(
         "run", write="role first", body=lambda w, o: {"policy_id": HOME_POLICY[_run_home(o)]}
     ),
+    ("GET", "/console/imports/{import_id}"): Route("import"),
 }
 CONSOLE_STEPS = ("approve", "reject")
 

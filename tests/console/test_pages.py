@@ -333,6 +333,43 @@ def test_what_if_compares_baseline_and_scenario(app: Any) -> None:
     assert 'action="/console/what-if"' not in auditor.get("/console/what-if").text
 
 
+def test_a_large_import_is_a_job_whose_page_shows_its_report(db_url: URL) -> None:
+    """Past IMPORT_JOB_BYTES the console queues the file as the API does and sends the
+    officer to the import's page, which follows the job to its report."""
+    application = create_app(make_settings(db_url, import_job_bytes=64))
+    with TestClient(application):  # (its own worker thread executes the job)
+        portal = _browser(application)
+        csrf = _sign_in(portal, issue_token(application, "portal", jurisdiction="nanjing"))
+        good, other = random_uscc(), random_uscc()
+        content = (
+            "uscc,name,kind,province,city,district\n"
+            f"{good},南京排队导入有限公司,enterprise,jiangsu,nanjing,jiangning\n"
+            f"{other},南京排队导入二有限公司,enterprise,jiangsu,nanjing,atlantis\n"
+        ).encode()
+        queued = portal.post(
+            "/console/imports",
+            data={"csrf": csrf},
+            files={"file": ("large.csv", content, "text/csv")},
+        )
+        assert queued.status_code == 303, queued.text
+        page_path = queued.headers["location"]
+        assert re.fullmatch(r"/console/imports/[0-9a-f-]{36}", page_path), page_path
+        for _ in range(300):  # the job's thread takes it at once; wait for its report
+            page = portal.get(page_path)
+            assert page.status_code == 200
+            if 'data-testid="import-verdict"' in page.text:
+                break
+            assert 'hx-trigger="every 1s"' in page.text  # an unfinished job's page follows it
+            time.sleep(0.1)
+        assert 'data-testid="import-status">done<' in page.text and "hx-trigger" not in page.text
+        assert re.search(r'<td class="num">3</td><td>district</td>', page.text)
+        assert "南京排队导入有限公司" in portal.get("/console/enterprises", params={"q": good}).text
+        wuhan = _browser(application)
+        _sign_in(wuhan, issue_token(application, "portal", jurisdiction="wuhan"))
+        assert wuhan.get(page_path).status_code == 404
+        assert portal.get("/console/imports/not-an-id").status_code in (404, 422)
+
+
 def test_a_bulk_import_reports_each_rejected_row(app: Any) -> None:
     portal = _browser(app)
     csrf = _sign_in(portal, issue_token(app, "portal", jurisdiction="nanjing"))

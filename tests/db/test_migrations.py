@@ -188,3 +188,23 @@ def test_undoing_0007_writes_the_codes_back_as_names(fresh_db_url: URL) -> None:
         assert after == before
     finally:
         engine.dispose()
+
+
+def test_the_call_counters_skip_the_write_ahead_log(fresh_db_url: URL) -> None:
+    """0009: on PostgreSQL the open calculator's counters are unlogged, and undoing it
+    logs them again; SQLite's table is as it was."""
+    migrate(fresh_db_url)
+    engine = make_engine(fresh_db_url)
+    persistence = text("SELECT relpersistence FROM pg_class WHERE relname = 'rate_limit_counters'")
+    try:
+        if engine.dialect.name != "postgresql":
+            downgrade(fresh_db_url, "0008_import_jobs")
+            assert "rate_limit_counters" in inspect(engine).get_table_names()
+            return
+        with engine.connect() as connection:
+            assert connection.execute(persistence).scalar_one() == "u"
+        downgrade(fresh_db_url, "0008_import_jobs")
+        with engine.connect() as connection:
+            assert connection.execute(persistence).scalar_one() == "p"
+    finally:
+        engine.dispose()

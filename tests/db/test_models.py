@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -22,6 +23,8 @@ from app.db.models import (
     MatchingRun,
     PolicyVersion,
     ProfileVersion,
+    new_id,
+    new_ids,
 )
 from tests.db.support import any_uscc, next_seq, sha256, unique
 
@@ -177,3 +180,12 @@ def test_every_model_round_trips(db_session: Session) -> None:
         primary_key = values["seq"] if model is AuditLog else values["id"]
         loaded = db_session.get_one(model, primary_key)
         assert columns(loaded) == values, model.__name__
+
+
+def test_ids_made_together_are_fresh_uuid4s_like_one_made_alone() -> None:
+    ids = new_ids(2_000)
+    assert len(set(ids)) == 2_000 and new_ids(0) == []
+    for made in ids:
+        parsed = uuid.UUID(made)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, made)
+    assert len(new_id()) == len(ids[0]) == 36

@@ -144,3 +144,8 @@ def test_the_image_checks_that_its_server_is_live() -> None:
     command = json.loads(check.partition("CMD ")[2])
     assert command[0] == "incentives"
     assert build_parser().parse_args(command[1:]).check == "live"
+
+
+def test_on_a_shared_host_the_api_outweighs_the_database_and_the_worker(compose: dict) -> None:  # type: ignore[type-arg]
+    shares = {name: s.get("cpu_shares", 1024) for name, s in compose["services"].items()}
+    assert shares["api"] > shares["db"] > shares["worker"]

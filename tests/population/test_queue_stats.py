@@ -122,3 +122,53 @@ def test_many_shards_add_up_to_one(world: World, kind: str) -> None:
         if kind == "simulation":  # the scenario moves someone, so movers are combined
             assert many.result is not None and many.result["losers"]["count"] > 0
     assert _results(make_session, sharded) == _results(make_session, whole)
+
+
+def test_a_shard_stored_in_pieces_stores_what_it_does_whole(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL a shard's results are streamed a piece at a time into its one
+    transaction; pieces of 4 enterprises store what one piece of all of them does."""
+    make_session, catalog = world
+    whole = _queued(world, 1000)
+    runs.execute_run(make_session, catalog, whole)
+    monkeypatch.setattr(runs, "PIECE", 4)
+    monkeypatch.setattr(runs, "CHUNK", 4)
+    pieces = _queued(world, 1000)
+    runs.execute_run(make_session, catalog, pieces)
+    with make_session() as session:
+        one, many = repo.get_matching_run(session, whole), repo.get_matching_run(session, pieces)
+        assert one is not None and many is not None
+        assert (one.status, many.status) == ("done", "done"), (one.error, many.error)
+        assert many.result == one.result
+    assert _results(make_session, pieces) == _results(make_session, whole)
+
+
+def test_a_shard_finished_elsewhere_meanwhile_writes_nothing(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two workers executing one shard (one presumed dead, then retried): the one that
+    finishes second finds the shard done and rolls back what it streamed."""
+    make_session, catalog = world
+    whole = _queued(world, 1000)
+    runs.execute_run(make_session, catalog, whole)
+    monkeypatch.setattr(runs, "PIECE", 4)
+    run_id = _queued(world, 1000)
+    evaluate = runs._evaluate_range
+    overtaken = []
+
+    def overtaken_while_evaluating(*args: object, **kwargs: object) -> object:
+        answer = evaluate(*args, **kwargs)  # type: ignore[arg-type]
+        if not overtaken:  # the other worker executes the whole shard meanwhile
+            overtaken.append(True)
+            runs.execute_shard(make_session, catalog, run_id, 0, worker="other:1")
+        return answer
+
+    monkeypatch.setattr(runs, "_evaluate_range", overtaken_while_evaluating)
+    runs.execute_shard(make_session, catalog, run_id, 0, worker="slow:1")
+    with make_session() as session:
+        run = repo.get_matching_run(session, run_id)
+        assert run is not None and run.status == "done", run.error if run else None
+        shard = repo.get_shard(session, run_id, 0)
+        assert shard is not None and shard.taken_by == "other:1"
+    assert _results(make_session, run_id) == _results(make_session, whole)

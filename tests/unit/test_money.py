@@ -136,3 +136,16 @@ def test_an_absurd_exponent_does_not_crash_the_engine() -> None:
     # a figure no money or count can have is refused like any non-number: asked for again
     assert ev.status == "undetermined"
     assert ev.missing_facts == ("x",)
+
+
+def test_as_json_keeps_plain_values_and_still_converts_inside_plain_dicts() -> None:
+    from datetime import date
+    from decimal import Decimal
+
+    from app.domain.results import as_json
+
+    plain = {"versions": [{"uscc": "X", "version": 2, "ok": True, "share": 0.5, "none": None}]}
+    assert as_json(plain) == plain
+    assert as_json({1: {"amount": Decimal("1.50"), "on": date(2024, 5, 1)}}) == {
+        "1": {"amount": "1.50", "on": "2024-05-01"}
+    }

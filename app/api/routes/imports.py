@@ -16,7 +16,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import IO, Annotated, Any
+from typing import IO, Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -194,34 +194,27 @@ async def import_enterprises(
     A file larger than IMPORT_JOB_BYTES is a job: the answer is a 202 with the job and
     its `Location`, `GET /v1/imports/{import_id}`, which gives the report once done.
     """
-    return await _import(request, session, catalog, settings, actor, dry_run, as_job=True)
+    kind, answer = await import_or_queue(request, session, catalog, settings, actor, dry_run)
+    if kind == "job":
+        return JSONResponse(
+            jsonable_encoder(ImportJobOut.model_validate(answer)),
+            status_code=202,
+            headers={"Location": f"/v1/imports/{answer['id']}"},
+        )
+    return answer
 
 
-async def import_at_once(
+async def import_or_queue(
     request: Request,
     session: Session,
     catalog: Catalog,
     settings: Settings,
     actor: Actor,
     dry_run: bool,
-) -> dict[str, Any]:
-    """The import within the request whatever the file's size: the console's, whose
-    officer waits for the report page."""
-    report = await _import(request, session, catalog, settings, actor, dry_run, as_job=False)
-    assert isinstance(report, dict)
-    return report
-
-
-async def _import(
-    request: Request,
-    session: Session,
-    catalog: Catalog,
-    settings: Settings,
-    actor: Actor,
-    dry_run: bool,
-    *,
-    as_job: bool,
-) -> Any:
+) -> tuple[Literal["report", "job"], dict[str, Any]]:
+    """The uploaded file imported within the request, ``("report", its report)``; or,
+    past IMPORT_JOB_BYTES, stored and queued, ``("job", the job)``. The route's and
+    the console's."""
     require_writer(actor)
     # The key lookup began a transaction (on SQLite it holds the write lock): end it
     # before the upload and the parsing, which can take a while; the import's writes
@@ -229,13 +222,8 @@ async def _import(
     await run_in_threadpool(session.commit)
     source = await _receive(request)
     try:
-        if as_job and _size(source) > settings.import_job_bytes:
-            job = await run_in_threadpool(_queue, request, source, actor, dry_run)
-            return JSONResponse(
-                jsonable_encoder(ImportJobOut.model_validate(job)),
-                status_code=202,
-                headers={"Location": f"/v1/imports/{job['id']}"},
-            )
+        if _size(source) > settings.import_job_bytes:
+            return "job", await run_in_threadpool(_queue, request, source, actor, dry_run)
         limits = ImportLimits.from_settings(settings)
         prepared = await run_in_threadpool(
             bulk_import.prepare, catalog, source, actor, None, limits
@@ -245,7 +233,7 @@ async def _import(
         )
     finally:
         source.data.close()
-    return report.as_json(MAX_ERRORS_LISTED)
+    return "report", report.as_json(MAX_ERRORS_LISTED)
 
 
 def _size(source: bulk_import.ImportFile) -> int:

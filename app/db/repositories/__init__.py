@@ -73,6 +73,8 @@ from app.db.repositories.findings import (
 from app.db.repositories.matching import (
     add_matching_result_rows,
     add_matching_run,
+    add_result_rows_only,
+    add_run_paths,
     get_matching_run,
     iterate_population,
     list_matching_results,
@@ -125,6 +127,8 @@ __all__ = [
     "add_matching_result_rows",
     "add_matching_run",
     "add_profile_version",
+    "add_result_rows_only",
+    "add_run_paths",
     "add_shards",
     "budget_room",
     "change_status",

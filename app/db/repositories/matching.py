@@ -3,7 +3,7 @@ reading every enterprise's current profile (and live awards) a batch at a time."
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -46,7 +46,13 @@ def add_matching_result_rows(session: Session, run_id: str, parts: Sequence[Resu
     stand for (kept once per run and policy): one ``COPY`` buffer on PostgreSQL,
     batched multi-row INSERTs elsewhere. A run stores hundreds of thousands of rows;
     row-by-row round trips would dominate."""
-    _add_run_paths(session, run_id, {k: v for part in parts for k, v in part.paths.items()})
+    add_run_paths(session, run_id, parts)
+    add_result_rows_only(session, run_id, parts)
+
+
+def add_result_rows_only(session: Session, run_id: str, parts: Sequence[ResultRows]) -> None:
+    """The rows of ``add_matching_result_rows`` without their paths (stored before, by
+    ``add_run_paths``)."""
     parts = [part for part in parts if len(part)]
     if not parts:
         return
@@ -65,9 +71,10 @@ def add_matching_result_rows(session: Session, run_id: str, parts: Sequence[Resu
             copy.write(copy_text(run_id, part).encode())
 
 
-def _add_run_paths(session: Session, run_id: str, paths: Mapping[str, Sequence[str]]) -> None:
-    """The paths of each policy's codes for the run, unless already stored (each chunk
-    of a run, or a shard of it, may be the first to store results)."""
+def add_run_paths(session: Session, run_id: str, parts: Sequence[ResultRows]) -> None:
+    """The paths of each policy's codes in ``parts`` for the run, unless already stored
+    (each chunk of a run, or a shard of it, may be the first to store results)."""
+    paths = {k: v for part in parts for k, v in part.paths.items()}
     if not paths:
         return
     rows = [{"run_id": run_id, "policy_id": pid, "paths": list(p)} for pid, p in paths.items()]
