@@ -7,6 +7,10 @@ rejected row's problems as CSV, through the service's one CSV writer). Exit stat
 rows were written (or, with ``--dry-run``, would be), 1 when no row could be applied
 (or the database refused the import: then nothing was written), 2 when the file
 cannot be imported at all (unreadable, unknown columns).
+
+``incentives imports cancel ID`` stops a large import sent to ``POST /v1/imports`` (a job),
+as ``POST /v1/imports/{id}/cancel`` does: exit 0 when cancelled, 1 when there is no such
+import or it has already finished.
 """
 
 from __future__ import annotations
@@ -141,6 +145,29 @@ def _run(args: argparse.Namespace) -> int:
     return 0 if report.accepted else 1
 
 
+def _cancel(args: argparse.Namespace) -> int:
+    from app.db.models import ImportJob
+    from app.jobs.queue import cancel_queued_import
+    from app.services import import_jobs
+
+    engine = make_engine(get_settings().database_url)
+    try:
+        with make_sessionmaker(engine).begin() as session:
+            job = session.get(ImportJob, args.import_id)
+            if job is None:
+                print(f"error: no import {args.import_id}", file=sys.stderr)
+                return 1
+            import_jobs.cancel(session, job)
+            cancel_queued_import(session, job.id)
+    except ServiceError as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    print(f"import {args.import_id} cancelled")
+    return 0
+
+
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = commands.add_parser(
         "import",
@@ -161,3 +188,11 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.set_defaults(handler=_run)
+    imports = commands.add_parser(
+        "imports", help="large imports sent to POST /v1/imports (jobs)"
+    ).add_subparsers(dest="imports_command", required=True)
+    cancel = imports.add_parser(
+        "cancel", help="stop a queued or running import: nothing of it is written"
+    )
+    cancel.add_argument("import_id")
+    cancel.set_defaults(handler=_cancel)

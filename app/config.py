@@ -24,6 +24,12 @@ class Settings(BaseSettings):
         default=f"sqlite:///{REPO_ROOT / 'var' / 'incentives.db'}",
         description="SQLAlchemy URL: an SQLite file by default, PostgreSQL in production",
     )
+    database_connect_timeout: int = Field(
+        default=5,
+        ge=2,
+        description="seconds a new PostgreSQL connection of the service or a worker may take "
+        "before it fails (libpq's connect_timeout, at least 2); the readiness check waits 2",
+    )
     migrate_database_url: str | None = Field(
         default=None,
         description="the URL of the role that owns the schema, for `incentives migrate` and "

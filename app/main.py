@@ -74,7 +74,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.catalog = load_catalog(settings.catalog_dir)
-        engine = make_engine(settings.database_url)
+        engine = make_engine(
+            settings.database_url, connect_timeout=settings.database_connect_timeout
+        )
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.rate_limit = rate_limit(
@@ -117,7 +119,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # FIX (ledger tests): queue requests beyond the database pool in the event loop;
     # see app/api/gate.py (500s after 30 s under a burst of approvals, both backends).
     # The liveness probe is not queued either: it must answer while the pool is busy.
-    app.add_middleware(RequestGate, unqueued=(*OPEN_CALCULATOR, health.LIVENESS))
+    # Nor is readiness: it takes no pooled connection (app/observability/readiness.py),
+    # and queued behind requests waiting for a database that is down it would not
+    # answer the probe in time to say so.
+    app.add_middleware(RequestGate, unqueued=(*OPEN_CALCULATOR, health.LIVENESS, health.READINESS))
     # Outside the gate: an oversized body is refused before it takes a place there, and
     # before FastAPI reads and parses it (see app/api/body_limit.py).
     app.add_middleware(

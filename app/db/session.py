@@ -48,19 +48,32 @@ def normalize_url(url: str | URL) -> URL:
     return parsed
 
 
-def make_engine(url: str | URL, *, sqlite_foreign_keys: bool = True, **kwargs: Any) -> Engine:
+def make_engine(
+    url: str | URL,
+    *,
+    sqlite_foreign_keys: bool = True,
+    sqlite_write_lock: bool = True,
+    connect_timeout: int | None = None,
+    **kwargs: Any,
+) -> Engine:
     """Create an engine for ``url`` with the settings described in the module docstring.
 
     ``sqlite_foreign_keys=False`` exists for migrations only: Alembic's batch mode
     rebuilds SQLite tables by copy-and-drop, which enforced foreign keys would break.
+    ``sqlite_write_lock=False`` makes an engine that only reads (readiness): its
+    statements take no ``BEGIN IMMEDIATE``, so they never wait for a writer.
+    ``connect_timeout`` (seconds, PostgreSQL) bounds how long a new connection may take
+    (libpq's ``connect_timeout``; psycopg waits 130 s without it), unless the URL says.
     Extra keyword arguments go to ``create_engine``.
     """
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":
         _create_private(parsed)
         engine = create_engine(parsed, **kwargs)
-        _configure_sqlite(engine, foreign_keys=sqlite_foreign_keys)
+        _configure_sqlite(engine, foreign_keys=sqlite_foreign_keys, write_lock=sqlite_write_lock)
         return engine
+    if connect_timeout is not None and "connect_timeout" not in parsed.query:
+        parsed = parsed.update_query_dict({"connect_timeout": str(connect_timeout)})
     kwargs.setdefault("pool_pre_ping", False)
     engine = create_engine(parsed, **kwargs)
     _ping_when_idle(engine)
@@ -113,7 +126,7 @@ def _create_private(url: URL) -> None:
         os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
-def _configure_sqlite(engine: Engine, *, foreign_keys: bool) -> None:
+def _configure_sqlite(engine: Engine, *, foreign_keys: bool, write_lock: bool = True) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Hand transaction control to SQLAlchemy (see the `begin` hook below).
@@ -125,6 +138,9 @@ def _configure_sqlite(engine: Engine, *, foreign_keys: bool) -> None:
             cursor.execute(f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}")
         finally:
             cursor.close()
+
+    if not write_lock:
+        return  # no BEGIN at all: each statement on its own, as the driver runs it
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:

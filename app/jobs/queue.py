@@ -77,6 +77,22 @@ def cancel_queued_shards(session: Session, run_id: str) -> int:
     )
 
 
+def cancel_queued_import(session: Session, import_id: str) -> int:
+    """Take a cancelled import's job off the queue if no worker has taken it yet, in the
+    session's transaction (a job already taken finds the import cancelled and stops)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return 0
+    return len(
+        session.execute(
+            text(
+                "SELECT procrastinate_cancel_job_v1(id, false, false) FROM procrastinate_jobs "
+                "WHERE task_name = :task AND status = 'todo' AND args->>'import_id' = :id"
+            ),
+            {"task": RUN_IMPORT, "id": import_id},
+        ).all()
+    )
+
+
 def worker_app(runtime: Runtime) -> procrastinate.App:
     """The queue as a worker sees it: every task, and the periodic ones scheduled."""
     settings = runtime.settings

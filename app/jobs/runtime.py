@@ -29,7 +29,9 @@ class Runtime:
 
     @classmethod
     def open(cls, settings: Settings) -> Runtime:
-        engine = make_engine(settings.database_url)
+        engine = make_engine(
+            settings.database_url, connect_timeout=settings.database_connect_timeout
+        )
         return cls(settings, load_catalog(settings.catalog_dir), make_sessionmaker(engine), engine)
 
     def close(self) -> None:

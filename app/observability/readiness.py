@@ -4,6 +4,14 @@ A check takes the application's state and returns None when it passes, or what i
 wrong in a sentence an operator can act on (never a credential or a server's own
 error text: the route is open). ``READINESS_CHECKS`` is the list; a part of the
 service that must be up before traffic is sent (the job workers, say) adds its own.
+
+The checks that ask the database do so on a connection of their own (``_probe_engine``),
+never one of the service's pool: a new connection to PostgreSQL waits at most
+``READY_CONNECT_TIMEOUT`` seconds, so a database that is down, or a host that no longer
+answers, is a 503 naming the check within the probe's own timeout, not a wait for the
+driver's (psycopg's default is 130 s) or for a free connection of a busy pool. On
+SQLite they read without a transaction, so a long import's write lock does not hold
+them up.
 """
 
 from __future__ import annotations
@@ -19,8 +27,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
 
-from app.db.session import alembic_config
+from app.db.session import alembic_config, make_engine
 from app.jobs.stats import workers_seen
 
 log = logging.getLogger("incentives")
@@ -33,8 +43,29 @@ class Check:
     probe: Callable[[Any], str | None]
 
 
+#: Seconds a readiness check waits for a new PostgreSQL connection (for each address
+#: the host name has): libpq's least, and below `incentives probe`'s 3 s.
+READY_CONNECT_TIMEOUT = 2
+
+
+@lru_cache(maxsize=4)
+def _engine_for(url: str) -> Engine:
+    # NullPool: nothing is kept between checks, so the engine needs no disposing.
+    return make_engine(
+        url,
+        poolclass=NullPool,
+        connect_timeout=READY_CONNECT_TIMEOUT,
+        sqlite_write_lock=False,
+    )
+
+
+def _probe_engine(state: Any) -> Engine:
+    """The engine the checks connect with: DATABASE_URL's, one new connection a check."""
+    return _engine_for(state.settings.database_url)
+
+
 def database_answers(state: Any) -> str | None:
-    engine: Engine = state.engine
+    engine = _probe_engine(state)
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
@@ -51,7 +82,7 @@ def migration_heads() -> frozenset[str]:
 
 
 def migrations_at_head(state: Any) -> str | None:
-    engine: Engine = state.engine
+    engine = _probe_engine(state)
     try:
         with engine.connect() as connection:
             current = frozenset(MigrationContext.configure(connection).get_current_heads())
@@ -84,7 +115,7 @@ def workers_alive(state: Any) -> str | None:
         return None
     within = timedelta(seconds=settings.worker_stalled_seconds)
     try:
-        with state.sessionmaker() as session:
+        with Session(_probe_engine(state)) as session:
             seen = workers_seen(session, within)
     except SQLAlchemyError:
         log.warning("readiness: the workers' heartbeats could not be read", exc_info=True)

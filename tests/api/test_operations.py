@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -20,8 +21,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL
 
-from app.db.session import migrate
+from app.config import Settings
+from app.db.session import make_engine, migrate
+from app.jobs.runtime import Runtime
 from app.main import create_app
+from app.observability import readiness
 from app.observability.metrics import UNMATCHED
 from tests.api.conftest import issue_token, make_settings
 from tests.api.support import assert_problem, create_enterprise, nanjing, profile
@@ -104,23 +108,75 @@ def test_ready_is_503_naming_migrations_behind_this_release(
     assert own.get("/health/live").status_code == 200
 
 
+def _database_at(app: FastAPI, url: str) -> Any:
+    """The app's settings before DATABASE_URL was changed to ``url`` (readiness connects
+    with DATABASE_URL, on a connection of its own)."""
+    before = app.state.settings
+    app.state.settings = before.model_copy(update={"database_url": url})
+    return before
+
+
 def test_ready_is_503_naming_the_database_when_it_does_not_answer(
     own_app: tuple[TestClient, URL],
 ) -> None:
     own, _ = own_app
     app: FastAPI = own.app  # type: ignore[assignment]
-    working = app.state.engine
     # Nothing listens on port 1: the connection is refused at once.
-    app.state.engine = create_engine("postgresql+psycopg://nobody:secret@127.0.0.1:1/none")
+    working = _database_at(app, "postgresql+psycopg://nobody:secret@127.0.0.1:1/none")
     try:
         problem = assert_problem(own.get("/health/ready"), 503)
     finally:
-        app.state.engine.dispose()
-        app.state.engine = working
+        app.state.settings = working
     assert problem["detail"].startswith("database: the database does not answer")
     assert problem["checks"] == {"database": problem["detail"].removeprefix("database: ")}
     assert "secret" not in problem["detail"] and "nobody" not in problem["detail"]
     assert own.get("/health/ready").status_code == 200
+
+
+def test_ready_is_503_naming_the_database_when_its_host_is_silent(
+    own_app: tuple[TestClient, URL],
+) -> None:
+    """A database host that takes the connection and never answers (a hung server, a
+    network that drops its packets): the check gives up after its connect timeout and
+    names the database, instead of waiting for the driver's 130 s."""
+    own, url = own_app
+    if url.get_backend_name() != "postgresql":
+        pytest.skip("once is enough: the URL checked is PostgreSQL's either way")
+    app: FastAPI = own.app  # type: ignore[assignment]
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # the kernel completes the handshake; nobody ever reads
+        port = silent.getsockname()[1]
+        working = _database_at(app, f"postgresql+psycopg://nobody@127.0.0.1:{port}/none")
+        try:
+            problem = assert_problem(own.get("/health/ready"), 503)
+        finally:
+            app.state.settings = working
+    assert problem["detail"].startswith("database: the database does not answer")
+    assert list(problem["checks"]) == ["database"]
+
+
+def test_the_connect_timeouts_reach_the_engines(fresh_db_url: URL) -> None:
+    """DATABASE_CONNECT_TIMEOUT for the service's and the workers' connections, 2 s for
+    readiness's own; a URL that names its own connect_timeout keeps it."""
+    if fresh_db_url.get_backend_name() != "postgresql":
+        pytest.skip("libpq's connect_timeout: PostgreSQL only")
+    migrate(fresh_db_url)
+    settings = make_settings(fresh_db_url, database_connect_timeout=7)
+    with TestClient(create_app(settings)) as own:
+        app: FastAPI = own.app  # type: ignore[assignment]
+        assert app.state.engine.url.query["connect_timeout"] == "7"
+        assert readiness._probe_engine(app.state).url.query["connect_timeout"] == "2"
+        assert own.get("/health/ready").json()["checks"]["database"] == "ok"
+    runtime = Runtime.open(settings)
+    try:
+        assert runtime.engine is not None
+        assert runtime.engine.url.query["connect_timeout"] == "7"
+    finally:
+        runtime.close()
+    assert Settings(database_url=str(fresh_db_url)).database_connect_timeout == 5
+    own_url = fresh_db_url.update_query_dict({"connect_timeout": "11"})
+    assert make_engine(own_url, connect_timeout=7).url.query["connect_timeout"] == "11"
 
 
 def test_ready_waits_for_a_job_worker_when_the_service_only_queues(fresh_db_url: URL) -> None:

@@ -357,6 +357,10 @@ ROUTES: dict[tuple[str, str], Route] = {
         "simulation", write="role first", body=lambda w, o: {}
     ),
     ("GET", "/v1/imports/{import_id}"): Route("import", shows=_own_id("id")),
+    # Auditors read imports but stop none (403 whatever the import).
+    ("POST", "/v1/imports/{import_id}/cancel"): Route(
+        "import", write="role first", body=lambda w, o: {}
+    ),
 }
 
 # The browser console's pages with an id (app/console/), tried with each tenant's own

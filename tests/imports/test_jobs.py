@@ -25,7 +25,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import URL
 
-from app.db.models import Enterprise
+from app.db.models import Enterprise, ImportJob
 from app.db.session import migrate
 from app.jobs import tasks
 from app.jobs.runtime import Runtime
@@ -64,9 +64,33 @@ class World:
         app: Any = self.client.app
         app.state.settings = app.state.settings.model_copy(update={"import_job_bytes": size})
 
+    def cancel(self, import_id: str, token: str | None = None) -> Any:
+        return self.client.post(
+            f"/v1/imports/{import_id}/cancel",
+            headers={"Authorization": f"Bearer {token or self.admin}"},
+        )
+
     def enterprises(self) -> int:
         with self.runtime.make_session() as session:
             return session.scalar(select(func.count()).select_from(Enterprise)) or 0
+
+    def stored_bytes(self, import_id: str) -> bytes | None:
+        """The uploaded file as the job keeps it (None once it is dropped)."""
+        with self.runtime.make_session() as session:
+            return session.scalar(select(ImportJob.data).where(ImportJob.id == import_id))
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(INCENTIVES), *args],
+            env={
+                **os.environ,
+                "DATABASE_URL": self.url.render_as_string(hide_password=False),
+                "CATALOG_DIR": str(CATALOG_DIR),
+            },
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -301,3 +325,175 @@ def test_incentives_worker_executes_a_queued_import(world: World) -> None:
     assert worker.returncode == 0, stderr
     assert shown["status"] == "done", shown
     assert shown["report"]["created"] == 2
+
+
+# ------------------------------------------------------------------ cancelling
+
+
+def _queued_jobs_of(world: World, import_id: str) -> list[str]:
+    """The queue's jobs for the import, by status (PostgreSQL; none on SQLite)."""
+    if world.url.get_backend_name() != "postgresql":
+        return []
+    with world.runtime.make_session() as session:
+        return list(
+            session.scalars(
+                text(
+                    "SELECT status::text FROM procrastinate_jobs "
+                    "WHERE task_name = 'run_import' AND args->>'import_id' = :id"
+                ),
+                {"id": import_id},
+            )
+        )
+
+
+def test_a_queued_import_cancelled_is_never_executed(world: World) -> None:
+    queued = world.post(csv_bytes(table(many_rows(2)))).json()
+    before = world.enterprises()
+    assert world.stored_bytes(queued["id"]) is not None
+    cancelled = world.cancel(queued["id"])
+    assert cancelled.status_code == 200, cancelled.text
+    shown = cancelled.json()
+    assert (shown["status"], shown["attempts"], shown["report"]) == ("cancelled", 0, None)
+    assert shown["finished_at"] is not None
+    assert world.stored_bytes(queued["id"]) is None  # the file is dropped at once
+    if world.url.get_backend_name() == "postgresql":
+        assert _queued_jobs_of(world, queued["id"]) == ["cancelled"]  # off the queue
+
+    tasks.run_import(world.runtime, queued["id"])  # a worker that took it anyway
+    assert world.get(f"/v1/imports/{queued['id']}").json()["status"] == "cancelled"
+    assert world.get(f"/v1/imports/{queued['id']}").json()["attempts"] == 0
+    assert world.enterprises() == before
+
+    again = world.cancel(queued["id"])
+    assert again.status_code == 409, again.text
+    assert again.headers["content-type"].startswith("application/problem+json")
+    assert "already finished (cancelled)" in again.json()["detail"]
+
+
+def test_a_finished_import_cannot_be_cancelled_and_keeps_its_report_not_its_file(
+    world: World,
+) -> None:
+    done = world.post(csv_bytes(table([good_row()]))).json()
+    cells = table([good_row()])
+    cells[0][1] = "企业名字"
+    failed = world.post(csv_bytes(cells)).json()
+    for job in (done, failed):
+        tasks.run_import(world.runtime, job["id"])
+        assert world.stored_bytes(job["id"]) is None
+    assert world.get(f"/v1/imports/{done['id']}").json()["report"]["created"] == 1
+    assert world.get(f"/v1/imports/{failed['id']}").json()["problem"]["status"] == 422
+    for job, status in ((done, "done"), (failed, "failed")):
+        refused = world.cancel(job["id"])
+        assert refused.status_code == 409, refused.text
+        assert f"the import has already finished ({status})" in refused.json()["detail"]
+        assert world.get(f"/v1/imports/{job['id']}").json()["status"] == status
+
+
+def test_an_import_cancelled_while_its_file_is_read_writes_nothing(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queued = world.post(csv_bytes(table(many_rows(3)))).json()
+    before = world.enterprises()
+    prepare, applied = bulk_import.prepare, []
+
+    def cancelled_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        assert world.get(f"/v1/imports/{queued['id']}").json()["status"] == "running"
+        assert world.cancel(queued["id"]).status_code == 200
+        return prepare(*args, **kwargs)
+
+    monkeypatch.setattr(bulk_import, "prepare", cancelled_meanwhile)
+    monkeypatch.setattr(bulk_import, "apply", lambda *a, **k: applied.append(a))
+    tasks.run_import(world.runtime, queued["id"])
+    shown = world.get(f"/v1/imports/{queued['id']}").json()
+    assert (shown["status"], shown["attempts"], shown["report"]) == ("cancelled", 1, None)
+    assert applied == []  # stopped at the reading's end, before anything was written
+    assert world.enterprises() == before
+
+
+def test_an_import_cancelled_while_it_writes_rolls_back(
+    world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The cancel is committed between two chunks of the writing transaction, which
+    then stops and rolls back. On PostgreSQL only: on SQLite the writing transaction
+    holds the database's one write lock, so a cancel waits until the import is done
+    (and is then a 409)."""
+    if world.url.get_backend_name() != "postgresql":
+        pytest.skip("SQLite has one writer: a cancel waits for the writing transaction")
+    caplog.set_level(logging.INFO, logger="incentives")
+    rows = 2_500  # three chunks of profile versions
+    queued = world.post(csv_bytes(table(many_rows(rows)))).json()
+    before = world.enterprises()
+    apply, chunks = bulk_import.apply, []
+
+    def cancelled_after_a_chunk(*args: Any, progress: Any, **kwargs: Any) -> Any:
+        def between_chunks(phase: str, done: int, total: int | None) -> None:
+            chunks.append(done)
+            if len(chunks) == 1:  # a thousand rows written, uncommitted
+                assert world.cancel(queued["id"]).status_code == 200
+            progress(phase, done, total)
+
+        return apply(*args, progress=between_chunks, **kwargs)
+
+    monkeypatch.setattr(bulk_import, "apply", cancelled_after_a_chunk)
+    tasks.run_import(world.runtime, queued["id"])
+    assert chunks == [1000]  # it stopped at the first chunk boundary after the cancel
+    shown = world.get(f"/v1/imports/{queued['id']}").json()
+    assert (shown["status"], shown["report"]) == ("cancelled", None)
+    assert world.enterprises() == before
+    steps = [r.fields for r in caplog.records if r.getMessage() == tasks.STEP]  # type: ignore[attr-defined]
+    assert steps[-1]["outcome"] == "cancelled" and steps[-1]["written"] == 0
+
+
+def test_who_may_cancel_an_import(world: World) -> None:
+    app: Any = world.client.app
+    jiangning = issue_token(app, "portal", jurisdiction="jiangning")
+    queued = world.post(csv_bytes(table([good_row()])), jiangning).json()
+    auditor = world.cancel(queued["id"], issue_token(app, "auditor"))
+    assert auditor.status_code == 403, auditor.text  # auditors read imports, never stop them
+    wuhan = world.cancel(queued["id"], issue_token(app, "portal", jurisdiction="wuhan"))
+    assert (wuhan.status_code, wuhan.json()["detail"]) == (404, f"no import {queued['id']}")
+    assert world.cancel("no-such-import").status_code == 404
+    assert world.get(f"/v1/imports/{queued['id']}").json()["status"] == "queued"
+    nanjing = world.cancel(queued["id"], issue_token(app, "portal", jurisdiction="nanjing"))
+    assert nanjing.status_code == 200, nanjing.text
+    assert nanjing.json()["status"] == "cancelled"
+
+
+def test_the_command_line_cancels_a_queued_import(world: World) -> None:
+    queued = world.post(csv_bytes(table([good_row()]))).json()
+    cancelled = world.cli("imports", "cancel", queued["id"])
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert cancelled.stdout.strip() == f"import {queued['id']} cancelled"
+    assert world.get(f"/v1/imports/{queued['id']}").json()["status"] == "cancelled"
+    if world.url.get_backend_name() == "postgresql":
+        assert _queued_jobs_of(world, queued["id"]) == ["cancelled"]
+    again = world.cli("imports", "cancel", queued["id"])
+    assert again.returncode == 1
+    assert "the import has already finished (cancelled)" in again.stderr
+    missing = world.cli("imports", "cancel", "no-such-import")
+    assert (missing.returncode, missing.stderr.strip()) == (1, "error: no import no-such-import")
+
+
+def test_an_execution_that_a_retry_replaced_writes_nothing(
+    world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A worker thought dead (its job given to another) that carries on after all:
+    the retry imports, and the first execution stops with nothing written."""
+    caplog.set_level(logging.INFO, logger="incentives")
+    queued = world.post(csv_bytes(table(many_rows(3)))).json()
+    before = world.enterprises()
+    prepare = bulk_import.prepare
+
+    def retried_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        monkeypatch.setattr(bulk_import, "prepare", prepare)
+        tasks.run_import(world.runtime, queued["id"])  # the retry, to the end
+        return prepare(*args, **kwargs)
+
+    monkeypatch.setattr(bulk_import, "prepare", retried_meanwhile)
+    tasks.run_import(world.runtime, queued["id"])
+    shown = world.get(f"/v1/imports/{queued['id']}").json()
+    assert (shown["status"], shown["attempts"], shown["report"]["created"]) == ("done", 2, 3)
+    assert world.enterprises() == before + 3
+    steps = [r.fields for r in caplog.records if r.getMessage() == tasks.STEP]  # type: ignore[attr-defined]
+    ends = [s["outcome"] for s in steps if s["step"] == "end"]
+    assert ends == ["done", "skipped"]  # the retry's end, then the first execution's

@@ -7,7 +7,8 @@ type (``text/csv`` or the XLSX type). The answer is the import report; with
 A file larger than IMPORT_JOB_BYTES is not imported within the request: it is stored
 with a job that a worker executes (``app/services/import_jobs.py``), the answer is a
 202 with its Location, and ``GET /v1/imports/{import_id}`` shows its status and, once
-done, the very report the synchronous answer would have given.
+done, the very report the synchronous answer would have given;
+``POST /v1/imports/{import_id}/cancel`` stops it with nothing written.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from app.api.errors import responses
 from app.catalog.loader import Catalog
 from app.config import Settings
 from app.db.models import ImportJob
-from app.jobs.queue import enqueue_import
+from app.jobs.queue import cancel_queued_import, enqueue_import
 from app.profile.bounded import ImportId
 from app.services import bulk_import, import_jobs
 from app.services.access import require_writer
@@ -75,7 +76,7 @@ class ImportReportOut(BaseModel):
 
 class ImportJobOut(BaseModel):
     id: str
-    status: str = Field(description="queued, running, done or failed")
+    status: str = Field(description="queued, running, done, failed or cancelled")
     file_name: str
     format: str = Field(description="csv or xlsx")
     file_bytes: int
@@ -266,4 +267,26 @@ def import_status(
     """A large import's status; once done, its report (admins and auditors, or a portal
     whose area holds the portal that sent it)."""
     job = import_jobs.check_visible(actor, catalog, session.get(ImportJob, import_id), import_id)
+    return import_jobs.job_json(job)
+
+
+@router.post(
+    "/{import_id}/cancel",
+    response_model=ImportJobOut,
+    responses=responses(401, 403, 404, 409, 422),
+)
+def cancel_import(
+    import_id: ImportId,
+    session: SessionDep,
+    catalog: CatalogDep,
+    actor: ActorDep,
+) -> dict[str, Any]:
+    """Stop a queued or running large import (an admin, or a portal that may read it):
+    a queued one is never executed, a running one stops at its next thousand rows and
+    writes nothing (its transaction is rolled back), and the file's bytes are dropped.
+    An import already done, failed or cancelled is a 409."""
+    require_writer(actor)
+    job = import_jobs.check_visible(actor, catalog, session.get(ImportJob, import_id), import_id)
+    job = import_jobs.cancel(session, job)
+    cancel_queued_import(session, job.id)
     return import_jobs.job_json(job)
