@@ -183,6 +183,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "dry_run": ("仅校验,不写入", "check only, write nothing"),
     "import": ("导入", "Import"),
     "import_report": ("导入报告", "Import report"),
+    "cancel_import": ("取消导入", "Cancel the import"),
     "import_queued": (
         "文件较大,已排队导入;本页在完成后显示导入报告。",
         "a large file, queued as a job: this page shows its report once it is done",

@@ -66,6 +66,19 @@ def import_page(
             "job": shown,
             "report": shown["report"],
             "finished": job.status not in import_jobs.UNFINISHED,
+            "may_write": actor.role in ("admin", "portal"),
         },
         actor=actor,
     )
+
+
+@router.post("/imports/{import_id}/cancel", dependencies=[CsrfChecked])
+def cancel_import(
+    import_id: ImportId,
+    session: SessionDep,
+    catalog: CatalogDep,
+    actor: ConsoleActor,
+) -> Response:
+    """Stop a queued or running import, as ``POST /v1/imports/{import_id}/cancel``."""
+    imports_api.cancel_import(import_id, session, catalog, actor)
+    return see_other(f"/imports/{import_id}")

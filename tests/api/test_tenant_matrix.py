@@ -386,6 +386,9 @@ CONSOLE_ROUTES: dict[tuple[str, str], Route] = {
         "run", write="role first", body=lambda w, o: {"policy_id": HOME_POLICY[_run_home(o)]}
     ),
     ("GET", "/console/imports/{import_id}"): Route("import"),
+    ("POST", "/console/imports/{import_id}/cancel"): Route(
+        "import", write="role first", body=lambda w, o: {}
+    ),
 }
 CONSOLE_STEPS = ("approve", "reject")
 

@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import URL
 
 from app.console.session import SESSION_COOKIE, session_token
+from app.db.session import migrate
 from app.main import create_app
 from app.services.actors import SYSTEM
 from app.services.keys import revoke_key
@@ -368,6 +369,48 @@ def test_a_large_import_is_a_job_whose_page_shows_its_report(db_url: URL) -> Non
         _sign_in(wuhan, issue_token(application, "portal", jurisdiction="wuhan"))
         assert wuhan.get(page_path).status_code == 404
         assert portal.get("/console/imports/not-an-id").status_code in (404, 422)
+
+
+def test_a_queued_import_is_cancelled_from_its_page(fresh_db_url: URL) -> None:
+    """No worker takes the job here (a database of its own: the other apps' job threads
+    would): the officer cancels it from its page, and nothing of the file is written; a
+    finished import has no cancel button and is a 409."""
+    migrate(fresh_db_url)
+    settings = make_settings(fresh_db_url, import_job_bytes=0, jobs_in_process=False)
+    application = create_app(settings)
+    with TestClient(application):
+        portal = _browser(application)
+        csrf = _sign_in(portal, issue_token(application, "portal", jurisdiction="nanjing"))
+        uscc = random_uscc()
+        content = (
+            "uscc,name,kind,province,city,district\n"
+            f"{uscc},南京取消导入有限公司,enterprise,jiangsu,nanjing,jiangning\n"
+        ).encode()
+        queued = portal.post(
+            "/console/imports",
+            data={"csrf": csrf},
+            files={"file": ("cancel.csv", content, "text/csv")},
+        )
+        assert queued.status_code == 303, queued.text
+        page_path = queued.headers["location"]
+        page = portal.get(page_path)
+        assert 'data-testid="import-status">queued<' in page.text
+        assert 'id="cancel-import"' in page.text
+        auditor = _browser(application)
+        auditor_csrf = _sign_in(auditor, issue_token(application, "auditor"))
+        assert 'id="cancel-import"' not in auditor.get(page_path).text
+        assert auditor.post(page_path + "/cancel", data={"csrf": auditor_csrf}).status_code == 403
+        assert portal.post(page_path + "/cancel", data={}).status_code == 403  # no CSRF token
+        cancelled = portal.post(page_path + "/cancel", data={"csrf": csrf})
+        assert cancelled.status_code == 303 and cancelled.headers["location"] == page_path
+        page = portal.get(page_path)
+        assert 'data-testid="import-status">cancelled<' in page.text
+        assert 'id="cancel-import"' not in page.text and "hx-trigger" not in page.text
+        assert portal.post(page_path + "/cancel", data={"csrf": csrf}).status_code == 409
+        assert (
+            "南京取消导入有限公司"
+            not in portal.get("/console/enterprises", params={"q": uscc}).text
+        )
 
 
 def test_a_bulk_import_reports_each_rejected_row(app: Any) -> None:
