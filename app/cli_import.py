@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from app.catalog.loader import CatalogError, load_catalog
 from app.config import get_settings
@@ -146,26 +147,20 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _cancel(args: argparse.Namespace) -> int:
+    from app.cli_cancel import cancel_from_cli
     from app.db.models import ImportJob
     from app.jobs.queue import cancel_queued_import
     from app.services import import_jobs
 
-    engine = make_engine(get_settings().database_url)
-    try:
-        with make_sessionmaker(engine).begin() as session:
-            job = session.get(ImportJob, args.import_id)
-            if job is None:
-                print(f"error: no import {args.import_id}", file=sys.stderr)
-                return 1
-            import_jobs.cancel(session, job)
-            cancel_queued_import(session, job.id)
-    except ServiceError as exc:
-        print(f"error: {exc.detail}", file=sys.stderr)
-        return 1
-    finally:
-        engine.dispose()
-    print(f"import {args.import_id} cancelled")
-    return 0
+    def cancel(session: Session, import_id: str) -> bool:
+        job = session.get(ImportJob, import_id)
+        if job is None:
+            return False
+        import_jobs.cancel(session, job)
+        cancel_queued_import(session, job.id)
+        return True
+
+    return cancel_from_cli("import", args.import_id, cancel)
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

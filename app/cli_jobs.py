@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 from app.config import get_settings
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from app.jobs.runtime import Runtime
 
 
@@ -61,28 +63,20 @@ def _sqlite_worker(runtime: Runtime) -> int:
 
 
 def _cancel(args: argparse.Namespace) -> int:
+    from app.cli_cancel import cancel_from_cli
     from app.db import repositories as repo
-    from app.db.session import make_engine, make_sessionmaker
     from app.jobs.queue import cancel_queued_shards
     from app.services import matching_runs as runs
-    from app.services.errors import ServiceError
 
-    engine = make_engine(get_settings().database_url)
-    try:
-        with make_sessionmaker(engine).begin() as session:
-            run = repo.get_matching_run(session, args.run_id)
-            if run is None:
-                print(f"error: no run {args.run_id}", file=sys.stderr)
-                return 1
-            runs.cancel_run(session, run)
-            cancel_queued_shards(session, run.id)
-    except ServiceError as exc:
-        print(f"error: {exc.detail}", file=sys.stderr)
-        return 1
-    finally:
-        engine.dispose()
-    print(f"run {args.run_id} cancelled")
-    return 0
+    def cancel(session: Session, run_id: str) -> bool:
+        run = repo.get_matching_run(session, run_id)
+        if run is None:
+            return False
+        runs.cancel_run(session, run)
+        cancel_queued_shards(session, run.id)
+        return True
+
+    return cancel_from_cli("run", args.run_id, cancel)
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -64,31 +64,27 @@ def enqueue_import(session: Session, import_id: str) -> None:
 def cancel_queued_shards(session: Session, run_id: str) -> int:
     """Take a cancelled run's shards not yet started off the queue, in the session's
     transaction (a shard already taken writes nothing once it sees the run cancelled)."""
-    if session.get_bind().dialect.name != "postgresql":
-        return 0
-    return len(
-        session.execute(
-            text(
-                "SELECT procrastinate_cancel_job_v1(id, false, false) FROM procrastinate_jobs "
-                "WHERE task_name = :task AND status = 'todo' AND args->>'run_id' = :run_id"
-            ),
-            {"task": RUN_SHARD, "run_id": run_id},
-        ).all()
-    )
+    return _cancel_queued(session, RUN_SHARD, "run_id", run_id)
 
 
 def cancel_queued_import(session: Session, import_id: str) -> int:
     """Take a cancelled import's job off the queue if no worker has taken it yet, in the
     session's transaction (a job already taken finds the import cancelled and stops)."""
+    return _cancel_queued(session, RUN_IMPORT, "import_id", import_id)
+
+
+def _cancel_queued(session: Session, task: str, argument: str, value: str) -> int:
+    """Cancel the jobs of ``task`` not yet taken whose ``argument`` is ``value``; how many
+    (none on SQLite, which has no queue)."""
     if session.get_bind().dialect.name != "postgresql":
         return 0
     return len(
         session.execute(
             text(
                 "SELECT procrastinate_cancel_job_v1(id, false, false) FROM procrastinate_jobs "
-                "WHERE task_name = :task AND status = 'todo' AND args->>'import_id' = :id"
+                "WHERE task_name = :task AND status = 'todo' AND args->>:argument = :value"
             ),
-            {"task": RUN_IMPORT, "id": import_id},
+            {"task": task, "argument": argument, "value": value},
         ).all()
     )
 
