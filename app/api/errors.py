@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -24,6 +25,8 @@ log = logging.getLogger("incentives")
 
 PROBLEM = "application/problem+json"
 TYPE_BASE = "https://incentives.example.gov.cn/problems/"
+#: Seconds a client is told to wait before retrying when the database is unavailable.
+DATABASE_RETRY_AFTER = 5
 
 
 class FieldError(BaseModel):
@@ -220,9 +223,32 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return response
 
 
+async def _database_unavailable(request: Request, exc: OperationalError) -> JSONResponse:
+    """The database refused or dropped the connection (down, restarting, out of
+    connections) or asked for the transaction to be retried: a 503 the client and a
+    load balancer know to retry, not a 500. The request's transaction was rolled back."""
+    log.warning(
+        "database unavailable on %s %s: %s",
+        request.method,
+        request.url.path,
+        str(exc.orig or exc).splitlines()[0][:300],
+    )
+    response = problem_response(
+        503,
+        "Service unavailable",
+        "the database is unavailable or asked for the request to be retried; try again "
+        "shortly (a write sent again with the same Idempotency-Key is applied once)",
+        "database-unavailable",
+        request,
+    )
+    response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER)
+    return response
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
     app.add_exception_handler(ServiceError, _service)  # type: ignore[arg-type]
+    app.add_exception_handler(OperationalError, _database_unavailable)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)
     _document_problems(app)

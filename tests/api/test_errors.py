@@ -346,6 +346,26 @@ def test_unexpected_error_is_a_500_problem_without_internals(db_url: URL) -> Non
     assert response.headers["content-type"].startswith(PROBLEM)
 
 
+def test_a_database_that_refuses_is_a_503_to_retry_not_a_500(db_url: URL) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    app = create_app(make_settings(db_url))
+
+    @app.get("/refused")
+    def refused() -> None:
+        raise OperationalError(
+            "SELECT 1", {}, Exception("FATAL:  sorry, too many clients already\nDETAIL: x")
+        )
+
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        response = test_client.get("/refused")
+    problem = assert_problem(response, 503)
+    assert problem["title"] == "Service unavailable"
+    assert response.headers["retry-after"] == "5"
+    assert "too many clients" not in response.text  # the server's words stay in the log
+    assert response.headers.get("x-request-id")
+
+
 def test_missing_or_unknown_api_key_is_a_401_problem(client: TestClient) -> None:
     anonymous = TestClient(client.app)  # the running app, without the admin key
     response = anonymous.get("/v1/enterprises")
