@@ -8,7 +8,7 @@ than both succeeding and forking the chain.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import select, text
@@ -71,11 +71,11 @@ _INSERT_SQL = (
 
 def add_audit_entries(
     session: Session,
-    entries: Sequence[AuditLog],
+    entries: Sequence[Mapping[str, Any]],
     commit: bool = False,
     deferred: Sequence[tuple[str, Sequence[Any]]] = (),
 ) -> None:
-    """Append entries in chain order.
+    """Append entries (each an audit row's column values) in chain order.
 
     With ``commit`` (from the session's ``before_commit``, the transaction's other
     writes already flushed) on PostgreSQL, the INSERT and the COMMIT go in one round
@@ -88,7 +88,7 @@ def add_audit_entries(
     """
     if not commit or session.get_bind().dialect.name != "postgresql":
         run_deferred(session, deferred)
-        session.add_all(entries)
+        session.add_all([AuditLog(**values) for values in entries])
         session.flush()
         return
     from psycopg import ClientCursor
@@ -100,15 +100,15 @@ def add_audit_entries(
         value
         for e in entries
         for value in (
-            e.seq,
-            e.occurred_at,
-            e.actor,
-            e.action,
-            e.object_type,
-            e.object_id,
-            Jsonb(e.payload),
-            e.prev_hash,
-            e.hash,
+            e["seq"],
+            e["occurred_at"],
+            e["actor"],
+            e["action"],
+            e["object_type"],
+            e["object_id"],
+            Jsonb(e["payload"]),
+            e["prev_hash"],
+            e["hash"],
         )
     ]
     driver = session.connection().connection.driver_connection
