@@ -22,8 +22,8 @@ approval-shaped pgbench script, in the same run; then the ledger's guarantees.
 before a change, with the same seed, schema and load: the database schema must match.
 ``--baseline DIR`` serves a second checkout beside it (e.g. the code before a change):
 each round then approves every award once through each server in turn (the order
-alternating between rounds) after the same pgbench round, so both ratios and both CPU
-figures come from the same run and the same load.
+alternating between rounds: use an even ``--rounds``) after the same pgbench round, so
+both ratios and both CPU figures come from the same run and the same load.
 Prints medians of the rounds and writes bench/results/ledger.json.
 """
 
@@ -161,12 +161,17 @@ def _approval_rate(url: str) -> float:
 
 
 def _reset(url: str) -> None:
-    """Put the awards back at the end of their notice and empty the budget (bench only)."""
+    """Put the awards back at the end of their notice and empty the budget (bench only).
+
+    Then a CHECKPOINT: the pages pgbench or the last round dirtied are written now, not
+    during the next HTTP round (with ``--baseline`` the server measured first after
+    pgbench was about a third slower than the one after it, whichever code it served)."""
     _sql(
         url,
         f"UPDATE awards SET status = 'public_notice', budget_id = NULL WHERE policy_id = '{POLICY}'",
         "UPDATE budgets SET committed = 0, disbursed = 0, released = 0",
         "VACUUM ANALYZE",
+        "CHECKPOINT",
     )
 
 
@@ -289,7 +294,7 @@ def main() -> None:
                     _reset(url)
                 for number in range(args.rounds):
                     tps = _pgbench(bench_url, budget, args.awards, args.clients, args.seconds)
-                    _sql(bench_url, "VACUUM ANALYZE")
+                    _sql(bench_url, "VACUUM ANALYZE", "CHECKPOINT")
                     order = list(servers) if number % 2 == 0 else list(reversed(servers))
                     for label in order:
                         process, base = servers[label]

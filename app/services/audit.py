@@ -128,6 +128,7 @@ def _forget_at_end(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:
         session.info.pop(_PENDING, None)
         take_deferred(session)
+        repo.forget_held_link(session)
 
 
 @dataclass(frozen=True)

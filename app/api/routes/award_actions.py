@@ -68,7 +68,11 @@ async def _act(
     **fields: Any,
 ) -> Response:
     def produce(session: Session, actor: Actor) -> dict[str, Any]:
-        award = lifecycle.transition(session, catalog, actor, award_id, action, **fields)
+        # The award's change is the transaction's last write: the answer, and the
+        # idempotency record sent with the COMMIT, lock no rows.
+        award = lifecycle.transition(
+            session, catalog, actor, award_id, action, last_write=True, **fields
+        )
         return service.award_json(award, actor)
 
     return await _write(request, token, key, body, 200, produce)

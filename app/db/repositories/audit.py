@@ -37,6 +37,9 @@ def lock_and_read_link(session: Session) -> tuple[int, str] | None:
     the SELECT's comes after the lock is granted and sees the head the previous holder
     committed. (In one statement it would not: its snapshot would come first.)
     """
+    if _HELD in session.info:  # taken with the transaction's last write (below)
+        held: tuple[int, str] | None = session.info[_HELD]
+        return held
     if session.get_bind().dialect.name != "postgresql":
         lock_audit_for_append(session)
         return get_audit_link(session)
@@ -49,6 +52,40 @@ def lock_and_read_link(session: Session) -> tuple[int, str] | None:
         assert cursor.nextset(), "the head's result follows the lock's"
         row = cursor.fetchone()
     return None if row is None else (int(row[0]), str(row[1]))
+
+
+_HELD = "audit_link_held"
+
+
+def run_and_lock_for_append(session: Session, sql: str, params: Mapping[str, Any]) -> Any:
+    """PostgreSQL: run ``sql`` (one statement, bound on the client), then take the append
+    lock and read the head, all in one message; the statement's first row.
+
+    For a transaction's last write before it commits (an approval over the API): the
+    append at commit then needs one round trip (its INSERT with the COMMIT) instead of
+    two, and the rows the statement locked (the budget's) are held for one round trip
+    less. The lock still comes after every row lock of the transaction, as the audit
+    service's lock order requires, provided nothing after it locks rows. The head read
+    here is what ``lock_and_read_link`` returns until the transaction ends.
+    """
+    from psycopg import ClientCursor
+
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
+    with ClientCursor(driver) as cursor:
+        cursor.execute(
+            f"{sql}; SELECT pg_advisory_xact_lock({_AUDIT_APPEND_LOCK:d}); {_HEAD_SQL}", params
+        )
+        row = cursor.fetchone()
+        assert cursor.nextset() and cursor.nextset(), "the lock's and the head's results follow"
+        head = cursor.fetchone()
+    session.info[_HELD] = None if head is None else (int(head[0]), str(head[1]))
+    return row
+
+
+def forget_held_link(session: Session) -> None:
+    """The transaction ended: its lock, and the head read under it, are gone."""
+    session.info.pop(_HELD, None)
 
 
 def get_audit_link(session: Session) -> tuple[int, str] | None:
@@ -90,6 +127,8 @@ def add_audit_entries(
         run_deferred(session, deferred)
         session.add_all([AuditLog(**values) for values in entries])
         session.flush()
+        if entries and _HELD in session.info:
+            session.info[_HELD] = (entries[-1]["seq"], entries[-1]["hash"])
         return
     from psycopg import ClientCursor
     from psycopg.types.json import Jsonb
