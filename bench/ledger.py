@@ -253,8 +253,8 @@ def _summary(code: Path, rounds: list[dict[str, Any]]) -> dict[str, Any]:
         "approvals_per_second": round(approvals, 1),
         "pgbench_tps": round(tps, 1),
         "ratio": round(approvals / tps, 3),
-        "server_cpu_ms_per_request": statistics.median(
-            r["http"]["server_cpu_ms_per_request"] for r in rounds
+        "server_cpu_ms_per_request": round(
+            statistics.median(r["http"]["server_cpu_ms_per_request"] for r in rounds), 2
         ),
         "overspent": any(r["overspent"] for r in rounds),
         "committed_equals_approved": all(r["committed_equals_approved"] for r in rounds),

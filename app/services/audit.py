@@ -15,6 +15,9 @@ every writer of the service would otherwise queue behind it for all of its own w
 Taking it last also fixes the lock order: a transaction that holds it waits for no
 row lock, so the award and budget rows a transition locks first cannot deadlock with
 it. Whatever reads the log in the same transaction appends the pending records first.
+An approval over the API, its transaction's last write, takes the lock and reads the
+head in the round trip of its own statement instead (``repo.run_and_lock_for_append``):
+still after its row locks, and one round trip less while it holds its budget's row.
 """
 
 from __future__ import annotations
