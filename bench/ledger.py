@@ -164,8 +164,9 @@ def _reset(url: str) -> None:
     """Put the awards back at the end of their notice and empty the budget (bench only).
 
     Then a CHECKPOINT: the pages pgbench or the last round dirtied are written now, not
-    during the next HTTP round (with ``--baseline`` the server measured first after
-    pgbench was about a third slower than the one after it, whichever code it served)."""
+    during the next HTTP round (in a run with ``--baseline`` before it, the server
+    measured first after pgbench was the slower one in every round, whichever code it
+    served; the order still shows in the rounds, so alternate it over an even number)."""
     _sql(
         url,
         f"UPDATE awards SET status = 'public_notice', budget_id = NULL WHERE policy_id = '{POLICY}'",
