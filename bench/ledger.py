@@ -2,7 +2,7 @@
 approval-shaped pgbench script, in the same run; then the ledger's guarantees.
 
     .venv/bin/python bench/ledger.py [--awards 1500] [--clients 16] [--rounds 3]
-        [--seconds 10] [--code DIR]
+        [--seconds 10] [--code DIR] [--baseline DIR]
         [--database postgresql+psycopg://postgres@127.0.0.1:5432/test]
 
 - Seeds a scratch database through the service layer: ``--awards`` awards at the end
@@ -20,6 +20,10 @@ approval-shaped pgbench script, in the same run; then the ledger's guarantees.
 
 ``--code DIR`` serves the API from another checkout (its ``.venv``, or this one's), e.g. the code
 before a change, with the same seed, schema and load: the database schema must match.
+``--baseline DIR`` serves a second checkout beside it (e.g. the code before a change):
+each round then approves every award once through each server in turn (the order
+alternating between rounds: use an even ``--rounds``) after the same pgbench round, so
+both ratios and both CPU figures come from the same run and the same load.
 Prints medians of the rounds and writes bench/results/ledger.json.
 """
 
@@ -157,12 +161,18 @@ def _approval_rate(url: str) -> float:
 
 
 def _reset(url: str) -> None:
-    """Put the awards back at the end of their notice and empty the budget (bench only)."""
+    """Put the awards back at the end of their notice and empty the budget (bench only).
+
+    Then a CHECKPOINT: the pages pgbench or the last round dirtied are written now, not
+    during the next HTTP round (in a run with ``--baseline`` before it, the server
+    measured first after pgbench was the slower one in every round, whichever code it
+    served; the order still shows in the rounds, so alternate it over an even number)."""
     _sql(
         url,
         f"UPDATE awards SET status = 'public_notice', budget_id = NULL WHERE policy_id = '{POLICY}'",
         "UPDATE budgets SET committed = 0, disbursed = 0, released = 0",
         "VACUUM ANALYZE",
+        "CHECKPOINT",
     )
 
 
@@ -215,6 +225,43 @@ def _server(code: Path, url: str) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("the server did not start")
 
 
+def _http_round(
+    process: subprocess.Popen[bytes],
+    base: str,
+    token: str,
+    ids_file: Path,
+    url: str,
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    """Approve every award once through one server; its rate, CPU and the ledger after."""
+    covered = int(args.awards * COVERED)
+    cpu = _cpu_seconds(process.pid)
+    summary = _wrk(base, token, str(ids_file), args.clients, url, covered)
+    cpu = _cpu_seconds(process.pid) - cpu
+    state = ledger_state(url)
+    rate = _approval_rate(url)
+    summary["server_cpu_ms_per_request"] = round(cpu / summary["requests"] * 1000, 2)
+    return {"approvals_per_second": round(rate, 1), "http": summary, **state}
+
+
+def _summary(code: Path, rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Medians of one server's rounds, each against the pgbench round before it."""
+    approvals = statistics.median(r["approvals_per_second"] for r in rounds)
+    tps = statistics.median(r["pgbench_tps"] for r in rounds)
+    return {
+        "code": str(code),
+        "rounds": rounds,
+        "approvals_per_second": round(approvals, 1),
+        "pgbench_tps": round(tps, 1),
+        "ratio": round(approvals / tps, 3),
+        "server_cpu_ms_per_request": round(
+            statistics.median(r["http"]["server_cpu_ms_per_request"] for r in rounds), 2
+        ),
+        "overspent": any(r["overspent"] for r in rounds),
+        "committed_equals_approved": all(r["committed_equals_approved"] for r in rounds),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--awards", type=int, default=1500)
@@ -222,6 +269,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=10, help="length of a pgbench round")
     parser.add_argument("--code", type=Path, default=ROOT, help="checkout that serves the API")
+    parser.add_argument(
+        "--baseline", type=Path, default=None, help="a second checkout measured in the same run"
+    )
     parser.add_argument("--database", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
     loadavg = [Path("/proc/loadavg").read_text().split()[:3]]
@@ -233,63 +283,61 @@ def main() -> None:
             budget = _prepare_pgbench(bench_url)
             ids_file = Path(tempfile.mkdtemp(prefix="i9-ledger-")) / "ids.txt"
             ids_file.write_text("\n".join(ids) + "\n")
-            process, base = _server(args.code.resolve(), url)
-            rounds: list[dict[str, Any]] = []
+            codes = {"code": args.code.resolve()}
+            if args.baseline is not None:
+                codes["baseline"] = args.baseline.resolve()
+            servers = {label: _server(code, url) for label, code in codes.items()}
+            rounds: dict[str, list[dict[str, Any]]] = {label: [] for label in codes}
             try:
                 # Warm-up: every worker, both paths (approved, refused).
-                _wrk(base, token, str(ids_file), args.clients, url, covered)
-                _reset(url)
-                for _ in range(args.rounds):
-                    tps = _pgbench(bench_url, budget, args.awards, args.clients, args.seconds)
-                    _sql(bench_url, "VACUUM ANALYZE")
-                    cpu = _cpu_seconds(process.pid)
-                    summary = _wrk(base, token, str(ids_file), args.clients, url, covered)
-                    cpu = _cpu_seconds(process.pid) - cpu
-                    state = ledger_state(url)
-                    rate = _approval_rate(url)
-                    summary["server_cpu_ms_per_request"] = round(
-                        cpu / summary["requests"] * 1000, 2
-                    )
-                    rounds.append(
-                        {
-                            "pgbench_tps": round(tps, 1),
-                            "approvals_per_second": round(rate, 1),
-                            "http": summary,
-                            **state,
-                        }
-                    )
-                    print(json.dumps(rounds[-1]), flush=True)
+                for _, base in servers.values():
+                    _wrk(base, token, str(ids_file), args.clients, url, covered)
                     _reset(url)
+                for number in range(args.rounds):
+                    tps = _pgbench(bench_url, budget, args.awards, args.clients, args.seconds)
+                    _sql(bench_url, "VACUUM ANALYZE", "CHECKPOINT")
+                    order = list(servers) if number % 2 == 0 else list(reversed(servers))
+                    for label in order:
+                        process, base = servers[label]
+                        measured = _http_round(process, base, token, ids_file, url, args)
+                        rounds[label].append({"pgbench_tps": round(tps, 1), **measured})
+                        print(json.dumps({label: rounds[label][-1]}), flush=True)
+                        _reset(url)
+                _, base = servers["code"]
                 verify = httpx.get(
                     base + "/v1/audit/verify",
                     headers={"authorization": f"Bearer {token}"},
                     timeout=300,
                 ).json()
             finally:
-                process.terminate()
-                process.wait(timeout=30)
+                for process, _ in servers.values():
+                    process.terminate()
+                    process.wait(timeout=30)
     loadavg.append(Path("/proc/loadavg").read_text().split()[:3])
-    approvals = statistics.median(r["approvals_per_second"] for r in rounds)
-    tps = statistics.median(r["pgbench_tps"] for r in rounds)
     report = {
         "machine": machine(),
         "loadavg_before_after": loadavg,
-        "code": str(args.code.resolve()),
         "awards": args.awards,
         "clients": args.clients,
         "workers": WORKERS,
-        "rounds": rounds,
-        "approvals_per_second": round(approvals, 1),
-        "pgbench_tps": round(tps, 1),
-        "ratio": round(approvals / tps, 3),
-        "overspent": any(r["overspent"] for r in rounds),
-        "committed_equals_approved": all(r["committed_equals_approved"] for r in rounds),
+        **_summary(codes["code"], rounds["code"]),
         "audit_chain_ok": verify["ok"],
     }
-    print(json.dumps({k: v for k, v in report.items() if k != "rounds"}, indent=2))
+    if "baseline" in rounds:
+        report["baseline"] = _summary(codes["baseline"], rounds["baseline"])
+        report["ratio_against_baseline"] = round(report["ratio"] / report["baseline"]["ratio"], 2)
+        report["cpu_against_baseline"] = round(
+            report["server_cpu_ms_per_request"] / report["baseline"]["server_cpu_ms_per_request"],
+            2,
+        )
+    shown = {k: v for k, v in report.items() if k != "rounds"}
+    if "baseline" in shown:
+        shown["baseline"] = {k: v for k, v in report["baseline"].items() if k != "rounds"}
+    print(json.dumps(shown, indent=2))
     (ROOT / "bench" / "results").mkdir(exist_ok=True)
     (ROOT / "bench" / "results" / "ledger.json").write_text(json.dumps(report, indent=2))
-    assert not report["overspent"] and report["committed_equals_approved"]
+    for summary in (report, report.get("baseline", report)):
+        assert not summary["overspent"] and summary["committed_equals_approved"]
     assert report["audit_chain_ok"], verify
 
 

@@ -134,7 +134,12 @@ def transition(
     notice_start: date | None = None,
     notice_end: date | None = None,
     today: date | None = None,
+    last_write: bool = False,
 ) -> Award:
+    """Move the award by ``action``. ``last_write``: the caller writes nothing else in
+    the transaction before committing it (one award's change over the API), which lets
+    an approval take the audit chain's lock with its own statement (see
+    ``repo.change_status``)."""
     step = TRANSITIONS[action]
     award, budget_id = _locked(session, catalog, actor, award_id)
     _check_spender(catalog, actor, award, action)
@@ -179,7 +184,7 @@ def transition(
     # shows the change (repo.change_status), and nothing is left to flush.
     if action == "approve":
         assert pays_from is not None
-        if not repo.change_status(session, change, reserve=award.amount):
+        if not repo.change_status(session, change, reserve=award.amount, lock_audit=last_write):
             _refuse_approval(session, award, pays_from)
     else:
         repo.change_status(session, change)

@@ -26,6 +26,7 @@ from app.db.models import (
     ProfileVersion,
 )
 from app.db.repositories import policies
+from app.services import audit
 from tests.db.support import any_uscc, audit_entry, next_seq, unique
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -329,6 +330,42 @@ def test_change_status_with_a_reservation_writes_all_or_nothing(
         db_session, second.id
     )
     assert [(e.award_id, e.to_status, e.at) for e in events] == [(first.id, "approved", T0)]
+
+
+def test_an_approval_ending_its_transaction_takes_the_audit_lock_in_its_round_trip(
+    db_session: Session, make_award: Callable[..., Award], make_budget: Callable[..., Budget]
+) -> None:
+    """``lock_audit``: the same all-or-nothing write; on PostgreSQL the append lock and
+    the head come with it, and what the transaction appends chains on from that head."""
+    budget = make_budget(amount="600000.00")
+    first = make_award(status="public_notice")
+    second = make_award(status="public_notice")
+    assert repo.lock_award_for_transition(db_session, first.id) is not None
+    approval = _approval(first, budget)
+    assert repo.change_status(db_session, approval, reserve=first.amount, lock_audit=True)
+    assert (first.status, budget.committed) == ("approved", Decimal("500000.00"))
+    refused = _approval(second, budget)
+    assert not repo.change_status(db_session, refused, reserve=second.amount, lock_audit=True)
+    db_session.expire_all()
+    assert second.status == "public_notice" and budget.committed == Decimal("500000.00")
+    # Held by this transaction from here on, so nobody else appends in between.
+    head = repo.get_audit_link(db_session) or (0, audit.GENESIS)
+    for n in range(2):
+        payload = {"n": n}
+        audit.record(
+            db_session,
+            actor="officer",
+            action="award.approved",
+            object_type="award",
+            object_id=first.id,
+            payload=payload,
+        )
+        audit.append_pending(db_session)
+    added = repo.list_audit_entries(db_session, after_seq=head[0])
+    assert [(e.seq, e.prev_hash, e.payload) for e in added] == [
+        (head[0] + 1, head[1], {"n": 0}),
+        (head[0] + 2, added[0].hash, {"n": 1}),
+    ]
 
 
 # ------------------------------------------------------------ budgets, keys, audit, runs

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
-from app.api.auth import ActorDep
-from app.api.deps import CatalogDep, SessionDep
+from app.api.auth import ActorDep, BearerDep, actor_of
+from app.api.deps import CatalogDep, SessionDep, in_transaction
 from app.api.errors import responses
 from app.api.idempotency import Idempotency, IdempotencyKey
 from app.api.schemas.awards import (
@@ -25,6 +27,7 @@ from app.db import repositories as repo
 from app.services import awards as service
 from app.services import lifecycle
 from app.services.access import hide_labels, require_writer, shown_actor
+from app.services.actors import Actor
 from app.services.replay import replay
 
 router = APIRouter(prefix="/awards", tags=["award lifecycle"])
@@ -32,42 +35,63 @@ router = APIRouter(prefix="/awards", tags=["award lifecycle"])
 WRITE_ERRORS = responses(401, 403, 404, 409, 422)
 
 
-def _act(
+async def _write(
     request: Request,
-    session: Any,
+    token: str,
+    key: str | None,
+    body: Any,
+    status_code: int,
+    produce: Callable[[Session, Actor], dict[str, Any]],
+) -> Response:
+    """A write to an award: the key checked, the change made, the answer shaped and the
+    transaction committed on one thread (``in_transaction``); an idempotent retry
+    replays the stored answer instead."""
+
+    def work(session: Session) -> Response:
+        actor = actor_of(session, token, request.state)
+        require_writer(actor)
+        return Idempotency(session, actor, key, request).run(
+            body, status_code, AwardOut, lambda: produce(session, actor)
+        )
+
+    return await in_transaction(request, work)
+
+
+async def _act(
+    request: Request,
     catalog: Any,
-    actor: Any,
+    token: str,
     key: str | None,
     award_id: AwardId,
     action: str,
     body: Any,
     **fields: Any,
-) -> JSONResponse:
-    require_writer(actor)
-
-    def produce() -> dict[str, Any]:
-        award = lifecycle.transition(session, catalog, actor, award_id, action, **fields)
+) -> Response:
+    def produce(session: Session, actor: Actor) -> dict[str, Any]:
+        # The award's change is the transaction's last write: the answer, and the
+        # idempotency record sent with the COMMIT, lock no rows.
+        award = lifecycle.transition(
+            session, catalog, actor, award_id, action, last_write=True, **fields
+        )
         return service.award_json(award, actor)
 
-    return Idempotency(session, actor, key, request).run(body, 200, AwardOut, produce)
+    return await _write(request, token, key, body, 200, produce)
 
 
 @router.post("/{award_id}/notice", response_model=AwardOut, responses=WRITE_ERRORS)
-def notice(
+async def notice(
     award_id: AwardId,
     body: NoticeRequest,
     request: Request,
-    session: SessionDep,
     catalog: CatalogDep,
-    actor: ActorDep,
+    token: BearerDep,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     """Start the public notice (公示): at least 7 working days; objections can be recorded meanwhile."""
-    return _act(
+    return await _act(
         request,
-        session,
         catalog,
-        actor,
+        token,
         idempotency_key,
         award_id,
         "notice",
@@ -79,21 +103,19 @@ def notice(
 
 
 @router.post("/{award_id}/approve", response_model=AwardOut, responses=WRITE_ERRORS)
-def approve(
+async def approve(
     award_id: AwardId,
     body: ReasonRequest,
     request: Request,
-    session: SessionDep,
     catalog: CatalogDep,
-    actor: ActorDep,
+    token: BearerDep,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     """Approve after the notice: commits the amount from the payer's budget, or 409 if it cannot take it."""
-    return _act(
+    return await _act(
         request,
-        session,
         catalog,
-        actor,
+        token,
         idempotency_key,
         award_id,
         "approve",
@@ -103,21 +125,19 @@ def approve(
 
 
 @router.post("/{award_id}/disburse", response_model=AwardOut, responses=WRITE_ERRORS)
-def disburse(
+async def disburse(
     award_id: AwardId,
     body: ReasonRequest,
     request: Request,
-    session: SessionDep,
     catalog: CatalogDep,
-    actor: ActorDep,
+    token: BearerDep,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     """Record the payment: the amount moves from committed to disbursed."""
-    return _act(
+    return await _act(
         request,
-        session,
         catalog,
-        actor,
+        token,
         idempotency_key,
         award_id,
         "disburse",
@@ -127,21 +147,19 @@ def disburse(
 
 
 @router.post("/{award_id}/reject", response_model=AwardOut, responses=WRITE_ERRORS)
-def reject(
+async def reject(
     award_id: AwardId,
     body: ReasonRequest,
     request: Request,
-    session: SessionDep,
     catalog: CatalogDep,
-    actor: ActorDep,
+    token: BearerDep,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     """Reject a computed or noticed award, with a reason."""
-    return _act(
+    return await _act(
         request,
-        session,
         catalog,
-        actor,
+        token,
         idempotency_key,
         award_id,
         "reject",
@@ -151,21 +169,19 @@ def reject(
 
 
 @router.post("/{award_id}/revoke", response_model=AwardOut, responses=WRITE_ERRORS)
-def revoke(
+async def revoke(
     award_id: AwardId,
     body: ReasonRequest,
     request: Request,
-    session: SessionDep,
     catalog: CatalogDep,
-    actor: ActorDep,
+    token: BearerDep,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     """Revoke (claw back) an approved or disbursed award, with a reason; its money is released."""
-    return _act(
+    return await _act(
         request,
-        session,
         catalog,
-        actor,
+        token,
         idempotency_key,
         award_id,
         "revoke",
@@ -175,45 +191,41 @@ def revoke(
 
 
 @router.post("/{award_id}/objections", response_model=AwardOut, responses=WRITE_ERRORS)
-def objection(
+async def objection(
     award_id: AwardId,
     body: ObjectionRequest,
     request: Request,
-    session: SessionDep,
     catalog: CatalogDep,
-    actor: ActorDep,
+    token: BearerDep,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     """Record an objection raised during the public notice."""
-    require_writer(actor)
 
-    def produce() -> dict[str, Any]:
+    def produce(session: Session, actor: Actor) -> dict[str, Any]:
         award = lifecycle.record_objection(session, catalog, actor, award_id, body.text, body.by)
         return service.award_json(award, actor)
 
-    return Idempotency(session, actor, idempotency_key, request).run(body, 200, AwardOut, produce)
+    return await _write(request, token, idempotency_key, body, 200, produce)
 
 
 @router.post(
     "/{award_id}/recompute", status_code=201, response_model=AwardOut, responses=WRITE_ERRORS
 )
-def recompute(
+async def recompute(
     award_id: AwardId,
     body: RecomputeRequest,
     request: Request,
-    session: SessionDep,
     catalog: CatalogDep,
-    actor: ActorDep,
+    token: BearerDep,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     """A new award version from the current profile; the old one is kept as superseded."""
-    require_writer(actor)
 
-    def produce() -> dict[str, Any]:
+    def produce(session: Session, actor: Actor) -> dict[str, Any]:
         award = lifecycle.recompute(session, catalog, actor, award_id, body.amount)
         return service.award_json(award, actor, with_trace=True)
 
-    return Idempotency(session, actor, idempotency_key, request).run(body, 201, AwardOut, produce)
+    return await _write(request, token, idempotency_key, body, 201, produce)
 
 
 @router.get("/{award_id}/events", response_model=AwardEventList, responses=responses(401, 404))

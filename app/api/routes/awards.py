@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from app.api.auth import ActorDep
 from app.api.deps import CatalogDep, SessionDep
@@ -42,7 +42,7 @@ def create_award(
     catalog: CatalogDep,
     actor: ActorDep,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     """Compute the capped amount from the stored profile and store the award with its trace.
 
     An ineligible or undetermined enterprise gets a 422 problem carrying the reasons.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from app.api.auth import ActorDep
 from app.api.deps import CatalogDep, SessionDep
@@ -41,7 +41,7 @@ def record_finding(
     catalog: CatalogDep,
     actor: ActorDep,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     """Record whether a criterion no data settles is met, for one fiscal year (an admin,
     or a portal on an enterprise of its area; enterprise and auditor keys get 403).
 

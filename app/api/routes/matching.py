@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
@@ -247,7 +247,7 @@ def awards_from_matching(
     catalog: CatalogDep,
     actor: ActorDep,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     """Turn a policy's eligible results into computed awards, within the remaining budgets."""
     require_writer(actor)
     run = _visible_run(session, catalog, actor, run_id, "matching")

@@ -8,15 +8,30 @@ than both succeeding and forking the chain.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app.db.models import AuditLog
 from app.db.repositories._base import add_and_flush
 from app.db.repositories.pagination import MAX_PAGE_SIZE, check_limit
+
+
+@contextmanager
+def _driver_errors() -> Iterator[None]:
+    """psycopg's errors from the messages sent here straight to the driver, raised as
+    SQLAlchemy raises them from its own statements: a dropped or refused connection is
+    then the API's 503 (``OperationalError``) whichever statement met it."""
+    import psycopg
+
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise DBAPIError.instance(None, None, exc, psycopg.Error) from exc
 
 
 def get_audit_head(session: Session) -> AuditLog | None:
@@ -37,6 +52,9 @@ def lock_and_read_link(session: Session) -> tuple[int, str] | None:
     the SELECT's comes after the lock is granted and sees the head the previous holder
     committed. (In one statement it would not: its snapshot would come first.)
     """
+    if _HELD in session.info:  # taken with the transaction's last write (below)
+        held: tuple[int, str] | None = session.info[_HELD]
+        return held
     if session.get_bind().dialect.name != "postgresql":
         lock_audit_for_append(session)
         return get_audit_link(session)
@@ -44,11 +62,45 @@ def lock_and_read_link(session: Session) -> tuple[int, str] | None:
 
     driver = session.connection().connection.driver_connection
     assert driver is not None
-    with ClientCursor(driver) as cursor:
+    with _driver_errors(), ClientCursor(driver) as cursor:
         cursor.execute(f"SELECT pg_advisory_xact_lock({_AUDIT_APPEND_LOCK:d}); {_HEAD_SQL}")
         assert cursor.nextset(), "the head's result follows the lock's"
         row = cursor.fetchone()
     return None if row is None else (int(row[0]), str(row[1]))
+
+
+_HELD = "audit_link_held"
+
+
+def run_and_lock_for_append(session: Session, sql: str, params: Mapping[str, Any]) -> Any:
+    """PostgreSQL: run ``sql`` (one statement, bound on the client), then take the append
+    lock and read the head, all in one message; the statement's first row.
+
+    For a transaction's last write before it commits (an approval over the API): the
+    append at commit then needs one round trip (its INSERT with the COMMIT) instead of
+    two, and the rows the statement locked (the budget's) are held for one round trip
+    less. The lock still comes after every row lock of the transaction, as the audit
+    service's lock order requires, provided nothing after it locks rows. The head read
+    here is what ``lock_and_read_link`` returns until the transaction ends.
+    """
+    from psycopg import ClientCursor
+
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
+    with _driver_errors(), ClientCursor(driver) as cursor:
+        cursor.execute(
+            f"{sql}; SELECT pg_advisory_xact_lock({_AUDIT_APPEND_LOCK:d}); {_HEAD_SQL}", params
+        )
+        row = cursor.fetchone()
+        assert cursor.nextset() and cursor.nextset(), "the lock's and the head's results follow"
+        head = cursor.fetchone()
+    session.info[_HELD] = None if head is None else (int(head[0]), str(head[1]))
+    return row
+
+
+def forget_held_link(session: Session) -> None:
+    """The transaction ended: its lock, and the head read under it, are gone."""
+    session.info.pop(_HELD, None)
 
 
 def get_audit_link(session: Session) -> tuple[int, str] | None:
@@ -71,11 +123,11 @@ _INSERT_SQL = (
 
 def add_audit_entries(
     session: Session,
-    entries: Sequence[AuditLog],
+    entries: Sequence[Mapping[str, Any]],
     commit: bool = False,
     deferred: Sequence[tuple[str, Sequence[Any]]] = (),
 ) -> None:
-    """Append entries in chain order.
+    """Append entries (each an audit row's column values) in chain order.
 
     With ``commit`` (from the session's ``before_commit``, the transaction's other
     writes already flushed) on PostgreSQL, the INSERT and the COMMIT go in one round
@@ -88,8 +140,10 @@ def add_audit_entries(
     """
     if not commit or session.get_bind().dialect.name != "postgresql":
         run_deferred(session, deferred)
-        session.add_all(entries)
+        session.add_all([AuditLog(**values) for values in entries])
         session.flush()
+        if entries and _HELD in session.info:
+            session.info[_HELD] = (entries[-1]["seq"], entries[-1]["hash"])
         return
     from psycopg import ClientCursor
     from psycopg.types.json import Jsonb
@@ -100,21 +154,21 @@ def add_audit_entries(
         value
         for e in entries
         for value in (
-            e.seq,
-            e.occurred_at,
-            e.actor,
-            e.action,
-            e.object_type,
-            e.object_id,
-            Jsonb(e.payload),
-            e.prev_hash,
-            e.hash,
+            e["seq"],
+            e["occurred_at"],
+            e["actor"],
+            e["action"],
+            e["object_type"],
+            e["object_id"],
+            Jsonb(e["payload"]),
+            e["prev_hash"],
+            e["hash"],
         )
     ]
     driver = session.connection().connection.driver_connection
     assert driver is not None
     # Client-side binding makes it one simple-protocol message: INSERT; COMMIT.
-    with ClientCursor(driver) as cursor:
+    with _driver_errors(), ClientCursor(driver) as cursor:
         before = "".join(f"{sql}; " for sql, _ in deferred)
         cursor.execute(before + _INSERT_SQL + values + "; COMMIT", params)
 
@@ -127,7 +181,7 @@ def run_deferred(session: Session, deferred: Sequence[tuple[str, Sequence[Any]]]
 
     driver = session.connection().connection.driver_connection
     assert driver is not None
-    with ClientCursor(driver) as cursor:
+    with _driver_errors(), ClientCursor(driver) as cursor:
         cursor.execute(
             "; ".join(sql for sql, _ in deferred), [v for _, values in deferred for v in values]
         )

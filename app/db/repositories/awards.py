@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, bindparam, exists, insert, select, update
@@ -16,6 +17,7 @@ from app.catalog.places import Area
 from app.db.models import DEAD_AWARD_STATUSES, Award, AwardEvent, Budget, Enterprise, new_id
 from app.db.repositories._base import add_and_flush, lock_by_id
 from app.db.repositories.areas import enterprise_in
+from app.db.repositories.audit import run_and_lock_for_append
 from app.db.repositories.budgets import RESERVE, forget_budget, reservation
 from app.db.repositories.pagination import DEFAULT_PAGE_SIZE, Page, paginate
 
@@ -172,11 +174,28 @@ _RESERVED = RESERVE.cte("reserved")
 _APPROVE = _moved_with_event(exists(_RESERVED.select())).add_cte(_RESERVED)
 
 
-def change_status(session: Session, change: StatusChange, reserve: Decimal | None = None) -> bool:
+@cache
+def _approve_sql() -> str:
+    """``_APPROVE`` as PostgreSQL text with ``%(name)s`` placeholders (psycopg's own)."""
+    from sqlalchemy.dialects.postgresql.psycopg import dialect
+
+    return str(_APPROVE.compile(dialect=dialect()))  # type: ignore[no-untyped-call]
+
+
+def change_status(
+    session: Session,
+    change: StatusChange,
+    reserve: Decimal | None = None,
+    lock_audit: bool = False,
+) -> bool:
     """Write ``change`` (the award must be locked by this transaction); with ``reserve``,
     only if the award's budget (``change.budget_id``) can take that amount, which is
     then added to its ``committed`` as ``reserve_budget`` does. ``False`` when the
     budget cannot take it: then nothing is written.
+
+    ``lock_audit``: the caller writes nothing else before committing, so on PostgreSQL
+    an approval takes the audit chain's append lock in the same round trip
+    (``audit.run_and_lock_for_append``).
 
     The award loaded in this session shows the change without being flushed again.
     """
@@ -186,7 +205,12 @@ def change_status(session: Session, change: StatusChange, reserve: Decimal | Non
         assert budget_id is not None
         params |= reservation(budget_id, reserve, change.at)
     connection = session.connection()
-    if connection.dialect.name == "postgresql":
+    if connection.dialect.name == "postgresql" and reserve is not None and lock_audit:
+        from psycopg.types.json import Jsonb
+
+        bound = params | {"details": Jsonb(params["details"])}
+        written = run_and_lock_for_append(session, _approve_sql(), bound) is not None
+    elif connection.dialect.name == "postgresql":
         statement = _MOVE if reserve is None else _APPROVE
         written = connection.execute(statement, params).first() is not None
     else:
