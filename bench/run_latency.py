@@ -3,7 +3,7 @@ its latency at rest, in the same session.
 
     .venv/bin/python bench/run_latency.py [--enterprises 100000] [--rounds 3]
         [--seconds 5] [--connections 4] [--workers 1]
-        [--shard-size 25000] [--api-nice 0]
+        [--shard-size N] [--api-nice 0]
         [--database postgresql+psycopg://postgres@127.0.0.1:5432/test]
 
 A scratch PostgreSQL database beside the one named is filled with synthetic
@@ -42,6 +42,7 @@ from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from app.config import Settings
 from bench._support import ROOT, machine, median
 from bench._wrk import require_wrk, run, serve, write_script
 from bench.api import PROFILE, loadavg
@@ -89,7 +90,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5, help="each measurement")
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--workers", type=int, default=1, help="`incentives worker` processes")
-    parser.add_argument("--shard-size", type=int, default=25_000, help="RUN_SHARD_SIZE")
+    parser.add_argument(
+        "--shard-size", type=int, default=Settings.model_fields["run_shard_size"].default,
+        help="RUN_SHARD_SIZE (the setting's default unless given)",
+    )  # fmt: skip
     parser.add_argument(
         "--api-nice", type=int, default=0, help="raise the API's CPU priority by this much"
     )
