@@ -1,7 +1,7 @@
 """The calculator's latency while a 100,000-enterprise matching run executes, against
 its latency at rest, in the same session.
 
-    .venv/bin/python bench/run_latency.py [--enterprises 100000] [--rounds 3]
+    .venv/bin/python bench/run_latency.py [--enterprises 100000] [--rounds 7]
         [--seconds 5] [--connections 4] [--workers 1]
         [--shard-size N] [--api-nice 0]
         [--database postgresql+psycopg://postgres@127.0.0.1:5432/test]
@@ -86,7 +86,7 @@ def _raise_priority(pid: int, steps: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--enterprises", type=int, default=100_000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--seconds", type=float, default=5, help="each measurement")
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--workers", type=int, default=1, help="`incentives worker` processes")
