@@ -334,6 +334,19 @@ def test_what_if_compares_baseline_and_scenario(app: Any) -> None:
     assert 'action="/console/what-if"' not in auditor.get("/console/what-if").text
 
 
+def _queue_import(portal: TestClient, csrf: str, file_name: str, *rows: str) -> str:
+    """Upload a CSV of ``rows`` (under the usual header) that the console queues as a
+    job; the path of the import's page it sends the officer to."""
+    content = ("uscc,name,kind,province,city,district\n" + "".join(r + "\n" for r in rows)).encode()
+    queued = portal.post(
+        "/console/imports", data={"csrf": csrf}, files={"file": (file_name, content, "text/csv")}
+    )
+    assert queued.status_code == 303, queued.text
+    page_path: str = queued.headers["location"]
+    assert re.fullmatch(r"/console/imports/[0-9a-f-]{36}", page_path), page_path
+    return page_path
+
+
 def test_a_large_import_is_a_job_whose_page_shows_its_report(db_url: URL) -> None:
     """Past IMPORT_JOB_BYTES the console queues the file as the API does and sends the
     officer to the import's page, which follows the job to its report."""
@@ -342,19 +355,13 @@ def test_a_large_import_is_a_job_whose_page_shows_its_report(db_url: URL) -> Non
         portal = _browser(application)
         csrf = _sign_in(portal, issue_token(application, "portal", jurisdiction="nanjing"))
         good, other = random_uscc(), random_uscc()
-        content = (
-            "uscc,name,kind,province,city,district\n"
-            f"{good},南京排队导入有限公司,enterprise,jiangsu,nanjing,jiangning\n"
-            f"{other},南京排队导入二有限公司,enterprise,jiangsu,nanjing,atlantis\n"
-        ).encode()
-        queued = portal.post(
-            "/console/imports",
-            data={"csrf": csrf},
-            files={"file": ("large.csv", content, "text/csv")},
+        page_path = _queue_import(
+            portal,
+            csrf,
+            "large.csv",
+            f"{good},南京排队导入有限公司,enterprise,jiangsu,nanjing,jiangning",
+            f"{other},南京排队导入二有限公司,enterprise,jiangsu,nanjing,atlantis",
         )
-        assert queued.status_code == 303, queued.text
-        page_path = queued.headers["location"]
-        assert re.fullmatch(r"/console/imports/[0-9a-f-]{36}", page_path), page_path
         for _ in range(300):  # the job's thread takes it at once; wait for its report
             page = portal.get(page_path)
             assert page.status_code == 200
@@ -382,17 +389,12 @@ def test_a_queued_import_is_cancelled_from_its_page(fresh_db_url: URL) -> None:
         portal = _browser(application)
         csrf = _sign_in(portal, issue_token(application, "portal", jurisdiction="nanjing"))
         uscc = random_uscc()
-        content = (
-            "uscc,name,kind,province,city,district\n"
-            f"{uscc},南京取消导入有限公司,enterprise,jiangsu,nanjing,jiangning\n"
-        ).encode()
-        queued = portal.post(
-            "/console/imports",
-            data={"csrf": csrf},
-            files={"file": ("cancel.csv", content, "text/csv")},
+        page_path = _queue_import(
+            portal,
+            csrf,
+            "cancel.csv",
+            f"{uscc},南京取消导入有限公司,enterprise,jiangsu,nanjing,jiangning",
         )
-        assert queued.status_code == 303, queued.text
-        page_path = queued.headers["location"]
         page = portal.get(page_path)
         assert 'data-testid="import-status">queued<' in page.text
         assert 'id="cancel-import"' in page.text
