@@ -107,7 +107,11 @@ def run_once(url: str, vectorised_only: bool = False) -> dict[str, object]:
             text("SELECT status, total FROM matching_runs WHERE id = :id"), {"id": run_id}
         ).one()
         stored = session.execute(
-            text("SELECT count(*) FROM matching_results WHERE run_id = :id"), {"id": run_id}
+            text(
+                "SELECT count(*) FROM matching_results JOIN matching_runs"
+                " ON matching_runs.number = matching_results.run_number WHERE matching_runs.id = :id"
+            ),
+            {"id": run_id},
         ).scalar_one()
     assert status == "done", status
     return {

@@ -345,6 +345,10 @@ class MatchingRun(Base):
     )
     shards_total: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     shards_done: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    #: The run's small number, given when it is added (``add_matching_run``): its
+    #: results carry it instead of the id's 36 characters, because a run stores
+    #: hundreds of thousands of them and their indexes compare it on every insert.
+    number: Mapped[int] = mapped_column(Integer, unique=True)
 
 
 class MatchingRunShard(Base):
@@ -372,20 +376,19 @@ class MatchingResult(Base):
     only: the ineligible are the silent majority and are not kept)."""
 
     __tablename__ = "matching_results"
-    # (run_id, id): a run's results are paged by id, with or without filters. The
-    # filters' index holds a few dozen keys per run: PostgreSQL's deduplication of
-    # them, page after page as a run's results are written, cost more than its space.
-    __table_args__ = (
-        Index(None, "run_id", "policy_id", "status", postgresql_with={"deduplicate_items": "off"}),
-        Index(None, "run_id", "id"),
-    )
+    # Keyed by (run_number, id): a run's results are paged by id, with or without
+    # filters, through the primary key itself (no second index of the same keys).
+    __table_args__ = (Index(None, "run_number", "policy_id", "status"),)
 
+    #: The run's ``MatchingRun.number``. No foreign keys: checked row by row they cost
+    #: most of storing a run's results; the run and the enterprises a result names
+    #: cannot be deleted by the service.
+    run_number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    #: Ascending within a run in the order results were stored: from a sequence on
+    #: PostgreSQL, the run's next ids on SQLite (``add_result_rows_only``).
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
     )
-    # No foreign keys: checked row by row they cost most of storing a run's results;
-    # the run and the enterprises a result names cannot be deleted by the service.
-    run_id: Mapped[str] = mapped_column(String(bounds.ID))
     enterprise_id: Mapped[str] = mapped_column(String(bounds.ID))
     policy_id: Mapped[str] = mapped_column(String(bounds.POLICY_ID))
     status: Mapped[str] = mapped_column(String(bounds.RESULT_STATUS))

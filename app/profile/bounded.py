@@ -86,7 +86,7 @@ RunId = Annotated[
     str,
     StringConstraints(min_length=1, max_length=bounds.ID),
     NO_NUL,
-    MapsTo("matching_runs.id", "matching_results.run_id"),
+    MapsTo("matching_runs.id"),
 ]
 ImportId = Annotated[
     str,

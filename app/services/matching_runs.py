@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from contextlib import closing
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -196,6 +197,14 @@ def execute_shard(
 PIECE = 5_000
 
 
+@dataclass(frozen=True)
+class RunRef:
+    """A run's keys, kept past the session that read them."""
+
+    id: str
+    number: int
+
+
 class _ShardStore:
     """Where a shard's results go as its pieces are evaluated.
 
@@ -208,8 +217,8 @@ class _ShardStore:
     waits on another's uncommitted paths. Elsewhere (SQLite, one file with one
     writer) the rows are kept and written with the shard's mark of done."""
 
-    def __init__(self, make_session: sessionmaker[Session], writer: Session, run_id: str) -> None:
-        self.make_session, self.writer, self.run_id = make_session, writer, run_id
+    def __init__(self, make_session: sessionmaker[Session], writer: Session, run: RunRef) -> None:
+        self.make_session, self.writer, self.run = make_session, writer, run
         self.streaming = writer.get_bind().dialect.name == "postgresql"
         self.kept: list[ResultRows] = []
         self.behind = WriteBehind(self.streaming)
@@ -225,14 +234,14 @@ class _ShardStore:
     def _copy(self, rows: list[ResultRows]) -> None:
         if any(part.paths for part in rows):
             with self.make_session.begin() as session:
-                repo.add_run_paths(session, self.run_id, rows)
-        repo.add_result_rows_only(self.writer, self.run_id, rows)
+                repo.add_run_paths(session, self.run.id, rows)
+        repo.add_result_rows_only(self.writer, self.run.number, rows)
 
     def finish(self) -> None:
         """Wait for the last copy, or write the kept rows (under the run's lock)."""
         self.behind.wait()
         if self.kept:
-            repo.add_matching_result_rows(self.writer, self.run_id, self.kept)
+            repo.add_matching_result_rows(self.writer, self.run, self.kept)
 
     def __enter__(self) -> _ShardStore:
         self.behind.__enter__()
@@ -262,8 +271,9 @@ def _execute_shard(
         repo.stamp(session, shard, worker, datetime.now(UTC))
         fiscal_year, parameters = run.fiscal_year, dict(run.parameters)
         after, until = shard.after_id, shard.last_id
+        keys = RunRef(run.id, run.number)
     simulation = parameters.get("kind") == "simulation"
-    with make_session() as writer, _ShardStore(make_session, writer, run_id) as store:
+    with make_session() as writer, _ShardStore(make_session, writer, keys) as store:
         totals, done = _evaluate_range(
             make_session, catalog, fiscal_year, parameters, (after, until), store, phases
         )

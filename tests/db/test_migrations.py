@@ -161,7 +161,7 @@ def test_undoing_0007_writes_the_codes_back_as_names(fresh_db_url: URL) -> None:
                 names={1: {"paths": ["revenue"]}},
                 paths={"p1": paths},
             )
-            repo.add_matching_result_rows(session, run_id, [rows])
+            repo.add_matching_result_rows(session, run, [rows])
         with make_sessionmaker(engine)() as session:
             before = [
                 (r.enterprise_id, r.status, r.amount, r.missing_facts)

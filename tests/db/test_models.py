@@ -168,6 +168,7 @@ def test_every_model_round_trips(db_session: Session) -> None:
             started_by="admin",
             finished_at=moment,
             error="none",
+            number=7,
         ),
     ]
     db_session.add_all(more)

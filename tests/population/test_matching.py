@@ -204,6 +204,7 @@ def test_missing_facts_are_stored_as_codes_and_read_as_names(population: Populat
     from sqlalchemy import select
 
     from app.db.models import MatchingResult, MatchingRunPaths
+    from app.db.repositories.matching import run_number_of
 
     make_session, catalog, _ = population
     run = _run(make_session, catalog)
@@ -211,7 +212,9 @@ def test_missing_facts_are_stored_as_codes_and_read_as_names(population: Populat
     with make_session() as session:
         names = session.scalars(
             select(r.missing_facts).where(
-                r.run_id == run["id"], r.status == "undetermined", r.missing_code.is_not(None)
+                r.run_number == run_number_of(run["id"]),
+                r.status == "undetermined",
+                r.missing_code.is_not(None),
             )
         ).all()
         paths = session.scalars(

@@ -15,6 +15,7 @@ from app.db import repositories as repo
 from app.db.models import MatchingResult, MatchingRun
 from app.db.projection import analyze
 from app.db.repositories import enterprises as enterprises_repo
+from app.db.repositories.matching import run_number_of
 from app.db.repositories.result_rows import ResultRows
 
 
@@ -49,11 +50,11 @@ def test_paging_a_run_uses_an_index(db_session: Session, db_backend: str) -> Non
             code=np.zeros(count, dtype=np.int64),
             coded=np.zeros(count, dtype=bool),
         )
-        repo.add_matching_result_rows(db_session, run.id, [rows])
+        repo.add_matching_result_rows(db_session, run, [rows])
     analyze(db_session, ["matching_results"])
     stmt = (
         MatchingResult.__table__.select()
-        .where(MatchingResult.run_id == runs[1], MatchingResult.id > 0)
+        .where(MatchingResult.run_number == run_number_of(runs[1]), MatchingResult.id > 0)
         .order_by(MatchingResult.id)
         .limit(200)
     )

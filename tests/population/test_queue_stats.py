@@ -16,6 +16,7 @@ from app.api.schemas.profile import EnterpriseProfile
 from app.catalog.loader import Catalog, load_catalog
 from app.db import repositories as repo
 from app.db.models import MatchingResult
+from app.db.repositories.matching import run_number_of
 from app.db.session import make_engine, make_sessionmaker, migrate
 from app.jobs.queue import enqueue_shards
 from app.jobs.stats import queue_stats, shard_durations, workers_seen
@@ -91,7 +92,9 @@ def _results(make_session: sessionmaker[Session], run_id: str) -> list[tuple[obj
     with make_session() as session:
         return sorted(
             (r.enterprise_id, r.policy_id, r.status, r.amount, str(r.missing_facts))
-            for r in session.scalars(select(MatchingResult).where(MatchingResult.run_id == run_id))
+            for r in session.scalars(
+                select(MatchingResult).where(MatchingResult.run_number == run_number_of(run_id))
+            )
         )
 
 

@@ -28,6 +28,7 @@ from app.api.schemas.profile import EnterpriseProfile
 from app.catalog.loader import Catalog, load_catalog
 from app.db import repositories as repo
 from app.db.models import MatchingResult, MatchingRunShard
+from app.db.repositories.matching import run_number_of
 from app.db.session import make_engine, make_sessionmaker, migrate
 from app.main import create_app
 from app.services import matching_runs as runs
@@ -82,7 +83,9 @@ def _start_worker(url: URL) -> subprocess.Popen[str]:
 
 def _results(make_session: sessionmaker[Session], run_id: str) -> list[tuple[Any, ...]]:
     with make_session() as session:
-        rows = session.scalars(select(MatchingResult).where(MatchingResult.run_id == run_id))
+        rows = session.scalars(
+            select(MatchingResult).where(MatchingResult.run_number == run_number_of(run_id))
+        )
         return sorted(
             (r.enterprise_id, r.policy_id, r.status, r.amount, str(r.missing_facts)) for r in rows
         )

@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import insert, select
+from sqlalchemy import ScalarSelect, func, insert, select
+from sqlalchemy import Sequence as SqlSequence
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -29,7 +30,29 @@ from app.db.repositories.areas import enterprise_in
 from app.db.repositories.result_rows import COPY_COLUMNS, ResultRows, copy_text, mappings
 
 
+class RunKeys(Protocol):
+    """What storing a run's results needs of it: its id and its number."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def number(self) -> int: ...
+
+
+#: PostgreSQL's sequence of run numbers (``MatchingRun.number``), made by 0010.
+RUN_NUMBERS = SqlSequence("matching_run_numbers")
+
+
 def add_matching_run(session: Session, run: MatchingRun) -> MatchingRun:
+    """The run added with the next run number: from the sequence on PostgreSQL; on
+    SQLite, one past the largest, which the unique index guards (a second writer
+    waits for the first's commit, then reads its number)."""
+    if session.get_bind().dialect.name == "postgresql":
+        run.number = session.execute(select(RUN_NUMBERS.next_value())).scalar_one()
+    else:
+        largest = session.execute(select(func.max(MatchingRun.number))).scalar_one()
+        run.number = (largest or 0) + 1
     return add_and_flush(session, run)
 
 
@@ -41,24 +64,32 @@ def lock_matching_run(session: Session, run_id: str) -> MatchingRun | None:
     return session.get(MatchingRun, run_id, with_for_update=True, populate_existing=True)
 
 
-def add_matching_result_rows(session: Session, run_id: str, parts: Sequence[ResultRows]) -> None:
+def add_matching_result_rows(session: Session, run: RunKeys, parts: Sequence[ResultRows]) -> None:
     """Store results given column-wise, the parts in order, with the paths their codes
     stand for (kept once per run and policy): one ``COPY`` buffer on PostgreSQL,
     batched multi-row INSERTs elsewhere. A run stores hundreds of thousands of rows;
     row-by-row round trips would dominate."""
-    add_run_paths(session, run_id, parts)
-    add_result_rows_only(session, run_id, parts)
+    add_run_paths(session, run.id, parts)
+    add_result_rows_only(session, run.number, parts)
 
 
-def add_result_rows_only(session: Session, run_id: str, parts: Sequence[ResultRows]) -> None:
+def add_result_rows_only(session: Session, run_number: int, parts: Sequence[ResultRows]) -> None:
     """The rows of ``add_matching_result_rows`` without their paths (stored before, by
     ``add_run_paths``)."""
     parts = [part for part in parts if len(part)]
     if not parts:
         return
     if session.get_bind().dialect.name != "postgresql":
+        # SQLite: the key (run_number, id) leaves no rowid to count on; one writer at a
+        # time, so the run's next ids are one past its largest.
+        r = MatchingResult
+        largest = session.execute(
+            select(func.max(r.id)).where(r.run_number == run_number)
+        ).scalar_one()
+        after = largest or 0
         for part in parts:
-            session.execute(insert(MatchingResult.__table__), mappings(run_id, part))  # type: ignore[arg-type]
+            session.execute(insert(r.__table__), mappings(run_number, part, after))  # type: ignore[arg-type]
+            after += len(part)
         return
     raw = session.connection().connection.driver_connection
     assert raw is not None
@@ -68,7 +99,7 @@ def add_result_rows_only(session: Session, run_id: str, parts: Sequence[ResultRo
         cursor.copy(f"COPY matching_results ({columns}) FROM STDIN") as copy,
     ):
         for part in parts:
-            copy.write(copy_text(run_id, part).encode())
+            copy.write(copy_text(run_number, part).encode())
 
 
 def add_run_paths(session: Session, run_id: str, parts: Sequence[ResultRows]) -> None:
@@ -93,6 +124,11 @@ def run_paths(
     if policy_ids is not None:
         stmt = stmt.where(MatchingRunPaths.policy_id.in_(sorted(set(policy_ids))))
     return {pid: paths for pid, paths in session.execute(stmt)}
+
+
+def run_number_of(run_id: str) -> ScalarSelect[int]:
+    """The run's number, as a subquery the planner evaluates once before the scan."""
+    return select(MatchingRun.number).where(MatchingRun.id == run_id).scalar_subquery()
 
 
 @dataclass(frozen=True)
@@ -120,7 +156,7 @@ def list_matching_results(
     r = MatchingResult
     stmt = select(
         r.id, r.enterprise_id, r.policy_id, r.status, r.amount, r.missing_code, r.missing_facts
-    ).where(r.run_id == run_id, r.id > after_id)
+    ).where(r.run_number == run_number_of(run_id), r.id > after_id)
     if policy_id is not None:
         stmt = stmt.where(r.policy_id == policy_id)
     if status is not None:

@@ -50,7 +50,7 @@ class ResultRows:
         return len(self.status)
 
 
-def copy_text(run_id: str, rows: ResultRows) -> str:
+def copy_text(run_number: int, rows: ResultRows) -> str:
     """The rows in ``COPY``'s text format for the columns of ``COPY_COLUMNS``."""
     null = "\\N"
     # Every (policy, status) pair's middle of the line, made once.
@@ -67,7 +67,7 @@ def copy_text(run_id: str, rows: ResultRows) -> str:
     for at, names in rows.names.items():
         tail[at] = _escaped(json.dumps(names))
     ids = rows.ids
-    head = run_id + "\t"
+    head = f"{run_number}\t"
     which = (rows.policy * 3 + rows.status).tolist()
     return "".join(
         [
@@ -80,7 +80,7 @@ def copy_text(run_id: str, rows: ResultRows) -> str:
 
 
 COPY_COLUMNS = (
-    "run_id",
+    "run_number",
     "enterprise_id",
     "policy_id",
     "status",
@@ -90,8 +90,9 @@ COPY_COLUMNS = (
 )
 
 
-def mappings(run_id: str, rows: ResultRows) -> list[dict[str, Any]]:
-    """The rows as ``insert`` parameters (databases without ``COPY``)."""
+def mappings(run_number: int, rows: ResultRows, after_id: int) -> list[dict[str, Any]]:
+    """The rows as ``insert`` parameters (databases without ``COPY``), their ids
+    following ``after_id``."""
     out = []
     for at, (e, p, s, f, c, coded) in enumerate(
         zip(
@@ -110,7 +111,8 @@ def mappings(run_id: str, rows: ResultRows) -> list[dict[str, Any]]:
             amount = None if f == NO_AMOUNT else Decimal(f).scaleb(-2)
         out.append(
             {
-                "run_id": run_id,
+                "run_number": run_number,
+                "id": after_id + at + 1,
                 "enterprise_id": rows.ids[e],
                 "policy_id": rows.policy_ids[p],
                 "status": STATUSES[s],
