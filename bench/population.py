@@ -12,6 +12,12 @@ the time the run waited for a chunk to be read and for its results to be stored:
 PostgreSQL both go on in threads while the run evaluates), the peak resident memory, and a baseline measured in the same session: reading
 and decoding every current profile document, what the runs did before the projection.
 Results go to bench/results/population.json.
+
+``--baseline-rev REV``: runs by the code of ``REV`` (taken with ``git archive``) take
+turns with this code's on the same enterprises, for a before and after on one machine
+state. The baseline's runs read a copy of the filled database that this code's
+migrations took down to ``REV``'s schema (``REV`` must be an ancestor), and the report
+gives both medians and their ratio.
 """
 
 from __future__ import annotations
@@ -23,12 +29,13 @@ import random
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -43,7 +50,8 @@ def _fill(url: str, count: int) -> None:
     from tests.population.conftest import random_profile
 
     migrate(url)
-    make_session = make_sessionmaker(make_engine(url))
+    engine = make_engine(url)
+    make_session = make_sessionmaker(engine)
     rng = random.Random(1)
     now = datetime.now(UTC)
     for start in range(0, count, 20_000):
@@ -71,6 +79,7 @@ def _fill(url: str, count: int) -> None:
         from app.db.projection import analyze_all
 
         analyze_all(session)
+    engine.dispose()  # (a baseline's copy of the database needs it unused)
 
 
 def run_once(url: str, vectorised_only: bool = False) -> dict[str, object]:
@@ -137,15 +146,42 @@ def read_documents(url: str) -> dict[str, object]:
     return {"seconds": round(time.perf_counter() - started, 3), "enterprises": count}
 
 
-def _child(mode: str, url: str, *extra: str) -> dict[str, object]:
+def _child(mode: str, url: str, *extra: str, code: Path = ROOT) -> dict[str, object]:
     out = subprocess.run(
-        [sys.executable, __file__, f"--{mode}", url, *extra],
+        [sys.executable, str(code / "bench" / "population.py"), f"--{mode}", url, *extra],
         check=True,
         capture_output=True,
         text=True,
+        cwd=code,
     )
     result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
+
+
+def _schema_of(admin: Engine, name: str, code: Path) -> str:
+    """A copy of database ``name`` taken down to the schema of the baseline ``code``."""
+    from alembic.script import ScriptDirectory
+
+    from app.db.session import alembic_config, downgrade
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    theirs = subprocess.run(
+        [sys.executable, "-c", _THEIR_HEAD], check=True, capture_output=True, text=True, cwd=code
+    ).stdout.strip()
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}_before" TEMPLATE "{name}"'))
+    url = admin.url.set(database=f"{name}_before").render_as_string(hide_password=False)
+    if theirs != head:
+        downgrade(url, theirs)
+    return url
+
+
+# Run in the baseline's directory: the head of its migrations.
+_THEIR_HEAD = (
+    "from alembic.script import ScriptDirectory\n"
+    "from app.db.session import alembic_config\n"
+    "print(ScriptDirectory.from_config(alembic_config()).get_current_head())"
+)
 
 
 def main() -> None:
@@ -153,6 +189,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--database", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--baseline-rev", help="also run the code of REV, turn about")
     parser.add_argument("--run-only", help=argparse.SUPPRESS)
     parser.add_argument("--documents-only", help=argparse.SUPPRESS)
     parser.add_argument(
@@ -168,6 +205,11 @@ def main() -> None:
     if args.documents_only:
         print(json.dumps(read_documents(args.documents_only)))
         return
+    code = None
+    if args.baseline_rev:
+        from bench.engine import baseline_code
+
+        code = baseline_code(args.baseline_rev, Path(tempfile.mkdtemp(prefix="population-")))
     admin = create_engine(args.database, isolation_level="AUTOCOMMIT")
     report: dict[str, object] = {
         "machine": machine(),
@@ -179,11 +221,18 @@ def main() -> None:
         with admin.connect() as c:
             c.execute(text(f'CREATE DATABASE "{name}"'))
         url = admin.url.set(database=name).render_as_string(hide_password=False)
+        before_url = None
         try:
             started = time.perf_counter()
             _fill(url, size)
             fill = time.perf_counter() - started
-            runs = [_child("run-only", url, *extra) for _ in range(args.repeat)]
+            if code is not None:
+                before_url = _schema_of(admin, name, code)
+            runs, before = [], []
+            for _ in range(args.repeat):
+                runs.append(_child("run-only", url, *extra))
+                if code is not None and before_url is not None:
+                    before.append(_child("run-only", before_url, *extra, code=code))
             documents = [_child("documents-only", url) for _ in range(args.repeat)]
             seconds = median([float(r["seconds"]) for r in runs])  # type: ignore[arg-type]
             baseline = median([float(d["seconds"]) for d in documents])  # type: ignore[arg-type]
@@ -201,11 +250,24 @@ def main() -> None:
                 "run_over_baseline": round(seconds / baseline, 2) if baseline else None,
                 "runs": runs,
             }
+            if before:
+                then = median([float(r["seconds"]) for r in before])  # type: ignore[arg-type]
+                entry["baseline_rev"] = {
+                    "rev": args.baseline_rev,
+                    "run_seconds_median": then,
+                    "phases_median": {
+                        k: median([r["phases"][k] for r in before])  # type: ignore[index]
+                        for k in ("read", "evaluate", "write")
+                    },
+                    "this_over_baseline": round(seconds / then, 2) if then else None,
+                    "runs": before,
+                }
             report["sizes"][str(size)] = entry  # type: ignore[index]
             print(json.dumps(entry, indent=2), flush=True)
         finally:
             with admin.connect() as c:
                 c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                c.execute(text(f'DROP DATABASE IF EXISTS "{name}_before" WITH (FORCE)'))
     admin.dispose()
     with open("/proc/loadavg") as f:
         report["loadavg"] = f.read().split()[:3]
