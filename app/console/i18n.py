@@ -206,6 +206,36 @@ def language(request: Request, chosen: str | None = None) -> str:
     return lang if lang in LANGUAGES else "zh"
 
 
+#: The states of awards, runs and imports, as the API names them (``status``).
+STATES: dict[str, tuple[str, str]] = {
+    "computed": ("已核算", "computed"),
+    "public_notice": ("公示中", "on public notice"),
+    "approved": ("已批准", "approved"),
+    "disbursed": ("已拨付", "disbursed"),
+    "rejected": ("未通过", "rejected"),
+    "revoked": ("已撤销", "revoked"),
+    "superseded": ("已被替代", "superseded"),
+    "queued": ("排队中", "queued"),
+    "running": ("进行中", "running"),
+    "done": ("已完成", "done"),
+    "failed": ("失败", "failed"),
+    "cancelled": ("已取消", "cancelled"),
+}
+
+
+def state_translator(lang: str) -> Callable[[str | None], str]:
+    """``state(code)`` for templates: a status in ``lang`` (an unknown code as it is)."""
+    index = LANGUAGES.index(lang)
+
+    def state(code: str | None) -> str:
+        if code is None:
+            return "—"
+        pair = STATES.get(code)
+        return pair[index] if pair else code
+
+    return state
+
+
 def translator(lang: str) -> Callable[[str], str]:
     """``t(word)`` for templates: the console's word in ``lang``."""
     index = LANGUAGES.index(lang)

@@ -20,7 +20,8 @@ from pydantic import Field, StringConstraints, TypeAdapter, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ExceptionHandler
 
-from app.console.i18n import language, translator
+from app.console.fact_labels import labeller
+from app.console.i18n import language, state_translator, translator
 from app.console.session import (
     CsrfRefused,
     SignInRequired,
@@ -96,6 +97,8 @@ def render(
             "actor": actor,
             "lang": chosen,
             "t": translator(chosen),
+            "state": state_translator(chosen),
+            "fact": labeller(request.app.state.catalog, chosen),
             "csrf": csrf_token(request),
             "prefix": PREFIX,
             **context,

@@ -76,6 +76,9 @@ def test_self_check_from_an_empty_form_to_an_explained_answer(page: Any, tmp_pat
     # A missing fact links back to its field in the form.
     link = page.locator(".missing a[href^='#f-']").first
     target = link.get_attribute("href")
+    # named as the vocabulary names it, the path kept in the title
+    assert link.get_attribute("title") == (target or "")[len("#f-") :]
+    assert link.inner_text() != link.get_attribute("title")
     link.click()
     assert page.evaluate("location.hash") == target
     # The two ladders, each rung with what is unmet and how far.
@@ -151,22 +154,23 @@ def test_a_portal_officer_takes_an_award_from_computed_to_disbursed(
     page.locator("article[data-policy=nj-green-manufacturing] button").click()
 
     page.wait_for_selector("[data-testid=award-status]")
-    assert page.inner_text("[data-testid=award-status]") == "computed"
+    assert page.get_attribute("[data-testid=award-status]", "data-status") == "computed"
+    assert page.inner_text("[data-testid=award-status]") == "已核算"  # the state in words
     assert page.locator(".reasons li.met").count() >= 1  # the reason clauses
     page.fill("#notice_start", "2024-06-03")
     page.fill("#notice_end", "2024-06-14")
     page.click("#start-notice")
-    page.wait_for_selector("[data-testid=award-status]:text('public_notice')")
+    page.wait_for_selector("[data-testid=award-status][data-status=public_notice]")
     page.fill("#objection-text", "该企业绿色工厂称号已被撤销?")
     page.fill("#objection-by", "匿名来信")
     page.click("text=记录异议")
     page.wait_for_selector("text=匿名来信")
     page.click("#approve")
-    page.wait_for_selector("[data-testid=award-status]:text('approved')")
+    page.wait_for_selector("[data-testid=award-status][data-status=approved]")
     page.click("#disburse")
-    page.wait_for_selector("[data-testid=award-status]:text('disbursed')")
+    page.wait_for_selector("[data-testid=award-status][data-status=disbursed]")
     history = page.locator(".events").inner_text()
-    for status in ("computed", "public_notice", "approved", "disbursed"):
+    for status in ("已核算", "公示中", "已批准", "已拨付"):
         assert status in history
     copy_to_docs(shoot(page, "award-disbursed"), "console-award.png")
 
@@ -185,7 +189,7 @@ def test_a_matching_run_shows_its_progress_and_becomes_awards(page: Any, console
     page.fill("#run-year", str(YEAR))
     page.press("#run-year", "Enter")
     # htmx asks for the run again each second until it is done.
-    page.wait_for_selector("[data-testid=run-status]:text('done')")
+    page.wait_for_selector("[data-testid=run-status][data-status=done]")
     row = page.locator("table.run-summary tr[data-policy=nj-green-manufacturing]")
     assert int(row.locator("td").first.inner_text()) >= 1
     row.locator("button").click()

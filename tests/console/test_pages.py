@@ -311,6 +311,31 @@ def test_chinese_by_default_english_on_request(app: Any) -> None:
     assert "<h1>Enterprise self-check</h1>" in english and 'lang="en"' in english
 
 
+def test_missing_facts_and_states_are_named_in_words(app: Any) -> None:
+    """An officer reads what an answer waits for, and an award's state, in words: the
+    vocabulary's names (the path kept in the title) and the states in either language."""
+    enterprise = _enterprise(app)
+    portal = _browser(app)
+    csrf = _sign_in(portal, issue_token(app, "portal", jurisdiction="nanjing"))
+    page = portal.get(f"/console/enterprises/{enterprise['id']}?fiscal_year={YEAR}").text
+    # The profile gives no revenue: a policy that reads it waits for the year's figure.
+    assert f'<span title="years.{YEAR}.revenue">{YEAR}年 年度营业收入</span>' in page
+    english = portal.get(f"/console/enterprises/{enterprise['id']}?fiscal_year={YEAR}&lang=en")
+    assert f'<span title="years.{YEAR}.revenue">revenue of the fiscal year ({YEAR})</span>' in (
+        english.text
+    )
+    made = portal.post(
+        f"/console/enterprises/{enterprise['id']}/awards",
+        data={"policy_id": "nj-green-manufacturing", "fiscal_year": str(YEAR), "csrf": csrf},
+    )
+    award = portal.get(made.headers["location"]).text
+    assert 'data-status="computed">已核算</span>' in award
+    assert (
+        'data-status="computed">computed</span>'
+        in portal.get(made.headers["location"] + "?lang=en").text
+    )
+
+
 def test_what_if_compares_baseline_and_scenario(app: Any) -> None:
     _enterprise(app, "南京模拟示例有限公司")
     portal = _browser(app)
@@ -322,10 +347,10 @@ def test_what_if_compares_baseline_and_scenario(app: Any) -> None:
     assert started.status_code == 303, started.text
     for _ in range(600):  # bounded: a few enterprises take well under a second
         page = portal.get(started.headers["location"])
-        if 'data-testid="run-status">done' in page.text:
+        if 'data-testid="run-status" data-status="done"' in page.text:
             break
         time.sleep(0.05)
-    assert 'data-testid="run-status">done' in page.text
+    assert 'data-testid="run-status" data-status="done"' in page.text
     row = re.search(r'<tr data-policy="nj-green-manufacturing" class="changed">', page.text)
     assert row is not None
     assert '<rect class="baseline"' in page.text and "hx-trigger" not in page.text
@@ -369,7 +394,10 @@ def test_a_large_import_is_a_job_whose_page_shows_its_report(db_url: URL) -> Non
                 break
             assert 'hx-trigger="every 1s"' in page.text  # an unfinished job's page follows it
             time.sleep(0.1)
-        assert 'data-testid="import-status">done<' in page.text and "hx-trigger" not in page.text
+        assert (
+            'data-testid="import-status" data-status="done"' in page.text
+            and "hx-trigger" not in page.text
+        )
         assert re.search(r'<td class="num">3</td><td>district</td>', page.text)
         assert "南京排队导入有限公司" in portal.get("/console/enterprises", params={"q": good}).text
         wuhan = _browser(application)
@@ -396,7 +424,7 @@ def test_a_queued_import_is_cancelled_from_its_page(fresh_db_url: URL) -> None:
             f"{uscc},南京取消导入有限公司,enterprise,jiangsu,nanjing,jiangning",
         )
         page = portal.get(page_path)
-        assert 'data-testid="import-status">queued<' in page.text
+        assert 'data-testid="import-status" data-status="queued"' in page.text
         assert 'id="cancel-import"' in page.text
         auditor = _browser(application)
         auditor_csrf = _sign_in(auditor, issue_token(application, "auditor"))
@@ -406,7 +434,7 @@ def test_a_queued_import_is_cancelled_from_its_page(fresh_db_url: URL) -> None:
         cancelled = portal.post(page_path + "/cancel", data={"csrf": csrf})
         assert cancelled.status_code == 303 and cancelled.headers["location"] == page_path
         page = portal.get(page_path)
-        assert 'data-testid="import-status">cancelled<' in page.text
+        assert 'data-testid="import-status" data-status="cancelled"' in page.text
         assert 'id="cancel-import"' not in page.text and "hx-trigger" not in page.text
         assert portal.post(page_path + "/cancel", data={"csrf": csrf}).status_code == 409
         assert (
