@@ -70,9 +70,7 @@ async def _act(
     def produce(session: Session, actor: Actor) -> dict[str, Any]:
         # The award's change is the transaction's last write: the answer, and the
         # idempotency record sent with the COMMIT, lock no rows.
-        award = lifecycle.transition(
-            session, catalog, actor, award_id, action, last_write=True, **fields
-        )
+        award = lifecycle.transition_last_write(session, catalog, actor, award_id, action, **fields)
         return service.award_json(award, actor)
 
     return await _write(request, token, key, body, 200, produce)

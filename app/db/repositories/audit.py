@@ -22,7 +22,7 @@ from app.db.repositories.pagination import MAX_PAGE_SIZE, check_limit
 
 
 @contextmanager
-def _driver_errors() -> Iterator[None]:
+def driver_errors() -> Iterator[None]:
     """psycopg's errors from the messages sent here straight to the driver, raised as
     SQLAlchemy raises them from its own statements: a dropped or refused connection is
     then the API's 503 (``OperationalError``) whichever statement met it."""
@@ -62,7 +62,7 @@ def lock_and_read_link(session: Session) -> tuple[int, str] | None:
 
     driver = session.connection().connection.driver_connection
     assert driver is not None
-    with _driver_errors(), ClientCursor(driver) as cursor:
+    with driver_errors(), ClientCursor(driver) as cursor:
         cursor.execute(f"SELECT pg_advisory_xact_lock({_AUDIT_APPEND_LOCK:d}); {_HEAD_SQL}")
         assert cursor.nextset(), "the head's result follows the lock's"
         row = cursor.fetchone()
@@ -87,7 +87,7 @@ def run_and_lock_for_append(session: Session, sql: str, params: Mapping[str, Any
 
     driver = session.connection().connection.driver_connection
     assert driver is not None
-    with _driver_errors(), ClientCursor(driver) as cursor:
+    with driver_errors(), ClientCursor(driver) as cursor:
         cursor.execute(
             f"{sql}; SELECT pg_advisory_xact_lock({_AUDIT_APPEND_LOCK:d}); {_HEAD_SQL}", params
         )
@@ -168,7 +168,7 @@ def add_audit_entries(
     driver = session.connection().connection.driver_connection
     assert driver is not None
     # Client-side binding makes it one simple-protocol message: INSERT; COMMIT.
-    with _driver_errors(), ClientCursor(driver) as cursor:
+    with driver_errors(), ClientCursor(driver) as cursor:
         before = "".join(f"{sql}; " for sql, _ in deferred)
         cursor.execute(before + _INSERT_SQL + values + "; COMMIT", params)
 
@@ -181,7 +181,7 @@ def run_deferred(session: Session, deferred: Sequence[tuple[str, Sequence[Any]]]
 
     driver = session.connection().connection.driver_connection
     assert driver is not None
-    with _driver_errors(), ClientCursor(driver) as cursor:
+    with driver_errors(), ClientCursor(driver) as cursor:
         cursor.execute(
             "; ".join(sql for sql, _ in deferred), [v for _, values in deferred for v in values]
         )
