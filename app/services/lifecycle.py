@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -196,12 +196,19 @@ def transition_last_write(
     reason: str | None = None,
     notice_start: date | None = None,
     notice_end: date | None = None,
+    commits: bool = False,
 ) -> Award | plain_pg.LockedAward:
     """``transition`` as the transaction's last write (one award's change over the API),
     for an answer (``app.services.awards.award_json``) rather than further work with the
     award: on PostgreSQL the award is locked and read as a plain row (``plain_pg``), not
     loaded into the session, which costs half the CPU; the same rules, writes and
-    answer either way."""
+    answer either way.
+
+    ``commits``: the transaction has written nothing before (no Idempotency-Key was
+    claimed), so on PostgreSQL an approval whose budget exists commits it with its own
+    statement and its audit record, in one message (``repo.run_append_and_commit``): its
+    budget's row lock is then held for no round trip to the client. A refused approval
+    has then committed nothing, and the refusal is read after it."""
     if session.get_bind().dialect.name != "postgresql":
         return transition(
             session,
@@ -228,6 +235,7 @@ def transition_last_write(
         notice_start=notice_start,
         notice_end=notice_end,
         last_write=True,
+        commits=commits,
     )
     return award.moved(
         status=change.to_status,
@@ -251,9 +259,11 @@ def _move(
     notice_end: date | None,
     today: date | None = None,
     last_write: bool,
+    commits: bool = False,
 ) -> repo.StatusChange:
     """The rules of ``action`` on the locked ``award`` (``budget_id``: its budget's, if
-    one exists), then its writes and its audit record; the change written."""
+    one exists), then its writes and its audit record; the change written. ``commits``:
+    see ``transition_last_write``."""
     step = TRANSITIONS[action]
     _check_spender(catalog, actor, award, action)
     if award.status not in step.source:
@@ -293,24 +303,32 @@ def _move(
         details=details,
         at=utcnow(),
     )
+    record: dict[str, Any] = {
+        "actor": actor.label,
+        "action": f"award.{step.target}",
+        "object_type": "award",
+        "object_id": award.id,
+        "payload": {"from": before, "to": step.target, "reason": reason, **details},
+    }
     # Written with Core statements, not the ORM's unit of work: the award loaded above
     # shows the change (repo.change_status), and nothing is left to flush.
     if action == "approve":
         assert pays_from is not None
-        if not repo.change_status(session, change, reserve=award.amount, lock_audit=last_write):
+        # Nothing else written (no key claimed, the budget not made now, no record
+        # pending): the approval, its record and the COMMIT go as one message.
+        alone = commits and budget_id is not None and not audit.has_pending(session)
+        commit_with = audit.chained_in_database(**record) if alone else None
+        if not repo.change_status(
+            session, change, reserve=award.amount, lock_audit=last_write, commit_with=commit_with
+        ):
             _refuse_approval(session, award, pays_from)
+        if alone:
+            return change
     else:
         repo.change_status(session, change)
         if action in MONEY_ACTIONS:
             _money_moves(session, award, before, action)
-    audit.record(
-        session,
-        actor=actor.label,
-        action=f"award.{step.target}",
-        object_type="award",
-        object_id=award.id,
-        payload={"from": before, "to": step.target, "reason": reason, **details},
-    )
+    audit.record(session, **record)
     return change
 
 

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from psycopg.pq import TransactionStatus
 from sqlalchemy import text
+from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
 from app.api.schemas.awards import AwardOut
@@ -25,7 +27,8 @@ from app.catalog.loader import Catalog, load_catalog
 from app.db import repositories as repo
 from app.db.models import ApiKey, Award, Budget
 from app.db.repositories import access, plain_pg
-from app.services import lifecycle
+from app.db.session import make_engine, make_sessionmaker
+from app.services import audit, lifecycle
 from app.services.actors import Actor
 from app.services.awards import award_json
 from app.services.errors import Conflict, NotFound
@@ -212,3 +215,62 @@ def test_the_key_is_read_the_same(db_session: Session) -> None:
     key.revoked_at = NOW
     db_session.flush()
     assert plain_pg.live_key_by_prefix(db_session, key.prefix) is None
+
+
+def test_an_approval_commits_with_its_record_in_one_message(
+    fresh_db_url: URL, catalog: Catalog
+) -> None:
+    """Without an earlier write, an approval is committed by its own message: the award,
+    its event, the budget's reservation and an audit record the database chained itself
+    (the chain verifies); a refused approval commits nothing."""
+    from bench.ledger_fixtures import AMOUNT, seed
+
+    url = fresh_db_url.render_as_string(hide_password=False)
+    _, ids = seed(url, 3, covered=2)
+    engine = make_engine(url)
+    make_session = make_sessionmaker(engine)
+    try:
+        for award_id in ids:
+            session = make_session()
+            try:
+                moved = lifecycle.transition_last_write(
+                    session, catalog, ADMIN, award_id, "approve", reason="公示期满", commits=True
+                )
+                # Committed by its own message already: the driver has no transaction open.
+                driver = session.connection().connection.driver_connection
+                assert driver is not None
+                assert driver.info.transaction_status == TransactionStatus.IDLE
+                session.commit()
+                assert moved.status == "approved"
+            except Conflict as refusal:
+                assert award_id == ids[2] and "cannot take 10000.00: 0.00 remains" in str(refusal)
+                session.rollback()
+            finally:
+                session.close()
+        with make_session() as session:
+            statuses = dict(session.execute(text("SELECT id, status FROM awards")).all())
+            assert [statuses[i] for i in ids] == ["approved", "approved", "public_notice"]
+            events = session.execute(
+                text("SELECT award_id FROM award_events WHERE to_status = 'approved'")
+            ).scalars()
+            assert sorted(events) == sorted(ids[:2])
+            budget_id, committed = session.execute(text("SELECT id, committed FROM budgets")).one()
+            assert committed == 2 * AMOUNT
+            records = repo.list_audit_entries(session)
+            approved = [r for r in records if r.action == "award.approved"]
+            assert [r.object_id for r in approved] == ids[:2]
+            assert approved[0].payload == {
+                "from": "public_notice",
+                "to": "approved",
+                "reason": "公示期满",
+                "amount": "10000.00",
+                "budget_id": budget_id,
+                "notice_start": None,
+                "notice_end": None,
+            }
+            assert [r.seq for r in records] == list(range(1, len(records) + 1))
+            assert records[-1].occurred_at > records[-2].occurred_at
+            verification = audit.verify(session)
+            assert verification.ok, verification
+    finally:
+        engine.dispose()
