@@ -143,7 +143,8 @@ def _money_moves(session: Session, award: AwardState, before: str, action: str) 
 
 def _refuse_approval(session: Session, award: AwardState, budget_id: str) -> None:
     """409: the budget cannot take the award. Nothing was written, so the transaction
-    stays whole for a caller that goes on with it (the API rolls it back anyway)."""
+    stays whole for a caller that goes on with it (the API rolls it back anyway); an
+    approval that committed with its own message committed nothing."""
     remaining = repo.budget_room(session, budget_id)
     raise Conflict(
         f"the budget {budget_id} cannot take {award.amount:.2f}: {remaining:.2f} remains",
