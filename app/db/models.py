@@ -272,6 +272,11 @@ class Award(_Timestamps, Base):
     notice_end: Mapped[date | None]
     created_by: Mapped[str] = mapped_column(String(bounds.ACTOR))
 
+    @property
+    def caps_applied(self) -> Any:
+        """The caps the amount went through, as the trace keeps them (the API shows them)."""
+        return self.trace.get("caps_applied", [])
+
 
 class AwardEvent(Base):
     __tablename__ = "award_events"

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from app.catalog.loader import Catalog
 from app.catalog.places import Area, Level, location_of
-from app.db.models import Award, Enterprise, MatchingRun
+from app.db.models import Enterprise, MatchingRun
 from app.services.actors import Actor
 from app.services.errors import Forbidden, NotFound
 
@@ -121,13 +121,16 @@ def check_enterprise(
     return enterprise
 
 
+AwardT = TypeVar("AwardT")
+
+
 def check_award(
     actor: Actor,
     catalog: Catalog,
-    award: Award | None,
+    award: AwardT | None,
     enterprise: Located | None,
     award_id: str,
-) -> Award:
+) -> AwardT:
     """The award if this actor may see its enterprise; 404 otherwise."""
     if award is None or enterprise is None or not can_see_enterprise(actor, catalog, enterprise):
         raise NotFound(f"no award {award_id}")

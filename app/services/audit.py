@@ -18,6 +18,10 @@ it. Whatever reads the log in the same transaction appends the pending records f
 An approval over the API, its transaction's last write, takes the lock and reads the
 head in the round trip of its own statement instead (``repo.run_and_lock_for_append``):
 still after its row locks, and one round trip less while it holds its budget's row.
+When nothing else was written before it (no Idempotency-Key), PostgreSQL chains the
+approval's record itself, in the same message as its statement and the COMMIT
+(``repo.run_append_and_commit``, ``record_hash_text``): the same record, hash and lock
+order, and no round trip to the client while the budget's row is held.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from app.catalog.loader import canonical_json, sha256
 from app.db.repositories import audit as repo
-from app.db.repositories._base import take_deferred
+from app.db.repositories._base import has_deferred, take_deferred
 from app.domain.results import as_json
 from app.observability.metrics import record_audit_verification
 
@@ -63,6 +67,39 @@ def record_hash(
     return sha256(prev_hash + body)
 
 
+def record_hash_text(
+    actor: str, action: str, object_type: str, object_id: str, payload: Mapping[str, Any]
+) -> tuple[str, str]:
+    """``record_hash``'s hashed text around the two values read only under the append
+    lock, for the database to chain a record itself (``repo.run_append_and_commit``):
+    ``record_hash(prev, seq, at, …) == sha256(prev + before + iso(at) + after + str(seq) + "}")``.
+    The canonical text sorts its keys: action, actor, object_id, object_type, then
+    occurred_at, payload and seq, which comes last (tests/unit/test_audit_hash_text.py)."""
+    fixed = canonical_json(
+        {"action": action, "actor": actor, "object_id": object_id, "object_type": object_type}
+    )
+    before = fixed[:-1] + ',"occurred_at":"'
+    after = '","payload":' + canonical_json(payload) + ',"seq":'
+    return before, after
+
+
+def chained_in_database(
+    *, actor: str, action: str, object_type: str, object_id: str, payload: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A record as ``repo.run_append_and_commit`` chains it: its columns and its hash's text."""
+    values = as_json(dict(payload))
+    before, after = record_hash_text(actor, action, object_type, object_id, values)
+    return {
+        "actor": actor,
+        "action": action,
+        "object_type": object_type,
+        "object_id": object_id,
+        "payload": values,
+        "before": before,
+        "after": after,
+    }
+
+
 def serialize(session: Session) -> None:
     """Take the append lock now (held to commit), before reading what the record depends on."""
     repo.lock_audit_for_append(session)
@@ -91,6 +128,11 @@ def record(
             "payload": as_json(dict(payload)),
         }
     )
+
+
+def has_pending(session: Session) -> bool:
+    """Records, or writes deferred to the commit, wait in the transaction."""
+    return bool(session.info.get(_PENDING)) or has_deferred(session)
 
 
 def append_pending(session: Session, commit: bool = False) -> None:

@@ -13,6 +13,7 @@ from app.catalog.loader import Catalog
 from app.catalog.schema import PolicyFile
 from app.db import repositories as repo
 from app.db.models import Award, AwardEvent, ProfileVersion
+from app.db.repositories.plain_pg import LockedAward
 from app.domain.engine import evaluate_in_group, group_members, select_version
 from app.domain.findings import NO_FINDINGS, Findings
 from app.domain.results import Evaluation, PriorAward, as_json
@@ -283,8 +284,17 @@ def visible_award(session: Session, catalog: Catalog, actor: Actor, award_id: st
     return check_award(actor, catalog, award, enterprise, award_id)
 
 
-def award_json(award: Award, viewer: Actor, with_trace: bool = False) -> dict[str, Any]:
-    """The award as ``viewer`` sees it (an enterprise key is not shown who acted by name)."""
+def award_json(
+    award: Award | LockedAward, viewer: Actor, with_trace: bool = False
+) -> dict[str, Any]:
+    """The award as ``viewer`` sees it (an enterprise key is not shown who acted by name).
+
+    ``award`` may be the row a transition read on PostgreSQL (``plain_pg``), which
+    holds the trace's caps but not the trace."""
+    trace = None
+    if with_trace:
+        assert isinstance(award, Award), "only a loaded award has its whole trace"
+        trace = trace_for(viewer, award.trace)
     return {
         "id": award.id,
         "enterprise_id": award.enterprise_id,
@@ -295,7 +305,7 @@ def award_json(award: Award, viewer: Actor, with_trace: bool = False) -> dict[st
         "amount": award.amount,
         "uncapped_amount": award.uncapped_amount,
         "amount_basis": award.amount_basis,
-        "caps_applied": award.trace.get("caps_applied", []),
+        "caps_applied": award.caps_applied,
         "payer": {"level": award.payer_level, "jurisdiction": award.payer_jurisdiction},
         "catalog_hash": award.catalog_hash,
         "profile_version": award.profile_version,
@@ -306,7 +316,7 @@ def award_json(award: Award, viewer: Actor, with_trace: bool = False) -> dict[st
         "created_by": shown_actor(viewer, award.created_by),
         "created_at": award.created_at,
         "updated_at": award.updated_at,
-        "trace": trace_for(viewer, award.trace) if with_trace else None,
+        "trace": trace,
     }
 
 

@@ -21,7 +21,7 @@ from app.catalog.loader import Catalog
 from app.db import bounds
 from app.db import repositories as repo
 from app.db.models import ApiKey
-from app.db.repositories.access import LiveKey
+from app.db.repositories.plain_pg import LiveKey
 from app.domain.human_text import text_problem
 from app.services import audit
 from app.services.actors import Actor

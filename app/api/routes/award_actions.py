@@ -69,9 +69,10 @@ async def _act(
 ) -> Response:
     def produce(session: Session, actor: Actor) -> dict[str, Any]:
         # The award's change is the transaction's last write: the answer, and the
-        # idempotency record sent with the COMMIT, lock no rows.
-        award = lifecycle.transition(
-            session, catalog, actor, award_id, action, last_write=True, **fields
+        # idempotency record sent with the COMMIT, lock no rows. Without a key nothing
+        # was written before it, so an approval may commit with its own statement.
+        award = lifecycle.transition_last_write(
+            session, catalog, actor, award_id, action, commits=key is None, **fields
         )
         return service.award_json(award, actor)
 

@@ -52,6 +52,10 @@ def defer_to_commit(session: Session, sql: str, params: Sequence[Any]) -> None:
     session.info.setdefault(_AT_COMMIT, []).append((sql, list(params)))
 
 
+def has_deferred(session: Session) -> bool:
+    return bool(session.info.get(_AT_COMMIT))
+
+
 def take_deferred(session: Session) -> list[tuple[str, list[Any]]]:
     deferred: list[tuple[str, list[Any]]] = session.info.pop(_AT_COMMIT, [])
     return deferred

@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, delete, select, update
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.db.models import ApiKey, IdempotencyRecord, new_id
+from app.db.repositories import plain_pg
 from app.db.repositories._base import add_and_flush, defer_to_commit
+from app.db.repositories.plain_pg import LiveKey
 from app.db.types import utcnow
 
 
@@ -45,13 +47,15 @@ _LIVE_BY_PREFIX = select(
 ).where(_KEYS.prefix == bindparam("prefix"), _KEYS.revoked_at.is_(None))
 
 
-LiveKey = Row[str, str, str, str, str | None, str | None, str]
-
-
 def live_key_by_prefix(session: Session, prefix: str) -> LiveKey | None:
     """The unrevoked key whose public prefix is ``prefix``: a row with ``ApiKey``'s
-    column names (not the revocation time, which is NULL), read on every request."""
-    return session.connection().execute(_LIVE_BY_PREFIX, {"prefix": prefix}).one_or_none()
+    column names (not the revocation time, which is NULL), read on every request
+    (on PostgreSQL as a plain psycopg query, see ``plain_pg``)."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        return plain_pg.live_key_by_prefix(session, prefix)
+    row = connection.execute(_LIVE_BY_PREFIX, {"prefix": prefix}).one_or_none()
+    return None if row is None else LiveKey(*row)
 
 
 def add_idempotency_record(session: Session, record: IdempotencyRecord) -> IdempotencyRecord:

@@ -22,7 +22,7 @@ from app.db.repositories.pagination import MAX_PAGE_SIZE, check_limit
 
 
 @contextmanager
-def _driver_errors() -> Iterator[None]:
+def driver_errors() -> Iterator[None]:
     """psycopg's errors from the messages sent here straight to the driver, raised as
     SQLAlchemy raises them from its own statements: a dropped or refused connection is
     then the API's 503 (``OperationalError``) whichever statement met it."""
@@ -62,7 +62,7 @@ def lock_and_read_link(session: Session) -> tuple[int, str] | None:
 
     driver = session.connection().connection.driver_connection
     assert driver is not None
-    with _driver_errors(), ClientCursor(driver) as cursor:
+    with driver_errors(), ClientCursor(driver) as cursor:
         cursor.execute(f"SELECT pg_advisory_xact_lock({_AUDIT_APPEND_LOCK:d}); {_HEAD_SQL}")
         assert cursor.nextset(), "the head's result follows the lock's"
         row = cursor.fetchone()
@@ -87,7 +87,7 @@ def run_and_lock_for_append(session: Session, sql: str, params: Mapping[str, Any
 
     driver = session.connection().connection.driver_connection
     assert driver is not None
-    with _driver_errors(), ClientCursor(driver) as cursor:
+    with driver_errors(), ClientCursor(driver) as cursor:
         cursor.execute(
             f"{sql}; SELECT pg_advisory_xact_lock({_AUDIT_APPEND_LOCK:d}); {_HEAD_SQL}", params
         )
@@ -96,6 +96,63 @@ def run_and_lock_for_append(session: Session, sql: str, params: Mapping[str, Any
         head = cursor.fetchone()
     session.info[_HELD] = None if head is None else (int(head[0]), str(head[1]))
     return row
+
+
+# One audit record chained to the head in the database itself, for ``run_append_and_commit``:
+# seq and prev_hash from the head, occurred_at read under the append lock (so times
+# still rise with seq), and the hash of app.services.audit.record_hash, whose text
+# around those two values the caller sends (``before``, ``after``). Inserted only if
+# ``written_if`` holds (the statement before it wrote what the record is about). The
+# head is read by its own statement after the lock's, so its snapshot sees the head the
+# lock's previous holder committed (see ``lock_and_read_link``); it is the primary key's
+# last entry (a UNION with the genesis row instead read the whole log), or the genesis.
+_APPEND_FROM_HEAD_SQL = """\
+INSERT INTO audit_log (seq, occurred_at, actor, action, object_type, object_id, payload,
+                       prev_hash, hash)
+SELECT head.seq + 1, now.at, %(audit_actor)s, %(audit_action)s, %(audit_object_type)s,
+       %(audit_object_id)s, %(audit_payload)s, head.hash,
+       encode(sha256(convert_to(head.hash || %(audit_before)s
+           || to_char(now.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') || '+00:00'
+           || %(audit_after)s || (head.seq + 1) || '}', 'UTF8')), 'hex')
+FROM (SELECT clock_timestamp() AS at) AS now
+CROSS JOIN (SELECT coalesce(last.seq, 0) AS seq, coalesce(last.hash, %(genesis)s) AS hash
+            FROM (SELECT) AS one
+            LEFT JOIN (SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1) AS last
+              ON true) AS head"""
+
+
+def run_append_and_commit(
+    session: Session,
+    sql: str,
+    params: Mapping[str, Any],
+    record: Mapping[str, Any],
+    written_if: str,
+) -> Any:
+    """PostgreSQL: run ``sql`` (one statement, bound on the client), take the append lock,
+    chain ``record`` to the head in the database and COMMIT, all in one message; the
+    statement's first row. The transaction is over when this returns.
+
+    For a transaction whose only write is ``sql`` and its audit record (an approval over
+    the API without an Idempotency-Key): the rows ``sql`` locks (the budget's) are then
+    held for no round trip to the client at all, only for the server's own work. When
+    ``written_if`` does not hold (``sql`` wrote nothing), nothing is inserted and the
+    empty transaction commits. ``record``: the row's actor, action, object_type,
+    object_id, payload, and ``before``/``after``, record_hash's text around occurred_at.
+    """
+    from psycopg import ClientCursor
+    from psycopg.types.json import Jsonb
+
+    bound = dict(params)
+    bound |= {f"audit_{name}": value for name, value in record.items()}
+    bound |= {"audit_payload": Jsonb(record["payload"]), "genesis": "0" * 64}
+    append = f"{_APPEND_FROM_HEAD_SQL} WHERE {written_if}"
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
+    with driver_errors(), ClientCursor(driver) as cursor:
+        cursor.execute(
+            f"{sql}; SELECT pg_advisory_xact_lock({_AUDIT_APPEND_LOCK:d}); {append}; COMMIT", bound
+        )
+        return cursor.fetchone()
 
 
 def forget_held_link(session: Session) -> None:
@@ -168,7 +225,7 @@ def add_audit_entries(
     driver = session.connection().connection.driver_connection
     assert driver is not None
     # Client-side binding makes it one simple-protocol message: INSERT; COMMIT.
-    with _driver_errors(), ClientCursor(driver) as cursor:
+    with driver_errors(), ClientCursor(driver) as cursor:
         before = "".join(f"{sql}; " for sql, _ in deferred)
         cursor.execute(before + _INSERT_SQL + values + "; COMMIT", params)
 
@@ -181,7 +238,7 @@ def run_deferred(session: Session, deferred: Sequence[tuple[str, Sequence[Any]]]
 
     driver = session.connection().connection.driver_connection
     assert driver is not None
-    with _driver_errors(), ClientCursor(driver) as cursor:
+    with driver_errors(), ClientCursor(driver) as cursor:
         cursor.execute(
             "; ".join(sql for sql, _ in deferred), [v for _, values in deferred for v in values]
         )

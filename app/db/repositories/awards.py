@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -17,7 +17,7 @@ from app.catalog.places import Area
 from app.db.models import DEAD_AWARD_STATUSES, Award, AwardEvent, Budget, Enterprise, new_id
 from app.db.repositories._base import add_and_flush, lock_by_id
 from app.db.repositories.areas import enterprise_in
-from app.db.repositories.audit import run_and_lock_for_append
+from app.db.repositories.audit import run_and_lock_for_append, run_append_and_commit
 from app.db.repositories.budgets import RESERVE, forget_budget, reservation
 from app.db.repositories.pagination import DEFAULT_PAGE_SIZE, Page, paginate
 
@@ -182,11 +182,16 @@ def _approve_sql() -> str:
     return str(_APPROVE.compile(dialect=dialect()))  # type: ignore[no-untyped-call]
 
 
+# The approval wrote its event: what its audit record, chained in the same message, is about.
+_EVENT_WRITTEN = "EXISTS (SELECT 1 FROM award_events WHERE id = %(event_id)s)"
+
+
 def change_status(
     session: Session,
     change: StatusChange,
     reserve: Decimal | None = None,
     lock_audit: bool = False,
+    commit_with: Mapping[str, Any] | None = None,
 ) -> bool:
     """Write ``change`` (the award must be locked by this transaction); with ``reserve``,
     only if the award's budget (``change.budget_id``) can take that amount, which is
@@ -197,6 +202,10 @@ def change_status(
     an approval takes the audit chain's append lock in the same round trip
     (``audit.run_and_lock_for_append``).
 
+    ``commit_with`` (an approval, PostgreSQL): the transaction's only other write, its
+    audit record (``audit.chained_in_database``), chained and committed in the same
+    message (``audit.run_append_and_commit``); the transaction is over when this returns.
+
     The award loaded in this session shows the change without being flushed again.
     """
     params = change.params()
@@ -205,7 +214,13 @@ def change_status(
         assert budget_id is not None
         params |= reservation(budget_id, reserve, change.at)
     connection = session.connection()
-    if connection.dialect.name == "postgresql" and reserve is not None and lock_audit:
+    if connection.dialect.name == "postgresql" and reserve is not None and commit_with:
+        from psycopg.types.json import Jsonb
+
+        bound = params | {"details": Jsonb(params["details"])}
+        row = run_append_and_commit(session, _approve_sql(), bound, commit_with, _EVENT_WRITTEN)
+        written = row is not None
+    elif connection.dialect.name == "postgresql" and reserve is not None and lock_audit:
         from psycopg.types.json import Jsonb
 
         bound = params | {"details": Jsonb(params["details"])}
