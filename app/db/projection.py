@@ -110,6 +110,49 @@ _SCORE_VALUES = itemgetter(*columns_of(_SCORES_TABLE)[1:])
 _RECOGNITION_VALUES = itemgetter(*columns_of(_RECOGNITIONS_TABLE)[1:])
 
 
+#: One profile's projection rows, table by table, without the enterprise id: the facts
+#: row, then lists of the years', the scores' and the recognitions' rows.
+Projected = tuple[
+    tuple[Any, ...], list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]
+]
+
+
+def projected(profile: Mapping[str, Any]) -> Projected:
+    """The projection rows of one profile, without its enterprise's id."""
+    found = project(profile)
+    facts = _FACT_VALUES(found.facts)
+    if not found.facts["exact"]:
+        return facts, [], [], []  # read from the profile document: no other rows
+    return (
+        facts,
+        [_YEAR_VALUES(r) for r in found.years],
+        [_SCORE_VALUES(r) for r in found.scores],
+        [_RECOGNITION_VALUES(r) for r in found.recognitions],
+    )
+
+
+def owned_tuples(
+    items: Iterable[tuple[str, Projected]],
+) -> tuple[
+    list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]
+]:
+    """The rows of ``(enterprise_id, projected)`` pairs, table by table, as tuples in the
+    order of each table's columns (the enterprise id first)."""
+    facts: list[tuple[Any, ...]] = []
+    years: list[tuple[Any, ...]] = []
+    scores: list[tuple[Any, ...]] = []
+    recognitions: list[tuple[Any, ...]] = []
+    for enterprise_id, (fact_row, year_rows, score_rows, recognition_rows) in items:
+        facts.append((enterprise_id, *fact_row))
+        if year_rows:
+            years.extend([(enterprise_id, *r) for r in year_rows])
+        if score_rows:
+            scores.extend([(enterprise_id, *r) for r in score_rows])
+        if recognition_rows:
+            recognitions.extend([(enterprise_id, *r) for r in recognition_rows])
+    return facts, years, scores, recognitions
+
+
 def tuples_of(
     items: Iterable[tuple[str, Any]],
 ) -> tuple[
@@ -117,19 +160,7 @@ def tuples_of(
 ]:
     """The projection rows of ``(enterprise_id, profile)`` pairs, table by table, as
     tuples in the order of each table's columns."""
-    facts: list[tuple[Any, ...]] = []
-    years: list[tuple[Any, ...]] = []
-    scores: list[tuple[Any, ...]] = []
-    recognitions: list[tuple[Any, ...]] = []
-    for enterprise_id, profile in items:
-        found = project(profile)
-        facts.append((enterprise_id, *_FACT_VALUES(found.facts)))
-        if not found.facts["exact"]:
-            continue  # read from the profile document: no other rows
-        years.extend([(enterprise_id, *_YEAR_VALUES(r)) for r in found.years])
-        scores.extend([(enterprise_id, *_SCORE_VALUES(r)) for r in found.scores])
-        recognitions.extend([(enterprise_id, *_RECOGNITION_VALUES(r)) for r in found.recognitions])
-    return facts, years, scores, recognitions
+    return owned_tuples((enterprise_id, projected(profile)) for enterprise_id, profile in items)
 
 
 def rows_of(

@@ -47,7 +47,14 @@ from app.catalog.places import LEVELS, location_of
 from app.db.bulk_load import roomy_cache
 from app.db.models import new_id
 from app.db.models import new_ids as fresh_ids
-from app.db.projection import analyze_all, delete_projection, load_projection, tuples_of
+from app.db.projection import (
+    Projected,
+    analyze_all,
+    delete_projection,
+    load_projection,
+    owned_tuples,
+    projected,
+)
 from app.db.repositories import enterprises as enterprise_repo
 from app.db.repositories.enterprises import CurrentProfile
 from app.db.types import utcnow
@@ -64,7 +71,7 @@ from app.services.import_columns import (
     column_map,
     lookup_pointer,
 )
-from app.services.import_columnwise import ColumnwiseChecker
+from app.services.import_columnwise import ChunkProjection, ColumnwiseChecker
 from app.services.import_csv import csv_table
 from app.services.import_source import (
     DEFAULT_LIMITS,
@@ -118,6 +125,14 @@ class _Accepted:
     profile_hash: str
     identity: dict[str, Any]
     facts_json: str  # the canonical text hashed, stored as it is on PostgreSQL
+    #: The chunk's projection made column by column, and the row's place in the chunk.
+    columns: ChunkProjection | None = None
+    at: int = 0
+
+    def projected(self) -> Projected:
+        """The row's projection rows (without the enterprise's id)."""
+        made = None if self.columns is None else self.columns.row(self.at)
+        return projected(self.facts) if made is None else made
 
 
 @dataclass
@@ -321,12 +336,13 @@ class _RowChecker:
     ) -> list[tuple[_Accepted | None, list[RowError]]]:
         """``check`` for each row, in order: the rows the column-wise check takes
         (``import_columnwise``) without a model each, the others with one."""
+        columns = None
         if self.columnwise.usable:
-            facts_of = self.columnwise.check([values for _, values in rows])
+            facts_of, columns = self.columnwise.checked([values for _, values in rows])
         else:
             facts_of = [None] * len(rows)
         out: list[tuple[_Accepted | None, list[RowError]]] = []
-        for (number, values), facts in zip(rows, facts_of, strict=True):
+        for at, ((number, values), facts) in enumerate(zip(rows, facts_of, strict=True)):
             code = None if facts is None else facts.get("uscc")
             # The first row with a USCC claims it, whichever way it is checked.
             if facts is not None and code and self.first_row.setdefault(code, number) == number:
@@ -337,7 +353,9 @@ class _RowChecker:
                     "kind": facts.get("kind"),
                 }
                 identity.update((level, where.get(level)) for level in LEVELS)
-                out.append((_accepted(number, code, facts, identity), []))
+                accepted = _accepted(number, code, facts, identity)
+                accepted.columns, accepted.at = columns, at
+                out.append((accepted, []))
             else:
                 out.append(self.check(number, values))
         return out
@@ -662,7 +680,7 @@ def _write(
                     for version_id, (row, enterprise_id, version) in zip(ids, chunk, strict=True)
                 ]
             )
-            made = tuples_of((enterprise_id, row.facts) for row, enterprise_id, _ in chunk)
+            made = owned_tuples((enterprise_id, row.projected()) for row, enterprise_id, _ in chunk)
             for table_rows, chunk_rows in zip(projection, made, strict=True):
                 table_rows.extend(chunk_rows)
             if progress is not None:

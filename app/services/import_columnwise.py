@@ -31,6 +31,8 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from app.catalog.loader import Catalog
 from app.catalog.places import location_of
+from app.db.projection import Projected
+from app.db.projection_columns import ColumnProjection
 from app.profile import EnterpriseProfile
 from app.services.access import scope_of
 from app.services.actors import Actor
@@ -289,10 +291,18 @@ class ColumnwiseChecker:
         self.required_at = [n for n, c in enumerate(self.checks) if c.path[0] in required]
         self.word_at = [n for n, c in enumerate(self.checks) if c.word]
         self.verdicts: dict[tuple[Any, ...], bool] = {}
+        self.projection = ColumnProjection.plan([c.path for c in self.checks])
 
     def check(self, chunk: Sequence[Sequence[Any]]) -> list[dict[str, Any] | None]:
         """Per row of ``chunk``: its facts as ``EnterpriseProfile.facts()`` gives them
         (nested keys perhaps in another order), or ``None`` for the model to check."""
+        return self.checked(chunk)[0]
+
+    def checked(
+        self, chunk: Sequence[Sequence[Any]]
+    ) -> tuple[list[dict[str, Any] | None], ChunkProjection | None]:
+        """``check``, and the projection of the rows taken, made when it is first asked
+        for (``None``: the file's columns are projected row by row, from the facts)."""
         count = len(chunk)
         bad = [False] * count
         width = self.width
@@ -334,7 +344,9 @@ class ColumnwiseChecker:
                 if value is not _ABSENT:
                     put(doc, value)
             out[k] = doc
-        return out
+        if self.projection is None:
+            return out, None
+        return out, ChunkProjection(self.projection, values_of, [d is not None for d in out])
 
     @staticmethod
     def _word_keys(cells: list[Sequence[Any]], count: int) -> list[tuple[Any, ...]]:
@@ -365,6 +377,24 @@ class ColumnwiseChecker:
             self.verdicts.clear()
         self.verdicts[key] = fits
         return fits
+
+
+class ChunkProjection:
+    """The projection rows of a chunk's rows taken column by column, made for the whole
+    chunk when one is first asked for: an import that writes nothing makes none."""
+
+    def __init__(
+        self, plan: ColumnProjection, values_of: list[list[Any]], taken: list[bool]
+    ) -> None:
+        self.plan, self.values_of, self.taken = plan, values_of, taken
+        self.made: list[Projected | None] | None = None
+
+    def row(self, k: int) -> Projected | None:
+        """Row ``k``'s projection (``None`` if the row was not taken)."""
+        if self.made is None:
+            self.made = self.plan.rows(self.values_of, self.taken, _ABSENT)
+            self.values_of = []  # (its values are the documents' now)
+        return self.made[k]
 
 
 def _empty(value: Any) -> bool:
