@@ -232,12 +232,17 @@ LOADED = (
 )
 
 
-def analyze(session: Session, tables: Sequence[str]) -> None:
+def analyze(
+    session: Session, tables: Sequence[str], columns: Mapping[str, Sequence[str]] | None = None
+) -> None:
     """Fresh planner statistics after a bulk load: without them PostgreSQL plans paging
-    and joins for empty tables (autovacuum may be off or late)."""
+    and joins for empty tables (autovacuum may be off or late). ``columns``: of some
+    tables, the columns whose statistics are refreshed (the others' stay as they were;
+    the table's size is counted again all the same)."""
     if session.get_bind().dialect.name == "postgresql":
         for table in tables:
-            session.execute(text(f"ANALYZE {table}"))
+            only = (columns or {}).get(table)
+            session.execute(text(f"ANALYZE {table}" + (f" ({', '.join(only)})" if only else "")))
 
 
 def analyze_all(session: Session) -> None:

@@ -45,11 +45,13 @@ from sqlalchemy.orm import Session
 from app.catalog.loader import Catalog, canonical_json
 from app.catalog.places import LEVELS, location_of
 from app.db.bulk_load import roomy_cache
-from app.db.models import new_id
+from app.db.models import ProfileVersion, new_id
 from app.db.models import new_ids as fresh_ids
 from app.db.projection import (
+    LOADED,
+    PROJECTION,
     Projected,
-    analyze_all,
+    analyze,
     delete_projection,
     load_projection,
     owned_tuples,
@@ -536,6 +538,12 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 
 #: Rows written by one import past which the tables' statistics are refreshed.
 ANALYZE_AFTER = 1000
+#: The columns whose statistics are refreshed then, where not all: the profile documents'
+#: serve no query (none looks into a document) and cost as much to gather as all the
+#: other columns of the table; they stay as autovacuum last gathered them.
+ANALYZED_COLUMNS = {
+    "profile_versions": [c.name for c in ProfileVersion.__table__.columns if c.name != "profile"]
+}
 
 
 @_collector_paused
@@ -599,11 +607,12 @@ def apply(
     )
     if report.applied and (creates or updates):
         with roomy_cache(session.connection(), len(creates) + len(updates)):
-            report.import_id = _write(
+            report.import_id, changed = _write(
                 session, prepared, report, creates, updates, actor, progress, chunk_size
             )
         if len(creates) + len(updates) >= ANALYZE_AFTER:
-            analyze_all(session)  # fresh statistics for the rows just loaded
+            # Fresh statistics for the rows just loaded, of the tables they changed.
+            analyze(session, [t for t in LOADED if t in changed], ANALYZED_COLUMNS)
     return report
 
 
@@ -616,10 +625,10 @@ def _write(
     actor: Actor,
     progress: Progress | None,
     chunk_size: int,
-) -> str:
+) -> tuple[str, set[str]]:
     """Enterprises, then their profile versions, then the versions' projection: each
     table one load (``app.db.bulk_load``), its rows made a chunk at a time while the
-    database stores the chunk before."""
+    database stores the chunk before. Gives the import's id and the tables changed."""
     now = utcnow()
     import_id = new_id()
     label = actor.label
@@ -686,6 +695,12 @@ def _write(
             if progress is not None:
                 progress("write", min(done * chunk_size, len(versions)), len(versions))
     load_projection(session.connection(), projection)
+    changed = {"enterprises", "profile_versions"}
+    changed.update(
+        table.name
+        for table, rows in zip(PROJECTION, projection, strict=True)
+        if rows or updates  # (an update deletes the enterprise's projection rows first)
+    )
 
     written = [
         {
@@ -725,7 +740,7 @@ def _write(
             "audit_parts": parts,
         },
     )
-    return import_id
+    return import_id, changed
 
 
 def import_file(
