@@ -47,6 +47,8 @@ _WORD_TYPES = frozenset({"enum", "recognitions"})
 #: Model settings the per-field validation honours (anything else: the model decides).
 _PLAIN_CONFIG = frozenset({"extra"})
 _MEMO_SIZE = 50_000
+#: Values of a column validated in one call (``_ColumnCheck._validated``).
+_PART = 250
 _ABSENT = object()
 _TEXT_OR_NONE = frozenset({str, type(None)})
 _TEXT = {str}
@@ -151,18 +153,22 @@ class _ColumnCheck:
         self.index = column.index
         self.path = column.target.path
         self.parse = cmap.cell_parser(column.target)
+        self.parse_all = cmap.column_parser(column.target)
         leaf = _leaf(self.path, limits)
         self.many: TypeAdapter[list[Any]] = TypeAdapter(list[leaf])  # type: ignore[valid-type]
         self.put = _setter(self.path)
         self.remembered = column.target.type in _MEMO_TYPES
         self.word = column.target.type in _WORD_TYPES
         self.memo: dict[tuple[type, Any], Any] = {}
+        self.text_memo: dict[str, Any] = {}  # (the same answers, of text cells)
+        self.copied = column.target.type == "recognitions"  # (lists: each row its own)
 
     def values(self, cells: Sequence[Any], bad: list[bool]) -> list[Any]:
         """Each row's value as the model dumps it, ``_ABSENT`` for an empty cell; a row
         whose cell fails is marked in ``bad`` (its value is then meaningless)."""
         count = len(cells)
-        if set(map(type, cells)) == _TEXT and all(map(str.strip, cells)):
+        texts = set(map(type, cells)) == _TEXT and all(map(str.strip, cells))
+        if texts:
             present = list(range(count))  # a CSV column with every cell filled: most
         else:
             present = [
@@ -171,10 +177,16 @@ class _ColumnCheck:
                 if raw is not None and (type(raw) is not str or raw.strip())
             ]
         if self.remembered:
+            if texts:
+                return self._remembered_texts(cells, bad)  # type: ignore[arg-type]
             return self._remembered(cells, present, bad)
         parse = self.parse
+        parsed = None
+        if texts and self.parse_all is not None:
+            parsed = self.parse_all(cells)  # type: ignore[arg-type]
         try:
-            parsed = [parse(cells[k]) for k in present]
+            if parsed is None:
+                parsed = [parse(cells[k]) for k in present]
         except CellError:  # find which (rare): those rows are the model's
             parsed, kept = [], []
             for k in present:
@@ -219,6 +231,26 @@ class _ColumnCheck:
                 out[k] = [dict(i) for i in known] if type(known) is list else known
         return out
 
+    def _remembered_texts(self, cells: list[str], bad: list[bool]) -> list[Any]:
+        """``_remembered`` of a column of text cells, every one filled: each text's
+        answer found once, then looked up for all."""
+        memo = self.text_memo
+        new = set(cells).difference(memo)
+        if new:
+            if len(memo) + len(new) > _MEMO_SIZE:
+                memo.clear()
+                new = set(cells)
+            for raw in new:
+                memo[raw] = self._one(raw)
+        out = list(map(memo.__getitem__, cells))
+        if _ABSENT in out:
+            for k, known in enumerate(out):
+                if known is _ABSENT:
+                    bad[k] = True
+        if self.copied:  # recognitions: a list of flat dicts, each row its own
+            return [[dict(i) for i in known] if type(known) is list else known for known in out]
+        return out
+
     def _one(self, raw: Any) -> Any:
         try:
             value = self.parse(raw)
@@ -231,7 +263,17 @@ class _ColumnCheck:
 
     def _validated(self, present: list[int], parsed: list[Any], bad: list[bool]) -> list[Any]:
         """The dumped values of ``parsed``; a failing one marks its row bad (its value
-        is then ``_ABSENT``)."""
+        is then ``_ABSENT``). Validated a part at a time: a value that fails has its
+        part validated again without it, not the whole chunk."""
+        if len(parsed) <= _PART:
+            return self._validated_part(present, parsed, bad)
+        out: list[Any] = []
+        for start in range(0, len(parsed), _PART):
+            part = slice(start, start + _PART)
+            out += self._validated_part(present[part], parsed[part], bad)
+        return out
+
+    def _validated_part(self, present: list[int], parsed: list[Any], bad: list[bool]) -> list[Any]:
         try:
             dumped: list[Any] = self.many.dump_python(
                 self.many.validate_python(parsed), mode="json", exclude_none=True
@@ -244,7 +286,7 @@ class _ColumnCheck:
         keep = [n for n in range(len(parsed)) if n not in failed]
         for n in failed:
             bad[present[n]] = True
-        dumped = self._validated([present[n] for n in keep], [parsed[n] for n in keep], bad)
+        dumped = self._validated_part([present[n] for n in keep], [parsed[n] for n in keep], bad)
         out: list[Any] = [_ABSENT] * len(parsed)
         for n, value in zip(keep, dumped, strict=True):
             out[n] = value
