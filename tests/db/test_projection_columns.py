@@ -4,11 +4,15 @@ the document's order, scores and recognitions included."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from app.db.projection import projected
+from app.db.models import Enterprise
+from app.db.projection import PROJECTION, load_projection, projected, tuples_of
 from app.db.projection_columns import ColumnProjection
 
 ABSENT = object()
@@ -143,3 +147,27 @@ def test_a_year_read_in_order_of_first_cells_not_columns() -> None:
 )
 def test_columns_it_cannot_place_are_projected_row_by_row(path: tuple[str, ...]) -> None:
     assert ColumnProjection.plan([("name",), path]) is None
+
+
+def test_no_column_of_the_projection_has_a_default() -> None:
+    # A load leaves out the columns null in every row: they must be null all the same.
+    for table in PROJECTION:
+        for column in table.columns:
+            assert column.default is None and column.server_default is None, column
+
+
+def test_columns_null_in_every_row_are_stored_null(
+    db_session: Session, make_enterprise: Callable[..., Enterprise]
+) -> None:
+    owners = [make_enterprise().id for _ in range(2)]
+    documents = [
+        {"employees": 12, "years": {"2024": {"revenue": "5.00"}}},
+        {"employees": 7, "own_brand": False, "years": {"2023": {"rd_expense": "1.50"}}},
+    ]
+    rows = tuples_of(zip(owners, documents, strict=True))
+    load_projection(db_session.connection(), rows)
+    for table, given in zip(PROJECTION, rows, strict=True):
+        stored = db_session.execute(
+            select(table).where(table.c.enterprise_id.in_(owners)).order_by(*table.primary_key)
+        ).all()
+        assert [tuple(row) for row in stored] == sorted(given, key=lambda r: (r[0], r[1:2]))
