@@ -354,7 +354,7 @@ class _RowChecker:
                     "name": facts["name"],
                     "kind": facts.get("kind"),
                 }
-                identity.update((level, where.get(level)) for level in LEVELS)
+                identity.update(zip(LEVELS, map(where.get, LEVELS), strict=True))
                 accepted = _accepted(number, code, facts, identity)
                 accepted.columns, accepted.at = columns, at
                 out.append((accepted, []))

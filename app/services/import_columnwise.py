@@ -28,12 +28,14 @@ from typing import Any
 
 from annotated_types import MaxLen
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic.fields import FieldInfo
 
 from app.catalog.loader import Catalog
 from app.catalog.places import location_of
 from app.db.projection import Projected
 from app.db.projection_columns import ColumnProjection
 from app.profile import EnterpriseProfile
+from app.profile.types import MoneyIn, SignedMoneyIn, plain_amounts
 from app.services.access import scope_of
 from app.services.actors import Actor
 from app.services.errors import Invalid
@@ -126,6 +128,21 @@ def _leaf(path: tuple[str, ...], limits: dict[tuple[str, ...], int]) -> Any:
             i += 1
 
 
+def _amount(leaf: Any) -> bool | None:
+    """For a field that is an amount and nothing more (``MoneyIn | None`` or
+    ``SignedMoneyIn | None`` without constraints), whether it is signed; else ``None``.
+    Its values are read together by ``plain_amounts``, and only dumped by pydantic."""
+    annotation, *about = typing.get_args(leaf) or (leaf,)
+    if any(not isinstance(a, FieldInfo) or a.metadata for a in about):
+        return None
+    inner = _optional_inner(annotation)
+    if inner == MoneyIn:
+        return False
+    if inner == SignedMoneyIn:
+        return True
+    return None
+
+
 def _setter(path: tuple[str, ...]) -> Callable[[dict[str, Any], Any], None]:
     """Puts a value at ``path`` of a row's document, as ``bulk_import`` builds it."""
     if len(path) == 1:
@@ -156,6 +173,7 @@ class _ColumnCheck:
         self.parse_all = cmap.column_parser(column.target)
         leaf = _leaf(self.path, limits)
         self.many: TypeAdapter[list[Any]] = TypeAdapter(list[leaf])  # type: ignore[valid-type]
+        self.signed = _amount(leaf)
         self.put = _setter(self.path)
         self.remembered = column.target.type in _MEMO_TYPES
         self.word = column.target.type in _WORD_TYPES
@@ -197,7 +215,11 @@ class _ColumnCheck:
                     continue
                 kept.append(k)
             present = kept
-        dumped = self._validated(present, parsed, bad) if present else []
+        amounts = None if self.signed is None else plain_amounts(parsed, signed=self.signed)
+        if amounts is not None:  # what the field's validator gives them, found at once
+            dumped: list[Any] = self.many.dump_python(amounts, mode="json", exclude_none=True)
+        else:
+            dumped = self._validated(present, parsed, bad) if present else []
         if None in dumped:
             for k, value in zip(present, dumped, strict=True):
                 if value is None:
