@@ -50,6 +50,7 @@ from app.db.models import new_ids as fresh_ids
 from app.db.projection import (
     LOADED,
     PROJECTION,
+    QUERIED_COLUMNS,
     Projected,
     analyze,
     delete_projection,
@@ -538,11 +539,13 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 
 #: Rows written by one import past which the tables' statistics are refreshed.
 ANALYZE_AFTER = 1000
-#: The columns whose statistics are refreshed then, where not all: the profile documents'
-#: serve no query (none looks into a document) and cost as much to gather as all the
-#: other columns of the table; they stay as autovacuum last gathered them.
+#: The columns whose statistics are refreshed then, where not all (the others' stay as
+#: autovacuum last gathered them): the profile documents' serve no query (none looks
+#: into a document) and cost as much to gather as all the other columns of the table;
+#: of the projection, the columns its queries use.
 ANALYZED_COLUMNS = {
-    "profile_versions": [c.name for c in ProfileVersion.__table__.columns if c.name != "profile"]
+    "profile_versions": [c.name for c in ProfileVersion.__table__.columns if c.name != "profile"],
+    **QUERIED_COLUMNS,
 }
 
 
