@@ -284,8 +284,8 @@ def _numbers(scale: int, filled: list[Any], kind: type) -> list[int] | None:
     if places > scale:
         return None
     text = "\n".join(filled)
-    if _PLAIN_LINES[places].fullmatch(text + "\n") is None:
-        return None
+    if text.count("\n") != len(filled) - 1 or not _PLAIN_LINES[places].fullmatch(text + "\n"):
+        return None  # (a value holding a line break is one by one)
     numbers = list(map(int, text.replace(".", "").split("\n")))
     return numbers if places == scale else [n * 10 ** (scale - places) for n in numbers]
 
@@ -293,7 +293,8 @@ def _numbers(scale: int, filled: list[Any], kind: type) -> list[int] | None:
 def _days(filled: list[str]) -> list[date] | None:
     """``_day`` of each value: ISO dates (a text ``date.fromisoformat`` reads otherwise
     or a day that does not exist: one by one)."""
-    if _DAY_LINES.fullmatch("\n".join(filled) + "\n") is None:
+    text = "\n".join(filled)
+    if text.count("\n") != len(filled) - 1 or not _DAY_LINES.fullmatch(text + "\n"):
         return None
     try:
         return list(map(date.fromisoformat, filled))

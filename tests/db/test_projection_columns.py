@@ -66,6 +66,8 @@ def _row(**changes: Any) -> list[Any]:
     return row
 
 
+#: A line break inside a value (read one by one, or the rows after would shift).
+LINE_BREAKS = [_row(c9="1.00\n2.00"), _row(c2="2021-03-15\n2021-03-16")]
 ROWS = [
     _row(),
     _row(c1=ABSENT, c2=ABSENT, c8=ABSENT, c4=ABSENT),  # empty cells
@@ -81,6 +83,7 @@ ROWS = [
     _row(c8=[]),
     _row(c10=7, c11=0),  # integers among amounts
     _row(c4="١٢"),  # other digits: read as int reads them
+    *LINE_BREAKS,
     _row(c3=10**15),
     _row(c5=ABSENT, c6=ABSENT, c7=ABSENT),
 ]
@@ -98,7 +101,9 @@ def _document(paths: list[tuple[str, ...]], row: list[Any]) -> dict[str, Any]:
     return doc
 
 
-@pytest.mark.parametrize("rows", [ROWS, ROWS[:1] * 3, ROWS[5:6], ROWS[1:2] * 2])
+@pytest.mark.parametrize(
+    "rows", [ROWS, ROWS[:1] * 3, ROWS[5:6], ROWS[1:2] * 2, [ROWS[0], *LINE_BREAKS, ROWS[0]]]
+)
 def test_the_columns_give_what_each_document_gives(rows: list[list[Any]]) -> None:
     plan = ColumnProjection.plan(PATHS)
     assert plan is not None
