@@ -110,6 +110,49 @@ _SCORE_VALUES = itemgetter(*columns_of(_SCORES_TABLE)[1:])
 _RECOGNITION_VALUES = itemgetter(*columns_of(_RECOGNITIONS_TABLE)[1:])
 
 
+#: One profile's projection rows, table by table, without the enterprise id: the facts
+#: row, then lists of the years', the scores' and the recognitions' rows.
+Projected = tuple[
+    tuple[Any, ...], list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]
+]
+
+
+def projected(profile: Mapping[str, Any]) -> Projected:
+    """The projection rows of one profile, without its enterprise's id."""
+    found = project(profile)
+    facts = _FACT_VALUES(found.facts)
+    if not found.facts["exact"]:
+        return facts, [], [], []  # read from the profile document: no other rows
+    return (
+        facts,
+        [_YEAR_VALUES(r) for r in found.years],
+        [_SCORE_VALUES(r) for r in found.scores],
+        [_RECOGNITION_VALUES(r) for r in found.recognitions],
+    )
+
+
+def owned_tuples(
+    items: Iterable[tuple[str, Projected]],
+) -> tuple[
+    list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]
+]:
+    """The rows of ``(enterprise_id, projected)`` pairs, table by table, as tuples in the
+    order of each table's columns (the enterprise id first)."""
+    facts: list[tuple[Any, ...]] = []
+    years: list[tuple[Any, ...]] = []
+    scores: list[tuple[Any, ...]] = []
+    recognitions: list[tuple[Any, ...]] = []
+    for enterprise_id, (fact_row, year_rows, score_rows, recognition_rows) in items:
+        facts.append((enterprise_id, *fact_row))
+        if year_rows:
+            years.extend([(enterprise_id, *r) for r in year_rows])
+        if score_rows:
+            scores.extend([(enterprise_id, *r) for r in score_rows])
+        if recognition_rows:
+            recognitions.extend([(enterprise_id, *r) for r in recognition_rows])
+    return facts, years, scores, recognitions
+
+
 def tuples_of(
     items: Iterable[tuple[str, Any]],
 ) -> tuple[
@@ -117,19 +160,7 @@ def tuples_of(
 ]:
     """The projection rows of ``(enterprise_id, profile)`` pairs, table by table, as
     tuples in the order of each table's columns."""
-    facts: list[tuple[Any, ...]] = []
-    years: list[tuple[Any, ...]] = []
-    scores: list[tuple[Any, ...]] = []
-    recognitions: list[tuple[Any, ...]] = []
-    for enterprise_id, profile in items:
-        found = project(profile)
-        facts.append((enterprise_id, *_FACT_VALUES(found.facts)))
-        if not found.facts["exact"]:
-            continue  # read from the profile document: no other rows
-        years.extend([(enterprise_id, *_YEAR_VALUES(r)) for r in found.years])
-        scores.extend([(enterprise_id, *_SCORE_VALUES(r)) for r in found.scores])
-        recognitions.extend([(enterprise_id, *_RECOGNITION_VALUES(r)) for r in found.recognitions])
-    return facts, years, scores, recognitions
+    return owned_tuples((enterprise_id, projected(profile)) for enterprise_id, profile in items)
 
 
 def rows_of(
@@ -172,12 +203,33 @@ LOAD_PART = 5000
 
 
 def load_projection(connection: Connection, rows: Sequence[Sequence[Sequence[Any]]]) -> None:
-    """Insert projection rows as ``tuples_of`` gives them, table by table."""
+    """Insert projection rows as ``tuples_of`` gives them, table by table.
+
+    On SQLite a column null in every row is left out of the load (it is null all the
+    same: no column of the projection has a default). Most facts are in no file, and
+    each value bound costs SQLite about as much as storing it: an import's loads of the
+    facts and the years took well under half the time so. (PostgreSQL's ``COPY`` sends a null as two bytes:
+    looking for the columns there cost more than it saved.)"""
     for table, table_rows in zip(PROJECTION, rows, strict=True):
-        if table_rows:
-            with loading(connection, table, columns_of(table)) as write:
-                for start in range(0, len(table_rows), LOAD_PART):
-                    write(table_rows[start : start + LOAD_PART])
+        if not table_rows:
+            continue
+        names = columns_of(table)
+        if connection.dialect.name == "sqlite":
+            table_rows, names = _without_null_columns(table_rows, names)
+        with loading(connection, table, names) as write:
+            for start in range(0, len(table_rows), LOAD_PART):
+                write(table_rows[start : start + LOAD_PART])
+
+
+def _without_null_columns(
+    rows: Sequence[Sequence[Any]], names: list[str]
+) -> tuple[Sequence[Sequence[Any]], list[str]]:
+    """The rows and column names without the columns that are null in every row."""
+    values = list(zip(*rows, strict=True))
+    kept = [n for n, column in enumerate(values) if column.count(None) < len(column)]
+    if len(kept) == len(names):
+        return rows, names
+    return list(zip(*(values[n] for n in kept), strict=True)), [names[n] for n in kept]
 
 
 def bulk_insert(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -201,12 +253,27 @@ LOADED = (
 )
 
 
-def analyze(session: Session, tables: Sequence[str]) -> None:
+#: The columns of the projection's tables that queries filter, join or order on: the
+#: owner and the rest of the key, and whether a row is exact. Refreshing the statistics
+#: of the others after a load (the facts' sixty-odd columns above all) cost three
+#: quarters of those tables' ANALYZE and served no plan.
+QUERIED_COLUMNS = {
+    table.name: [c.name for c in table.primary_key] + (["exact"] if table is _FACTS_TABLE else [])
+    for table in PROJECTION
+}
+
+
+def analyze(
+    session: Session, tables: Sequence[str], columns: Mapping[str, Sequence[str]] | None = None
+) -> None:
     """Fresh planner statistics after a bulk load: without them PostgreSQL plans paging
-    and joins for empty tables (autovacuum may be off or late)."""
+    and joins for empty tables (autovacuum may be off or late). ``columns``: of some
+    tables, the columns whose statistics are refreshed (the others' stay as they were;
+    the table's size is counted again all the same)."""
     if session.get_bind().dialect.name == "postgresql":
         for table in tables:
-            session.execute(text(f"ANALYZE {table}"))
+            only = (columns or {}).get(table)
+            session.execute(text(f"ANALYZE {table}" + (f" ({', '.join(only)})" if only else "")))
 
 
 def analyze_all(session: Session) -> None:

@@ -92,6 +92,27 @@ def _money(signed: bool) -> Any:
     return parse
 
 
+#: A column of amounts as ``_money``'s pattern allows them, one a line.
+_MONEY_LINES = re.compile(rf"(?:\d{{1,{_DIGITS}}}(?:\.\d{{1,{_PLACES}}})?\n)*", re.ASCII)
+_SIGNED_MONEY_LINES = re.compile(rf"(?:-?\d{{1,{_DIGITS}}}(?:\.\d{{1,{_PLACES}}})?\n)*", re.ASCII)
+
+
+def plain_amounts(values: list[Any], *, signed: bool) -> list[Decimal] | None:
+    """What ``MoneyIn`` (``SignedMoneyIn``) makes of each value, all at once, when every
+    one is text in the pattern and within the bounds (the common case of a column of an
+    import); ``None`` otherwise, for each value to be validated on its own."""
+    if not values or set(map(type, values)) != {str}:
+        return None
+    lines = "\n".join(values) + "\n"
+    pattern = _SIGNED_MONEY_LINES if signed else _MONEY_LINES
+    if lines.count("\n") != len(values) or pattern.fullmatch(lines) is None:
+        return None
+    amounts = list(map(Decimal, values))
+    if max(map(abs, amounts)) > MONEY_MAX:
+        return None
+    return [amount.quantize(_FEN) for amount in amounts]
+
+
 _MONEY_SCHEMA = {
     "anyOf": [
         {"type": "string", "pattern": MONEY_PATTERN},

@@ -45,9 +45,19 @@ from sqlalchemy.orm import Session
 from app.catalog.loader import Catalog, canonical_json
 from app.catalog.places import LEVELS, location_of
 from app.db.bulk_load import roomy_cache
-from app.db.models import new_id
+from app.db.models import ProfileVersion, new_id
 from app.db.models import new_ids as fresh_ids
-from app.db.projection import analyze_all, delete_projection, load_projection, tuples_of
+from app.db.projection import (
+    LOADED,
+    PROJECTION,
+    QUERIED_COLUMNS,
+    Projected,
+    analyze,
+    delete_projection,
+    load_projection,
+    owned_tuples,
+    projected,
+)
 from app.db.repositories import enterprises as enterprise_repo
 from app.db.repositories.enterprises import CurrentProfile
 from app.db.types import utcnow
@@ -64,7 +74,7 @@ from app.services.import_columns import (
     column_map,
     lookup_pointer,
 )
-from app.services.import_columnwise import ColumnwiseChecker
+from app.services.import_columnwise import ChunkProjection, ColumnwiseChecker
 from app.services.import_csv import csv_table
 from app.services.import_source import (
     DEFAULT_LIMITS,
@@ -118,6 +128,14 @@ class _Accepted:
     profile_hash: str
     identity: dict[str, Any]
     facts_json: str  # the canonical text hashed, stored as it is on PostgreSQL
+    #: The chunk's projection made column by column, and the row's place in the chunk.
+    columns: ChunkProjection | None = None
+    at: int = 0
+
+    def projected(self) -> Projected:
+        """The row's projection rows (without the enterprise's id)."""
+        made = None if self.columns is None else self.columns.row(self.at)
+        return projected(self.facts) if made is None else made
 
 
 @dataclass
@@ -321,12 +339,13 @@ class _RowChecker:
     ) -> list[tuple[_Accepted | None, list[RowError]]]:
         """``check`` for each row, in order: the rows the column-wise check takes
         (``import_columnwise``) without a model each, the others with one."""
+        columns = None
         if self.columnwise.usable:
-            facts_of = self.columnwise.check([values for _, values in rows])
+            facts_of, columns = self.columnwise.checked([values for _, values in rows])
         else:
             facts_of = [None] * len(rows)
         out: list[tuple[_Accepted | None, list[RowError]]] = []
-        for (number, values), facts in zip(rows, facts_of, strict=True):
+        for at, ((number, values), facts) in enumerate(zip(rows, facts_of, strict=True)):
             code = None if facts is None else facts.get("uscc")
             # The first row with a USCC claims it, whichever way it is checked.
             if facts is not None and code and self.first_row.setdefault(code, number) == number:
@@ -336,8 +355,10 @@ class _RowChecker:
                     "name": facts["name"],
                     "kind": facts.get("kind"),
                 }
-                identity.update((level, where.get(level)) for level in LEVELS)
-                out.append((_accepted(number, code, facts, identity), []))
+                identity.update(zip(LEVELS, map(where.get, LEVELS), strict=True))
+                accepted = _accepted(number, code, facts, identity)
+                accepted.columns, accepted.at = columns, at
+                out.append((accepted, []))
             else:
                 out.append(self.check(number, values))
         return out
@@ -518,6 +539,14 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 
 #: Rows written by one import past which the tables' statistics are refreshed.
 ANALYZE_AFTER = 1000
+#: The columns whose statistics are refreshed then, where not all (the others' stay as
+#: autovacuum last gathered them): the profile documents' serve no query (none looks
+#: into a document) and cost as much to gather as all the other columns of the table;
+#: of the projection, the columns its queries use.
+ANALYZED_COLUMNS = {
+    "profile_versions": [c.name for c in ProfileVersion.__table__.columns if c.name != "profile"],
+    **QUERIED_COLUMNS,
+}
 
 
 @_collector_paused
@@ -581,11 +610,12 @@ def apply(
     )
     if report.applied and (creates or updates):
         with roomy_cache(session.connection(), len(creates) + len(updates)):
-            report.import_id = _write(
+            report.import_id, changed = _write(
                 session, prepared, report, creates, updates, actor, progress, chunk_size
             )
         if len(creates) + len(updates) >= ANALYZE_AFTER:
-            analyze_all(session)  # fresh statistics for the rows just loaded
+            # Fresh statistics for the rows just loaded, of the tables they changed.
+            analyze(session, [t for t in LOADED if t in changed], ANALYZED_COLUMNS)
     return report
 
 
@@ -598,10 +628,10 @@ def _write(
     actor: Actor,
     progress: Progress | None,
     chunk_size: int,
-) -> str:
+) -> tuple[str, set[str]]:
     """Enterprises, then their profile versions, then the versions' projection: each
     table one load (``app.db.bulk_load``), its rows made a chunk at a time while the
-    database stores the chunk before."""
+    database stores the chunk before. Gives the import's id and the tables changed."""
     now = utcnow()
     import_id = new_id()
     label = actor.label
@@ -662,12 +692,18 @@ def _write(
                     for version_id, (row, enterprise_id, version) in zip(ids, chunk, strict=True)
                 ]
             )
-            made = tuples_of((enterprise_id, row.facts) for row, enterprise_id, _ in chunk)
+            made = owned_tuples((enterprise_id, row.projected()) for row, enterprise_id, _ in chunk)
             for table_rows, chunk_rows in zip(projection, made, strict=True):
                 table_rows.extend(chunk_rows)
             if progress is not None:
                 progress("write", min(done * chunk_size, len(versions)), len(versions))
     load_projection(session.connection(), projection)
+    changed = {"enterprises", "profile_versions"}
+    changed.update(
+        table.name
+        for table, rows in zip(PROJECTION, projection, strict=True)
+        if rows or updates  # (an update deletes the enterprise's projection rows first)
+    )
 
     written = [
         {
@@ -707,7 +743,7 @@ def _write(
             "audit_parts": parts,
         },
     )
-    return import_id
+    return import_id, changed
 
 
 def import_file(

@@ -28,10 +28,14 @@ from typing import Any
 
 from annotated_types import MaxLen
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic.fields import FieldInfo
 
 from app.catalog.loader import Catalog
 from app.catalog.places import location_of
+from app.db.projection import Projected
+from app.db.projection_columns import ColumnProjection
 from app.profile import EnterpriseProfile
+from app.profile.types import MoneyIn, SignedMoneyIn, plain_amounts
 from app.services.access import scope_of
 from app.services.actors import Actor
 from app.services.errors import Invalid
@@ -45,6 +49,8 @@ _WORD_TYPES = frozenset({"enum", "recognitions"})
 #: Model settings the per-field validation honours (anything else: the model decides).
 _PLAIN_CONFIG = frozenset({"extra"})
 _MEMO_SIZE = 50_000
+#: Values of a column validated in one call (``_ColumnCheck._validated``).
+_PART = 250
 _ABSENT = object()
 _TEXT_OR_NONE = frozenset({str, type(None)})
 _TEXT = {str}
@@ -122,6 +128,21 @@ def _leaf(path: tuple[str, ...], limits: dict[tuple[str, ...], int]) -> Any:
             i += 1
 
 
+def _amount(leaf: Any) -> bool | None:
+    """For a field that is an amount and nothing more (``MoneyIn | None`` or
+    ``SignedMoneyIn | None`` without constraints), whether it is signed; else ``None``.
+    Its values are read together by ``plain_amounts``, and only dumped by pydantic."""
+    annotation, *about = typing.get_args(leaf) or (leaf,)
+    if any(not isinstance(a, FieldInfo) or a.metadata for a in about):
+        return None
+    inner = _optional_inner(annotation)
+    if inner == MoneyIn:
+        return False
+    if inner == SignedMoneyIn:
+        return True
+    return None
+
+
 def _setter(path: tuple[str, ...]) -> Callable[[dict[str, Any], Any], None]:
     """Puts a value at ``path`` of a row's document, as ``bulk_import`` builds it."""
     if len(path) == 1:
@@ -149,18 +170,23 @@ class _ColumnCheck:
         self.index = column.index
         self.path = column.target.path
         self.parse = cmap.cell_parser(column.target)
+        self.parse_all = cmap.column_parser(column.target)
         leaf = _leaf(self.path, limits)
         self.many: TypeAdapter[list[Any]] = TypeAdapter(list[leaf])  # type: ignore[valid-type]
+        self.signed = _amount(leaf)
         self.put = _setter(self.path)
         self.remembered = column.target.type in _MEMO_TYPES
         self.word = column.target.type in _WORD_TYPES
         self.memo: dict[tuple[type, Any], Any] = {}
+        self.text_memo: dict[str, Any] = {}  # (the same answers, of text cells)
+        self.copied = column.target.type == "recognitions"  # (lists: each row its own)
 
     def values(self, cells: Sequence[Any], bad: list[bool]) -> list[Any]:
         """Each row's value as the model dumps it, ``_ABSENT`` for an empty cell; a row
         whose cell fails is marked in ``bad`` (its value is then meaningless)."""
         count = len(cells)
-        if set(map(type, cells)) == _TEXT and all(map(str.strip, cells)):
+        texts = set(map(type, cells)) == _TEXT and all(map(str.strip, cells))
+        if texts:
             present = list(range(count))  # a CSV column with every cell filled: most
         else:
             present = [
@@ -169,10 +195,16 @@ class _ColumnCheck:
                 if raw is not None and (type(raw) is not str or raw.strip())
             ]
         if self.remembered:
+            if texts:
+                return self._remembered_texts(cells, bad)  # type: ignore[arg-type]
             return self._remembered(cells, present, bad)
         parse = self.parse
+        parsed = None
+        if texts and self.parse_all is not None:
+            parsed = self.parse_all(cells)  # type: ignore[arg-type]
         try:
-            parsed = [parse(cells[k]) for k in present]
+            if parsed is None:
+                parsed = [parse(cells[k]) for k in present]
         except CellError:  # find which (rare): those rows are the model's
             parsed, kept = [], []
             for k in present:
@@ -183,7 +215,11 @@ class _ColumnCheck:
                     continue
                 kept.append(k)
             present = kept
-        dumped = self._validated(present, parsed, bad) if present else []
+        amounts = None if self.signed is None else plain_amounts(parsed, signed=self.signed)
+        if amounts is not None:  # what the field's validator gives them, found at once
+            dumped: list[Any] = self.many.dump_python(amounts, mode="json", exclude_none=True)
+        else:
+            dumped = self._validated(present, parsed, bad) if present else []
         if None in dumped:
             for k, value in zip(present, dumped, strict=True):
                 if value is None:
@@ -217,6 +253,26 @@ class _ColumnCheck:
                 out[k] = [dict(i) for i in known] if type(known) is list else known
         return out
 
+    def _remembered_texts(self, cells: list[str], bad: list[bool]) -> list[Any]:
+        """``_remembered`` of a column of text cells, every one filled: each text's
+        answer found once, then looked up for all."""
+        memo = self.text_memo
+        new = set(cells).difference(memo)
+        if new:
+            if len(memo) + len(new) > _MEMO_SIZE:
+                memo.clear()
+                new = set(cells)
+            for raw in new:
+                memo[raw] = self._one(raw)
+        out = list(map(memo.__getitem__, cells))
+        if _ABSENT in out:
+            for k, known in enumerate(out):
+                if known is _ABSENT:
+                    bad[k] = True
+        if self.copied:  # recognitions: a list of flat dicts, each row its own
+            return [[dict(i) for i in known] if type(known) is list else known for known in out]
+        return out
+
     def _one(self, raw: Any) -> Any:
         try:
             value = self.parse(raw)
@@ -229,7 +285,17 @@ class _ColumnCheck:
 
     def _validated(self, present: list[int], parsed: list[Any], bad: list[bool]) -> list[Any]:
         """The dumped values of ``parsed``; a failing one marks its row bad (its value
-        is then ``_ABSENT``)."""
+        is then ``_ABSENT``). Validated a part at a time: a value that fails has its
+        part validated again without it, not the whole chunk."""
+        if len(parsed) <= _PART:
+            return self._validated_part(present, parsed, bad)
+        out: list[Any] = []
+        for start in range(0, len(parsed), _PART):
+            part = slice(start, start + _PART)
+            out += self._validated_part(present[part], parsed[part], bad)
+        return out
+
+    def _validated_part(self, present: list[int], parsed: list[Any], bad: list[bool]) -> list[Any]:
         try:
             dumped: list[Any] = self.many.dump_python(
                 self.many.validate_python(parsed), mode="json", exclude_none=True
@@ -242,7 +308,7 @@ class _ColumnCheck:
         keep = [n for n in range(len(parsed)) if n not in failed]
         for n in failed:
             bad[present[n]] = True
-        dumped = self._validated([present[n] for n in keep], [parsed[n] for n in keep], bad)
+        dumped = self._validated_part([present[n] for n in keep], [parsed[n] for n in keep], bad)
         out: list[Any] = [_ABSENT] * len(parsed)
         for n, value in zip(keep, dumped, strict=True):
             out[n] = value
@@ -289,10 +355,18 @@ class ColumnwiseChecker:
         self.required_at = [n for n, c in enumerate(self.checks) if c.path[0] in required]
         self.word_at = [n for n, c in enumerate(self.checks) if c.word]
         self.verdicts: dict[tuple[Any, ...], bool] = {}
+        self.projection = ColumnProjection.plan([c.path for c in self.checks])
 
     def check(self, chunk: Sequence[Sequence[Any]]) -> list[dict[str, Any] | None]:
         """Per row of ``chunk``: its facts as ``EnterpriseProfile.facts()`` gives them
         (nested keys perhaps in another order), or ``None`` for the model to check."""
+        return self.checked(chunk)[0]
+
+    def checked(
+        self, chunk: Sequence[Sequence[Any]]
+    ) -> tuple[list[dict[str, Any] | None], ChunkProjection | None]:
+        """``check``, and the projection of the rows taken, made when it is first asked
+        for (``None``: the file's columns are projected row by row, from the facts)."""
         count = len(chunk)
         bad = [False] * count
         width = self.width
@@ -334,7 +408,9 @@ class ColumnwiseChecker:
                 if value is not _ABSENT:
                     put(doc, value)
             out[k] = doc
-        return out
+        if self.projection is None:
+            return out, None
+        return out, ChunkProjection(self.projection, values_of, [d is not None for d in out])
 
     @staticmethod
     def _word_keys(cells: list[Sequence[Any]], count: int) -> list[tuple[Any, ...]]:
@@ -365,6 +441,24 @@ class ColumnwiseChecker:
             self.verdicts.clear()
         self.verdicts[key] = fits
         return fits
+
+
+class ChunkProjection:
+    """The projection rows of a chunk's rows taken column by column, made for the whole
+    chunk when one is first asked for: an import that writes nothing makes none."""
+
+    def __init__(
+        self, plan: ColumnProjection, values_of: list[list[Any]], taken: list[bool]
+    ) -> None:
+        self.plan, self.values_of, self.taken = plan, values_of, taken
+        self.made: list[Projected | None] | None = None
+
+    def row(self, k: int) -> Projected | None:
+        """Row ``k``'s projection (``None`` if the row was not taken)."""
+        if self.made is None:
+            self.made = self.plan.rows(self.values_of, self.taken, _ABSENT)
+            self.values_of = []  # (its values are the documents' now)
+        return self.made[k]
 
 
 def _empty(value: Any) -> bool:

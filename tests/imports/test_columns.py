@@ -397,3 +397,36 @@ def test_xlsx_reader_with_shared_strings_styles_and_second_sheet() -> None:
         (2, ["91320115MA1W9KXT49", "南京示例科技有限公司", datetime(2021, 3, 15), 48000000])
     ]
     assert table_.total == 1
+
+
+_TEXT_COLUMNS = [
+    ["12", " 7 ", "0", "0012"],
+    ["5", " 123456789012 "],
+    ["12", "1,000"],
+    ["12", "#N/A"],
+    ["12", "12\n34"],
+    ["12", "١٢"],
+    ["12", "1.5", "-3"],
+    ["91320115ma1w9kxt49", " 91320115MA1W9KXT49 "],
+    ["南京", " #1 ", "a,b"],
+    ["+5", "1e3", "1_000"],
+]
+
+
+@pytest.mark.parametrize(
+    "header", ["employees", "revenue_2024", "innovation_score", "lease_area_m2", "name", "uscc"]
+)
+def test_a_column_of_text_parsed_at_once_as_cell_by_cell(catalog: Catalog, header: str) -> None:
+    cmap = column_map(catalog)
+    (column,), _, _ = cmap.bind([header])
+    parse_all = cmap.column_parser(column.target)
+    parse = cmap.cell_parser(column.target)
+    assert parse_all is not None
+    taken = 0
+    for cells in _TEXT_COLUMNS:
+        at_once = parse_all(list(cells))
+        if at_once is None:
+            continue  # cell by cell, as before
+        taken += 1
+        assert at_once == [parse(cell) for cell in cells], cells
+    assert taken >= 2  # the plain columns at least

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.catalog.loader import Catalog
-from app.db.projection import tuples_of
+from app.db.projection import owned_tuples, tuples_of
 from app.services import bulk_import, import_columnwise
 from app.services.actors import Actor
 from tests.helpers import random_uscc
@@ -60,9 +60,10 @@ def _assert_same(catalog: Catalog, data: bytes, fmt: str, actor: Actor = ADMIN) 
         (a.row, a.uscc, a.facts, a.profile_hash, a.identity, a.facts_json) for a in model.accepted
     ]
     # The projection's rows, in order: the years as the model keeps them.
-    assert tuples_of((str(a.row), a.facts) for a in fast.accepted) == tuples_of(
-        (str(a.row), a.facts) for a in model.accepted
-    )
+    expected = tuples_of((str(a.row), a.facts) for a in model.accepted)
+    assert tuples_of((str(a.row), a.facts) for a in fast.accepted) == expected
+    # The same rows made column by column, as the import writes them.
+    assert owned_tuples((str(a.row), a.projected()) for a in fast.accepted) == expected
     return fast
 
 
@@ -167,6 +168,8 @@ def test_good_rows_are_taken_without_the_model(catalog: Catalog) -> None:
     # USCC: a repeated one and none.
     assert [n for n, facts in enumerate(taken) if facts is not None] == [0, 1, 6, 7]
     assert taken[0] == expected_profile(rows[0])
+    # Their projection made column by column, not from each document.
+    assert all(a.columns is not None for a in prepared.accepted)
 
 
 def test_more_year_columns_than_a_profile_holds_go_to_the_model(catalog: Catalog) -> None:

@@ -9,7 +9,7 @@ from datetime import date
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.api.schemas.profile import EnterpriseProfile
@@ -23,6 +23,7 @@ from app.services.actors import Actor
 from tests.helpers import random_uscc
 from tests.imports.conftest import ADMIN
 from tests.imports.support import (
+    PERFORMANCE,
     csv_bytes,
     expected_profile,
     good_row,
@@ -402,3 +403,47 @@ def test_two_thousand_rows(
             select(Enterprise).where(Enterprise.uscc.in_([r["uscc"] for r in rows[:5]]))
         ).all()
         assert len(stored_) == 5
+
+
+@contextmanager
+def _statements(sessions: sessionmaker[Session]) -> Iterator[list[str]]:
+    """The SQL statements sent on the sessions' engine while the block runs."""
+    engine = sessions.kw["bind"]
+    sent: list[str] = []
+
+    def record(*args: Any) -> None:
+        sent.append(args[2])
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def test_statistics_refreshed_for_the_tables_a_large_import_changed(
+    sessions: sessionmaker[Session], catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bulk_import, "ANALYZE_AFTER", 3)
+    rows = [dict(row, recognitions="无") for row in many_rows(4)]
+    for row in rows:
+        row.pop(PERFORMANCE, None)  # no scores: their table is left as it is
+    with _statements(sessions) as sent:
+        report = run(sessions, catalog, csv_bytes(table(rows)))
+    assert report.created == 4
+    analyzed = [s for s in sent if s.startswith("ANALYZE")]
+    if sessions.kw["bind"].dialect.name != "postgresql":
+        assert analyzed == []
+        return
+    assert analyzed == [
+        "ANALYZE enterprises",
+        # Not the profile documents: no query looks into one.
+        "ANALYZE profile_versions (id, enterprise_id, version, profile_hash, created_at, "
+        "created_by)",
+        # Of the projection, the columns its queries use.
+        "ANALYZE enterprise_facts (enterprise_id, exact)",
+        "ANALYZE enterprise_fact_years (enterprise_id, year)",
+    ]
+    with _statements(sessions) as sent:  # fewer rows than that: no statistics
+        run(sessions, catalog, csv_bytes(table(many_rows(2))))
+    assert not [s for s in sent if s.startswith("ANALYZE")]
