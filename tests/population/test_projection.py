@@ -226,6 +226,30 @@ def test_copy_reads_what_the_selects_read(db_session: Session, db_backend: str) 
             range(len(mine["row"])), key=lambda i: repr([mine[k][i] for k in sorted(mine)])
         )
         assert {k: [v[i] for i in order] for k, v in mine.items()} == want
+    # Within an area (a portal's run): the same enterprises, places and facts.
+    from pathlib import Path
+
+    from sqlalchemy import update
+
+    from app.catalog.loader import load_catalog
+    from app.db.models import Enterprise
+
+    db_session.execute(
+        update(Enterprise)
+        .where(Enterprise.id.in_(ids[::3]))
+        .values(province="jiangsu", city="nanjing", district="jiangning")
+    )
+
+    catalog = load_catalog(Path(__file__).resolve().parents[2] / "policy_catalog")
+    nanjing = catalog.places.area("nanjing")
+    assert nanjing is not None
+    within = _selected(db_session, nanjing, first, last)
+    copied_within = _copied(db_session, nanjing, first, last)
+    assert copied_within is not None
+    assert 0 < len(within.ids) < len(selected.ids)
+    assert copied_within.ids == within.ids
+    assert copied_within.places == within.places
+    assert copied_within.facts == within.facts
 
 
 def test_findings_reach_the_projected_rows(db_session: Session) -> None:
