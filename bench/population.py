@@ -44,6 +44,7 @@ from bench._support import ROOT, machine, median
 
 def _fill(url: str, count: int) -> None:
     from app.catalog.loader import canonical_json
+    from app.db.models import new_ids
     from app.db.repositories import enterprises as repo
     from app.db.session import make_engine, make_sessionmaker, migrate
     from tests.helpers import random_uscc
@@ -56,10 +57,11 @@ def _fill(url: str, count: int) -> None:
     now = datetime.now(UTC)
     for start in range(0, count, 20_000):
         enterprises, versions = [], []
-        for _ in range(start, min(count, start + 20_000)):
+        # Ids as the service makes them (time first), registered one batch after another.
+        size = min(count, start + 20_000) - start
+        for eid, vid in zip(new_ids(size), new_ids(size), strict=True):
             profile = random_profile(rng)
             profile["uscc"] = random_uscc(rng)
-            eid = str(uuid.uuid4())
             place = profile["location"]
             enterprises.append(
                 {"id": eid, "uscc": profile["uscc"], "name": profile["name"],
@@ -68,7 +70,7 @@ def _fill(url: str, count: int) -> None:
                  "created_at": now, "updated_at": now}
             )  # fmt: skip
             versions.append(
-                {"id": str(uuid.uuid4()), "enterprise_id": eid, "version": 1,
+                {"id": vid, "enterprise_id": eid, "version": 1,
                  "profile": profile, "created_at": now, "created_by": "bench",
                  "profile_hash": hashlib.sha256(canonical_json(profile).encode()).hexdigest()}
             )  # fmt: skip

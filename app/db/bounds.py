@@ -18,7 +18,7 @@ from decimal import Decimal
 
 # ---------------------------------------------------------------- text (characters)
 
-ID = 36  # a UUID4 as text: every primary key but the two integer ones
+ID = 36  # a UUID as text (version 7, time first): every primary key but the integer ones
 USCC = 18  # Unified Social Credit Code (GB 32100-2015)
 ENTERPRISE_NAME = 300
 ENTERPRISE_KIND = 32

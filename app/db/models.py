@@ -18,7 +18,7 @@ Models carry no relationships on purpose: every query is explicit and lives in
 from __future__ import annotations
 
 import os
-import uuid
+import time
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -67,22 +67,32 @@ API_KEY_ROLES = ("admin", "portal", "enterprise", "auditor")
 
 
 def new_id() -> str:
-    """A fresh UUID4 as the 36-character string used for every primary key."""
-    return str(uuid.uuid4())
+    """A fresh UUID version 7 (RFC 9562) as the 36-character string used for every
+    primary key: the time it was made (to the millisecond), then 74 random bits."""
+    return new_ids(1)[0]
 
 
 def new_ids(count: int) -> list[str]:
-    """``count`` fresh UUID4s as ``new_id`` gives them, made together: a bulk import
-    needs two a row, and ``uuid.uuid4`` builds an object for each."""
+    """``count`` fresh ids as ``new_id`` gives them, made together and in ascending order.
+
+    Time first: ids made later sort later, so each table's rows lie in its primary
+    key's order and every index on an id is appended to. A matching run reads its
+    shards as ranges of enterprise ids; with random ids (UUID4) a range of 5,000
+    enterprises was scattered over as many pages of each projection table, which at a
+    million enterprises no longer fit in the database's cache. The ids say when a row
+    was made, to the millisecond, which the rows' own timestamps say anyway."""
     raw = bytearray(os.urandom(16 * count))
-    raw[6::16] = bytes(b & 0x0F | 0x40 for b in raw[6::16])  # version 4
-    raw[8::16] = bytes(b & 0x3F | 0x80 for b in raw[8::16])  # RFC 4122 variant
+    stamp = (time.time_ns() // 1_000_000).to_bytes(6, "big")
+    for at in range(6):  # the 48-bit Unix time in milliseconds, the same for all
+        raw[at::16] = stamp[at : at + 1] * count
+    raw[6::16] = bytes(b & 0x0F | 0x70 for b in raw[6::16])  # version 7
+    raw[8::16] = bytes(b & 0x3F | 0x80 for b in raw[8::16])  # RFC 9562 variant
     text = raw.hex()
-    return [
+    return sorted(
         f"{text[i : i + 8]}-{text[i + 8 : i + 12]}-{text[i + 12 : i + 16]}-"
         f"{text[i + 16 : i + 20]}-{text[i + 20 : i + 32]}"
         for i in range(0, 32 * count, 32)
-    ]
+    )
 
 
 def _in(column: str, values: tuple[str, ...], operator: str = "IN") -> str:

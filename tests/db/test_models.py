@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -183,10 +184,17 @@ def test_every_model_round_trips(db_session: Session) -> None:
         assert columns(loaded) == values, model.__name__
 
 
-def test_ids_made_together_are_fresh_uuid4s_like_one_made_alone() -> None:
+def test_ids_are_uuid7s_in_the_order_they_were_made() -> None:
+    before = new_id()
     ids = new_ids(2_000)
+    time.sleep(0.002)  # (ids of one millisecond are ordered by their random bits only)
+    after = new_id()
     assert len(set(ids)) == 2_000 and new_ids(0) == []
-    for made in ids:
+    assert ids == sorted(ids)  # made together: ascending
+    assert before[:13] <= ids[0] and ids[-1] < after  # later ones sort later
+    for made in [before, *ids, after]:
         parsed = uuid.UUID(made)
-        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, made)
+        assert (parsed.version, parsed.variant, str(parsed)) == (7, uuid.RFC_4122, made)
+        # the first 48 bits are the Unix time in milliseconds
+        assert abs(int(made[:8] + made[9:13], 16) / 1000 - time.time()) < 60
     assert len(new_id()) == len(ids[0]) == 36
