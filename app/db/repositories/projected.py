@@ -205,9 +205,8 @@ def _copied(session: Session, area: Area | None, after: str, last: str) -> Chunk
     ids, columns = got
     place_ids, place_columns = placed
     place_of = {eid: i for i, eid in enumerate(place_ids)}
-    if len(place_of) != len(ids) or any(eid not in place_of for eid in ids):
-        # (an area leaves some out; every projected row has its enterprise)
-        keep = [i for i, eid in enumerate(ids) if eid in place_of]
+    keep = [i for i, eid in enumerate(ids) if eid in place_of]
+    if len(keep) != len(ids):  # (an area leaves some out; every fact row has its enterprise)
         ids = [ids[i] for i in keep]
         columns = {
             k: v.take(keep) if isinstance(v, IntColumn) else [v[i] for i in keep]
