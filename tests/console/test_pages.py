@@ -88,7 +88,9 @@ def test_the_session_cookie_is_httponly_strict_and_never_the_key(app: Any) -> No
     assert cookie.startswith(f"{SESSION_COOKIE}=")
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/console" in cookie
     assert "Secure" not in cookie  # plain HTTP: a Secure cookie would never come back
-    secret = token.rsplit("_", 1)[1]
+    # pik_<prefix>_<secret>: the secret is URL-safe base64 and may hold "_" itself.
+    secret = token.removeprefix("pik_").split("_", 1)[1]
+    assert len(secret) >= 32
     assert token not in cookie and secret not in cookie
 
     over_https = _browser(app, "https://testserver")
