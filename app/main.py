@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app.api import errors
+from app.api.auth import key_refusal
 from app.api.body_limit import BodyLimit
 from app.api.gate import RequestGate
 from app.api.routes import (
@@ -115,7 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         responses=errors.responses(500),
     )
-    errors.install(app)
+    errors.install(app, check_key=key_refusal)
     # FIX (ledger tests): queue requests beyond the database pool in the event loop;
     # see app/api/gate.py (500s after 30 s under a burst of approvals, both backends).
     # The liveness probe is not queued either: it must answer while the pool is busy.

@@ -8,7 +8,7 @@ unexpected error is logged with its traceback and answered without internals.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -96,6 +96,27 @@ def _field_error(error: dict[str, Any]) -> dict[str, str]:
         detail = f"JSON decode error at character {where}" + (f": {cause}" if cause else "")
         return {"pointer": "", "detail": detail}
     return {**_pointer(error.get("loc", ())), "detail": _message(error)}
+
+
+#: Says whether a refused request is owed a 401 instead (``app.api.auth.key_refusal``).
+KeyCheck = Callable[[Request], Awaitable[ServiceError | None]]
+
+
+def _validation_handler(
+    check_key: KeyCheck | None,
+) -> Callable[[Request, RequestValidationError], Awaitable[JSONResponse]]:
+    async def handle(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if check_key is not None:
+            # A caller without a live key for the route learns nothing of its body.
+            try:
+                refusal = await check_key(request)
+            except OperationalError as unavailable:
+                return await _database_unavailable(request, unavailable)
+            if refusal is not None:
+                return await _service(request, refusal)
+        return await _validation(request, exc)
+
+    return handle
 
 
 async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -245,8 +266,11 @@ async def _database_unavailable(request: Request, exc: OperationalError) -> JSON
     return response
 
 
-def install(app: FastAPI) -> None:
-    app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
+def install(app: FastAPI, check_key: KeyCheck | None = None) -> None:
+    """The problem+json handlers; ``check_key`` turns a refused body into a 401 when the
+    route needs a key the request does not have."""
+    validation = _validation_handler(check_key)
+    app.add_exception_handler(RequestValidationError, validation)  # type: ignore[arg-type]
     app.add_exception_handler(ServiceError, _service)  # type: ignore[arg-type]
     app.add_exception_handler(OperationalError, _database_unavailable)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http)  # type: ignore[arg-type]

@@ -385,3 +385,40 @@ def test_rate_limited_calculator_is_a_429_problem(db_url: URL) -> None:
         response = limited.post("/v1/eligibility", json=body)
     assert_problem(response, 429)
     assert int(response.headers["retry-after"]) > 0
+
+
+#: Write routes and a body each would refuse (wrong shape, or not JSON at all).
+_WRITES_WITH_BAD_BODIES = [
+    ("/v1/awards/00000000-0000-4000-8000-000000000000/approve", {"reason": 7}),
+    ("/v1/awards/00000000-0000-4000-8000-000000000000/notice", b"{not json"),
+    ("/v1/enterprises", {"uscc": "\x00"}),
+    ("/v1/budgets", []),
+]
+
+
+@pytest.mark.parametrize(("path", "body"), _WRITES_WITH_BAD_BODIES)
+@pytest.mark.parametrize("authorization", [None, "Bearer pik_000000000000_nope", "Basic eDp5"])
+def test_a_caller_without_a_live_key_learns_nothing_of_the_body(
+    client: TestClient, path: str, body: Any, authorization: str | None
+) -> None:
+    # Without a live key the answer is 401 whatever the body: a 422 would tell a caller
+    # who may not use the route what it expects.
+    anonymous = TestClient(client.app)
+    headers = {"Authorization": authorization} if authorization else {}
+    if isinstance(body, bytes):
+        headers["Content-Type"] = "application/json"
+        response = anonymous.post(path, content=body, headers=headers)
+    else:
+        response = anonymous.post(path, json=body, headers=headers)
+    assert_problem(response, 401)
+    assert response.headers.get("www-authenticate", "").startswith("Bearer")
+
+
+@pytest.mark.parametrize(("path", "body"), _WRITES_WITH_BAD_BODIES)
+def test_a_live_key_still_hears_what_to_correct(client: TestClient, path: str, body: Any) -> None:
+    if isinstance(body, bytes):
+        response = client.post(path, content=body, headers={"Content-Type": "application/json"})
+    else:
+        response = client.post(path, json=body)
+    problem = assert_problem(response, 422)
+    assert problem["errors"]
