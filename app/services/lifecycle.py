@@ -6,10 +6,11 @@ a new award version that points to the one it supersedes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -24,6 +25,9 @@ from app.services.actors import Actor
 from app.services.awards import compute_award
 from app.services.budgets import ensure_budget
 from app.services.errors import Conflict, Forbidden, Invalid
+
+#: What a caller makes of a moved award (``transition_last_write``).
+R = TypeVar("R")
 
 #: 公示 lasts at least seven working days.
 NOTICE_WORKING_DAYS = 7
@@ -198,12 +202,16 @@ def transition_last_write(
     notice_start: date | None = None,
     notice_end: date | None = None,
     commits: bool = False,
-) -> Award | plain_pg.LockedAward:
+    answer: Callable[[Award | plain_pg.LockedAward], R],
+) -> R:
     """``transition`` as the transaction's last write (one award's change over the API),
-    for an answer (``app.services.awards.award_json``) rather than further work with the
-    award: on PostgreSQL the award is locked and read as a plain row (``plain_pg``), not
-    loaded into the session, which costs half the CPU; the same rules, writes and
-    answer either way.
+    for an answer rather than further work with the award: ``answer`` of the moved award
+    is returned. On PostgreSQL the award is locked and read as a plain row
+    (``plain_pg``), not loaded into the session, which costs half the CPU; the same
+    rules, writes and answer either way.
+
+    The answer is made before anything commits: were making it to fail, nothing would
+    have been written.
 
     ``commits``: the transaction has written nothing before (no Idempotency-Key was
     claimed), so on PostgreSQL an approval whose budget exists commits it with its own
@@ -211,25 +219,39 @@ def transition_last_write(
     budget's row lock is then held for no round trip to the client. A refused approval
     has then committed nothing, and the refusal is read after it."""
     if session.get_bind().dialect.name != "postgresql":
-        return transition(
-            session,
-            catalog,
-            actor,
-            award_id,
-            action,
-            reason=reason,
-            notice_start=notice_start,
-            notice_end=notice_end,
-            last_write=True,
+        return answer(
+            transition(
+                session,
+                catalog,
+                actor,
+                award_id,
+                action,
+                reason=reason,
+                notice_start=notice_start,
+                notice_end=notice_end,
+                last_write=True,
+            )
         )
     found = plain_pg.lock_award_for_transition(session, award_id)
     award, enterprise, budget_id = found if found else (None, None, None)
-    award = check_award(actor, catalog, award, enterprise, award_id)
+    locked = check_award(actor, catalog, award, enterprise, award_id)
+    answered: list[R] = []
+
+    def answer_change(change: repo.StatusChange) -> None:
+        moved = locked.moved(
+            status=change.to_status,
+            budget_id=change.budget_id,
+            notice_start=change.notice_start,
+            notice_end=change.notice_end,
+            updated_at=change.at,
+        )
+        answered.append(answer(moved))
+
     change = _move(
         session,
         catalog,
         actor,
-        award,
+        locked,
         budget_id,
         action,
         reason=reason,
@@ -237,14 +259,11 @@ def transition_last_write(
         notice_end=notice_end,
         last_write=True,
         commits=commits,
+        before_commit=answer_change,
     )
-    return award.moved(
-        status=change.to_status,
-        budget_id=change.budget_id,
-        notice_start=change.notice_start,
-        notice_end=change.notice_end,
-        updated_at=change.at,
-    )
+    if not answered:  # nothing committed yet: the caller's transaction commits later
+        answer_change(change)
+    return answered[0]
 
 
 def _move(
@@ -261,10 +280,12 @@ def _move(
     today: date | None = None,
     last_write: bool,
     commits: bool = False,
+    before_commit: Callable[[repo.StatusChange], None] | None = None,
 ) -> repo.StatusChange:
     """The rules of ``action`` on the locked ``award`` (``budget_id``: its budget's, if
     one exists), then its writes and its audit record; the change written. ``commits``:
-    see ``transition_last_write``."""
+    see ``transition_last_write``; an approval that commits with its own message calls
+    ``before_commit`` with the change just before sending it."""
     step = TRANSITIONS[action]
     _check_spender(catalog, actor, award, action)
     if award.status not in step.source:
@@ -319,6 +340,8 @@ def _move(
         # pending): the approval, its record and the COMMIT go as one message.
         alone = commits and budget_id is not None and not audit.has_pending(session)
         commit_with = audit.chained_in_database(**record) if alone else None
+        if alone and before_commit is not None:
+            before_commit(change)
         if not repo.change_status(
             session, change, reserve=award.amount, lock_audit=last_write, commit_with=commit_with
         ):

@@ -115,7 +115,7 @@ def both_paths(
                 try:
                     if plain:
                         moved: Any = lifecycle.transition_last_write(
-                            db_session, catalog, ADMIN, award.id, action, **fields
+                            db_session, catalog, ADMIN, award.id, action, answer=_itself, **fields
                         )
                         assert isinstance(moved, plain_pg.LockedAward)
                     else:
@@ -129,6 +129,10 @@ def both_paths(
         return outcomes
 
     return run
+
+
+def _itself(award: Any) -> Any:
+    return award
 
 
 @contextmanager
@@ -234,7 +238,14 @@ def test_an_approval_commits_with_its_record_in_one_message(
             session = make_session()
             try:
                 moved = lifecycle.transition_last_write(
-                    session, catalog, ADMIN, award_id, "approve", reason="公示期满", commits=True
+                    session,
+                    catalog,
+                    ADMIN,
+                    award_id,
+                    "approve",
+                    reason="公示期满",
+                    commits=True,
+                    answer=_itself,
                 )
                 # Committed by its own message already: the driver has no transaction open.
                 driver = session.connection().connection.driver_connection
@@ -272,5 +283,59 @@ def test_an_approval_commits_with_its_record_in_one_message(
             assert records[-1].occurred_at > records[-2].occurred_at
             verification = audit.verify(session)
             assert verification.ok, verification
+    finally:
+        engine.dispose()
+
+
+def test_an_answer_that_cannot_be_made_leaves_the_approval_uncommitted(
+    fresh_db_url: URL, catalog: Catalog
+) -> None:
+    """The one-message approval makes its answer before sending the COMMIT: a failure
+    there leaves nothing written, rather than a committed approval the caller was told
+    had failed."""
+    from bench.ledger_fixtures import seed
+
+    url = fresh_db_url.render_as_string(hide_password=False)
+    _, ids = seed(url, 1, covered=1)
+    engine = make_engine(url)
+    make_session = make_sessionmaker(engine)
+
+    def broken(award: Any) -> Any:
+        raise RuntimeError("the answer could not be made")
+
+    try:
+        with make_session() as session:
+            audited = session.execute(text("SELECT count(*) FROM audit_log")).scalar_one()
+            with pytest.raises(RuntimeError):
+                lifecycle.transition_last_write(
+                    session,
+                    catalog,
+                    ADMIN,
+                    ids[0],
+                    "approve",
+                    reason="公示期满",
+                    commits=True,
+                    answer=broken,
+                )
+            session.rollback()
+        with make_session() as session:
+            assert (
+                session.execute(text("SELECT status FROM awards")).scalar_one() == "public_notice"
+            )
+            assert session.execute(text("SELECT committed FROM budgets")).scalar_one() == 0
+            assert session.execute(text("SELECT count(*) FROM audit_log")).scalar_one() == audited
+            # and the same approval then goes through, with its answer
+            moved = lifecycle.transition_last_write(
+                session,
+                catalog,
+                ADMIN,
+                ids[0],
+                "approve",
+                reason="公示期满",
+                commits=True,
+                answer=_itself,
+            )
+            session.commit()
+            assert moved.status == "approved"
     finally:
         engine.dispose()

@@ -67,16 +67,26 @@ async def _act(
     body: Any,
     **fields: Any,
 ) -> Response:
-    def produce(session: Session, actor: Actor) -> dict[str, Any]:
+    def work(session: Session) -> Response:
+        actor = actor_of(session, token, request.state)
+        require_writer(actor)
+        idempotency = Idempotency(session, actor, key, request)
+        replayed = idempotency.replay_or_claim(body)
+        if replayed is not None:
+            return replayed
+
+        def answer(award: Any) -> Response:
+            return idempotency.respond(200, AwardOut, service.award_json(award, actor))
+
         # The award's change is the transaction's last write: the answer, and the
         # idempotency record sent with the COMMIT, lock no rows. Without a key nothing
-        # was written before it, so an approval may commit with its own statement.
-        award = lifecycle.transition_last_write(
-            session, catalog, actor, award_id, action, commits=key is None, **fields
+        # was written before it, so an approval may commit with its own statement; its
+        # answer is made before that statement is sent.
+        return lifecycle.transition_last_write(
+            session, catalog, actor, award_id, action, commits=key is None, answer=answer, **fields
         )
-        return service.award_json(award, actor)
 
-    return await _write(request, token, key, body, 200, produce)
+    return await in_transaction(request, work)
 
 
 @router.post("/{award_id}/notice", response_model=AwardOut, responses=WRITE_ERRORS)
