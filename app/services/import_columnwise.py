@@ -351,7 +351,15 @@ class ColumnwiseChecker:
         # order the model keeps a year's entries in).
         self.checks.sort(key=lambda c: len(c.path) > 1)
         self.top_keys = [c.path[0] for c in self.checks if len(c.path) == 1]
-        self.nested_puts = [c.put for c in self.checks if len(c.path) > 1]
+        # Where each nested value goes: its parents' keys and its own. Columns under one
+        # parent share one tuple, so a row's document finds a parent once per run of
+        # them (``checked``).
+        parents: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self.nested_at = [
+            (parents.setdefault(c.path[:-1], c.path[:-1]), c.path[-1])
+            for c in self.checks
+            if len(c.path) > 1
+        ]
         self.required_at = [n for n, c in enumerate(self.checks) if c.path[0] in required]
         self.word_at = [n for n, c in enumerate(self.checks) if c.word]
         self.verdicts: dict[tuple[Any, ...], bool] = {}
@@ -369,10 +377,10 @@ class ColumnwiseChecker:
         for (``None``: the file's columns are projected row by row, from the facts)."""
         count = len(chunk)
         bad = [False] * count
-        width = self.width
+        width, unmapped = self.width, self.unmapped
         for k, values in enumerate(chunk):
-            if len(values) > width or any(
-                not _empty(values[i]) for i in self.unmapped if i < len(values)
+            if len(values) > width or (
+                unmapped and any(not _empty(values[i]) for i in unmapped if i < len(values))
             ):
                 bad[k] = True  # a value in a column without a header: the model words it
         if all(len(values) >= width for values in chunk):
@@ -387,7 +395,7 @@ class ColumnwiseChecker:
                 if value is _ABSENT:
                     bad[k] = True  # the model says it is missing
         words = self._word_keys([columns[self.checks[n].index] for n in self.word_at], count)
-        top_keys, nested_puts, ntop = self.top_keys, self.nested_puts, len(self.top_keys)
+        top_keys, nested_at, ntop = self.top_keys, self.nested_at, len(self.top_keys)
         verdicts = self.verdicts
         out: list[dict[str, Any] | None] = [None] * count
         for k, row in enumerate(zip(*values_of, strict=True)):
@@ -404,9 +412,17 @@ class ColumnwiseChecker:
                 for key, value in zip(top_keys, row, strict=False)
                 if value is not _ABSENT
             }
-            for put, value in zip(nested_puts, row[ntop:], strict=True):
-                if value is not _ABSENT:
-                    put(doc, value)
+            # As each column's ``put`` would, in the same order; a parent is looked up
+            # once for a run of its columns (a year's figures side by side).
+            node, under = doc, None
+            for (parents, key), value in zip(nested_at, row[ntop:], strict=True):
+                if value is _ABSENT:
+                    continue
+                if parents is not under:
+                    node, under = doc, parents
+                    for part in parents:
+                        node = node.setdefault(part, {})
+                node[key] = value
             out[k] = doc
         if self.projection is None:
             return out, None
