@@ -303,38 +303,31 @@ def test_an_answer_that_cannot_be_made_leaves_the_approval_uncommitted(
     def broken(award: Any) -> Any:
         raise RuntimeError("the answer could not be made")
 
+    def approve(session: Session, answer: Callable[[Any], Any]) -> Any:
+        return lifecycle.transition_last_write(
+            session,
+            catalog,
+            ADMIN,
+            ids[0],
+            "approve",
+            reason="公示期满",
+            commits=True,
+            answer=answer,
+        )
+
     try:
         with make_session() as session:
             audited = session.execute(text("SELECT count(*) FROM audit_log")).scalar_one()
             with pytest.raises(RuntimeError):
-                lifecycle.transition_last_write(
-                    session,
-                    catalog,
-                    ADMIN,
-                    ids[0],
-                    "approve",
-                    reason="公示期满",
-                    commits=True,
-                    answer=broken,
-                )
+                approve(session, broken)
             session.rollback()
         with make_session() as session:
-            assert (
-                session.execute(text("SELECT status FROM awards")).scalar_one() == "public_notice"
-            )
+            status = session.execute(text("SELECT status FROM awards")).scalar_one()
+            assert status == "public_notice"
             assert session.execute(text("SELECT committed FROM budgets")).scalar_one() == 0
             assert session.execute(text("SELECT count(*) FROM audit_log")).scalar_one() == audited
             # and the same approval then goes through, with its answer
-            moved = lifecycle.transition_last_write(
-                session,
-                catalog,
-                ADMIN,
-                ids[0],
-                "approve",
-                reason="公示期满",
-                commits=True,
-                answer=_itself,
-            )
+            moved = approve(session, _itself)
             session.commit()
             assert moved.status == "approved"
     finally:
