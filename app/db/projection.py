@@ -49,18 +49,23 @@ def _type(fact: Fact) -> TypeEngine[Any]:
     return Date() if fact.type == "date" else String(WORD)
 
 
-def _owner() -> Column[Any]:
-    return Column(
-        "enterprise_id", String(36), ForeignKey("enterprises.id"), primary_key=True, nullable=False
-    )
+def _owner(referenced: bool) -> Column[Any]:
+    keys = [ForeignKey("enterprises.id")] if referenced else []
+    return Column("enterprise_id", String(36), *keys, primary_key=True, nullable=False)
 
 
-def define(metadata: MetaData) -> tuple[Table, Table, Table, Table]:
-    """The four tables on ``metadata`` (the models' and the migration's)."""
+def define(metadata: MetaData, *, referenced: bool = False) -> tuple[Table, Table, Table, Table]:
+    """The four tables on ``metadata`` (the models' and the migrations').
+
+    No foreign keys (migration 0011): PostgreSQL checked one per projection row, a
+    trigger, a lookup and a lock on the enterprise's row each, three quarters of an
+    import's checks and about a fifth of its write; the rows are written from the
+    enterprises written beside them, which the service may not delete. ``referenced``:
+    with the key on ``enterprise_id``, as migration 0005 made the tables."""
     facts = Table(
         "enterprise_facts",
         metadata,
-        _owner(),
+        _owner(referenced),
         Column("exact", Boolean(), nullable=False),
         Column("recognitions_listed", Boolean(), nullable=False),
         *(Column(f.column, _type(f)) for f in SCALAR),
@@ -68,14 +73,14 @@ def define(metadata: MetaData) -> tuple[Table, Table, Table, Table]:
     years = Table(
         "enterprise_fact_years",
         metadata,
-        _owner(),
+        _owner(referenced),
         Column("year", Integer(), primary_key=True, nullable=False, autoincrement=False),
         *(Column(f.column, _type(f)) for f in YEARLY),
     )
     scores = Table(
         "enterprise_fact_year_scores",
         metadata,
-        _owner(),
+        _owner(referenced),
         Column("year", Integer(), primary_key=True, nullable=False, autoincrement=False),
         Column("name", String(64), primary_key=True, nullable=False),
         Column("key", String(WORD), primary_key=True, nullable=False),
@@ -84,7 +89,7 @@ def define(metadata: MetaData) -> tuple[Table, Table, Table, Table]:
     recognitions = Table(
         "enterprise_recognitions",
         metadata,
-        _owner(),
+        _owner(referenced),
         Column("position", Integer(), primary_key=True, nullable=False, autoincrement=False),
         Column("kind", String(WORD), nullable=False),
         Column("level", String(WORD)),

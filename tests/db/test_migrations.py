@@ -208,3 +208,48 @@ def test_the_call_counters_skip_the_write_ahead_log(fresh_db_url: URL) -> None:
             assert connection.execute(persistence).scalar_one() == "p"
     finally:
         engine.dispose()
+
+
+def test_the_projection_keeps_enterprise_ids_without_foreign_keys(fresh_db_url: URL) -> None:
+    """0011 drops the projection's foreign keys on both backends, with the rows kept;
+    undoing it puts them back, checked against the rows."""
+    from datetime import UTC, datetime
+
+    from app.db.models import Enterprise
+    from app.db.projection import PROJECTION
+
+    NOW = datetime(2026, 11, 30, tzinfo=UTC)
+
+    names = [table.name for table in PROJECTION]
+    migrate(fresh_db_url)
+    engine = make_engine(fresh_db_url)
+
+    def keys() -> dict[str, list[str]]:
+        # New connections: SQLite answers a PRAGMA from the schema a connection last
+        # read, and the migrations changed it through connections of their own.
+        engine.dispose()
+        found = inspect(engine)
+        return {n: [k["referred_table"] for k in found.get_foreign_keys(n)] for n in names}
+
+    try:
+        assert keys() == {n: [] for n in names}
+        with engine.begin() as connection:
+            connection.execute(
+                Enterprise.__table__.insert(),
+                {"id": "e-1", "name": "甲", "created_at": NOW, "updated_at": NOW},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO enterprise_recognitions (enterprise_id, position, kind) "
+                    "VALUES ('e-1', 0, 'high_tech_enterprise')"
+                )
+            )
+        downgrade(fresh_db_url, "0010_run_numbers")
+        assert keys() == {n: ["enterprises"] for n in names}
+        with engine.connect() as connection:
+            kept = connection.execute(text("SELECT enterprise_id FROM enterprise_recognitions"))
+            assert kept.scalars().all() == ["e-1"]
+        migrate(fresh_db_url)
+        assert keys() == {n: [] for n in names}
+    finally:
+        engine.dispose()

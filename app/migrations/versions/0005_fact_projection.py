@@ -56,7 +56,7 @@ def upgrade() -> None:
     bind = op.get_bind()
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
     sa.Table("enterprises", metadata, sa.Column("id", sa.String(36), primary_key=True))
-    tables = define(metadata)
+    tables = define(metadata, referenced=True)
     for table in tables:
         table.create(bind)
     # A run writes hundreds of thousands of results at once, and PostgreSQL checks a
