@@ -92,6 +92,15 @@ class FactClause(Leaf):
             number = numbers[path] = MISSING if parsed is None else parsed
         return self._explain(actual, None if number is MISSING else number)  # type: ignore[arg-type]
 
+    reads_only = True
+
+    def touch(self, facts: Facts) -> None:
+        path, values = self.path, facts.cache.values
+        actual = values.get(path, UNSEEN)
+        if actual is UNSEEN:
+            actual = values[path] = lookup(facts.profile, path)
+        facts.read[path] = None if actual is MISSING else actual
+
     def _explain(self, actual: Any, number: Decimal | None) -> RuleOutcome:
         op, bound = self.op, self.bound
         verdict: bool | None

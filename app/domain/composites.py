@@ -16,6 +16,7 @@ unknown was open for every child, so its missing facts are read there.
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -43,7 +44,7 @@ _TRUE, _FALSE, _UNKNOWN = Tri.TRUE, Tri.FALSE, Tri.UNKNOWN
 class Composite(RulePlan, RuleNode):
     """The children's outcomes (or verdicts) combined."""
 
-    __slots__ = ("children", "explainers", "kept", "label", "parts")
+    __slots__ = ("children", "explainers", "kept", "label", "parts", "reads_only", "unless")
     #: What this node being unknown says of its children.
     _child_given: Given = None
     #: ``"f"`` for ``all`` (a false child settles it), ``"t"`` for ``any``.
@@ -55,17 +56,32 @@ class Composite(RulePlan, RuleNode):
         self.clause, self.parts = clause, tuple(parts)
         #: The children's bound ``explain``: no attribute lookup per child and answer.
         self.explainers = tuple(p.explain for p in parts)
+        #: Their ``unless_false``: a clause that has none of its own is explained (bound
+        #: straight to ``explain``, a call less per clause and answer).
+        self.unless: tuple[Callable[[Facts], RuleOutcome | Unfinished], ...] = tuple(
+            p.explain if type(p).unless_false is RulePlan.unless_false else p.unless_false
+            for p in parts
+        )
+        self.reads_only = all(p.reads_only for p in parts)
         self.label = None if node.text is None else Bilingual(node.text.zh, node.text.en)
         #: By the ids of the children's outcomes, with those outcomes: they stay alive
         #: while kept here, so an id cannot stand for another object.
-        self.kept: dict[tuple[int, ...], tuple[list[RuleOutcome], RuleOutcome]] = {}
+        self.kept: dict[tuple[int, ...], tuple[Sequence[RuleOutcome | None], RuleOutcome]] = {}
 
     # -- one profile --------------------------------------------------------------
 
     def explain(self, facts: Facts) -> RuleOutcome:
-        children = [explain(facts) for explain in self.explainers]
+        return self.settle([explain(facts) for explain in self.explainers])
+
+    def touch(self, facts: Facts) -> Unfinished | None:
+        made = [part.touch(facts) for part in self.parts]
+        return None if self.reads_only else Unfinished(self, made)
+
+    def settle(self, children: Sequence[RuleOutcome | None]) -> RuleOutcome:
+        """The outcome of these children's, reused when all were kept outcomes (a
+        ``None``, a false alternative of an ``any`` that holds, counts as kept)."""
         for child in children:
-            if type(child) is not Kept:
+            if child is not None and type(child) is not Kept:
                 return self.combine(children)
         key = tuple(map(id, children))
         hit = self.kept.get(key)
@@ -77,11 +93,12 @@ class Composite(RulePlan, RuleNode):
         return outcome
 
     @abstractmethod
-    def combine(self, children: list[RuleOutcome]) -> RuleOutcome:
-        """The composite's outcome from its children's."""
+    def combine(self, children: Sequence[RuleOutcome | None]) -> RuleOutcome:
+        """The composite's outcome from its children's (``None`` only among the false
+        alternatives of an ``any`` that holds)."""
 
     def _outcome(
-        self, truth: Tri, children: list[RuleOutcome], keep: list[RuleOutcome]
+        self, truth: Tri, children: Sequence[RuleOutcome], keep: Sequence[RuleOutcome]
     ) -> RuleOutcome:
         # Positional reads and ``tuple.__new__``: a NamedTuple's field properties and
         # its Python ``__new__`` were a third of a composite's cost, paid ~250 times
@@ -207,15 +224,53 @@ class All(Composite):
     settles_on = "f"
     kind = "all"
 
-    def combine(self, children: list[RuleOutcome]) -> RuleOutcome:
+    def combine(self, children: Sequence[RuleOutcome | None]) -> RuleOutcome:
+        full: Sequence[RuleOutcome] = children  # type: ignore[assignment]  # (``None``s are an ``any``'s)
         truth = _TRUE
-        for child in children:
+        for child in full:
             if child[0] is _FALSE:
                 truth = _FALSE
                 break
             if child[0] is _UNKNOWN:
                 truth = _UNKNOWN
-        return self._outcome(truth, children, children)
+        return self._outcome(truth, full, full)
+
+    def unless_false(self, facts: Facts) -> RuleOutcome | Unfinished:
+        # Once a clause is false so is the whole, and an ``any`` that holds drops its
+        # reasons: the rest are only read, for the trace (``RulePlan.touch``), and made
+        # only if the ``any`` needs them after all (``Unfinished.finish``).
+        made: list[RuleOutcome | Unfinished | None] = []
+        for i, unless in enumerate(self.unless):
+            child = unless(facts)
+            made.append(child)
+            if type(child) is Unfinished or child[0] is _FALSE:  # type: ignore[index]
+                made += [later.touch(facts) for later in self.parts[i + 1 :]]
+                return Unfinished(self, made)
+        return self.settle(made)  # type: ignore[arg-type]  # (all made: none was false)
+
+
+class Unfinished:
+    """A composite whose outcome was not made: an ``all`` found false before all its
+    clauses were explained, or a clause only touched. ``made`` holds, clause by clause,
+    the outcome, an ``Unfinished`` or ``None`` (only read); ``finish`` makes the rest
+    when the reasons are needed after all."""
+
+    __slots__ = ("made", "node")
+
+    def __init__(self, node: Composite, made: list[RuleOutcome | Unfinished | None]) -> None:
+        self.node, self.made = node, made
+
+    def finish(self, facts: Facts) -> RuleOutcome:
+        return self.node.settle(
+            [
+                part.explain(facts) if made is None else finished(made, facts)
+                for part, made in zip(self.node.parts, self.made, strict=True)
+            ]
+        )
+
+
+def finished(made: RuleOutcome | Unfinished, facts: Facts) -> RuleOutcome:
+    return made.finish(facts) if isinstance(made, Unfinished) else made
 
 
 class Any_(Composite):
@@ -224,18 +279,30 @@ class Any_(Composite):
     settles_on = "t"
     kind = "any"
 
-    def combine(self, children: list[RuleOutcome]) -> RuleOutcome:
+    def explain(self, facts: Facts) -> RuleOutcome:
+        # An alternative may come back unfinished: false, its reasons not all made.
+        # They are needed only when no alternative holds, and are finished then.
+        children = [unless(facts) for unless in self.unless]
+        for child in children:
+            if type(child) is not Unfinished and child[0] is _TRUE:  # type: ignore[index]
+                return self.settle([None if type(c) is Unfinished else c for c in children])  # type: ignore[misc]
+        return self.settle([finished(c, facts) for c in children])
+
+    def combine(self, children: Sequence[RuleOutcome | None]) -> RuleOutcome:
         # True if any child is, else unknown if any child is, else false.
         truth = _FALSE
         for child in children:
+            if child is None:  # (false, while another alternative holds)
+                continue
             if child[0] is _TRUE:
                 # An alternative that holds is the reason; the ones that do not are
                 # noise then.
-                keep = [c for c in children if c[0] is _TRUE]
-                return self._outcome(_TRUE, children, keep)
+                keep = [c for c in children if c is not None and c[0] is _TRUE]
+                return self._outcome(_TRUE, keep, keep)  # (true: no missing facts)
             if child[0] is _UNKNOWN:
                 truth = _UNKNOWN
-        return self._outcome(truth, children, children)
+        full: Sequence[RuleOutcome] = children  # type: ignore[assignment]  # (none holds: all made)
+        return self._outcome(truth, full, full)
 
 
 _NEGATION = {Tri.TRUE: Tri.FALSE, Tri.FALSE: Tri.TRUE, Tri.UNKNOWN: Tri.UNKNOWN}
@@ -246,8 +313,8 @@ class Not(Composite):
     _child_given: Given = "unknown"
     kind = "not"
 
-    def combine(self, children: list[RuleOutcome]) -> RuleOutcome:
-        inner = children[0]
+    def combine(self, children: Sequence[RuleOutcome | None]) -> RuleOutcome:
+        inner: RuleOutcome = children[0]  # type: ignore[assignment]
         return self._outcome(_NEGATION[inner[0]], [inner], [inner])
 
     def _truth(self, ctx: Context) -> Truth:

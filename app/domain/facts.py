@@ -72,19 +72,23 @@ class FactCache:
     the same facts (the city, the revenue…). Keyed by concrete paths.
     """
 
-    __slots__ = ("numbers", "profile", "recognitions", "values")
+    __slots__ = ("numbers", "profile", "recognitions", "shared", "values")
 
     def __init__(self, profile: Mapping[str, Any]) -> None:
         self.profile = profile
         self.values: dict[str, Any] = {}
         self.numbers: dict[str, Decimal | _Missing] = {}
         self.recognitions: Any = UNSEEN
+        #: Outcomes of clauses several policies share (``app.domain.shared_clauses``).
+        self.shared: dict[int, Any] = {}
 
 
 def lookup(profile: Mapping[str, Any], path: str) -> Any:
     node: Any = profile
     for part in path.split("."):
-        if isinstance(node, Mapping) and part in node:
+        # (``type(...) is dict`` first: a profile is plain dicts, and the ABC's check
+        # cost more than the rest of a lookup.)
+        if (type(node) is dict or isinstance(node, Mapping)) and part in node:
             node = node[part]
         else:
             return MISSING

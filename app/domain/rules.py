@@ -29,6 +29,7 @@ from app.domain.results import Bilingual, ClauseResult, Tri
 
 if TYPE_CHECKING:
     from app.domain.batch.nodes import RuleNode
+    from app.domain.composites import Unfinished
 
 
 class RuleOutcome(NamedTuple):
@@ -54,6 +55,22 @@ class RulePlan(ABC):
     def explain(self, facts: Facts) -> RuleOutcome:
         """The clause's outcome for one profile, with its reasons."""
 
+    def unless_false(self, facts: Facts) -> RuleOutcome | Unfinished:
+        """The outcome, or an ``Unfinished`` one when the clause is false and its
+        reasons were not all made: asked by an ``any``, which keeps a false
+        alternative's reasons only when none holds (``composites.Any_``)."""
+        return self.explain(facts)
+
+    #: Whether ``touch`` reads without explaining.
+    reads_only = False
+
+    def touch(self, facts: Facts) -> RuleOutcome | Unfinished | None:
+        """Read what ``explain`` reads, for the trace: a clause an ``all`` no longer
+        needs once a sibling is false still names its facts in the award's trace. A
+        clause that cannot read more cheaply than it explains gives its outcome, which
+        is then not made again (``None`` when only read: ``reads_only``)."""
+        return self.explain(facts)
+
     @abstractmethod
     def column(self) -> RuleNode:
         """The same clause over whole columns (``app.domain.batch``), from the same
@@ -75,26 +92,46 @@ class Kept(RuleOutcome):
 
 
 def compile_rule(
-    rule: Rule, params: Params, fiscal_year: int, clause_id: str = "eligibility"
+    rule: Rule,
+    params: Params,
+    fiscal_year: int,
+    clause_id: str = "eligibility",
+    share: bool = True,
 ) -> RulePlan:
-    """The rule tree for one version's parameters and one fiscal year."""
+    """The rule tree for one version's parameters and one fiscal year.
+
+    A named composite of a few clauses or more is answered once per profile for every
+    policy that has the same (``app.domain.shared_clauses``); ``share`` is false below
+    one, which already is."""
     from app.domain.composites import All, Any_, Not
     from app.domain.leaves import compile_leaf
+    from app.domain.shared_clauses import SHARED_MIN_LEAVES, Shared, leaf_count, shared_key
 
     clause = rule.id or clause_id
+    shares = share and rule.id is not None and isinstance(rule, AllRule | AnyRule | NotRule)
+    inner = share and not shares
+    plan: RulePlan
     if isinstance(rule, AllRule):
         parts = [
-            compile_rule(r, params, fiscal_year, f"{clause}.{i}") for i, r in enumerate(rule.all)
+            compile_rule(r, params, fiscal_year, f"{clause}.{i}", inner)
+            for i, r in enumerate(rule.all)
         ]
-        return All(rule, clause, parts)
-    if isinstance(rule, AnyRule):
+        plan = All(rule, clause, parts)
+    elif isinstance(rule, AnyRule):
         parts = [
-            compile_rule(r, params, fiscal_year, f"{clause}.{i}") for i, r in enumerate(rule.any)
+            compile_rule(r, params, fiscal_year, f"{clause}.{i}", inner)
+            for i, r in enumerate(rule.any)
         ]
-        return Any_(rule, clause, parts)
-    if isinstance(rule, NotRule):
-        return Not(rule, clause, [compile_rule(rule.not_, params, fiscal_year, f"{clause}.0")])
-    return compile_leaf(rule, params, fiscal_year, clause)
+        plan = Any_(rule, clause, parts)
+    elif isinstance(rule, NotRule):
+        plan = Not(
+            rule, clause, [compile_rule(rule.not_, params, fiscal_year, f"{clause}.0", inner)]
+        )
+    else:
+        return compile_leaf(rule, params, fiscal_year, clause)
+    if shares and leaf_count(plan) >= SHARED_MIN_LEAVES:
+        return Shared(plan, shared_key(rule, params, fiscal_year, clause))
+    return plan
 
 
 #: Compiled trees of rules evaluated outside a policy plan (formula options, tests),
