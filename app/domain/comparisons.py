@@ -127,19 +127,28 @@ class FactClause(Leaf):
 class CompareClause(Leaf):
     """``expr op value`` over expressions."""
 
-    __slots__ = ("left", "op", "right", "symbol")
+    __slots__ = ("left", "op", "paths", "right", "symbol")
+    reads_only = True
 
     def __init__(self, node: CompareRule, clause: str, params: Params, fy: int) -> None:
         self.left, self.right = (
             compile_expr(node.expr, params, fy),
             compile_expr(node.value, params, fy),
         )
+        #: What explaining it reads, in order: an expression reads every one of its
+        #: leaves, whatever their values (``app.domain.expressions``).
+        self.paths = [path for path, _ in (*self.left.leaves, *self.right.leaves)]
         self.op, self.symbol = node.op, OP_SYMBOL[node.op]
         said = f"{self.left.label} {self.symbol} {self.right.label}"
         super().__init__(node, clause, Bilingual(said, said), [])
 
     def column(self) -> RuleNode:
         return Compare(self.left.column(), self.op, self.right.column())
+
+    def touch(self, facts: Facts) -> None:
+        at = facts.at
+        for path in self.paths:
+            at(path)
 
     def explain(self, facts: Facts) -> RuleOutcome:
         left, right = self.left.value(facts), self.right.value(facts)

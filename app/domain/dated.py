@@ -166,6 +166,11 @@ class YearsSince(Leaf, ColumnLeaf):
     def unknown_columns(self) -> list[Spec] | None:
         return [(self.path, "date")]
 
+    reads_only = True
+
+    def touch(self, facts: Facts) -> None:
+        facts.at(self.path)  # (all ``explain`` reads)
+
     def explain(self, facts: Facts) -> RuleOutcome:
         day = facts.day_at(self.path)
         if not isinstance(day, date):
@@ -219,6 +224,11 @@ class DateWithin(Leaf, ColumnLeaf):
 
     def unknown_columns(self) -> list[Spec] | None:
         return [(self.path, "date")]
+
+    reads_only = True
+
+    def touch(self, facts: Facts) -> None:
+        facts.at(self.path)  # (all ``explain`` reads)
 
     def explain(self, facts: Facts) -> RuleOutcome:
         day = facts.day_at(self.path)

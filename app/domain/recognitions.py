@@ -68,6 +68,11 @@ class Recognition(Leaf, ColumnLeaf):
             self.valid_from,
         )
 
+    reads_only = True
+
+    def touch(self, facts: Facts) -> None:
+        facts.at("recognitions")  # (what ``facts.recognitions`` reads)
+
     def explain(self, facts: Facts) -> RuleOutcome:
         held = facts.recognitions()
         if held is MISSING:
@@ -147,6 +152,11 @@ class Finding(Leaf):
         # Rows with recorded findings are answered whole by the per-profile engine; on
         # the others a finding is unknown and names its key.
         return Unknowable(FINDING + self.finding, "cat")
+
+    reads_only = True
+
+    def touch(self, facts: Facts) -> None:
+        facts.finding(self.finding)  # (used, for the trace)
 
     def explain(self, facts: Facts) -> RuleOutcome:
         found = facts.finding(self.finding)

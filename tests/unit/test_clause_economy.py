@@ -10,6 +10,7 @@ same outcome, the same reasons and the same trace of facts read, in the same ord
 from __future__ import annotations
 
 import copy
+import itertools
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -23,11 +24,11 @@ from app.catalog.schema import PolicyFile, Rule
 from app.domain.composites import Composite
 from app.domain.engine import evaluate, evaluate_catalog, select_version
 from app.domain.facts import FactCache, Facts
-from app.domain.findings import RecordedFinding
+from app.domain.findings import Findings, RecordedFinding
 from app.domain.plan import parameters
 from app.domain.rules import RuleOutcome, RulePlan, compile_rule
 from app.domain.shared_clauses import Shared, shared_key
-from tests.unit.builders import policy
+from tests.unit.builders import ALWAYS, policy
 
 CATALOG_DIR = Path(__file__).resolve().parents[2] / "policy_catalog"
 _RULE = TypeAdapter(Rule)
@@ -66,6 +67,26 @@ def policies() -> list[PolicyFile]:
     return list(load_catalog(CATALOG_DIR))
 
 
+def _findings(policies: list[PolicyFile]) -> list[Findings]:
+    """None recorded, every finding the catalog's rules name met, and every one not met."""
+    keys = sorted({k for p in policies for v in p.versions for k in _finding_keys(v.eligibility)})
+    assert keys, "the catalog's rules name findings"
+    day = date(2024, 5, 1)
+    return [{}] + [
+        {k: RecordedFinding(k, met, "reviewer", day) for k in keys} for met in (True, False)
+    ]
+
+
+def _finding_keys(rule: Any) -> list[str]:
+    dumped = rule.model_dump() if hasattr(rule, "model_dump") else rule
+    if isinstance(dumped, dict):
+        own = [dumped["finding"]] if isinstance(dumped.get("finding"), str) else []
+        return own + [k for v in dumped.values() for k in _finding_keys(v)]
+    if isinstance(dumped, list):
+        return [k for v in dumped for k in _finding_keys(v)]
+    return []
+
+
 @pytest.mark.parametrize("fiscal_year", [2024, 2025])
 def test_every_catalog_rule_answers_as_its_plain_evaluation(
     policies: list[PolicyFile], fiscal_year: int
@@ -77,10 +98,12 @@ def test_every_catalog_rule_answers_as_its_plain_evaluation(
         params = parameters(version)
         compiled = compile_rule(version.eligibility, params, fiscal_year)
         plain = compile_rule(version.eligibility, params, fiscal_year, share=False)
-        for profile in _profiles():
-            fast, slow = Facts(profile, fiscal_year), Facts(profile, fiscal_year)
+        for profile, findings in itertools.product(_profiles(), _findings(policies)):
+            fast = Facts(profile, fiscal_year, findings)
+            slow = Facts(profile, fiscal_year, findings)
             assert compiled.explain(fast) == _eager(plain, slow), pol.id
             assert list(fast.read.items()) == list(slow.read.items()), pol.id
+            assert list(fast.findings_used) == list(slow.findings_used), pol.id
 
 
 def test_an_all_left_unfinished_still_names_its_facts_in_the_trace() -> None:
@@ -186,3 +209,36 @@ def test_a_shared_outcome_is_kept_only_for_its_profile() -> None:
     assert second[0].status == "undetermined"
     cache = FactCache({})
     assert cache.shared == {}
+
+
+def _leaves(plan: RulePlan) -> list[RulePlan]:
+    if isinstance(plan, Shared):
+        return _leaves(plan.inner)
+    if isinstance(plan, Composite):
+        return [leaf for part in plan.parts for leaf in _leaves(part)]
+    return [plan]
+
+
+def test_each_clause_that_reads_without_explaining_reads_what_explaining_does(
+    policies: list[PolicyFile],
+) -> None:
+    extra = _RULE.validate_python(
+        {"all": [{"years_since": "registered_on", "op": "ge", "value": 2}, ALWAYS]}
+    )
+    plans = [compile_rule(extra, {}, 2024)]
+    for pol in policies:
+        for version in pol.versions:
+            plans.append(compile_rule(version.eligibility, parameters(version), 2024))
+    touched: set[str] = set()
+    leaves = {(type(leaf), leaf.clause): leaf for plan in plans for leaf in _leaves(plan)}
+    for leaf in (leaf for leaf in leaves.values() if leaf.reads_only):
+        touched.add(type(leaf).__name__)
+        for profile, findings in itertools.product(_profiles(), _findings(policies)):
+            read, explained = Facts(profile, 2024, findings), Facts(profile, 2024, findings)
+            assert leaf.touch(read) is None
+            leaf.explain(explained)
+            assert list(read.read.items()) == list(explained.read.items()), leaf.clause
+            assert list(read.findings_used) == list(explained.findings_used), leaf.clause
+    assert touched == {
+        "CompareClause", "DateWithin", "FactClause", "Finding", "Recognition", "YearsSince"
+    }  # fmt: skip
