@@ -28,7 +28,8 @@ WRK = shutil.which("wrk") or "/usr/bin/wrk"
 TICKS = os.sysconf("SC_CLK_TCK")
 
 # wrk runs this script once per thread. The body is read from a file named in the
-# environment, and `done` prints one JSON line that `run` picks out of the output.
+# environment (``BENCH_BODIES``: one body a line, sent in turn, each thread from its
+# own place), and `done` prints one JSON line that `run` picks out of the output.
 LUA = """
 wrk.method = os.getenv("BENCH_METHOD")
 local path = os.getenv("BENCH_BODY")
@@ -37,6 +38,17 @@ if path ~= nil and path ~= "" then
   wrk.body = f:read("*a")
   f:close()
   wrk.headers["Content-Type"] = "application/json"
+end
+local many = os.getenv("BENCH_BODIES")
+if many ~= nil and many ~= "" then
+  local bodies = {}
+  for line in io.lines(many) do bodies[#bodies + 1] = line end
+  local turn = math.random(#bodies)
+  wrk.headers["Content-Type"] = "application/json"
+  request = function()
+    turn = turn % #bodies + 1
+    return wrk.format(nil, nil, nil, bodies[turn])
+  end
 end
 done = function(summary, latency, requests)
   local e = summary.errors
@@ -125,13 +137,16 @@ def run(
     connections: int,
     threads: int,
     body: Path | None = None,
+    bodies: Path | None = None,
     script: Path,
 ) -> Run:
-    """Drive ``path`` for ``seconds`` with wrk; every response must be a 2xx."""
+    """Drive ``path`` for ``seconds`` with wrk; every response must be a 2xx. A POST
+    sends ``body``, or each line of ``bodies`` in turn."""
     env = {
         **os.environ,
-        "BENCH_METHOD": "POST" if body else "GET",
+        "BENCH_METHOD": "POST" if body or bodies else "GET",
         "BENCH_BODY": str(body or ""),
+        "BENCH_BODIES": str(bodies or ""),
     }
     command = [
         *(

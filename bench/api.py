@@ -16,7 +16,13 @@ client. Four targets, each one uvicorn worker with the same settings:
 - ``policies``: the real ``GET /v1/policies``, for scale;
 - with ``--baseline-rev``, ``eligibility_before``: the same route served by the code
   of that revision (``git archive``; same catalog, database and load), whose answer
-  must be the same bytes: a before and after in one run, on one machine state.
+  must be the same bytes: a before and after in one run, on one machine state;
+- ``eligibility_varied`` (and ``eligibility_varied_before``): the same route sent
+  ``--profiles`` different profiles in turn (default 1,000: the full profile with its
+  industry, staff, dates, scores and every yearly figure drawn at random, seeded). One
+  body sent again and again meets answers the compiled catalog keeps (an outcome for a
+  word, a composite of kept outcomes); many enterprises do not, and their answers are
+  longer (more policies settle on numbers). ``--profiles 0`` leaves it out.
 
 Targets take turns in each round so they all see the same machine; the report gives
 the median of the rounds, the ratios eligibility/floor and eligibility/bare, the
@@ -27,8 +33,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import functools
 import json
+import random
 import sys
 import tempfile
 import uuid
@@ -102,6 +110,51 @@ PROFILE = {
 }
 
 
+INDUSTRIES = (
+    "software_information",
+    "software_it_services",
+    "manufacturing",
+    "wholesale",
+    "construction",
+    "transport",
+)
+YEARLY_MONEY = (
+    "revenue",
+    "main_business_revenue",
+    "high_tech_revenue",
+    "operating_income",
+    "rd_expense",
+    "rd_expense_domestic",
+    "taxable_income",
+    "total_assets",
+    "total_liabilities",
+    "rent_paid",
+)
+
+
+def varied_profiles(count: int, seed: int = 7) -> list[dict[str, Any]]:
+    """``count`` profiles of the full profile's shape, words and numbers drawn at random."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(count):
+        profile = copy.deepcopy(PROFILE)
+        profile["industry"] = rng.choice(INDUSTRIES)
+        profile["employees"] = rng.randint(10, 2000)
+        profile["tech_staff"] = rng.randint(1, profile["employees"])
+        profile["rd_staff"] = rng.randint(1, profile["tech_staff"])
+        day = f"{rng.randint(2005, 2023)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+        profile["registered_on"] = day
+        for score in ("innovation_score", "tech_sme_score", "specialized_sme_score"):
+            profile[score] = str(rng.randint(40, 100))
+        profile["niche_years"] = rng.randint(0, 15)
+        profile["ip"] = {"class_i": rng.randint(0, 8), "class_ii": rng.randint(0, 20)}
+        for year in profile["years"].values():
+            for name in YEARLY_MONEY:
+                year[name] = f"{rng.uniform(1e6, 5e8):.2f}"
+        out.append(profile)
+    return out
+
+
 def loadavg() -> list[str]:
     return Path("/proc/loadavg").read_text().split()[:3]
 
@@ -161,6 +214,12 @@ def main() -> None:
         metavar="REV",
         help="also serve the route from the code of REV (e.g. the commit before a change)",
     )
+    parser.add_argument(
+        "--profiles",
+        type=int,
+        default=1000,
+        help="different profiles sent in turn to eligibility_varied (0: leave it out)",
+    )
     args = parser.parse_args()
     require_wrk()
     load_before = loadavg()
@@ -174,6 +233,13 @@ def main() -> None:
         tmp = Path(tmp_name)
         request_file = tmp / "request.json"
         request_file.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
+        varied = [
+            {"profile": profile, "fiscal_year": 2024} for profile in varied_profiles(args.profiles)
+        ]
+        varied_file = tmp / "requests.jsonl"
+        varied_file.write_text(
+            "".join(json.dumps(v, ensure_ascii=False) + "\n" for v in varied), encoding="utf-8"
+        )
         script = write_script(tmp)
         env = {
             "DATABASE_URL": db,
@@ -189,12 +255,16 @@ def main() -> None:
                 serve("bench.bare_app:bare", bare_env) as bare,
                 serve("bench.bare_app:floor", bare_env) as floor,
             ):
-                targets: dict[str, tuple[Server, str, Path | None]] = {
-                    "bare": (bare, "/v1/eligibility", request_file),
-                    "floor": (floor, "/v1/eligibility", request_file),
-                    "eligibility": (app, "/v1/eligibility", request_file),
-                    "policies": (app, "/v1/policies", None),
+                # A target: its server, its path, one body or a file of bodies in turn.
+                targets: dict[str, tuple[Server, str, Path | None, Path | None]] = {
+                    "bare": (bare, "/v1/eligibility", request_file, None),
+                    "floor": (floor, "/v1/eligibility", request_file, None),
+                    "eligibility": (app, "/v1/eligibility", request_file, None),
+                    "policies": (app, "/v1/policies", None, None),
                 }
+                if varied:
+                    targets["eligibility_varied"] = (app, "/v1/eligibility", None, varied_file)
+                    results["eligibility_varied"] = []
                 if args.baseline_rev:
                     code = baseline_code(args.baseline_rev, tmp)
                     before = stack.enter_context(
@@ -203,10 +273,22 @@ def main() -> None:
                     answered = httpx.post(before.url + "/v1/eligibility", json=body, timeout=30)
                     if answered.content != answer.content:
                         raise RuntimeError(f"{args.baseline_rev} answers with other bytes")
-                    targets["eligibility_before"] = (before, "/v1/eligibility", request_file)
+                    for sample in varied[:20]:
+                        now = httpx.post(app.url + "/v1/eligibility", json=sample, timeout=30)
+                        then = httpx.post(before.url + "/v1/eligibility", json=sample, timeout=30)
+                        if now.content != then.content:
+                            raise RuntimeError(f"{args.baseline_rev} answers with other bytes")
+                    targets["eligibility_before"] = (
+                        before, "/v1/eligibility", request_file, None
+                    )  # fmt: skip
                     results["eligibility_before"] = []
+                    if varied:
+                        targets["eligibility_varied_before"] = (
+                            before, "/v1/eligibility", None, varied_file
+                        )  # fmt: skip
+                        results["eligibility_varied_before"] = []
                 for i in range(args.rounds):
-                    for name, (server, path, payload) in targets.items():
+                    for name, (server, path, payload, payloads) in targets.items():
                         drive = functools.partial(
                             run,
                             server,
@@ -214,6 +296,7 @@ def main() -> None:
                             connections=args.connections,
                             threads=args.threads,
                             body=payload,
+                            bodies=payloads,
                             script=script,
                         )
                         drive(seconds=args.warmup)
@@ -245,6 +328,20 @@ def main() -> None:
         eligibility / figures["floor"]["throughput_rps"], 3
     )
     report["ratio_eligibility_to_bare"] = round(eligibility / figures["bare"]["throughput_rps"], 3)
+    if "eligibility_varied" in figures:
+        report["profiles"] = args.profiles
+        report["ratio_varied_to_floor"] = round(
+            figures["eligibility_varied"]["throughput_rps"] / figures["floor"]["throughput_rps"], 3
+        )
+        report["ratio_varied_to_one_body"] = round(
+            figures["eligibility_varied"]["throughput_rps"] / eligibility, 3
+        )
+    if "eligibility_varied_before" in figures:
+        report["ratio_varied_to_before"] = round(
+            figures["eligibility_varied"]["throughput_rps"]
+            / figures["eligibility_varied_before"]["throughput_rps"],
+            3,
+        )
     if "eligibility_before" in figures:
         report["baseline_rev"] = args.baseline_rev
         report["ratio_eligibility_to_before"] = round(
@@ -276,6 +373,17 @@ def main() -> None:
         f"(CPU {report['cpu_ratio_eligibility_to_bare']}); load average "
         f"{' '.join(load_before)} before, {' '.join(loadavg())} after"
     )
+    if "ratio_varied_to_floor" in report:
+        print(
+            f"{args.profiles} profiles in turn: eligibility_varied/floor "
+            f"{report['ratio_varied_to_floor']}, against one body "
+            f"{report['ratio_varied_to_one_body']}"
+            + (
+                f", against {args.baseline_rev} {report['ratio_varied_to_before']}"
+                if "ratio_varied_to_before" in report
+                else ""
+            )
+        )
     if "baseline_rev" in report:
         print(
             f"eligibility/eligibility_before ({args.baseline_rev}) "

@@ -1,7 +1,7 @@
 """The open calculator's answer bytes, assembled from fragments, are the reference
 shaping's bytes: ``dumps(check_eligibility(...))``, for every case profile of the
-catalog, the benchmark's full profile and an empty one, over fiscal years 2023-2026,
-for the whole catalog and for a selection of policies."""
+catalog, the benchmark's full profile and an empty one over fiscal years 2023-2026, and
+the benchmark's varied profiles, for the whole catalog and for a selection of policies."""
 
 from __future__ import annotations
 
@@ -30,13 +30,14 @@ def _profiles(catalog: Catalog) -> list[tuple[dict[str, Any], int]]:
     """Each case profile as the API hands it to the engine, with its case's fiscal
     year; the API benchmark's full profile and an empty one in each year."""
     sys.path.insert(0, str(ROOT / "bench"))
-    from api import PROFILE
+    from api import PROFILE, varied_profiles
 
     def facts(profile: dict[str, Any]) -> dict[str, Any]:
         return EnterpriseProfile.model_validate({"name": "case", **profile}).facts()
 
     cases = [(facts(case.profile), case.fiscal_year) for p in catalog for case in p.cases]
-    return cases + [(facts(p), year) for p in (PROFILE, {}) for year in YEARS]
+    varied = [(facts(p), YEARS[i % len(YEARS)]) for i, p in enumerate(varied_profiles(40))]
+    return cases + [(facts(p), year) for p in (PROFILE, {}) for year in YEARS] + varied
 
 
 def test_the_assembled_answer_is_the_reference_answer(catalog: Catalog) -> None:
