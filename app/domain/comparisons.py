@@ -28,7 +28,7 @@ from app.domain.batch.numbers import Op, both, either
 from app.domain.expressions import Const, Fact, Params, Value, _Ratio, compile_expr
 from app.domain.facts import MISSING, UNSEEN, Facts, lookup, year_path
 from app.domain.leaves import _NUMERIC, _ORDER, _SEEN_MAX, Leaf, compare, resolve
-from app.domain.money import as_decimal
+from app.domain.money import as_decimal, plausible
 from app.domain.results import Bilingual, ClauseResult, Tri
 from app.domain.rules import Kept, RuleOutcome, new_outcome
 from app.domain.text import OP_SYMBOL, show
@@ -178,8 +178,12 @@ class CompareClause(Leaf):
             )
         if left.number is None or right.number is None:
             return self.asks(list(dict.fromkeys([*left.missing, *right.missing])))
-        verdict = compare(left.number, self.op, right.number)
-        shown, bound, s = show(left.number), show(right.number), self.symbol
+        number, limit, order = left.number, right.number, _ORDER.get(self.op)
+        if order is not None and plausible(number) and plausible(limit):
+            verdict: bool | None = order(number, limit)  # (``compare`` of two numbers)
+        else:
+            verdict = compare(number, self.op, limit)
+        shown, bound, s = show(number), show(limit), self.symbol
         return self.settled(
             Tri.of(bool(verdict)),
             f"(实际 {shown},要求 {s} {bound})",

@@ -63,6 +63,15 @@ class Value(NamedTuple):
         return self.number is not None
 
 
+_new_value = tuple.__new__
+
+
+def number_value(number: Decimal, label: str) -> Value:
+    """``Value(number, label)`` without the NamedTuple's Python ``__new__``: made for
+    most expressions of every answer."""
+    return _new_value(Value, (number, label, (), None))
+
+
 def constant(raw: Decimal | str | int, params: Params) -> Decimal:
     """A catalog number: a literal or ``$parameter`` (the loader checked it exists)."""
     if isinstance(raw, str) and raw.startswith("$"):
@@ -118,7 +127,7 @@ class Fact(ExprPlan):
         if number is MISSING:
             return self.unknown
         assert isinstance(number, Decimal)
-        return Value(number, self.label)
+        return number_value(number, self.label)
 
 
 def combine_missing(values: list[Value]) -> tuple[str, ...]:
@@ -150,7 +159,7 @@ class _Ratio(ExprPlan):
             )
         if den.number == 0:
             return self.zero
-        return Value(num.number / den.number, self.label)
+        return number_value(num.number / den.number, self.label)
 
 
 class _Product(ExprPlan):
@@ -180,7 +189,7 @@ class _Product(ExprPlan):
         for p in parts:
             assert p.number is not None
             result *= p.number
-        return Value(result, self.label)
+        return number_value(result, self.label)
 
 
 class _Add(ExprPlan):
@@ -214,7 +223,7 @@ class _Add(ExprPlan):
         total = numbers[0]
         for n in numbers[1:]:
             total = total - n if self.negate_rest else total + n
-        return Value(total, self.label)
+        return number_value(total, self.label)
 
 
 def compile_expr(expr: Expr | Decimal | str | int, params: Params, fiscal_year: int) -> ExprPlan:

@@ -25,10 +25,10 @@ def as_decimal(value: object) -> Decimal | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, Decimal):
-        return value if _plausible(value) else None
+        return value if plausible(value) else None
     if isinstance(value, int):
         number = Decimal(value)
-        return number if _plausible(number) else None
+        return number if plausible(number) else None
     if isinstance(value, float):
         # Only reachable from hand-built profiles; str() keeps the digits a person typed.
         return as_decimal(str(value))
@@ -39,11 +39,11 @@ def as_decimal(value: object) -> Decimal | None:
             number = Decimal(value.strip())
         except InvalidOperation:
             return None
-        return number if _plausible(number) else None
+        return number if plausible(number) else None
     return None
 
 
-def _plausible(number: Decimal) -> bool:
+def plausible(number: Decimal) -> bool:
     """Finite and of a size money or a count can have: 1e300 yuan is a typing error,
     and arithmetic on it would overflow rather than settle anything."""
     return number.is_finite() and -30 <= number.adjusted() <= 30

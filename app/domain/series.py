@@ -15,7 +15,7 @@ import numpy as np
 from app.domain.batch.context import Context
 from app.domain.batch.exprs import negate
 from app.domain.batch.numbers import Approx, Fixed, Num, add, both, either, rescale
-from app.domain.expressions import ExprPlan, Fact, Value, combine_missing
+from app.domain.expressions import ExprPlan, Fact, Value, combine_missing, number_value
 from app.domain.facts import Facts
 
 
@@ -35,7 +35,9 @@ class SumYears(ExprPlan):
         parts = [p.value(facts) for p in self.parts]
         if any(p.number is None for p in parts):
             return Value(None, self.label, missing=combine_missing(parts))
-        return Value(sum((p.number for p in parts if p.number is not None), Decimal(0)), self.label)
+        return number_value(
+            sum((p.number for p in parts if p.number is not None), Decimal(0)), self.label
+        )
 
 
 class Growth(ExprPlan):
@@ -89,7 +91,7 @@ class Growth(ExprPlan):
             if earlier <= 0:
                 return self.undefined
             rates.append((later - earlier) / earlier)
-        return Value(sum(rates, Decimal(0)) / len(rates), self.label)
+        return number_value(sum(rates, Decimal(0)) / len(rates), self.label)
 
 
 class MonthsInYear(ExprPlan):
@@ -119,4 +121,4 @@ class MonthsInYear(ExprPlan):
             months = 0
         else:
             months = 12 - day.month + 1
-        return Value(Decimal(months), self.label)
+        return number_value(Decimal(months), self.label)
