@@ -204,7 +204,14 @@ def as_json(value: Any) -> Any:
     if kind in _AS_THEY_ARE or value is None:
         return value  # the common leaves first (an import's audit records hold 100,000s)
     if kind is dict:
-        return {str(k): as_json(v) for k, v in value.items()}
+        # The leaf test inline: most values are plain (an import's audit records hold
+        # some 400,000), and a call for each was most of the walk.
+        return {
+            k if type(k) is str else str(k): v
+            if type(v) in _AS_THEY_ARE or v is None
+            else as_json(v)
+            for k, v in value.items()
+        }
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, date):
