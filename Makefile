@@ -57,7 +57,8 @@ lint: install
 types: install
 	$(BIN)/mypy
 
-# Tests run on every core (pytest-xdist; each worker makes its own databases and ports).
+# Tests run on every core (pytest-xdist; each worker makes its own databases and ports),
+# a module's tests on one worker (and the ledger's by backend: tests/conftest.py).
 # Coverage counts the uvicorn servers and commands the tests start as subprocesses too,
 # and the suite fails below the floor (measured at 95% of lines and branches; see README).
 TEST_WORKERS   ?= auto
@@ -66,7 +67,7 @@ COVERAGE_FLOOR ?= 93
 ## The whole suite: lint, types, unit, catalog cases, API and database tests (SQLite and PostgreSQL)
 test: lint types
 	rm -rf .coverage-data && mkdir -p .coverage-data
-	TEST_POSTGRES_URL=$(TEST_POSTGRES_URL) $(BIN)/coverage run -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
+	TEST_POSTGRES_URL=$(TEST_POSTGRES_URL) $(BIN)/coverage run -m pytest -q -n $(TEST_WORKERS) --dist loadscope
 	$(BIN)/coverage combine -q
 	$(BIN)/coverage report --fail-under=$(COVERAGE_FLOOR)
 

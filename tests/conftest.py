@@ -16,10 +16,12 @@ backend with ``-m postgres`` / ``-m "not postgres"``.
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Connection, Engine, create_engine, text
@@ -165,3 +167,29 @@ def allow_audit_tampering() -> Callable[[Session], AbstractContextManager[None]]
             session.execute(text(sql))
 
     return tampering
+
+
+# ---------------------------------------------------------------- scheduling under xdist
+
+_BACKEND_PARAM = re.compile(r"\[(?:.*-)?(sqlite|postgres)(?:-.*)?\]$")
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``make test`` (``-n N --dist loadscope``): each module's tests go to one worker,
+    so a module's server or database fixture is made once, not once per worker; and the
+    ledger package's tests go by backend, so its shared server (four workers, some 15 s
+    of CPU to start) starts once per backend: spread test by test, each worker started
+    its own, and again each time its next test was of the other backend (a package
+    fixture keeps one parameter at a time)."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByModuleAndLedgerBackend(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            if nodeid.startswith("tests/ledger/"):
+                backend = _BACKEND_PARAM.search(nodeid)
+                return f"tests/ledger[{backend.group(1) if backend else ''}]"
+            return nodeid.split("::", 1)[0]
+
+    return ByModuleAndLedgerBackend(config, log)
