@@ -101,8 +101,8 @@ def compile_rule(
     """The rule tree for one version's parameters and one fiscal year.
 
     A named composite of a few clauses or more is answered once per profile for every
-    policy that has the same (``app.domain.shared_clauses``); ``share`` is false below
-    one, which already is."""
+    policy that has the same (``app.domain.shared_clauses``); only the outermost is:
+    ``share`` is false inside one."""
     from app.domain.composites import All, Any_, Not
     from app.domain.leaves import compile_leaf
     from app.domain.shared_clauses import SHARED_MIN_LEAVES, Shared, leaf_count, shared_key

@@ -56,11 +56,10 @@ def shared_key(rule: Rule, params: Params, fiscal_year: int, clause: str) -> int
 class Shared(RulePlan):
     """A composite clause answered once per profile for every policy that has it."""
 
-    __slots__ = ("inner", "key", "reads_only")
+    __slots__ = ("inner", "key")
 
     def __init__(self, inner: RulePlan, key: int) -> None:
         self.clause, self.inner, self.key = inner.clause, inner, key
-        self.reads_only = False
 
     def explain(self, facts: Facts) -> RuleOutcome:
         memo = facts.cache.shared
