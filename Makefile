@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 export DATABASE_URL ?= sqlite:///$(CURDIR)/var/incentives.db
 TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test lint types unit install migrate catalog-check bench clean lock
+.PHONY: run test lint types unit install native native-if-possible migrate catalog-check bench clean lock
 
 # The dependencies are installed from the lock, every file checked against its hash,
 # then the project itself without dependencies: what runs is what the tests ran with.
@@ -24,6 +24,16 @@ $(BIN)/incentives: pyproject.toml $(DEV_LOCK)
 	touch $@
 
 install: $(BIN)/incentives
+
+# The rule engine compiled with mypyc (app/native; needs a C compiler), rebuilt when its
+# sources change. The service uses it only while it matches the sources in place.
+NATIVE_BUILD   := .native/manifest.json
+NATIVE_SOURCES := $(wildcard app/domain/*.py app/domain/batch/*.py app/native/*.py)
+
+$(NATIVE_BUILD): $(BIN)/incentives $(NATIVE_SOURCES)
+	NATIVE_DIR= $(BIN)/incentives native build --into .native
+
+native: $(NATIVE_BUILD)
 
 # uv resolves for Python 3.11 on every platform and keeps the pins already in the files;
 # `make lock LOCK_ARGS=--upgrade` moves everything to the newest releases pyproject.toml
@@ -46,8 +56,13 @@ migrate: install var
 catalog-check: install
 	$(BIN)/incentives catalog check
 
+# `make run` goes on without the build where it fails (no C compiler): the engine then
+# runs interpreted, with the same answers.
+native-if-possible: install
+	-@$(MAKE) --no-print-directory native || echo "make run: no native build; the rule engine runs interpreted"
+
 ## Serve the API on an SQLite file (var/incentives.db); docs at http://127.0.0.1:8000/docs
-run: migrate catalog-check
+run: migrate catalog-check native-if-possible
 	$(BIN)/incentives serve
 
 lint: install
@@ -64,12 +79,18 @@ types: install
 TEST_WORKERS   ?= auto
 COVERAGE_FLOOR ?= 93
 
+# The suite runs once with the engine interpreted, so coverage sees its lines, then the
+# engine's, the catalog's and the API's tests again on the native build (NATIVE=require:
+# they fail rather than quietly run interpreted).
+NATIVE_TESTS ?= tests/unit tests/catalog tests/api tests/deploy/test_native_cli.py
+
 ## The whole suite: lint, types, unit, catalog cases, API and database tests (SQLite and PostgreSQL)
-test: lint types
+test: lint types native
 	rm -rf .coverage-data && mkdir -p .coverage-data
-	TEST_POSTGRES_URL=$(TEST_POSTGRES_URL) $(BIN)/coverage run -m pytest -q -n $(TEST_WORKERS) --dist loadscope
+	NATIVE=off TEST_POSTGRES_URL=$(TEST_POSTGRES_URL) $(BIN)/coverage run -m pytest -q -n $(TEST_WORKERS) --dist loadscope
 	$(BIN)/coverage combine -q
 	$(BIN)/coverage report --fail-under=$(COVERAGE_FLOOR)
+	NATIVE=require NATIVE_DIR= TEST_POSTGRES_URL=$(TEST_POSTGRES_URL) $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadscope -p no:cacheprovider $(NATIVE_TESTS)
 
 ## Every benchmark in turn (bench/README.md; bench/api.py needs wrk: apt-get install wrk).
 ## One or some: make bench BENCH_ARGS="--only api"
@@ -77,4 +98,4 @@ bench: install
 	TEST_POSTGRES_URL=$(TEST_POSTGRES_URL) $(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage-data
+	rm -rf $(VENV) var .native .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage-data

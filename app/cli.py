@@ -1,4 +1,4 @@
-"""The command line: ``incentives serve | worker | probe | migrate | catalog check | catalog load | keys | db | audit | runs …``."""
+"""The command line: ``incentives serve | worker | probe | migrate | catalog check | catalog load | keys | db | audit | runs | native …``."""
 
 from __future__ import annotations
 
@@ -157,7 +157,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _extra_commands() -> list[Callable[[argparse._SubParsersAction], None]]:  # type: ignore[type-arg]
     """Sub-commands that live in their own modules."""
-    from app import cli_audit, cli_db, cli_import, cli_jobs, cli_keys, cli_population
+    from app import (
+        cli_audit,
+        cli_db,
+        cli_import,
+        cli_jobs,
+        cli_keys,
+        cli_native,
+        cli_population,
+    )
 
     return [
         cli_keys.register,
@@ -166,6 +174,7 @@ def _extra_commands() -> list[Callable[[argparse._SubParsersAction], None]]:  # 
         cli_import.register,
         cli_db.register,
         cli_audit.register,
+        cli_native.register,
     ]
 
 

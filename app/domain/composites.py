@@ -54,6 +54,7 @@ class Composite(RulePlan, RuleNode):
 
     def __init__(self, node: AllRule | AnyRule | NotRule, clause: str, parts: list[RulePlan]):
         self.clause, self.parts = clause, tuple(parts)
+        self.children = ()
         #: The children's bound ``explain``: no attribute lookup per child and answer.
         self.explainers = tuple(p.explain for p in parts)
         #: Their ``unless_false``: a clause that has none of its own is explained (bound
@@ -125,7 +126,7 @@ class Composite(RulePlan, RuleNode):
     # -- whole columns ------------------------------------------------------------
 
     def column(self) -> RuleNode:
-        if not hasattr(self, "children"):  # (the children's nodes, made when first asked)
+        if not self.children:  # (the children's nodes, made when first asked: never none)
             self.children = tuple(c.column() for c in self.parts)
             self.cost = sum(c.cost for c in self.children)
             self.key = (self.kind, *(c.key for c in self.children))

@@ -12,14 +12,14 @@ from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 from app.domain.findings import NO_FINDINGS, Findings, RecordedFinding
 from app.domain.money import as_decimal
 
 
 class _Missing:
-    _instance: _Missing | None = None
+    _instance: ClassVar[_Missing | None] = None
 
     def __new__(cls) -> _Missing:
         if cls._instance is None:

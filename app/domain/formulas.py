@@ -16,7 +16,7 @@ performance kinds in ``app.domain.unit_formulas``.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -62,7 +62,8 @@ class FormulaOutcome:
         return not self.missing
 
 
-class FormulaPlan(FormulaNode, ABC):
+# Not an ``abc.ABC``, as ``app.domain.rules.RulePlan`` says.
+class FormulaPlan(FormulaNode):
     """A compiled formula: ``explain`` gives one profile's uncapped amount and steps."""
 
     __slots__ = ()

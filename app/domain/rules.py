@@ -18,9 +18,11 @@ composites live in ``app.domain.composites``, the leaf kinds in ``app.domain.lea
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
+
+from mypy_extensions import mypyc_attr
 
 from app.catalog.schema import AllRule, AnyRule, NotRule, Rule
 from app.domain.expressions import Params
@@ -45,7 +47,10 @@ class RuleOutcome(NamedTuple):
 new_outcome = tuple.__new__
 
 
-class RulePlan(ABC):
+# Not an ``abc.ABC``: compiled (app/native), its subclasses would share one ABC cache, so
+# ``isinstance`` could answer for one class what was found for another. The abstract
+# methods stay marked for mypy.
+class RulePlan:
     """A compiled clause: ``explain`` gives its outcome for one profile."""
 
     __slots__ = ("clause",)
@@ -84,6 +89,9 @@ def label_of(node: Any, fallback: Bilingual) -> Bilingual:
     return Bilingual(node.text.zh, node.text.en)
 
 
+# An ordinary Python class even where this module is compiled (app/native): a native
+# class cannot extend a tuple.
+@mypyc_attr(native_class=False)
 class Kept(RuleOutcome):
     """An outcome kept for reuse (a leaf's answer to a word, a missing fact): a
     composite whose children all answered with kept outcomes reuses its own."""

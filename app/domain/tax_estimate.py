@@ -78,7 +78,7 @@ class TaxEstimatePlan(FormulaPlan):
         default = self.bases[None]
         if any(base is not default for base in self.bases.values()):
             raise Unsupported("a share_when with a base of its own")
-        if "share_options" not in self.__dict__:  # (the options' nodes, made once)
+        if not hasattr(self, "share_options"):  # (the options' nodes, made once)
             self.share_options = [
                 (r.column(), self.shares[i]) for i, r in enumerate(self.share_when)
             ]

@@ -38,6 +38,10 @@ the rows that name some, and a bitmask per row over ``result.columns[pid].index.
 
 from __future__ import annotations
 
+from app.native.loader import install
+
+install(__name__, __path__)  # (before this package imports its own modules)
+
 import importlib
 from typing import TYPE_CHECKING, Any
 

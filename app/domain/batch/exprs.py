@@ -5,7 +5,7 @@ compute for one profile. A node's missing facts are the leaves a row does not gi
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Hashable, Sequence
 
 import numpy as np
@@ -18,7 +18,8 @@ from app.domain.batch.numbers import (
 )
 
 
-class ExprNode(ABC):
+# Not an ``abc.ABC``, as ``app.domain.rules.RulePlan`` says.
+class ExprNode:
     key: Hashable
     leaves: tuple[Spec, ...] = ()
     #: Whether some row can make it undefined (a ratio, a growth over a zero base).

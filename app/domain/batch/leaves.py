@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import numpy as np
+from mypy_extensions import trait
 
 from app.domain.batch.columns import Spec
 from app.domain.batch.context import Bits, Context, PathIndex, Rows, Truth
@@ -17,6 +18,7 @@ from app.domain.batch.nodes import RuleNode, absent_bits
 FINDING = "finding:"
 
 
+@trait  # (as ``RuleNode``: the per-profile leaves are also column leaves)
 class Leaf(RuleNode):
     """A clause; when unknown its missing facts are its paths (``own``) it lacks."""
 

@@ -11,11 +11,12 @@ for the rows asked about (the undetermined ones), as bitmasks over the policy's 
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Hashable, Iterator
 from typing import Literal
 
 import numpy as np
+from mypy_extensions import trait
 
 from app.domain.batch.columns import Bools, Spec
 from app.domain.batch.context import Bits, Context, PathIndex, Rows, Truth
@@ -25,7 +26,11 @@ from app.domain.batch.context import Bits, Context, PathIndex, Rows, Truth
 Given = Literal["unknown", "not_false", "not_true"] | None
 
 
-class RuleNode(ABC):
+# A trait: the per-profile clauses of ``app.domain`` are also column nodes, and a class
+# compiled to native code (app/native) may inherit from one native class and traits only.
+# Not an ``abc.ABC``, as ``app.domain.rules.RulePlan`` says.
+@trait
+class RuleNode:
     key: Hashable
     children: tuple[RuleNode, ...] = ()
     #: Rough cost of the verdict over all rows (1: one comparison of a column).
