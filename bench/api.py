@@ -36,6 +36,7 @@ import contextlib
 import copy
 import functools
 import json
+import os
 import random
 import sys
 import tempfile
@@ -153,6 +154,15 @@ def varied_profiles(count: int, seed: int = 7) -> list[dict[str, Any]]:
                 year[name] = f"{rng.uniform(1e6, 5e8):.2f}"
         out.append(profile)
     return out
+
+
+def engine_kind() -> str:
+    """How the served code runs its rule engine (app/native): the server inherits NATIVE."""
+    from app.native.loader import native_dir, why_not_current
+
+    if os.environ.get("NATIVE", "auto") == "off" or why_not_current(native_dir()) is not None:
+        return "interpreted"
+    return "compiled"
 
 
 def loadavg() -> list[str]:
@@ -318,6 +328,7 @@ def main() -> None:
         "seconds": args.seconds,
         "rounds": args.rounds,
         "database": "postgresql" if args.postgres else "sqlite",
+        "engine": engine_kind(),
         "request_bytes": len(json.dumps(body, ensure_ascii=False).encode()),
         "response_bytes": len(answer.content),
     }
