@@ -5,7 +5,7 @@ fully annotated Python. mypyc compiles it as it stands into C extension modules 
 run the same code about twice as fast; the calculator's answers spend most of their
 time there. The build is optional and never shadows the sources:
 
-- ``incentives native build`` (``make install`` runs it) writes the extensions into a
+- ``incentives native build`` (``make run`` and ``make test`` run it) writes them into a
   directory of their own (``NATIVE_DIR``, by default ``.native`` beside the ``app``
   package) together with a manifest naming the sources they were compiled from;
 - at import, ``app.domain`` uses them only if that manifest matches the sources in
