@@ -11,7 +11,8 @@ def _build(args: argparse.Namespace) -> int:
     from app.native.build import main
     from app.native.loader import native_dir
 
-    return main(Path(args.into) if args.into else native_dir(), quiet=not args.verbose)
+    into = Path(args.into) if args.into else native_dir()
+    return main(into, quiet=not args.verbose, force=args.force)
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -32,6 +33,9 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     )
     build.add_argument("--into", help="the build's directory (default NATIVE_DIR or .native)")
     build.add_argument("--verbose", action="store_true", help="show the compiler's commands")
+    build.add_argument(
+        "--force", action="store_true", help="compile even when the build in place is current"
+    )
     build.set_defaults(handler=_build)
     status = native.add_parser(
         "status", help="whether the engine runs compiled; exit 1 when it runs interpreted"

@@ -36,7 +36,6 @@ import contextlib
 import copy
 import functools
 import json
-import os
 import random
 import sys
 import tempfile
@@ -157,12 +156,11 @@ def varied_profiles(count: int, seed: int = 7) -> list[dict[str, Any]]:
 
 
 def engine_kind() -> str:
-    """How the served code runs its rule engine (app/native): the server inherits NATIVE."""
-    from app.native.loader import native_dir, why_not_current
+    """How the served code runs its rule engine (app/native): as this process does, whose
+    environment (NATIVE, NATIVE_DIR) the server inherits."""
+    from app.native.loader import status
 
-    if os.environ.get("NATIVE", "auto") == "off" or why_not_current(native_dir()) is not None:
-        return "interpreted"
-    return "compiled"
+    return "compiled" if status()["in_use"] else "interpreted"
 
 
 def loadavg() -> list[str]:

@@ -73,9 +73,17 @@ def build(into: Path, quiet: bool = True) -> dict[str, object]:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def main(into: Path, quiet: bool = True) -> int:
+def main(into: Path, quiet: bool = True, force: bool = False) -> int:
     from setuptools.errors import BaseError, CCompilerError
 
+    from app.native.loader import why_not_current
+
+    if not force and why_not_current(into) is None:
+        # (touched, so that make's rule, which depends on more files than are compiled,
+        # finds it newer than them)
+        (into / MANIFEST).touch()
+        print(f"native build: the one in {into} is of these sources; nothing to compile")
+        return 0
     try:
         manifest = build(into, quiet)
     except ImportError as exc:

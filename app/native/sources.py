@@ -39,9 +39,10 @@ def interpreter_tag() -> str:
 
 
 def fingerprint(paths: list[Path] | None = None) -> str:
-    """sha256 over the compiled modules' names and bytes and the interpreter's tag."""
+    """sha256 over the compiled modules' names and bytes, the build's own module (its
+    options make the build too) and the interpreter's tag."""
     digest = hashlib.sha256(interpreter_tag().encode())
-    for path in compiled_sources() if paths is None else paths:
+    for path in [*(compiled_sources() if paths is None else paths), APP / "native" / "build.py"]:
         digest.update(b"\0" + path.relative_to(APP.parent).as_posix().encode() + b"\0")
         digest.update(path.read_bytes())
     return digest.hexdigest()

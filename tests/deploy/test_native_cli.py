@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from app import cli
+from app.native.sources import fingerprint
 
 INCENTIVES = Path(sys.executable).parent / "incentives"
 
@@ -40,6 +41,15 @@ def test_status_names_a_missing_build(
     assert "no native build in" in report["reason"]
 
 
+def test_a_current_build_is_not_compiled_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "manifest.json").write_text(json.dumps({"fingerprint": fingerprint()}))
+    assert cli.main(["native", "build", "--into", str(tmp_path)]) == 0
+    assert "nothing to compile" in capsys.readouterr().out
+    assert [p.name for p in tmp_path.iterdir()] == ["manifest.json"]
+
+
 def test_a_failed_build_leaves_the_previous_one_whole(tmp_path: Path) -> None:
     into = tmp_path / "native"
     into.mkdir()
@@ -47,7 +57,7 @@ def test_a_failed_build_leaves_the_previous_one_whole(tmp_path: Path) -> None:
     # A compiler that fails at once: the build must say so and touch nothing in place.
     env = {**os.environ, "CC": "false", "NATIVE": "off"}
     done = subprocess.run(
-        [INCENTIVES, "native", "build", "--into", into],
+        [INCENTIVES, "native", "build", "--force", "--into", into],
         env=env,
         capture_output=True,
         text=True,
