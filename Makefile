@@ -12,9 +12,11 @@ TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 # The dependencies are installed from the lock, every file checked against its hash,
 # then the project itself without dependencies: what runs is what the tests ran with.
 # requirements/dev.lock holds the runtime pins (requirements/runtime.lock, which the
-# Dockerfile installs) and the tools; tests/deploy/test_lock.py holds them to pyproject.toml.
+# Dockerfile installs) and the tools; requirements/native.lock what the image's build stage
+# compiles the engine with; tests/deploy/test_lock.py holds them to pyproject.toml.
 DEV_LOCK     := requirements/dev.lock
 RUNTIME_LOCK := requirements/runtime.lock
+NATIVE_LOCK  := requirements/native.lock
 
 $(BIN)/incentives: pyproject.toml $(DEV_LOCK)
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +48,7 @@ UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --quiet --universal --python-v
 lock: install
 	$(UV_COMPILE) -o $(RUNTIME_LOCK)
 	$(UV_COMPILE) --extra dev -c $(RUNTIME_LOCK) -o $(DEV_LOCK)
+	$(UV_COMPILE) --extra native -c $(DEV_LOCK) -o $(NATIVE_LOCK)
 
 var:
 	mkdir -p var

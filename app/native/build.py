@@ -36,12 +36,13 @@ def build(into: Path, quiet: bool = True) -> dict[str, object]:
         os.chdir(APP.parent)
         try:
             relative = [str(p.relative_to(APP.parent)) for p in sources]
-            # (mypy's options go among the paths; its cache stays in the work directory)
+            # (mypy's options go among the paths: no configuration file, so a checkout and
+            # an installed package build alike; its cache stays in the work directory)
             # (its notes on the sources, such as comprehensions it treats as lists, are
             # kept quiet: mypy's own run, ``make types``, is the one that judges them)
             with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
                 extensions = mypycify(
-                    ["--cache-dir", str(work / "mypy-cache"), *relative],
+                    ["--config-file", "", "--cache-dir", str(work / "mypy-cache"), *relative],
                     opt_level="3",
                     verbose=not quiet,
                     target_dir=str(work / "c"),

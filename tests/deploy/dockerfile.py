@@ -7,16 +7,25 @@ install …`` installs into a virtual environment of its own with the Dockerfile
 arguments. Only these steps are understood; anything else fails, naming the line, so
 a change to the Dockerfile cannot silently stop being tested.
 
-Three liberties, all about cost, none about what is installed: the project is
+Each ``FROM`` starts a stage with a root and a Python of its own; ``COPY --from=STAGE``
+copies from an earlier stage's root, and the last stage is the image.
+
+Four liberties, all about cost, none about what is installed: the project is
 installed with ``--no-deps`` (its dependencies are those of the environment running
 the tests, seen through a ``.pth`` file), pip may use its cache, and the locked
 requirements (``pip install --require-hashes -r LOCK``) are not installed again: the
-file must be in the image and be the runtime lock, whose pins the test environment was
-installed with (tests/deploy/test_lock.py holds the two locks together).
+file must be in the image and be the runtime lock (or, in a build stage, the native
+one), whose pins the test environment was installed with (tests/deploy/test_lock.py
+holds the locks together). ``apt-get`` is not run: the system packages it installs
+(the C compiler) are this machine's. And ``incentives native build`` starts from the
+checkout's build when that one is current (``make test`` builds it first): the
+command still runs, in the stage, and takes it only if it was made from the installed
+sources byte for byte; otherwise it compiles, as in the image.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import shlex
 import shutil
@@ -28,8 +37,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
-#: ``RUN`` commands that change nothing the service's behaviour depends on.
-IGNORED_RUN = {"useradd"}
+#: ``RUN`` commands that change nothing the service's behaviour depends on (apt-get:
+#: the build stage's C compiler, which this machine has).
+IGNORED_RUN = {"useradd", "apt-get"}
+#: The locks an image may install, by file name.
+LOCKS = {"runtime.lock", "native.lock"}
 
 
 @dataclass
@@ -74,12 +86,20 @@ def instructions(text: str) -> list[tuple[int, str, str]]:
 
 
 def build(into: Path) -> Image:
-    """Follow the Dockerfile; the result can run the image's commands."""
-    image = Image(root=into / "image", venv=into / "image-python")
-    _make_python(image.venv)
+    """Follow the Dockerfile; the result (its last stage) can run the image's commands."""
+    stages: dict[str, Image] = {}
+    image: Image | None = None
     for number, op, args in instructions(DOCKERFILE.read_text(encoding="utf-8")):
         where = f"Dockerfile line {number}: {op} {args}"
-        if op in ("FROM", "EXPOSE", "USER"):
+        if op == "FROM":
+            _base, _, name = args.partition(" AS ")
+            count = len(stages)
+            image = Image(root=into / f"stage-{count}", venv=into / f"stage-{count}-python")
+            _make_python(image.venv)
+            stages[name.strip() or str(count)] = image
+            continue
+        assert image is not None, f"{where}: before any FROM"
+        if op in ("EXPOSE", "USER"):
             continue
         if op == "ENV":
             for pair in shlex.split(args):
@@ -90,7 +110,11 @@ def build(into: Path) -> Image:
             image.workdir.mkdir(parents=True, exist_ok=True)
         elif op == "COPY":
             *sources, target = shlex.split(args)
-            _copy(image, sources, target)
+            if sources[0].startswith("--from="):
+                stage = stages[sources.pop(0).removeprefix("--from=")]
+                _copy_from(stage, image, sources, target)
+            else:
+                _copy(image, sources, target)
         elif op == "RUN":
             for command in args.split("&&"):
                 _run(image, shlex.split(command), where)
@@ -102,6 +126,7 @@ def build(into: Path) -> Image:
             image.healthcheck = json.loads(command)
         else:
             raise AssertionError(f"{where}: this test does not know {op}; teach it")
+    assert image is not None, "a Dockerfile without FROM"
     return image
 
 
@@ -127,6 +152,30 @@ def _copy(image: Image, sources: list[str], target: str) -> None:
             shutil.copy2(origin, place)
 
 
+def _copy_from(stage: Image, image: Image, sources: list[str], target: str) -> None:
+    for source in sources:
+        origin, place = stage.path(source), image.path(target)
+        assert origin.exists(), f"COPY --from: {source} is not in that stage"
+        if origin.is_dir():
+            shutil.copytree(origin, place, dirs_exist_ok=True)
+        else:
+            place.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(origin, place)
+
+
+def _native_build(image: Image, command: list[str], where: str) -> None:
+    """``incentives native build --into DIR``, seeded with the checkout's current build."""
+    from app.native.loader import native_dir, why_not_current
+
+    assert command[3:4] == ["--into"] and len(command) == 5, f"{where}: --into DIR alone"
+    into = image.path(command[4])
+    checkout = native_dir()
+    if why_not_current(checkout) is None:
+        shutil.copytree(checkout, into)
+    env = {"PATH": f"{image.bin}:/usr/bin:/bin", **image.env}
+    subprocess.run([image.bin / "incentives", *command[1:3], "--into", into], env=env, check=True)
+
+
 def _run(image: Image, command: list[str], where: str) -> None:
     if command[:2] == ["pip", "install"] and "-r" in command:
         assert command[2:] == ["--require-hashes", "-r", command[-1]], (
@@ -134,8 +183,9 @@ def _run(image: Image, command: list[str], where: str) -> None:
         )
         lock = image.path(command[-1])
         assert lock.is_file(), f"{where}: {command[-1]} is not in the image"
-        assert lock.read_bytes() == (ROOT / "requirements" / "runtime.lock").read_bytes(), (
-            f"{where}: the image installs {command[-1]}, which is not requirements/runtime.lock"
+        assert lock.name in LOCKS, f"{where}: {lock.name} is none of requirements/{LOCKS}"
+        assert lock.read_bytes() == (ROOT / "requirements" / lock.name).read_bytes(), (
+            f"{where}: the image installs {command[-1]}, which is not requirements/{lock.name}"
         )
         image.locks.append(command[-1])
     elif command[:2] == ["pip", "install"]:
@@ -148,8 +198,12 @@ def _run(image: Image, command: list[str], where: str) -> None:
         )
     elif command[:2] == ["rm", "-rf"]:
         for target in command[2:]:
-            doomed = image.path(target).resolve()
-            assert doomed.is_relative_to(image.root.resolve()), f"{where}: outside the image"
-            shutil.rmtree(doomed)
+            for doomed in map(Path, glob.glob(str(image.path(target)))):  # (none: nothing)
+                assert doomed.resolve().is_relative_to(image.root.resolve()), (
+                    f"{where}: outside the image"
+                )
+                shutil.rmtree(doomed)
+    elif command[:3] == ["incentives", "native", "build"]:
+        _native_build(image, command, where)
     elif command[0] not in IGNORED_RUN:
         raise AssertionError(f"{where}: this test does not know `{' '.join(command)}`; teach it")

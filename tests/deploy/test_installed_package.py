@@ -113,6 +113,22 @@ def test_the_image_command_serves_the_catalog_and_the_calculator(served: httpx.C
     assert (green["status"], green["amount"]) == ("eligible", "500000.00")
 
 
+def test_the_image_runs_its_engine_compiled(image: dockerfile.Image, env: dict[str, str]) -> None:
+    """The build stage's compiled engine serves the installed sources (NATIVE=require)."""
+    report = json.loads(
+        run([image.bin / "incentives", "native", "status"], env, image.workdir).stdout
+    )
+    assert (report["mode"], report["current"], report["in_use"]) == ("require", True, True)
+    assert Path(report["directory"]) == image.path("/srv/native")
+    # The compiled modules are the build's, beside the installed package's sources.
+    where = run(
+        [image.bin / "python", "-c", "import app.domain.composites as m; print(m.__file__)"],
+        env,
+        image.workdir,
+    ).stdout.strip()
+    assert where.startswith(str(image.path("/srv/native"))) and where.endswith(".so"), where
+
+
 def test_the_image_installs_the_runtime_lock(image: dockerfile.Image) -> None:
     """Checked, not installed again, by dockerfile.py (the test environment has its pins)."""
     assert image.locks == ["/tmp/lock/runtime.lock"]

@@ -9,7 +9,8 @@ a dependency added, removed or narrowed in pyproject.toml changes nothing until
 - nothing is pinned as a requirement of pyproject.toml (uv's ``# via`` note) that
   pyproject.toml no longer names;
 - every pin has hashes, and the dev lock pins each runtime package at the runtime
-  lock's version: the tests run what the image installs.
+  lock's version: the tests run what the image installs; the native lock (the image's
+  build stage) pins each of its packages at the dev lock's version.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PYPROJECT = ROOT / "pyproject.toml"
 RUNTIME_LOCK = ROOT / "requirements" / "runtime.lock"
 DEV_LOCK = ROOT / "requirements" / "dev.lock"
+NATIVE_LOCK = ROOT / "requirements" / "native.lock"
 #: how uv names the project in a ``# via`` note
 PROJECT_REASON = "(pyproject.toml)"
 
@@ -92,22 +94,37 @@ def disagreements(requirements: list[Requirement], lock: dict[NormalizedName, Pi
 
 
 @pytest.mark.parametrize(
-    ("lock", "extra"), [(RUNTIME_LOCK, None), (DEV_LOCK, "dev")], ids=["runtime", "dev"]
+    ("lock", "extra"),
+    [(RUNTIME_LOCK, None), (DEV_LOCK, "dev"), (NATIVE_LOCK, "native")],
+    ids=["runtime", "dev", "native"],
 )
 def test_the_lock_agrees_with_pyproject(lock: Path, extra: str | None) -> None:
     requirements = read_requirements(PYPROJECT.read_text(encoding="utf-8"), extra)
     assert disagreements(requirements, read_lock(lock.read_text(encoding="utf-8"))) == []
 
 
-def test_the_dev_lock_pins_what_the_image_installs() -> None:
-    runtime = read_lock(RUNTIME_LOCK.read_text(encoding="utf-8"))
-    dev = read_lock(DEV_LOCK.read_text(encoding="utf-8"))
-    differ = {
-        name: (pin.version, dev[name].version if name in dev else None)
-        for name, pin in runtime.items()
-        if name not in dev or dev[name].version != pin.version
+def _pinned_elsewhere(lock: Path, wider: Path) -> dict[str, tuple[Version, Version | None]]:
+    """Each pin of ``lock`` that ``wider`` lacks or pins at another version."""
+    pins, others = (read_lock(f.read_text(encoding="utf-8")) for f in (lock, wider))
+    return {
+        name: (pin.version, others[name].version if name in others else None)
+        for name, pin in pins.items()
+        if name not in others or others[name].version != pin.version
     }
-    assert differ == {}, "(runtime, dev) versions differ: run `make lock`"
+
+
+def test_the_dev_lock_pins_what_the_image_installs() -> None:
+    assert _pinned_elsewhere(RUNTIME_LOCK, DEV_LOCK) == {}, (
+        "(runtime, dev) versions differ: run `make lock`"
+    )
+
+
+def test_the_native_lock_builds_with_what_the_tests_ran() -> None:
+    """The image's build stage (requirements/native.lock) compiles with the versions of
+    mypy and of every runtime package that the suite's native pass used."""
+    assert _pinned_elsewhere(NATIVE_LOCK, DEV_LOCK) == {}, (
+        "(native, dev) versions differ: run `make lock`"
+    )
 
 
 # ------------------------------------------------------------------ the check itself
