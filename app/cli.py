@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Sequence
 
@@ -112,7 +113,9 @@ def _catalog_load(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser for ``argv`` (the process's arguments by default): every command, or
+    only the one ``argv`` names with the module it lives in."""
     parser = argparse.ArgumentParser(prog="incentives", description="Policy incentive calculator")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -150,36 +153,51 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--actor", default="cli")
     load.set_defaults(handler=_catalog_load)
 
-    for register in _extra_commands():
-        register(commands)
+    for module in _modules_for(_command_word(argv)):
+        importlib.import_module(module).register(commands)
     return parser
 
 
-def _extra_commands() -> list[Callable[[argparse._SubParsersAction], None]]:  # type: ignore[type-arg]
-    """Sub-commands that live in their own modules."""
-    from app import (
-        cli_audit,
-        cli_db,
-        cli_import,
-        cli_jobs,
-        cli_keys,
-        cli_native,
-        cli_population,
-    )
+#: The commands that live in modules of their own, by the module that registers them.
+#: A command line names one command, so only its module is imported: most of them
+#: import the database layer, the catalog or numpy, and ``incentives probe`` (Docker's
+#: health check, every 10 seconds) should not pay seconds of start-up for them.
+#: ``tests/deploy/test_cli.py`` holds this table to what each module registers.
+COMMAND_MODULES: dict[str, str] = {
+    "keys": "app.cli_keys",
+    "idempotency": "app.cli_keys",
+    "match": "app.cli_population",
+    "simulate": "app.cli_population",
+    "worker": "app.cli_jobs",
+    "runs": "app.cli_jobs",
+    "import": "app.cli_import",
+    "imports": "app.cli_import",
+    "db": "app.cli_db",
+    "audit": "app.cli_audit",
+    "native": "app.cli_native",
+}
+#: The commands registered here, needing no other module.
+OWN_COMMANDS = frozenset({"serve", "probe", "migrate", "catalog"})
 
-    return [
-        cli_keys.register,
-        cli_population.register,
-        cli_jobs.register,
-        cli_import.register,
-        cli_db.register,
-        cli_audit.register,
-        cli_native.register,
-    ]
+
+def _command_word(argv: Sequence[str] | None) -> str | None:
+    """The command a command line names: its first word that is not an option (the
+    program itself takes no option but ``--help``)."""
+    words = sys.argv[1:] if argv is None else argv
+    return next((w for w in words if not w.startswith("-")), None)
+
+
+def _modules_for(word: str | None) -> list[str]:
+    if word in OWN_COMMANDS:
+        return []
+    if word in COMMAND_MODULES:
+        return [COMMAND_MODULES[word]]
+    # No command, or one that does not exist: every command, for the help or the error.
+    return list(dict.fromkeys(COMMAND_MODULES.values()))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv).parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
     return handler(args)
 

@@ -38,7 +38,6 @@ from operator import itemgetter
 from typing import IO, Any, Literal, ParamSpec, TypeVar
 
 import orjson
-from openpyxl.utils import get_column_letter
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
@@ -80,6 +79,7 @@ from app.services.import_source import (
     DEFAULT_LIMITS,
     ImportLimits,
     Table,
+    column_letter,
     file_too_large,
 )
 from app.services.import_xlsx import xlsx_table
@@ -389,7 +389,7 @@ class _RowChecker:
             if index not in self.mapped and not _empty(raw):
                 errors.append(
                     (
-                        f"column {get_column_letter(index + 1)}",
+                        f"column {column_letter(index + 1)}",
                         "a value in a column without a header",
                     )
                 )

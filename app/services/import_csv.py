@@ -17,10 +17,14 @@ import re
 from collections.abc import Iterator
 from typing import IO, Any
 
-from openpyxl.utils import get_column_letter
-
 from app.services.errors import Invalid
-from app.services.import_source import ImportLimits, Table, cell_too_long, too_many_rows
+from app.services.import_source import (
+    ImportLimits,
+    Table,
+    cell_too_long,
+    column_letter,
+    too_many_rows,
+)
 
 CHUNK = 1 << 20
 _LINE_END = re.compile(r"\r\n|\r|\n")
@@ -110,7 +114,7 @@ def _checked_cells(values: list[str], number: int, limits: ImportLimits) -> list
     for index, value in enumerate(values):
         if len(value) > limits.max_cell_chars:
             raise cell_too_long(
-                limits, f"the cell in row {number}, column {get_column_letter(index + 1)}"
+                limits, f"the cell in row {number}, column {column_letter(index + 1)}"
             )
     return values
 

@@ -90,3 +90,15 @@ class Table:
         self.header = header
         self.rows = rows
         self.total: int | None = None  # data rows, when the file says (for progress)
+
+
+def column_letter(number: int) -> str:
+    """A spreadsheet's name for the ``number``-th column (1 is A, 27 is AA), as a
+    message about a cell gives it."""
+    # Imported here: openpyxl costs a process a quarter of a second to import, and
+    # only a message about a particular cell needs it (a server or command starts
+    # without it; an XLSX import imports it anyway).
+    from openpyxl.utils import get_column_letter
+
+    letter: str = get_column_letter(number)
+    return letter

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
+import importlib
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -84,3 +88,57 @@ def test_a_key_label_longer_than_the_ledger_can_name_is_refused(
     assert f"1 to {LABEL_MAX} characters" in capsys.readouterr().err
     longest = too_long[:LABEL_MAX]
     assert cli.main(["keys", "create", "--role", "auditor", "--label", longest]) == 0
+
+
+def _registered_by(module: str) -> set[str]:
+    parser = argparse.ArgumentParser()
+    commands = parser.add_subparsers()
+    importlib.import_module(module).register(commands)
+    return set(commands.choices)
+
+
+def test_each_command_is_registered_by_the_module_the_table_names() -> None:
+    modules = set(cli.COMMAND_MODULES.values())
+    registered = {word: module for module in modules for word in _registered_by(module)}
+    assert registered == cli.COMMAND_MODULES
+    own = set(cli.build_parser(["serve"])._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+    assert own == cli.OWN_COMMANDS
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["--help"], {*cli.OWN_COMMANDS, *cli.COMMAND_MODULES}),
+        (["no-such-command"], {*cli.OWN_COMMANDS, *cli.COMMAND_MODULES}),
+        (["probe", "live"], cli.OWN_COMMANDS),
+        (["runs", "cancel", "x"], {*cli.OWN_COMMANDS, "worker", "runs"}),
+        (["--", "keys"], {*cli.OWN_COMMANDS, "keys", "idempotency"}),
+    ],
+)
+def test_a_command_line_builds_only_its_own_command(argv: list[str], words: set[str]) -> None:
+    action = cli.build_parser(argv)._subparsers._group_actions[0]  # type: ignore[union-attr]
+    assert set(action.choices) == words
+
+
+def test_the_health_probe_does_not_import_the_service() -> None:
+    # Docker runs `incentives probe live` every 10 seconds with a 5-second timeout: it
+    # must not import the database layer, the web framework or the catalog to answer.
+    script = (
+        "import sys; from app import cli; cli.build_parser(['probe', 'live']);"
+        "print(sorted(m for m in ('sqlalchemy', 'fastapi', 'numpy', 'app.catalog.loader')"
+        " if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    assert done.stdout.strip() == "[]"
+
+
+def test_an_unknown_command_is_refused_naming_the_commands(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as refused:
+        cli.main(["no-such-command"])
+    assert refused.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'no-such-command'" in err and "keys" in err and "native" in err

@@ -59,11 +59,11 @@ def test_every_variable_is_a_setting(compose: dict, service: str) -> None:  # ty
 def test_commands_are_cli_commands(compose: dict, service: str) -> None:  # type: ignore[type-arg]
     command = compose["services"][service]["command"]
     assert command[0] == "incentives"
-    build_parser().parse_args(command[1:])
+    build_parser(command[1:]).parse_args(command[1:])
     check = compose["services"][service].get("healthcheck")
     if check is not None:
         assert check["test"][:2] == ["CMD", "incentives"], check
-        build_parser().parse_args(check["test"][2:])
+        build_parser(check["test"][2:]).parse_args(check["test"][2:])
 
 
 def test_the_api_is_healthy_when_ready_and_logs_json(compose: dict) -> None:  # type: ignore[type-arg]
@@ -104,7 +104,10 @@ def test_migrations_run_as_the_owner_and_the_api_as_the_service_role(compose: di
     for url in (owner, service):
         assert url.host == "db" and url.get_backend_name() == "postgresql"
         assert url.database == db["environment"]["POSTGRES_DB"]
-    assert build_parser().parse_args(migrate["command"][1:]).grant_to == service.username
+    assert (
+        build_parser(migrate["command"][1:]).parse_args(migrate["command"][1:]).grant_to
+        == service.username
+    )
     assert "MIGRATE_DATABASE_URL" not in api["environment"], (
         "the API must not hold the owner's keys"
     )
@@ -119,7 +122,7 @@ def test_the_api_queues_runs_and_the_worker_executes_them(compose: dict) -> None
     api_settings = Settings(**{k.lower(): v for k, v in api["environment"].items()})
     worker_settings = Settings(**{k.lower(): v for k, v in worker["environment"].items()})
     assert api_settings.on_postgres and not api_settings.runs_jobs_in_process
-    assert build_parser().parse_args(worker["command"][1:]).command == "worker"
+    assert build_parser(worker["command"][1:]).parse_args(worker["command"][1:]).command == "worker"
     assert worker_settings.worker_nice > 0
 
 
@@ -143,7 +146,7 @@ def test_the_image_checks_that_its_server_is_live() -> None:
     (check,) = [args for _, op, args in dockerfile.instructions(text) if op == "HEALTHCHECK"]
     command = json.loads(check.partition("CMD ")[2])
     assert command[0] == "incentives"
-    assert build_parser().parse_args(command[1:]).check == "live"
+    assert build_parser(command[1:]).parse_args(command[1:]).check == "live"
 
 
 def test_on_a_shared_host_the_api_outweighs_the_database_and_the_worker(compose: dict) -> None:  # type: ignore[type-arg]

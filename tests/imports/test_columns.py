@@ -153,6 +153,8 @@ def test_normalize_header() -> None:
         ("money", 48000000, 48000000),
         ("money", 1234.5, "1234.5"),
         ("money", 3.0, "3"),
+        # A sheet writes a double with 17 digits; what was typed is its shortest form.
+        ("money", float("1234.5599999999999"), "1234.56"),
         ("integer", "1,200", 1200),
         ("integer", 12.0, 12),
         ("integer", "12.0", 12),
