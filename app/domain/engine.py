@@ -52,26 +52,29 @@ def select_version(
     takes the version in force on the profile's ``application_date``, or without one
     the latest in force during the year of application, fy+1.
     """
+    applied = None
+    if policy.versions_by == "application" and profile is not None:
+        applied = as_day(profile.get("application_date"))
+    key = (id(policy), fiscal_year, applied)
+    cached = _SELECTED.get(key)
+    if cached is not None and cached[0] is policy:
+        return cached[1]
     if policy.versions_by != "application":
-        cached = _SELECTED.get((id(policy), fiscal_year))
-        if cached is not None and cached[0] is policy:
-            return cached[1]
         version = _latest_in_force(policy, fiscal_year)
-        if len(_SELECTED) > 65536:  # tests build many throwaway policies
-            _SELECTED.clear()
-        _SELECTED[(id(policy), fiscal_year)] = (policy, version)
-        return version
-    year = fiscal_year
-    if policy.versions_by == "application":
-        applied = as_day(profile.get("application_date")) if profile is not None else None
-        if applied is not None:
-            return _in_force_on(policy, applied)
-        year = fiscal_year + 1
-    return _latest_in_force(policy, year)
+    elif applied is not None:
+        version = _in_force_on(policy, applied)
+    else:
+        version = _latest_in_force(policy, fiscal_year + 1)
+    if len(_SELECTED) > 65536:  # tests build many throwaway policies; dates vary
+        _SELECTED.clear()
+    _SELECTED[key] = (policy, version)
+    return version
 
 
-#: Versions selected by ``(id(policy), fiscal year)``, with their policy.
-_SELECTED: dict[tuple[int, int], tuple[PolicyFile, Version | None]] = {}
+#: Versions selected by ``(id(policy), fiscal year, application date)`` (the date only
+#: for a recognition, else ``None``), with their policy: a recognition's version was
+#: chosen afresh twice an answer (``evaluate``, then ``evaluate_catalog``'s groups).
+_SELECTED: dict[tuple[int, int, date | None], tuple[PolicyFile, Version | None]] = {}
 
 
 def _latest_in_force(policy: PolicyFile, year: int) -> Version | None:

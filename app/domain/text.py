@@ -38,10 +38,16 @@ def show(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, Decimal):
+        whole = value == value.to_integral_value()
+        if whole and value.is_finite() and (value or not value.is_signed()):
+            # Most numbers an answer states are whole (yuan, heads, counts): their
+            # digits as an int writes them, without a context or a quantize (a -0 keeps
+            # its sign below, as quantize writes it).
+            return str(int(value))
         # Fix (tests/unit): quantize under the default 28-digit context raised
         # InvalidOperation for large profile numbers (e.g. 1e30); give it enough digits.
         wide = _context(max(getcontext().prec, value.adjusted() + 6))
-        if value == value.to_integral_value():
+        if whole:
             return f"{value.quantize(_UNIT, context=wide):f}"
         return f"{value.quantize(_SHARE, context=wide).normalize(wide):f}"
     if isinstance(value, date):
