@@ -168,8 +168,8 @@ class SheetParser:
                 return "#REF!"
         if ctype == "n":
             # A float, deliberately, as openpyxl reads it: the sheet stores an IEEE
-            # double and writes it with up to 17 digits (a typed 0.3 may be stored as
-            # 0.30000000000000004). ``import_columns`` hands it on as ``repr``, the
+            # double and writes it with up to 17 digits (a typed 0.3 may be written
+            # 0.29999999999999999). ``import_columns`` hands it on as ``repr``, the
             # shortest text that is the same double, so the amount checked and kept as
             # a Decimal is the 0.3 the person typed, not the double's expansion.
             try:
