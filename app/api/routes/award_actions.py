@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -113,91 +113,40 @@ async def notice(
     )
 
 
-@router.post("/{award_id}/approve", response_model=AwardOut, responses=WRITE_ERRORS)
-async def approve(
-    award_id: AwardId,
-    body: ReasonRequest,
-    request: Request,
-    catalog: CatalogDep,
-    token: BearerDep,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
-    """Approve after the notice: commits the amount from the payer's budget, or 409 if it cannot take it."""
-    return await _act(
-        request,
-        catalog,
-        token,
-        idempotency_key,
-        award_id,
-        "approve",
-        body,
-        reason=body.reason,
-    )
+def _reason_only(action: str, summary: str) -> Callable[..., Awaitable[Response]]:
+    """The route of a step whose body is only its reason, named and described as FastAPI
+    names it in the OpenAPI document (``operationId`` from the name, the description
+    from the docstring)."""
+
+    async def act(
+        award_id: AwardId,
+        body: ReasonRequest,
+        request: Request,
+        catalog: CatalogDep,
+        token: BearerDep,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response:
+        return await _act(
+            request, catalog, token, idempotency_key, award_id, action, body, reason=body.reason
+        )
+
+    act.__name__ = act.__qualname__ = action
+    act.__doc__ = summary
+    return act
 
 
-@router.post("/{award_id}/disburse", response_model=AwardOut, responses=WRITE_ERRORS)
-async def disburse(
-    award_id: AwardId,
-    body: ReasonRequest,
-    request: Request,
-    catalog: CatalogDep,
-    token: BearerDep,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
-    """Record the payment: the amount moves from committed to disbursed."""
-    return await _act(
-        request,
-        catalog,
-        token,
-        idempotency_key,
-        award_id,
-        "disburse",
-        body,
-        reason=body.reason,
-    )
-
-
-@router.post("/{award_id}/reject", response_model=AwardOut, responses=WRITE_ERRORS)
-async def reject(
-    award_id: AwardId,
-    body: ReasonRequest,
-    request: Request,
-    catalog: CatalogDep,
-    token: BearerDep,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
-    """Reject a computed or noticed award, with a reason."""
-    return await _act(
-        request,
-        catalog,
-        token,
-        idempotency_key,
-        award_id,
-        "reject",
-        body,
-        reason=body.reason,
-    )
-
-
-@router.post("/{award_id}/revoke", response_model=AwardOut, responses=WRITE_ERRORS)
-async def revoke(
-    award_id: AwardId,
-    body: ReasonRequest,
-    request: Request,
-    catalog: CatalogDep,
-    token: BearerDep,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
-    """Revoke (claw back) an approved or disbursed award, with a reason; its money is released."""
-    return await _act(
-        request,
-        catalog,
-        token,
-        idempotency_key,
-        award_id,
-        "revoke",
-        body,
-        reason=body.reason,
+#: The steps that take only a reason, in the order the OpenAPI document lists them.
+REASON_ONLY_STEPS = {
+    "approve": "Approve after the notice: commits the amount from the payer's budget, or 409 "
+    "if it cannot take it.",
+    "disburse": "Record the payment: the amount moves from committed to disbursed.",
+    "reject": "Reject a computed or noticed award, with a reason.",
+    "revoke": "Revoke (claw back) an approved or disbursed award, with a reason; its money is "
+    "released.",
+}
+for _action, _summary in REASON_ONLY_STEPS.items():
+    router.post(f"/{{award_id}}/{_action}", response_model=AwardOut, responses=WRITE_ERRORS)(
+        _reason_only(_action, _summary)
     )
 
 
