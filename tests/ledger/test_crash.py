@@ -45,8 +45,9 @@ YEAR = 2031  # this module's budget: (nj-public-platform, 2031, nanjing)
 async def _approvals_with_a_kill(
     server: LedgerServer, ids: list[str], budget_id: str
 ) -> tuple[int, int, list[httpx.Response | BaseException]]:
-    """Send every approval at once; once a few answers are back, SIGKILL the worker that
-    holds the most connections. The victim, how many it held, and the outcomes.
+    """Send every approval at once; once a worker holds ten of them (or after ten seconds),
+    SIGKILL the worker that holds the most connections. The victim, how many it held,
+    and the outcomes.
 
     The test holds the budget back until the kill (PostgreSQL: its row locked; SQLite:
     the database's write lock, which every approval waits for within its busy timeout):
